@@ -1,0 +1,39 @@
+"""The Station contract: a named list of processes (工序), each a method that does one step."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from mofang.line.context import StationContext
+
+
+class Station:
+    """Base class of every station on the line.
+
+    A subclass declares `name`, the artifact names it reads (`inputs`) and writes (`outputs`), and
+    `processes`: the names of its methods, run in order, each taking a StationContext. The runner
+    records every process, so a job resumes at its first unfinished one. Subclasses only do the work;
+    recording, timing and errors live in the runner.
+    """
+
+    name: ClassVar[str]
+    inputs: ClassVar[tuple[str, ...]] = ()
+    outputs: ClassVar[tuple[str, ...]] = ()
+    processes: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if not getattr(cls, "name", None):
+            raise TypeError(f"station {cls.__qualname__} must set a `name`")
+        if not cls.processes:
+            raise TypeError(f"station {cls.name!r} must list its `processes`")
+        for process in cls.processes:
+            if not callable(getattr(cls, process, None)):
+                raise TypeError(f"station {cls.name!r} lists process {process!r} but has no such method")
+        if len(set(cls.processes)) != len(cls.processes):
+            raise TypeError(f"station {cls.name!r} lists a process twice")
+
+    def skip(self, ctx: StationContext) -> str | None:
+        """Return a reason to skip the whole station for this job (e.g. a rejected product)."""
+        return None

@@ -1,0 +1,24 @@
+"""Order intake: admit an order only when the line can run it, then queue a job for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mofang.errors import OrderError
+from mofang.orders.schema import SUPPORTED_TASKS, Order
+from mofang.store import MetaStore
+
+
+def submit(order: Order, meta: MetaStore, *, source_file: str | Path | None = None) -> int:
+    """Check the order can run (task supported, every source readable, target present) and queue a
+    job; returns the job id. Nothing is registered when a check fails."""
+    if order.task not in SUPPORTED_TASKS:
+        supported = ", ".join(sorted(t.value for t in SUPPORTED_TASKS))
+        raise OrderError(f"task '{order.task.value}' is not on the line yet (supported: {supported})",
+                         file=str(source_file) if source_file else None, field="task")
+    from mofang.data import check_sources
+
+    check_sources(order)
+    spec = order.model_dump(mode="json")
+    return meta.register_job(order.tenant, order.id, order.task.value, spec,
+                             str(source_file) if source_file else None)

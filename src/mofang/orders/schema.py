@@ -1,0 +1,192 @@
+"""The order schema: the single definition of what a customer can ask the line for."""
+
+from __future__ import annotations
+
+import difflib
+import operator
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Task(StrEnum):
+    """What kind of model the order asks for."""
+
+    TABULAR_CLASSIFICATION = "tabular-classification"
+    TABULAR_REGRESSION = "tabular-regression"
+    TEXT_CLASSIFICATION = "text-classification"
+    RETRIEVAL_QA = "retrieval-qa"
+    TIME_SERIES_FORECAST = "time-series-forecast"
+    ANOMALY_DETECTION = "anomaly-detection"
+    INSTRUCTION_TUNING = "instruction-tuning"
+
+
+SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION})
+
+CLASSIFICATION_METRICS = {
+    "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",
+    "precision_macro": "higher", "recall_macro": "higher", "log_loss": "lower",
+}
+REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "lower"}
+METRICS_BY_TASK: dict[Task, dict[str, str]] = {
+    Task.TABULAR_CLASSIFICATION: CLASSIFICATION_METRICS,
+    Task.TABULAR_REGRESSION: REGRESSION_METRICS,
+}
+
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
+_CRITERION = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
+
+
+class Strict(BaseModel):
+    """Base for order sections: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Criterion(BaseModel):
+    """One acceptance threshold, written in the order as e.g. ">= 0.80"."""
+
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: Any) -> Criterion:
+        if isinstance(text, Criterion):
+            return text
+        if isinstance(text, int | float):
+            raise ValueError(f"write a comparison such as '>= {text}', not a bare number")
+        match = _CRITERION.match(str(text))
+        if not match:
+            raise ValueError(f"'{text}' is not a comparison; write e.g. '>= 0.80' or '<= 0.35'")
+        return cls(op=match.group(1), value=float(match.group(2)))
+
+    def holds(self, observed: float) -> bool:
+        return bool(_OPS[self.op](observed, self.value))
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+class Source(Strict):
+    """Where the data is: a file (csv/tsv/xlsx/parquet/jsonl) or an SQL table or query."""
+
+    path: Path | None = Field(None, description="File path; relative paths are taken from the order file")
+    format: Literal["csv", "tsv", "xlsx", "xls", "parquet", "jsonl", "json"] | None = Field(
+        None, description="File format; inferred from the suffix when absent")
+    encoding: str = Field("auto", description="Text encoding; 'auto' detects UTF-8/BOM/GBK/GB18030")
+    separator: str | None = Field(None, description="Field separator; sniffed when absent")
+    sheet: str | int | None = Field(None, description="Excel sheet name or index (default: the first)")
+    url: str | None = Field(None, description="SQLAlchemy URL of a database")
+    table: str | None = Field(None, description="Table to read (with url)")
+    query: str | None = Field(None, description="SELECT query to read (with url)")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Source:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of 'path' (a file) or 'url' (a database)")
+        if self.url is not None and (self.table is None) == (self.query is None):
+            raise ValueError("a database source needs exactly one of 'table' or 'query'")
+        if self.path is not None and (self.table or self.query):
+            raise ValueError("'table'/'query' belong to a database source (with 'url'), not a file")
+        return self
+
+    @property
+    def label(self) -> str:
+        """A short human name of the source for messages."""
+        if self.path is not None:
+            return str(self.path)
+        return f"{_redact_url(self.url or '')} ({self.table or 'query'})"
+
+
+def _redact_url(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+class Columns(Strict):
+    """Minimal authorization: the line reads only granted columns."""
+
+    allow: list[str] | None = Field(None, description="If set, only these columns are read")
+    deny: list[str] = Field(default_factory=list, description="Columns never read")
+
+
+class Acceptance(Strict):
+    """What the product must meet on the held-out test split to be delivered."""
+
+    metrics: dict[str, Criterion] = Field(default_factory=dict)
+    p95_latency_ms: float | None = Field(None, gt=0, description="p95 latency of one-row prediction")
+    max_model_mb: float | None = Field(None, gt=0, description="Largest allowed model size")
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: Criterion.parse(v) for k, v in value.items()}
+        return value
+
+
+class Deployment(Strict):
+    target: Literal["cloud", "edge"] = "cloud"
+
+
+class Budget(Strict):
+    minutes: float = Field(10.0, gt=0, le=7 * 24 * 60, description="Wall-clock budget of the whole job")
+
+
+class Order(Strict):
+    """A customer's order for a model."""
+
+    id: Annotated[str, Field(pattern=SLUG, description="Order id, unique per tenant")]
+    tenant: Annotated[str, Field(pattern=SLUG, description="The customer placing the order")]
+    task: Task
+    description: str = ""
+    data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise")
+    target: str | None = Field(None, description="Column to predict")
+    id_column: str | None = Field(None, description="Row identifier; never used as a feature")
+    columns: Columns = Field(default_factory=Columns)
+    acceptance: Acceptance = Field(default_factory=Acceptance)
+    deployment: Deployment = Field(default_factory=Deployment)
+    budget: Budget = Field(default_factory=Budget)
+    seed: int = 42
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _single_source(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Order:
+        metrics = METRICS_BY_TASK.get(self.task)
+        if metrics is not None:
+            if not self.target:
+                raise ValueError(f"a {self.task.value} order needs a 'target' column")
+            for name in self.acceptance.metrics:
+                if name not in metrics:
+                    close = difflib.get_close_matches(name, list(metrics), n=1)
+                    hint = f" — did you mean '{close[0]}'?" if close else ""
+                    raise ValueError(f"unknown acceptance metric '{name}' for {self.task.value}{hint}"
+                                     f" (expected one of: {', '.join(sorted(metrics))})")
+        granted = self.columns
+        for role, column in (("target", self.target), ("id_column", self.id_column)):
+            if column and column in granted.deny:
+                raise ValueError(f"{role} '{column}' is listed in columns.deny")
+            if column and granted.allow is not None and column not in granted.allow:
+                raise ValueError(f"{role} '{column}' is not in columns.allow")
+        return self
+
+    def resolve_paths(self, base: Path) -> Order:
+        """Make relative file paths absolute, taken from the order file's folder."""
+        for source in self.data:
+            if source.path is not None and not source.path.is_absolute():
+                source.path = (base / source.path).resolve()
+        return self
+
+    def is_granted(self, column: str) -> bool:
+        if column in self.columns.deny:
+            return False
+        return self.columns.allow is None or column in self.columns.allow or column in (
+            self.target, self.id_column)

@@ -1,0 +1,74 @@
+"""ArtifactStore: content-addressed files and folders, one tree per tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from mofang.config import settings
+
+_CHUNK = 1 << 20
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over the sorted (relative path, file digest) pairs of a folder."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(file_digest(path).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+class ArtifactStore:
+    """Stores immutable artifacts under <home>/tenants/<tenant>/artifacts/<kind>/<digest>."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = Path(home) if home is not None else settings().home
+
+    def tenant_dir(self, tenant: str) -> Path:
+        return self.home / "tenants" / tenant
+
+    def job_dir(self, tenant: str, job_id: int) -> Path:
+        """The scratch folder of one job (process outputs live here until published)."""
+        path = self.tenant_dir(tenant) / "jobs" / str(job_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def put_dir(self, tenant: str, kind: str, source: Path) -> tuple[str, Path]:
+        """Copy a finished folder into the store; returns (digest, stored path). Idempotent."""
+        digest = tree_digest(source)
+        target = self.tenant_dir(tenant) / "artifacts" / kind / digest[:2] / digest
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+            shutil.copytree(source, staging, dirs_exist_ok=True)
+            try:
+                os.replace(staging, target)  # atomic: a reader never sees a half-copied artifact
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+        return digest, target
+
+    def put_file(self, tenant: str, kind: str, source: Path) -> tuple[str, Path]:
+        """Copy one file into the store, keeping its name; returns (digest, stored path)."""
+        digest = file_digest(source)
+        target = self.tenant_dir(tenant) / "artifacts" / kind / digest[:2] / digest / source.name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        return digest, target
