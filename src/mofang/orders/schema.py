@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -117,16 +117,9 @@ class Columns(Strict):
 class Acceptance(Strict):
     """What the product must meet on the held-out test split to be delivered."""
 
-    metrics: dict[str, Criterion] = Field(default_factory=dict)
+    metrics: dict[str, Annotated[Criterion, BeforeValidator(Criterion.parse)]] = Field(default_factory=dict)
     p95_latency_ms: float | None = Field(None, gt=0, description="p95 latency of one-row prediction")
     max_model_mb: float | None = Field(None, gt=0, description="Largest allowed model size")
-
-    @field_validator("metrics", mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: Criterion.parse(v) for k, v in value.items()}
-        return value
 
 
 class Deployment(Strict):

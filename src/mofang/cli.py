@@ -1,0 +1,229 @@
+"""The `mofang` command line: thin views over the public entries of each unit."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mofang.errors import MofangError, NotFoundError
+
+app = typer.Typer(help="Mofang (模坊): an AI model factory — one order in, a served model product out.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+orders_app = typer.Typer(help="Orders and their jobs.", no_args_is_help=True)
+products_app = typer.Typer(help="Delivered products and their versions.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+app.add_typer(products_app, name="products")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_REJECTED = 3
+
+
+def _fail(exc: Exception, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}")
+    return typer.Exit(code)
+
+
+def _meta():
+    from mofang.store import MetaStore
+
+    return MetaStore()
+
+
+def _finish(job_id: int, resume: bool = False) -> None:
+    """Run or resume a job in the foreground with progress, then print its outcome."""
+    from mofang.line import ConsoleProgress, JobFailed, run
+
+    meta = _meta()
+    try:
+        job = run(job_id, meta=meta, progress=ConsoleProgress())
+    except KeyboardInterrupt:
+        err.print(f"\n[yellow]interrupted.[/] resume with: [bold]mofang resume {job_id}[/]")
+        raise typer.Exit(130) from None
+    except JobFailed as exc:
+        err.print(f"[bold red]failed:[/] {exc}")
+        err.print(f"fix the cause, then resume with: [bold]mofang resume {job_id}[/]")
+        raise typer.Exit(1) from None
+    except MofangError as exc:
+        raise _fail(exc) from None
+    _print_outcome(job)
+    if job.status == "rejected":
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _print_outcome(job) -> None:
+    outcome = job.outcome or {}
+    metrics = outcome.get("metrics") or {}
+    shown = "  ".join(f"{k}={v:.4f}" for k, v in metrics.items() if isinstance(v, int | float))
+    colour = "green" if job.status == "done" else "red"
+    out.print(f"\n[bold {colour}]job {job.id} {job.status}[/] in {job.elapsed_s:.1f}s — {shown}")
+    if outcome.get("failed_checks"):
+        out.print(f"[red]acceptance gate failed:[/] {', '.join(outcome['failed_checks'])}")
+    if outcome.get("report"):
+        out.print(f"report:  {outcome['report']}")
+    if outcome.get("product"):
+        ref = f"{outcome['product']}@{outcome['version']}"
+        out.print(f"product: {ref}  ({outcome['bundle']})")
+        out.print(f"serve:   mofang serve {ref} --port 8000   → http://127.0.0.1:8000/docs")
+
+
+@app.command("run")
+def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML file")]) -> None:
+    """Validate an order, queue its job and run it in the foreground."""
+    from mofang.orders import load_order, submit
+
+    try:
+        order = load_order(order_file)
+        job_id = submit(order, _meta(), source_file=order_file)
+    except MofangError as exc:
+        raise _fail(exc) from None
+    out.print(f"order [bold]{order.id}[/] (tenant {order.tenant}, {order.task.value}) → job {job_id}")
+    _finish(job_id)
+
+
+@app.command()
+def resume(job_id: Annotated[int, typer.Argument(help="The job to resume")]) -> None:
+    """Resume an interrupted or failed job at its first unfinished process."""
+    _finish(job_id, resume=True)
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Option(help="Where to write the demo data and order")] = Path("demo"),
+    rows: Annotated[int, typer.Option(help="Loan book rows")] = 6000,
+    minutes: Annotated[float, typer.Option(help="Time budget of the order")] = 1.0,
+) -> None:
+    """Generate the synthetic loan book, run its order end to end and query the served product."""
+    from mofang.demo import write_demo
+
+    order_file = write_demo(folder, rows=rows, minutes=minutes)
+    out.print(f"demo data (synthetic, GBK): {folder / 'loan_book_gbk.csv'}\norder: {order_file}")
+    try:
+        run_order(order_file)
+    except typer.Exit as exit_:
+        if exit_.exit_code not in (0, None):
+            raise
+    _query_served_demo()
+
+
+def _query_served_demo() -> None:
+    """Start the delivered product's API on a free loopback port, score two rows, stop it."""
+    from mofang.products.server import running_server
+
+    meta = _meta()
+    version = meta.product_version("loan-default-demo", tenant="demo-bank")
+    rows = [{"年龄": "35岁", "城市": "上海", "学历": "本科", "职业": "IT", "月收入": "¥1.5万",
+             "贷款金额": "120,000", "期限": "24个月", "年利率": "9.5%", "负债收入比": "0.2",
+             "历史逾期次数": "0", "申请日期": "2024/5/6"},
+            {"年龄": 52, "城市": "成都", "学历": "高中", "职业": "个体户", "月收入": 6000,
+             "贷款金额": 80000, "期限": 36, "年利率": "22%", "负债收入比": 0.62, "历史逾期次数": 3,
+             "申请日期": "2024年7月1日"}]
+    with running_server(version) as url:
+        import httpx
+
+        answer = httpx.post(f"{url}/predict", json={"rows": rows}, timeout=30).json()
+        out.print(f"\nendpoint check: POST {url}/predict with 2 raw rows →")
+        out.print(json.dumps(answer, ensure_ascii=False, indent=1))
+
+
+@orders_app.command("list")
+def orders_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None) -> None:
+    """List orders with their latest job."""
+    table = Table("tenant", "order", "task", "jobs", "latest job", "status", "created")
+    for record in _meta().orders(tenant):
+        last = record.jobs[-1] if record.jobs else None
+        table.add_row(record.tenant_id, record.order_id, record.task, str(len(record.jobs)),
+                      str(last.id) if last else "-", last.status if last else "-",
+                      f"{record.created_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@orders_app.command("show")
+def orders_show(order_id: str, tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Show an order's jobs, stations, processes and the reasons for each choice."""
+    try:
+        record = _meta().order(order_id, tenant)
+    except NotFoundError as exc:
+        raise _fail(exc) from None
+    out.print(f"[bold]{record.order_id}[/] tenant={record.tenant_id} task={record.task}")
+    for job in record.jobs:
+        out.print(f"\n[bold]job {job.id}[/] {job.status} ({job.elapsed_s:.1f}s)"
+                  + (f" — [red]{job.error}[/]" if job.error else ""))
+        for station in job.stations:
+            out.print(f"  {station.station}: {station.status}")
+            for process in station.processes:
+                seconds = ((process.finished_at - process.started_at).total_seconds()
+                           if process.finished_at and process.started_at else 0.0)
+                out.print(f"    {process.name:<12} {process.status:<11} {seconds:6.1f}s")
+                for reason in process.reasons or []:
+                    out.print(f"      [dim]· {reason}[/]")
+
+
+@products_app.command("list")
+def products_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """List products and their latest version."""
+    table = Table("tenant", "product", "task", "versions", "latest", "family", "metrics")
+    for product in _meta().products(tenant):
+        latest = product.versions[-1] if product.versions else None
+        metrics = "  ".join(f"{k}={v:.3f}" for k, v in (latest.metrics if latest else {}).items()
+                            if isinstance(v, int | float))
+        table.add_row(product.tenant_id, product.name, product.task, str(len(product.versions)),
+                      str(latest.version) if latest else "-", latest.model_family if latest else "-", metrics)
+    out.print(table)
+
+
+def _parse_ref(ref: str) -> tuple[str, int | None]:
+    name, _, version = ref.partition("@")
+    if version and not version.isdigit():
+        raise typer.BadParameter(f"version must be a number, got '{version}'")
+    return name, int(version) if version else None
+
+
+@products_app.command("show")
+def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
+                  tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Show a product version: metrics, bundle, report and model card."""
+    name, number = _parse_ref(ref)
+    try:
+        version = _meta().product_version(name, number, tenant)
+    except NotFoundError as exc:
+        raise _fail(exc) from None
+    bundle = Path(version.bundle_path)
+    out.print(f"[bold]{name}@{version.version}[/] ({version.model_family}, job {version.job_id})")
+    out.print(json.dumps(version.metrics, indent=1))
+    out.print(f"bundle: {bundle}\nreport: {bundle / 'report.html'}\ncard:   {bundle / 'model_card.md'}")
+
+
+@app.command()
+def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
+          host: Annotated[str, typer.Option()] = "127.0.0.1",
+          port: Annotated[int, typer.Option()] = 8000,
+          tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Serve a product version over HTTP (POST /predict, GET /health, /metadata, /docs)."""
+    import uvicorn
+
+    from mofang.products import create_app, load_bundle
+
+    name, number = _parse_ref(ref)
+    try:
+        version = _meta().product_version(name, number, tenant)
+        application = create_app(load_bundle(version.bundle_path), version=version.version)
+    except MofangError as exc:
+        raise _fail(exc) from None
+    out.print(f"serving {name}@{version.version} on http://{host}:{port}  (docs: /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,61 @@
+"""Text encoding detection: UTF-8 (with or without BOM), GBK/GB18030, then charset-normalizer."""
+
+from __future__ import annotations
+
+import codecs
+
+from mofang.errors import DataError
+
+_MAGIC = {b"PK\x03\x04": "a zip/xlsx file", b"PAR1": "a parquet file", b"%PDF": "a PDF file",
+          b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"SQLite format 3": "an SQLite database"}
+
+
+def decode_text(data: bytes, encoding: str = "auto", *, source: str | None = None) -> tuple[str, str]:
+    """Decode a text file's bytes; return (text, encoding name). Raise DataError when it is not text."""
+    if encoding.lower() != "auto":
+        return _decode_strict(data, encoding, source), encoding
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _decode_strict(data, "utf-16", source), "UTF-16"
+    _reject_binary(data, source)
+    try:
+        text = data.decode("utf-8-sig")
+        return text, "UTF-8-BOM" if data.startswith(codecs.BOM_UTF8) else "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    for name, label in (("gbk", "GBK"), ("gb18030", "GB18030")):
+        try:
+            return data.decode(name), label
+        except UnicodeDecodeError:
+            continue
+    return _decode_guess(data, source)
+
+
+def _reject_binary(data: bytes, source: str | None) -> None:
+    head = data[:16]
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise DataError(f"this is {what}, not a text table; set the source's format or fix the file",
+                            source=source)
+    if b"\x00" in data[:65536]:
+        raise DataError("binary data (NUL bytes), not a text table", source=source)
+
+
+def _decode_strict(data: bytes, encoding: str, source: str | None) -> str:
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise DataError(f"unknown encoding '{encoding}'", source=source) from None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise DataError(f"not valid {encoding} text (byte {exc.start}: {exc.reason}); "
+                        "try encoding: auto", source=source, row=line) from None
+
+
+def _decode_guess(data: bytes, source: str | None) -> tuple[str, str]:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.chaos > 0.3:
+        raise DataError("cannot detect the text encoding (not UTF-8, GBK or GB18030); "
+                        "set the source's encoding", source=source)
+    return str(best), best.encoding

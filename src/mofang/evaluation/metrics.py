@@ -1,0 +1,88 @@
+"""Metrics of tabular tasks, computed the same way for tuning, selection, gates and reports."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn import metrics as skm
+
+CLASSIFICATION = "tabular-classification"
+REGRESSION = "tabular-regression"
+
+
+def compute_metrics(task: str, y_true: Sequence, y_pred: Sequence, proba: np.ndarray | None = None,
+                    classes: Sequence[str] | None = None) -> dict[str, float | None]:
+    """All metrics of the task; a metric that cannot be computed (e.g. roc_auc when the truth holds
+    one class only) is None, so results stay valid JSON."""
+    task = str(getattr(task, "value", task))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if task == CLASSIFICATION:
+            values = _classification(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str),
+                                     proba, list(classes or []))
+        elif task == REGRESSION:
+            values = _regression(np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float))
+        else:
+            raise ValueError(f"no metrics for task {task!r}")
+    return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in values.items()}
+
+
+def _classification(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None,
+                    classes: list[str]) -> dict[str, float | None]:
+    classes = classes or sorted(set(y_true) | set(y_pred))
+    present = sorted(set(y_true))
+    out: dict[str, float | None] = {
+        "accuracy": skm.accuracy_score(y_true, y_pred),
+        "f1_macro": skm.f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0),
+        "precision_macro": skm.precision_score(y_true, y_pred, labels=present, average="macro",
+                                               zero_division=0),
+        "recall_macro": skm.recall_score(y_true, y_pred, labels=present, average="macro", zero_division=0),
+        "roc_auc": None, "pr_auc": None, "log_loss": None,
+    }
+    if proba is None or len(y_true) == 0:
+        return out
+    proba = np.asarray(proba, dtype=float)
+    if len(classes) == 2:
+        positive = y_true == classes[1]
+        if 0 < positive.sum() < len(positive):
+            out["roc_auc"] = skm.roc_auc_score(positive, proba[:, 1])
+            out["pr_auc"] = skm.average_precision_score(positive, proba[:, 1])
+    else:
+        out["roc_auc"], out["pr_auc"] = _one_vs_rest(y_true, proba, classes)
+    clipped = np.clip(proba, 1e-15, 1.0)
+    out["log_loss"] = skm.log_loss(y_true, clipped / clipped.sum(axis=1, keepdims=True), labels=classes)
+    return out
+
+
+def _one_vs_rest(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> tuple[float | None, ...]:
+    """Macro roc_auc and pr_auc over the classes that are both present and absent in the truth."""
+    rocs, prs = [], []
+    for k, label in enumerate(classes):
+        positive = y_true == label
+        if 0 < positive.sum() < len(positive):
+            rocs.append(skm.roc_auc_score(positive, proba[:, k]))
+            prs.append(skm.average_precision_score(positive, proba[:, k]))
+    return (float(np.mean(rocs)) if rocs else None, float(np.mean(prs)) if prs else None)
+
+
+def _regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | None]:
+    if len(y_true) == 0:
+        return {"rmse": None, "mae": None, "r2": None, "mape": None}
+    return {
+        "rmse": math.sqrt(skm.mean_squared_error(y_true, y_pred)),
+        "mae": skm.mean_absolute_error(y_true, y_pred),
+        "r2": skm.r2_score(y_true, y_pred) if len(y_true) > 1 else None,
+        "mape": skm.mean_absolute_percentage_error(y_true, y_pred),
+    }
+
+
+def is_better(a: float | None, b: float | None, direction: str) -> bool:
+    """Whether score `a` beats score `b` in the given direction; None never wins."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return a > b if direction == "higher" else a < b

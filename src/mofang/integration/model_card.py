@@ -1,0 +1,65 @@
+"""Model cards in the Hugging Face style: YAML front matter with `model-index`, then prose."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+
+def model_card(meta: dict[str, Any]) -> str:
+    """Render a model card (markdown) from a bundle's metadata."""
+    metrics = meta.get("metrics", {})
+    task = meta["task"]
+    front = {
+        "library_name": meta.get("family"),
+        "tags": ["mofang", task, meta.get("family", "")],
+        "model-index": [{
+            "name": meta["product"],
+            "results": [{
+                "task": {"type": task},
+                "dataset": {"name": meta["order_id"], "type": "tenant-private",
+                            "revision": meta.get("dataset_digest", "")[:12]},
+                "metrics": [{"type": k, "value": round(float(v), 6), "name": f"test {k}"}
+                            for k, v in metrics.items() if v is not None],
+            }],
+        }],
+    }
+    gate = meta.get("gate", {})
+    checks = "\n".join(
+        f"| {c['name']} | {c['criterion']} | {_fmt(c['observed'])} | {'pass' if c['passed'] else 'FAIL'} |"
+        for c in gate.get("checks", []))
+    features = "\n".join(f"| {f['name']} | {f['kind']} |" for f in meta.get("features", []))
+    dropped = "\n".join(f"- `{d['name']}`: {d['reason']}" for d in meta.get("dropped", [])) or "- none"
+    body = f"""
+# {meta['product']} (version from job {meta['job_id']})
+
+A **{task}** model for tenant `{meta['tenant']}`, built by Mofang from order `{meta['order_id']}`.
+Model family: **{meta.get('family')}**; predicts `{meta['target']}`.
+
+## Acceptance gate ({'passed' if gate.get('passed') else 'failed'})
+
+| check | criterion | observed | result |
+|---|---|---|---|
+{checks or '| (none in the order) | | | |'}
+
+## Inputs
+
+| field | kind |
+|---|---|
+{features}
+
+Columns not used as inputs:
+{dropped}
+
+## Intended use and limits
+
+Trained on the tenant's data only; held-out test split of {meta.get('rows', {}).get('test', '?')} rows.
+Deployment target: {meta.get('deployment', 'cloud')}. Re-validate before use on data from another period
+or population. Personal data columns were excluded from the inputs.
+"""
+    return "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else str(value)

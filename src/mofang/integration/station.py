@@ -1,0 +1,82 @@
+"""Integration workshop: package the winning candidate as a self-contained, served bundle."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+import numpy as np
+
+from mofang.errors import MofangError
+from mofang.integration.model_card import model_card
+from mofang.line import Station, StationContext
+
+BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+
+
+class IntegrationWorkshop(Station):
+    """Builds the bundle folder (model, input schema, metadata, model card, report) and smoke-tests it
+    by loading it the way the server does."""
+
+    name = "integration"
+    inputs = ("dataset", "winner", "evaluation")
+    outputs = ("bundle",)
+    processes = ("package", "smoke_test")
+
+    def package(self, ctx: StationContext) -> str:
+        dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
+        folder = ctx.path("bundle")
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        shutil.copyfile(winner["model_path"], folder / "model.joblib")
+        schema = input_schema(dataset)
+        (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
+        meta = {
+            "product": ctx.order.id, "tenant": ctx.tenant, "order_id": ctx.order.id, "job_id": ctx.job_id,
+            "task": ctx.order.task.value, "target": dataset["target"], "family": winner["family"],
+            "candidate": winner["name"], "dataset_digest": dataset["digest"], "rows": dataset["rows"],
+            "features": dataset["features"], "dropped": dataset.get("dropped", []),
+            "classes": dataset.get("classes"), "metrics": evaluation["metrics"],
+            "gate": evaluation["gate"], "verdict": evaluation["verdict"],
+            "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
+        }
+        (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str),
+                                              "utf-8")
+        (folder / "model_card.md").write_text(model_card(meta), "utf-8")
+        shutil.copyfile(evaluation["report_path"], folder / "report.html")
+        size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+        ctx.metric(bundle_mb=round(size_mb, 3))
+        ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})
+        return f"bundle of {len(BUNDLE_FILES)} files, {size_mb:.2f} MB"
+
+    def smoke_test(self, ctx: StationContext) -> str:
+        from mofang.products.serving import load_bundle
+
+        draft = ctx.load("bundle_draft")
+        test = ctx.load("test")
+        bundle = load_bundle(draft["path"])
+        rows = test.head(16)
+        reference = ctx.load("dataset")
+        inputs = rows[[f["name"] for f in reference["features"]]]
+        served = bundle.predict_records(inputs.to_dict(orient="records"))
+        direct = bundle.candidate.predict(inputs)
+        if not np.array_equal(np.asarray(served["predictions"], dtype=object), np.asarray(direct, dtype=object)):
+            if not _close(served["predictions"], direct):
+                raise MofangError("the packaged model answers differently from the trained one")
+        ctx.save("bundle", draft)
+        return f"bundle loads and answers {len(rows)} test rows like the trained model"
+
+
+def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:
+    """The served input schema: one field per feature, plus id and target which are accepted and ignored."""
+    return {"task": dataset["task"], "target": dataset["target"], "id_column": dataset.get("id_column"),
+            "features": dataset["features"], "classes": dataset.get("classes")}
+
+
+def _close(a: Any, b: Any) -> bool:
+    try:
+        return bool(np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,170 @@
+"""FeaturePipeline: raw or typed rows → the matrix a model family trains on, fitted once on train."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import OneHotEncoder
+
+from mofang.errors import DataError
+
+Mode = Literal["tree", "linear"]
+DATE_PARTS = ("year", "month", "dayofweek", "dayofyear", "days")
+MISSING = "__missing__"
+
+
+def coerce_column(series: pd.Series, kind: str) -> pd.Series:
+    """Raw values → the typed values of the data contract, via the data workshop's `coerce`.
+
+    Falls back to plain pandas conversion of already-typed values while `mofang.data` is absent."""
+    try:
+        from mofang.data import coerce
+    except ImportError:
+        return _fallback_coerce(series, kind)
+    return coerce(series, kind)
+
+
+def _fallback_coerce(series: pd.Series, kind: str) -> pd.Series:
+    if kind in ("numeric", "boolean"):
+        if kind == "boolean" and series.dtype == object:
+            series = series.map(lambda v: v if not isinstance(v, str) else v.strip().lower() in
+                                ("1", "true", "yes", "y", "t"))
+        return pd.to_numeric(series, errors="coerce").astype("float64")
+    if kind == "datetime":
+        return pd.to_datetime(series, errors="coerce")
+    return series.astype(object).where(series.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+class FeaturePipeline:
+    """Turns a frame with the dataset's feature columns into model input.
+
+    `tree` mode keeps numerics (NaN stays) and makes categoricals pandas `category` with the categories
+    fixed at fit time (unknown → NaN); `linear` mode one-hot encodes categoricals, imputes numerics with
+    the median, adds missing indicators and standardises. Datetimes become numeric parts in both modes.
+    Output columns are named f0..fN (model libraries reject some characters); `sources_` maps each
+    back to its source column.
+    """
+
+    def __init__(self, features: list[dict[str, Any]], mode: Mode = "tree", min_frequency: int = 5,
+                 max_categories: int = 64) -> None:
+        self.features = [dict(f) for f in features]
+        self.mode = mode
+        self.min_frequency = min_frequency
+        self.max_categories = max_categories
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def fit(self, df: pd.DataFrame) -> FeaturePipeline:
+        frame = self._typed(df)
+        self.categories_: dict[str, list[str]] = {}
+        self.encoders_: dict[str, OneHotEncoder] = {}
+        for name in self._names("categorical"):
+            values = frame[name].dropna().astype(str)
+            if self.mode == "tree":
+                counts = values.value_counts()
+                self.categories_[name] = sorted(counts.index[: self.max_categories * 4].tolist())
+            else:
+                encoder = OneHotEncoder(handle_unknown="ignore", min_frequency=self.min_frequency,
+                                        max_categories=self.max_categories, sparse_output=False,
+                                        dtype=np.float64)
+                self.encoders_[name] = encoder.fit(self._category_frame(frame, name))
+        numeric = self._numeric_block(frame)
+        self.numeric_columns_ = list(numeric.columns)
+        if self.mode == "linear":
+            values = numeric.to_numpy(dtype=float)
+            with np.errstate(all="ignore"):
+                medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(values.shape[1])
+            self.medians_ = np.where(np.isnan(medians), 0.0, medians)
+            self.indicators_ = [i for i in range(values.shape[1]) if np.isnan(values[:, i]).any()]
+            filled = self._impute(values)
+            self.mean_ = filled.mean(axis=0) if len(filled) else np.zeros(filled.shape[1])
+            std = filled.std(axis=0) if len(filled) else np.ones(filled.shape[1])
+            self.scale_ = np.where(std > 0, std, 1.0)
+        self.sources_ = self._output_sources()
+        return self
+
+    # -- transforming ----------------------------------------------------------------------------
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+        """Model input for `df`: a DataFrame (tree mode) or a float matrix (linear mode)."""
+        frame = self._typed(df)
+        numeric = self._numeric_block(frame)
+        if self.mode == "tree":
+            out = {f"f{i}": numeric[c].to_numpy(dtype=float) for i, c in enumerate(self.numeric_columns_)}
+            offset = len(out)
+            for j, name in enumerate(self._names("categorical")):
+                values = frame[name].astype(object).where(frame[name].notna(), None)
+                values = values.map(lambda v: v if v is None else str(v))
+                out[f"f{offset + j}"] = pd.Categorical(values, categories=self.categories_[name])
+            return pd.DataFrame(out, index=range(len(frame)))
+        values = self._impute(numeric.to_numpy(dtype=float))
+        blocks = [(values - self.mean_) / self.scale_]
+        for name, encoder in self.encoders_.items():
+            blocks.append(encoder.transform(self._category_frame(frame, name)))
+        return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+
+    def fit_transform(self, df: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+        return self.fit(df).transform(df)
+
+    def validate(self, df: pd.DataFrame) -> None:
+        """Raise DataError naming every required feature column missing from `df`."""
+        missing = [f["name"] for f in self.features if f["name"] not in df.columns]
+        if missing:
+            raise DataError(f"missing required columns: {', '.join(missing)}")
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _names(self, *kinds: str) -> list[str]:
+        return [f["name"] for f in self.features if f["kind"] in kinds]
+
+    def _typed(self, df: pd.DataFrame) -> pd.DataFrame:
+        self.validate(df)
+        df = df.reset_index(drop=True)
+        return pd.DataFrame({f["name"]: coerce_column(df[f["name"]], f["kind"]) for f in self.features},
+                            index=df.index)
+
+    def _numeric_block(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Numeric, boolean and datetime-part columns as floats, in a fixed order."""
+        block: dict[str, Any] = {}
+        for f in self.features:
+            name, kind = f["name"], f["kind"]
+            if kind in ("numeric", "boolean"):
+                block[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+            elif kind == "datetime":
+                stamps = pd.to_datetime(frame[name], errors="coerce")
+                if getattr(stamps.dt, "tz", None) is not None:
+                    stamps = stamps.dt.tz_convert(None)
+                days = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
+                parts = {"year": stamps.dt.year, "month": stamps.dt.month, "dayofweek": stamps.dt.dayofweek,
+                         "dayofyear": stamps.dt.dayofyear, "days": days}
+                for part in DATE_PARTS:
+                    block[f"{name}__{part}"] = parts[part].astype(float)
+        return pd.DataFrame(block, index=frame.index)
+
+    def _category_frame(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
+        values = frame[name].astype(object).where(frame[name].notna(), MISSING).astype(str)
+        return pd.DataFrame({name: values.to_numpy()})
+
+    def _impute(self, values: np.ndarray) -> np.ndarray:
+        missing = np.isnan(values)
+        filled = np.where(missing, self.medians_, values)
+        return np.hstack([filled, missing[:, self.indicators_].astype(float)])
+
+    def _numeric_sources(self) -> list[str]:
+        """The source feature of each numeric-block column (as `_numeric_block` orders them)."""
+        sources: list[str] = []
+        for f in self.features:
+            if f["kind"] in ("numeric", "boolean"):
+                sources.append(f["name"])
+            elif f["kind"] == "datetime":
+                sources += [f["name"]] * len(DATE_PARTS)
+        return sources
+
+    def _output_sources(self) -> list[str]:
+        """The source feature of each output column, in output order."""
+        numeric = self._numeric_sources()
+        if self.mode == "tree":
+            return numeric + self._names("categorical")
+        sources = numeric + [numeric[i] for i in self.indicators_]
+        for name, encoder in self.encoders_.items():
+            sources += [name] * len(encoder.get_feature_names_out())
+        return sources

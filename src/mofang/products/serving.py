@@ -1,0 +1,146 @@
+"""The served product: load a bundle and answer `POST /predict` with FastAPI."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+from fastapi import FastAPI
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+from mofang import __version__
+from mofang.errors import MofangError
+
+MAX_ROWS = 10_000
+
+
+@dataclass
+class Bundle:
+    """A loaded product bundle: the candidate, its input schema and its metadata."""
+
+    path: Path
+    candidate: Any
+    schema: dict[str, Any]
+    metadata: dict[str, Any]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.schema["features"]]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.schema["task"].endswith("classification")
+
+    def predict_records(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Predict for raw JSON rows; missing fields are treated as missing values."""
+        frame = pd.DataFrame([{name: row.get(name) for name in self.feature_names} for row in records],
+                             columns=self.feature_names)
+        predictions = [_plain(v) for v in self.candidate.predict(frame)]
+        answer: dict[str, Any] = {"predictions": predictions}
+        if self.is_classifier:
+            proba = self.candidate.predict_proba(frame)
+            classes = [str(c) for c in self.candidate.classes_]
+            answer["probabilities"] = [
+                {c: round(float(p), 6) for c, p in zip(classes, row, strict=True)} for row in proba]
+        return answer
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Load a bundle folder written by the integration workshop."""
+    from mofang.models import Candidate
+
+    path = Path(path)
+    if not (path / "model.joblib").exists():
+        raise MofangError(f"{path} is not a Mofang bundle (no model.joblib)")
+    schema = json.loads((path / "schema.json").read_text("utf-8"))
+    metadata = json.loads((path / "metadata.json").read_text("utf-8"))
+    return Bundle(path=path, candidate=Candidate.load(path / "model.joblib"), schema=schema,
+                  metadata=metadata)
+
+
+def create_app(bundle: Bundle, *, version: int | None = None) -> FastAPI:
+    """The product's API: POST /predict, GET /health, GET /metadata, OpenAPI docs at /docs."""
+    meta = bundle.metadata
+    title = f"{meta['product']}" + (f" v{version}" if version else "")
+    app = FastAPI(title=f"Mofang product · {title}", version=__version__,
+                  description=f"{meta['task']} model predicting `{meta['target']}` "
+                              f"(family {meta['family']}, order {meta['order_id']}).")
+    row_model = _row_model(bundle.schema)
+    request_model = create_model(
+        "PredictRequest", __config__=ConfigDict(extra="forbid"),
+        rows=(list[row_model], Field(min_length=1, max_length=MAX_ROWS,
+                                     description="Rows to score; fields as in the training data")))
+    stats = {"requests": 0, "rows": 0, "started": time.time()}
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "product": meta["product"], "version": version,
+                "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
+
+    @app.get("/metadata")
+    def metadata() -> dict[str, Any]:
+        return {"version": version, "schema": bundle.schema, **meta}
+
+    @app.post("/predict")
+    def predict(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        records = [row.model_dump(by_alias=True) for row in request.rows]  # type: ignore[attr-defined]
+        answer = bundle.predict_records(records)
+        stats["requests"] += 1
+        stats["rows"] += len(records)
+        return {"product": meta["product"], "version": version, **answer}
+
+    return app
+
+
+def _row_model(schema: dict[str, Any]) -> type[BaseModel]:
+    """A pydantic model of one input row: each feature typed by its kind; unknown fields rejected so a
+    misspelt field gets a 422 naming it instead of being silently treated as missing."""
+    fields: dict[str, Any] = {}
+    for i, feature in enumerate(schema["features"]):
+        check = AfterValidator(_CHECKS.get(feature["kind"], _any_scalar))
+        fields[f"f{i}"] = (Annotated[Any, check], Field(None, alias=feature["name"]))
+    passive = [c for c in (schema.get("id_column"), schema.get("target")) if c]
+    for j, name in enumerate(passive):
+        fields[f"p{j}"] = (Any, Field(None, alias=name, description="accepted and ignored"))
+    return create_model("Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields)
+
+
+def _any_scalar(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        raise ValueError("expected a single value, not a list or object")
+    return value
+
+
+def _parses_as(kind: str, what: str):
+    def check(value: Any) -> Any:
+        value = _any_scalar(value)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, bool) and kind == "numeric":
+            return float(value)
+        from mofang.data import coerce
+
+        parsed = coerce(pd.Series([value], dtype=object), kind).iloc[0]
+        if parsed is None or (isinstance(parsed, float) and math.isnan(parsed)) or parsed is pd.NaT:
+            raise ValueError(f"cannot read {value!r} as {what}")
+        return value
+
+    return check
+
+
+_CHECKS = {"numeric": _parses_as("numeric", "a number"), "datetime": _parses_as("datetime", "a date"),
+           "boolean": _parses_as("boolean", "yes/no"), "categorical": _any_scalar}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
