@@ -76,11 +76,12 @@ def test_resume_after_the_process_is_killed(meta, artifacts, home, tmp_path) -> 
     job_id = _job(meta)
     trap = tmp_path / "trap"
     trap.write_text("hang")
+    here = str(Path(__file__).parent)
     script = (
-        "import sys; sys.path.insert(0, %r)\n"
+        f"import sys; sys.path.insert(0, {here!r})\n"
         "from counting_stations import LINE\n"
         "from mofang.line import run\nfrom mofang.store import MetaStore\n"
-        "run(%d, meta=MetaStore(), stations=LINE)\n" % (str(Path(__file__).parent), job_id)
+        f"run({job_id}, meta=MetaStore(), stations=LINE)\n"
     )
     env = {**os.environ, "MOFANG_HOME": str(home), "MOFANG_TEST_TRAP": str(trap)}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env)

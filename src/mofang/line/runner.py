@@ -56,7 +56,7 @@ def run(job_id: int, *, meta: MetaStore, artifacts: ArtifactStore | None = None,
             _run_station(station, ctx, meta, progress)
     except KeyboardInterrupt:
         meta.set_job(job_id, status="interrupted", elapsed_s=ctx.elapsed_s(),
-                     error="interrupted; run `mofang resume %d` to go on" % job_id)
+                     error=f"interrupted; run `mofang resume {job_id}` to go on")
         raise
     except Exception as exc:
         where = f"{ctx.station} · {ctx.process}"

@@ -50,7 +50,11 @@ class Candidate:
         """Class probabilities, shape (n, len(classes_)), columns in the order of `classes_`."""
         if not self.is_classifier:
             raise TypeError(f"{self.name} is a regression model; it has no predict_proba")
-        raw = np.asarray(self.estimator_.predict_proba(self.pipeline_.transform(df)), dtype=float)
+        return self.proba_from_matrix(self.pipeline_.transform(df))
+
+    def proba_from_matrix(self, X: Any) -> np.ndarray:
+        """`predict_proba` on an already-transformed model input."""
+        raw = np.asarray(self.estimator_.predict_proba(X), dtype=float)
         # an estimator only knows the class indices it saw in training; place them in the full list
         full = np.zeros((raw.shape[0], len(self.classes_)))
         full[:, np.asarray(self.estimator_.classes_, dtype=int)] = raw

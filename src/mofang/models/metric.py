@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
 from mofang.evaluation.metrics import compute_metrics
+from mofang.models.candidate import Candidate
+from mofang.models.trainers.base import default_metric
 from mofang.orders.schema import METRICS_BY_TASK, Order, Task
 
 
 def primary_metric(order: Order, classes: Sequence[str] | None = None) -> tuple[str, str]:
     """(name, direction): the order's first acceptance metric, else roc_auc (binary), f1_macro
     (multiclass, i.e. more than two `classes`) or rmse (regression)."""
-    directions = METRICS_BY_TASK[Task(order.task)]
     if order.acceptance.metrics:
         name = next(iter(order.acceptance.metrics))
-    elif Task(order.task) == Task.TABULAR_REGRESSION:
-        name = "rmse"
-    else:
-        name = "f1_macro" if classes is not None and len(classes) > 2 else "roc_auc"
-    return name, directions[name]
+        return name, METRICS_BY_TASK[Task(order.task)][name]
+    return default_metric(Task(order.task).value, list(classes) if classes is not None else None)
 
 
-def score_candidate(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, float | None]:
-    """All metrics of the candidate's task on the rows of `df`."""
+def score_candidate(candidate: Candidate, df: pd.DataFrame, target: str) -> dict[str, float | None]:
+    """All metrics of the candidate's task on the labelled rows of `df`."""
+    df = df[df[target].notna()].reset_index(drop=True)
     y_true = df[target].to_numpy()
     if candidate.is_classifier:
         proba = candidate.predict_proba(df)

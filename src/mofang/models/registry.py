@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from mofang.models.trainers.base import Trainer
 
 TRAINERS: dict[str, dict[str, type[Trainer]]] = {}
+BUILTIN = ("mofang.models.trainers.baseline", "mofang.models.trainers.linear",
+           "mofang.models.trainers.boosting")
 
 
 def trainer(task: str, family: str) -> Callable[[type[Trainer]], type[Trainer]]:
@@ -27,8 +30,8 @@ def trainer(task: str, family: str) -> Callable[[type[Trainer]], type[Trainer]]:
 
 def trainers_for(task: str) -> dict[str, type[Trainer]]:
     """The registered families of a task, by name."""
-    import mofang.models.trainers  # noqa: F401  (registers the built-in families)
-
+    for module in BUILTIN:
+        importlib.import_module(module)
     task = str(getattr(task, "value", task))
     if task not in TRAINERS:
         raise ValueError(f"no trainers for task {task!r} (known: {', '.join(sorted(TRAINERS))})")

@@ -46,7 +46,7 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
     result = SearchResult()
     while result.trials + result.failed < max_trials:
         left = deadline - time.monotonic()
-        if result.trials and left < safety * result.slowest_s:
+        if result.trials + result.failed and (left <= 0 or left < safety * result.slowest_s):
             result.stopped = f"time: {left:.1f}s left < {safety:g} × slowest trial {result.slowest_s:.1f}s"
             break
         trial = study.ask()

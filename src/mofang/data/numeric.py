@@ -1,0 +1,53 @@
+"""Parse numbers as people write them: 1,234 · 12% · ¥3.5万 · (1,234) · 1.2k · １２３ · 12个月."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+from mofang.data.missing import _to_text
+from mofang.data.uniques import per_unique
+
+_NUMBER = re.compile(
+    r"^(?P<sign>[-+])?(?:¥|\$|€|£|RMB|CNY|USD|HK\$)?(?P<sign2>[-+])?"
+    r"(?P<num>\d+(?:\.\d*)?|\.\d+)(?:[eE](?P<exp>[-+]?\d+))?"
+    r"(?P<mult>万亿|亿|万|千|[kK](?=[%‰]?$))?"
+    r"(?P<unit>[^\d%‰.+\-]{0,6}?)(?P<pct>[%‰])?$")
+_MULTIPLIER = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "k": 1e3, "K": 1e3}
+_PERCENT = {"%": 0.01, "‰": 0.001}
+_SEPARATORS = re.compile(r"[\s,_']")
+
+
+def parse_numbers(values: pd.Series) -> pd.Series:
+    """float64 Series; anything that is not a number becomes NaN. Idempotent on numbers."""
+    if is_bool_dtype(values.dtype) or is_numeric_dtype(values.dtype):
+        return values.astype("float64")
+    objects = values.astype(object)
+    try:
+        fast = pd.to_numeric(objects, errors="coerce").astype("float64")
+    except (TypeError, ValueError):
+        fast = pd.Series(np.nan, index=values.index)
+    todo = fast.isna() & objects.notna()
+    if todo.any():
+        fast[todo] = per_unique(objects[todo], parse_number_strings, np.nan).astype("float64")
+    return fast.where(np.isfinite(fast), np.nan)
+
+
+def parse_number_strings(values: pd.Series) -> pd.Series:
+    """Vectorized parse of distinct values (any objects) into float64."""
+    text = values.map(_to_text).astype("string").str.normalize("NFKC")
+    text = text.str.replace("−", "-", regex=False).str.replace(_SEPARATORS, "", regex=True)
+    negative = text.str.match(r"^\(.*\)$").fillna(False).to_numpy(dtype=bool)
+    text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True)
+    parts = text.str.extract(_NUMBER)
+    number = pd.to_numeric(parts["num"], errors="coerce").astype("float64")
+    exponent = pd.to_numeric(parts["exp"], errors="coerce").fillna(0).astype("float64")
+    scale = parts["mult"].map(_MULTIPLIER).fillna(1.0).astype("float64")
+    percent = parts["pct"].map(_PERCENT).fillna(1.0).astype("float64")
+    sign = np.where((parts["sign"] == "-").fillna(False) ^ (parts["sign2"] == "-").fillna(False), -1.0, 1.0)
+    sign = np.where(negative, -sign, sign)
+    result = number * np.power(10.0, exponent) * scale * percent * sign
+    return pd.Series(result.to_numpy(dtype="float64"), index=values.index)

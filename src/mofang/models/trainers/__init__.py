@@ -1,0 +1,1 @@
+"""Candidate families (trainers); each module registers its families with `@trainer(task, name)`."""

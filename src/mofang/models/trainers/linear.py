@@ -1,0 +1,41 @@
+"""The linear family: logistic regression / ridge over one-hot, imputed, standardised features."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from mofang.models.registry import trainer
+from mofang.models.trainers.base import Trainer
+
+
+@trainer("tabular-classification", "linear")
+class LogisticTrainer(Trainer):
+    mode = "linear"
+    max_trials = 6
+
+    def first_params(self) -> dict[str, Any]:
+        return {"C": 1.0}
+
+    def space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"C": trial.suggest_float("C", 1e-3, 1e2, log=True)}
+
+    def build(self, params: dict[str, Any], seed: int) -> Any:
+        return LogisticRegression(C=params["C"], max_iter=500, random_state=seed)
+
+
+@trainer("tabular-regression", "linear")
+class RidgeTrainer(Trainer):
+    mode = "linear"
+    max_trials = 8
+
+    def first_params(self) -> dict[str, Any]:
+        return {"alpha": 1.0}
+
+    def space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {"alpha": trial.suggest_float("alpha", 1e-3, 1e3, log=True)}
+
+    def build(self, params: dict[str, Any], seed: int) -> Any:
+        return Ridge(alpha=params["alpha"], random_state=seed)
