@@ -26,14 +26,14 @@ def stringify(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[column]
         mask = values.isna().to_numpy(dtype=bool)
         if values.dtype == object:
-            text = values.map(_to_text, na_action="ignore")
+            text = values.map(to_text, na_action="ignore")
         else:
             text = values.astype(str).astype(object)
         out[str(column)] = text.where(~mask, None)
     return blank_missing(pd.DataFrame(out, index=frame.index))
 
 
-def _to_text(value: object) -> str:
+def to_text(value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, float) and value.is_integer():

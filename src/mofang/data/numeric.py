@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-from mofang.data.missing import _to_text
+from mofang.data.missing import to_text
 from mofang.data.uniques import per_unique
 
 _NUMBER = re.compile(
@@ -38,7 +38,7 @@ def parse_numbers(values: pd.Series) -> pd.Series:
 
 def parse_number_strings(values: pd.Series) -> pd.Series:
     """Vectorized parse of distinct values (any objects) into float64."""
-    text = values.map(_to_text).astype("string").str.normalize("NFKC")
+    text = values.map(to_text).astype("string").str.normalize("NFKC")
     text = text.str.replace("−", "-", regex=False).str.replace(_SEPARATORS, "", regex=True)
     negative = text.str.match(r"^\(.*\)$").fillna(False).to_numpy(dtype=bool)
     text = text.str.replace(r"^\((.*)\)$", r"\1", regex=True)
