@@ -152,16 +152,16 @@ def _read_json(source: Source, path: Path, fmt: str) -> tuple[pd.DataFrame, dict
                 raise DataError("each JSON line must be an object of column: value", source=label,
                                 row=number)
             records.append(record)
-        frame = pd.DataFrame.from_records(records)
+        frame = pd.DataFrame(records, dtype=object)
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise DataError(f"not valid JSON ({exc.msg})", source=label, row=exc.lineno) from None
         if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-            frame = pd.DataFrame.from_records(data)
+            frame = pd.DataFrame(data, dtype=object)
         elif isinstance(data, dict):
-            frame = pd.DataFrame(data)
+            frame = pd.DataFrame(data, dtype=object)
         else:
             raise DataError("JSON must be a list of objects (rows) or an object of columns", source=label)
     return stringify(frame), {"format": "jsonl" if lines else "json", "encoding": encoding}

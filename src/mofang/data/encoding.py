@@ -7,7 +7,8 @@ import codecs
 from mofang.errors import DataError
 
 _MAGIC = {b"PK\x03\x04": "a zip/xlsx file", b"PAR1": "a parquet file", b"%PDF": "a PDF file",
-          b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"SQLite format 3": "an SQLite database"}
+          b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
+          b"SQLite format 3": "an SQLite database"}
 
 
 def decode_text(data: bytes, encoding: str = "auto", *, source: str | None = None) -> tuple[str, str]:
@@ -54,8 +55,17 @@ def _decode_strict(data: bytes, encoding: str, source: str | None) -> str:
 def _decode_guess(data: bytes, source: str | None) -> tuple[str, str]:
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None or best.chaos > 0.3:
+    # UTF-16/32 without a BOM would have shown NUL bytes in a text table: such a guess is noise
+    guesses = [m for m in from_bytes(data) if not m.encoding.startswith(("utf_16", "utf_32"))]
+    best = min(guesses, key=lambda m: m.chaos, default=None)
+    if best is None or best.chaos > 0.2 or not _looks_like_table(str(best)):
         raise DataError("cannot detect the text encoding (not UTF-8, GBK or GB18030); "
                         "set the source's encoding", source=source)
     return str(best), best.encoding
+
+
+def _looks_like_table(text: str) -> bool:
+    """A single-byte code page decodes any bytes; a real table still has ASCII separators and digits."""
+    sample = text[:65536]
+    ascii_share = sum(c.isascii() for c in sample) / max(1, len(sample))
+    return ascii_share >= 0.2 and any(sep in sample for sep in ",;\t|\n")

@@ -1,0 +1,175 @@
+"""Connectors: separators, formats, SQL sources and clear errors for broken input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from mofang.data import read_source
+from mofang.data.connectors import sniff_separator
+from mofang.errors import DataError
+from mofang.orders import Source
+from tests.data.helpers import source
+
+ROWS = [["1", "北京", "3.5"], ["2", "上海", ""], ["3", "N/A", "7"]]
+
+
+def _write(path: Path, sep: str) -> Path:
+    path.write_text("\n".join(sep.join(r) for r in [["id", "城市", "金额"], *ROWS]) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("sep, suffix", [(",", "csv"), (";", "csv"), ("\t", "tsv"), ("\t", "txt"),
+                                         ("|", "csv")])
+def test_separator_sniffed(tmp_path: Path, sep: str, suffix: str) -> None:
+    frame = read_source(source(_write(tmp_path / f"t.{suffix}", sep)))
+    assert list(frame.columns) == ["id", "城市", "金额"]
+    assert frame.attrs["source"]["separator"] == sep
+    assert frame["城市"].tolist() == ["北京", "上海", None]  # "N/A" is missing
+    assert frame["金额"].tolist() == ["3.5", None, "7"]
+
+
+def test_sniff_ignores_commas_inside_quotes() -> None:
+    assert sniff_separator('a;b\n"1,5";"x,y"\n"2,5";z\n') == ";"
+
+
+def test_explicit_separator_wins(tmp_path: Path) -> None:
+    frame = read_source(source(_write(tmp_path / "t.csv", ";"), separator=";"))
+    assert frame.shape == (3, 3)
+
+
+def test_wrong_field_count_names_file_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "broken.csv"
+    path.write_text("a,b,c,d,e\n" + "1,2,3,4,5\n" * 5 + "1,2,3,4,5,6\n1,2,3,4,5\n", encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_source(source(path))
+    assert err.value.row == 7
+    assert err.value.source == str(path)
+    assert "broken.csv, row 7" in str(err.value) and "expected 5 fields" in str(err.value)
+
+
+@pytest.mark.parametrize("content, message", [(b"", "empty"), (b"a,b,c\n", "no data rows"),
+                                              (b"\n\n  \n", "empty")])
+def test_empty_files(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        read_source(source(path))
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="file not found"):
+        read_source(source(tmp_path / "nope.csv"))
+
+
+def test_garbage_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.csv"
+    path.write_bytes(os.urandom(4096) + b"\x00")
+    with pytest.raises(DataError, match="binary|encoding"):
+        read_source(source(path))
+
+
+def test_xlsx_first_sheet_named_sheet_and_padding(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    padded = pd.DataFrame({"名称": ["甲", "乙", None, None], "数量": [1, 2.5, None, None],
+                           "Unnamed: 2": [None] * 4})
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        padded.to_excel(writer, sheet_name="数据", index=False)
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="其他", index=False)
+    frame = read_source(source(path))
+    assert list(frame.columns) == ["名称", "数量"]
+    assert frame["名称"].tolist() == ["甲", "乙"] and frame["数量"].tolist() == ["1", "2.5"]
+    assert read_source(source(path, sheet="其他"))["x"].tolist() == ["1"]
+    with pytest.raises(DataError, match="did you mean '数据'"):
+        read_source(source(path, sheet="数据表"))
+
+
+def test_truncated_xlsx(tmp_path: Path) -> None:
+    good = tmp_path / "good.xlsx"
+    pd.DataFrame({"a": range(100)}).to_excel(good, index=False)
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(good.read_bytes()[:1500])
+    with pytest.raises(DataError, match="not a readable xlsx"):
+        read_source(source(bad))
+
+
+def test_parquet_and_corrupt_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"n": [1.5, None, 3.0], "d": pd.to_datetime(["2023-01-05", None, "2023-02-01"]),
+                  "s": ["a", None, "c"]}).to_parquet(path)
+    frame = read_source(source(path))
+    assert frame["n"].tolist() == ["1.5", None, "3.0"]
+    assert frame["d"].tolist()[1] is None and frame["d"][0].startswith("2023-01-05")
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataError, match="not a readable parquet"):
+        read_source(source(bad))
+
+
+def test_jsonl_and_json(tmp_path: Path) -> None:
+    lines = tmp_path / "t.jsonl"
+    lines.write_text('{"a": 1, "b": "x"}\n{"a": null, "b": "y"}\n', encoding="utf-8")
+    assert read_source(source(lines)).to_dict("list") == {"a": ["1", None], "b": ["x", "y"]}
+    records = tmp_path / "t.json"
+    records.write_text('[{"a": 1.0, "b": "x"}, {"a": 2, "b": "空"}]', encoding="utf-8")
+    assert read_source(source(records)).to_dict("list") == {"a": ["1", "2"], "b": ["x", None]}
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"a": 1}\n{"a": 2\n', encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_source(source(broken))
+    assert err.value.row == 2
+
+
+def _fill(url: str, table: str) -> None:
+    engine = sa.create_engine(url)
+    frame = pd.DataFrame({"id": [1, 2, 3], "城市": ["北京", "上海", None], "金额": [1.5, 2.0, None]})
+    frame.to_sql(table, engine, if_exists="replace", index=False)
+    engine.dispose()
+
+
+def test_sqlite_table_and_query(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'loans.db'}"
+    _fill(url, "loans")
+    frame = read_source(Source(url=url, table="loans"))
+    assert frame.to_dict("list") == {"id": ["1", "2", "3"], "城市": ["北京", "上海", None],
+                                     "金额": ["1.5", "2.0", None]}
+    assert frame.attrs["source"]["format"] == "sql"
+    picked = read_source(Source(url=url, query="SELECT id FROM loans WHERE id > 1"))
+    assert picked["id"].tolist() == ["2", "3"]
+    with pytest.raises(DataError, match="did you mean 'loans'"):
+        read_source(Source(url=url, table="loan"))
+    with pytest.raises(DataError, match="database error"):
+        read_source(Source(url=url, query="SELECT nope FROM loans"))
+
+
+def test_bad_sql_url() -> None:
+    with pytest.raises(DataError, match="bad database URL"):
+        read_source(Source(url="nosuchdb://x/y", table="t"))
+
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.mark.postgres
+def test_postgres_table() -> None:
+    try:
+        engine = sa.create_engine(POSTGRES, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # the server is optional on a developer machine
+        if os.environ.get("MOFANG_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"PostgreSQL at {POSTGRES} is unreachable: {type(exc).__name__}")
+    _fill(POSTGRES, "mofang_data_test")
+    frame = read_source(Source(url=POSTGRES, table="mofang_data_test"))
+    assert frame["城市"].tolist() == ["北京", "上海", None]
+    with pytest.raises(DataError, match="no table"):
+        read_source(Source(url=POSTGRES, table="mofang_data_absent"))
+    bad = POSTGRES.replace("/test", "/no_such_database_xyz")
+    with pytest.raises(DataError, match="database error"):
+        read_source(Source(url=bad, table="t"))

@@ -1,0 +1,166 @@
+"""The DataWorkshop station end to end: every process in order, its artifacts and the dataset card."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mofang.data import DataWorkshop
+from mofang.data.leakage import leak_score
+from mofang.errors import DataError
+from mofang.orders import parse_order
+from tests.data.helpers import loans_table, order_for
+
+ORDER = """
+id: loans-2023
+tenant: acme
+task: tabular-classification
+data:
+  path: {path}
+target: default
+id_column: 客户编号
+columns:
+  deny: [手机号]
+seed: 7
+"""
+
+
+def run_station(ctx) -> dict[str, str]:
+    station = DataWorkshop()
+    return {process: getattr(station, process)(ctx) for process in station.processes}
+
+
+@pytest.fixture()
+def loans_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "loans.csv"
+    path.write_bytes(loans_table().to_csv(index=False).encode("gbk"))
+    return path
+
+
+def test_full_run_on_a_messy_gbk_table(loans_csv: Path, make_ctx) -> None:
+    ctx = make_ctx(parse_order(ORDER.format(path=loans_csv)), station="data")
+    summaries = run_station(ctx)
+    assert "403 rows × 11 columns from loans.csv (GBK)" == summaries["ingest"]
+
+    raw = ctx.load("raw")
+    assert "手机号" not in raw.columns  # denied: never read into an artifact
+    profile = ctx.load("profile")["columns"]
+    assert profile["月收入"]["kind"] == "numeric" and profile["申请日期"]["kind"] == "datetime"
+    assert profile["期限"]["kind"] == "numeric" and profile["有房"]["kind"] == "boolean"
+
+    clean = ctx.load("clean")
+    assert len(clean) == 402 and set(clean["default"]) == {"是", "否"}
+    assert clean["月收入"].dtype == "float64" and clean["申请日期"].dtype == "datetime64[ns]"
+    assert ctx.load("dedupe_trace")["sample"] == ["C100010", "C100011", "C100012"]
+
+    features = ctx.load("features")
+    kept = {f["name"]: f["kind"] for f in features["features"]}
+    why = {d["name"]: d["reason"] for d in features["dropped"]}
+    assert set(kept) == {"月收入", "期限", "城市", "申请日期", "有房"}
+    assert "id column" in why["客户编号"]
+    assert why["身份证号"] == "PII (Chinese ID card numbers, 100% of values)"
+    assert "person names" in why["客户姓名"]
+    assert why["渠道"].startswith("constant")
+    assert "target leakage" in why["催收次数"] and "催收次数" not in kept
+
+    dataset = ctx.load("dataset")
+    assert set(dataset) == {"digest", "path", "task", "target", "id_column", "features", "classes", "rows",
+                            "dropped"}
+    assert dataset["classes"] == ["否", "是"] and dataset["id_column"] == "客户编号"
+    assert sum(dataset["rows"].values()) == 402 - ctx.load("dedupe_trace")["removed"]
+    train, test = ctx.load("train"), ctx.load("test")
+    assert list(train.columns) == ["客户编号", *kept, "default"]
+    assert train["申请日期"].dtype == "datetime64[ns]" and train["有房"].dtype == "float64"
+    folder = Path(dataset["path"])
+    assert {p.name for p in folder.iterdir()} == {"train.parquet", "valid.parquet", "test.parquet",
+                                                  "data_card.json"}
+    card = json.loads((folder / "data_card.json").read_text(encoding="utf-8"))
+    assert card["pii"][0]["column"] in {"客户姓名", "身份证号"}
+    assert card["rows_dropped"][0]["count"] == 1 and card["lineage"]["sources"][0]["encoding"] == "GBK"
+    assert ctx.load("data_card")["lineage"]["dataset_digest"] == dataset["digest"]
+    assert abs(len(test) / 402 - 0.15) < 0.02
+
+
+def test_runs_under_the_line_runner(loans_csv: Path, make_ctx, meta) -> None:
+    from mofang.line import SilentProgress
+    from mofang.line.runner import _run_station
+    from mofang.store.models import ProcessRun
+
+    ctx = make_ctx(parse_order(ORDER.format(path=loans_csv)), station="data")
+    _run_station(DataWorkshop(), ctx, meta, SilentProgress())
+    with meta.session() as s:
+        runs = {r.name: r for r in s.query(ProcessRun).all()}
+        assert [runs[p].status for p in DataWorkshop.processes] == ["done"] * 7
+        assert any("身份证号: PII" in r for r in runs["guard"].reasons)
+        assert runs["ingest"].params["sources"][0]["encoding"] == "GBK"
+
+
+def test_duplicates_removed_and_processes_resume_from_artifacts(loans_csv: Path, make_ctx) -> None:
+    order = order_for(loans_csv, seed=3)  # no id column: the copied rows are exact duplicates
+    ctx = make_ctx(order, station="data")
+    station = DataWorkshop()
+    for process in station.processes[:4]:
+        getattr(station, process)(ctx)
+    assert ctx.load("dedupe_trace")["removed"] == 3
+    assert ctx.load("dedupe_trace")["sample"] == [401, 402, 403]
+    resumed = DataWorkshop()  # a new process after a crash: nothing but the saved artifacts
+    for process in station.processes[4:]:
+        getattr(resumed, process)(ctx)
+    first = ctx.load("dataset")
+    assert sum(first["rows"].values()) == 399 and first["rows"]["valid"] == 60
+    ctx2 = make_ctx(order, station="data")
+    run_station(ctx2)
+    assert ctx2.load("dataset")["digest"] == first["digest"]  # same order, same data: same version
+
+
+def test_regression_target(tmp_path: Path, make_ctx) -> None:
+    rng = np.random.default_rng(1)
+    n = 200
+    x = rng.normal(size=n)
+    price = 1000 + 300 * x + rng.normal(0, 200, n)
+    frame = pd.DataFrame({"x": x.round(3), "g": rng.choice(list("abc"), n),
+                          "price": [f"{v:,.2f}元" for v in price], "price_with_tax": (price * 1.13).round(1)})
+    path = tmp_path / "r.csv"
+    frame.to_csv(path, index=False)
+    ctx = make_ctx(order_for(path, target="price", task="tabular-regression"))
+    run_station(ctx)
+    dataset = ctx.load("dataset")
+    assert dataset["classes"] is None and dataset["task"] == "tabular-regression"
+    assert ctx.load("train")["price"].dtype == "float64"
+    assert {f["name"] for f in dataset["features"]} == {"x", "g"}
+    assert "|Spearman|" in dataset["dropped"][0]["reason"]
+
+
+def test_too_few_rows(tmp_path: Path, make_ctx) -> None:
+    path = tmp_path / "tiny.csv"
+    path.write_text("x,y\n" + "".join(f"{(i * 7) % 5}.5,{i % 2}\n" for i in range(20)), encoding="utf-8")
+    ctx = make_ctx(order_for(path, target="y"))
+    with pytest.raises(DataError, match="at least 30"):
+        run_station(ctx)
+
+
+def test_rare_class_kept_in_train(tmp_path: Path, make_ctx) -> None:
+    rng = np.random.default_rng(2)
+    y = ["a"] * 40 + ["b"] * 40 + ["c"] * 2
+    path = tmp_path / "rare.csv"
+    pd.DataFrame({"x": rng.normal(size=82).round(3), "y": y}).to_csv(path, index=False)
+    ctx = make_ctx(order_for(path, target="y"))
+    run_station(ctx)
+    assert (ctx.load("train")["y"] == "c").sum() == 2
+    assert ctx.load("split_trace")["rare_classes"] == {"c": 2}
+
+
+def test_leak_scores() -> None:
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.choice(["0", "1"], 1000, p=[0.7, 0.3]))
+    noise = pd.Series(rng.normal(size=1000))
+    assert leak_score(noise, "numeric", y, True)[0] < 0.6
+    leak = pd.Series(np.where(y == "1", 10.0, 0.0) + rng.normal(0, 0.1, 1000))
+    assert leak_score(leak, "numeric", y, True) == (pytest.approx(1.0), "ROC-AUC")
+    coded = y.map({"0": "paid", "1": "written off"})
+    assert leak_score(coded, "categorical", y, True)[0] == pytest.approx(1.0)
+    assert leak_score(pd.Series(rng.choice(list("abcd"), 1000)), "categorical", y, True)[0] < 0.1

@@ -1,0 +1,67 @@
+"""Admission: bad input gives one clear error through the CLI and registers nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mofang.cli import app
+
+ORDER = """\
+id: bad-input
+tenant: t1
+task: tabular-classification
+data:
+  - path: {path}
+target: {target}
+budget:
+  minutes: 0.2
+"""
+
+GOOD_CSV = "age,income,label\n" + "".join(f"{20 + i % 40},{1000 + 37 * i},{i % 2}\n" for i in range(60))
+
+
+def _write(tmp: Path, csv: bytes | str | None, target: str = "label", order_text: str | None = None) -> Path:
+    data = tmp / "data.csv"
+    if csv is not None:
+        data.write_bytes(csv.encode("utf-8") if isinstance(csv, str) else csv)
+    order = tmp / "order.yaml"
+    order.write_text(order_text or ORDER.format(path=data.name, target=target), encoding="utf-8")
+    return order
+
+
+@pytest.mark.parametrize(
+    ("csv", "target", "order_text", "needle"),
+    [
+        (GOOD_CSV, "label", ORDER.replace("target:", "traget:").format(path="data.csv", target="label"),
+         "did you mean 'target'"),
+        (None, "label", None, "data.csv"),
+        (GOOD_CSV, "lable", None, "lable"),
+        (GOOD_CSV.replace("21,1037,1\n", "21,1037,1,oops\n"), "label", None, "row 3"),
+        (b"", "label", None, "data.csv"),
+        ("age,income,label\n", "label", None, "no data rows"),
+    ],
+    ids=["misspelled-key", "missing-file", "absent-target", "broken-row", "empty-file", "header-only"],
+)
+def test_bad_input_is_one_clear_error_and_registers_nothing(tmp_path, home, csv, target, order_text,
+                                                            needle) -> None:
+    order = _write(tmp_path, csv, target, order_text)
+    result = CliRunner().invoke(app, ["run", str(order)])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output and needle in result.output, result.output
+    assert "Traceback" not in result.output
+    from mofang.store import MetaStore
+
+    meta = MetaStore()
+    assert meta.orders() == [] and meta.products() == []
+    meta.dispose()
+    assert not (home / "tenants").exists()
+
+
+def test_unsupported_task_is_refused(tmp_path, home) -> None:
+    order = _write(tmp_path, GOOD_CSV, order_text=ORDER.replace("tabular-classification", "retrieval-qa")
+                   .format(path="data.csv", target="label"))
+    result = CliRunner().invoke(app, ["run", str(order)])
+    assert result.exit_code == 2 and "not on the line yet" in result.output
