@@ -20,7 +20,8 @@ products_app = typer.Typer(help="Delivered products and their versions.", no_arg
 app.add_typer(orders_app, name="orders")
 app.add_typer(products_app, name="products")
 
-out = Console(highlight=False)
+# Piped output (scripts, CI logs) gets wide tables instead of the 80-column default.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
 
 EXIT_REJECTED = 3

@@ -49,7 +49,7 @@ def _id_card(rng: np.random.Generator, birth: pd.Timestamp) -> str:
 def _messy_money(rng: np.random.Generator, yuan: float) -> str:
     style = rng.integers(0, 4)
     if style == 0:
-        return f"¥{yuan / 10_000:.2f}万"
+        return f"￥{yuan / 10_000:.2f}万"
     if style == 1:
         return f"{yuan:,.0f}"
     if style == 2:
@@ -77,9 +77,9 @@ def loan_book(rows: int = 6000, seed: int = 7) -> pd.DataFrame:
     job = rng.choice(JOBS, rows)
     applied = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 700, rows), unit="D")
     edu_rank = pd.Series(education).map({e: i for i, e in enumerate(EDUCATION)}).to_numpy()
-    logit = (-2.2 + 2.6 * dti + 0.55 * overdue + 6.0 * (rate - 0.15) - 0.25 * edu_rank
-             + 0.35 * np.log(loan / income) - 0.015 * (age - 40) + 0.3 * np.isin(job, ["个体户", "自由职业"])
-             + rng.normal(0, 0.6, rows))
+    score = (4.0 * dti + 0.8 * overdue + 12.0 * (rate - 0.15) - 0.35 * edu_rank + 0.5 * np.log(loan / income)
+             - 0.02 * (age - 40) + 0.5 * np.isin(job, ["个体户", "自由职业"]))
+    logit = 1.8 * score - 4.8 + rng.normal(0, 0.35, rows)  # ~35% default; an oracle reaches ROC-AUC ~0.88
     default = rng.random(rows) < 1 / (1 + np.exp(-logit))
     births = [pd.Timestamp(f"{2023 - a}-01-01") + pd.Timedelta(days=int(rng.integers(0, 365))) for a in age]
     frame = pd.DataFrame({

@@ -40,6 +40,8 @@ def test_valid_order_parses_with_defaults(tmp_path: Path) -> None:
     assert order.acceptance.metrics["roc_auc"].holds(0.81)
     assert not order.acceptance.metrics["roc_auc"].holds(0.79)
     assert str(order.acceptance.metrics["roc_auc"]) == ">= 0.8"
+    assert order.model_dump(mode="json")["acceptance"]["metrics"] == {"roc_auc": ">= 0.8"}
+    assert type(order).model_validate(order.model_dump(mode="json")) == order
     assert order.deployment.target == "edge" and order.budget.minutes == 5
     assert not order.is_granted("备注") and order.is_granted("收入")
 

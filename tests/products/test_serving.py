@@ -74,6 +74,10 @@ def test_served_product_answers_and_names_bad_fields(delivered) -> None:
         assert bad.status_code == 422 and "年利率" in bad.text and "cannot read" in bad.text
         typo = httpx.post(f"{url}/predict", json={"rows": [{**raw, "月收人": 100}]})
         assert typo.status_code == 422 and "月收人" in typo.text
+        as_in_source = httpx.post(f"{url}/predict", json={"rows": [{**raw, "借款编号": "LN1", "身份证号": "x"}]})
+        assert as_in_source.status_code == 200, as_in_source.text  # source columns the model ignores
+        missing_spelt = httpx.post(f"{url}/predict", json={"rows": [{**raw, "月收入": "N/A"}]})
+        assert missing_spelt.status_code == 200, missing_spelt.text
         empty = httpx.post(f"{url}/predict", json={"rows": []})
         assert empty.status_code == 422
         assert httpx.get(f"{url}/openapi.json").status_code == 200

@@ -24,7 +24,9 @@ def test_taiwan_credit_default_order(tmp_path, meta) -> None:
     assert job.status == "done", job.outcome
     assert job.outcome["metrics"]["roc_auc"] >= 0.77
     assert job.elapsed_s <= 0.75 * 60 * 1.1 + 5  # budget honoured (small slack for process start-up)
-    rows = pd.read_csv(data, nrows=3).drop(columns=["default.payment.next.month"]).to_dict(orient="records")
+    frame = pd.read_csv(data, nrows=3, dtype=str, keep_default_na=False)
+    rows = frame.drop(columns=["default.payment.next.month"]).to_dict(orient="records")
     with running_server(meta.product_version("taiwan-default")) as url:
         answer = httpx.post(f"{url}/predict", json={"rows": rows}, timeout=30)
-        assert answer.status_code == 200 and len(answer.json()["predictions"]) == 3
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["predictions"]) == 3

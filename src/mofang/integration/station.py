@@ -70,9 +70,12 @@ class IntegrationWorkshop(Station):
 
 
 def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:
-    """The served input schema: one field per feature, plus id and target which are accepted and ignored."""
+    """The served input schema: one field per feature; the id, the target and the dropped columns of the
+    training data are accepted and ignored."""
+    ignored = [c for c in (dataset.get("id_column"), dataset["target"]) if c]
+    ignored += [d["name"] for d in dataset.get("dropped", []) if d["name"] not in ignored]
     return {"task": dataset["task"], "target": dataset["target"], "id_column": dataset.get("id_column"),
-            "features": dataset["features"], "classes": dataset.get("classes")}
+            "features": dataset["features"], "classes": dataset.get("classes"), "ignored": ignored}
 
 
 def _close(a: Any, b: Any) -> bool:

@@ -15,14 +15,18 @@ DATE_PARTS = ("year", "month", "dayofweek", "dayofyear", "days")
 MISSING = "__missing__"
 
 
-def coerce_column(series: pd.Series, kind: str) -> pd.Series:
+def coerce_column(series: pd.Series, kind: str, dayfirst: bool | None = None) -> pd.Series:
     """Raw values → the typed values of the data contract, via the data workshop's `coerce`.
 
-    Falls back to plain pandas conversion of already-typed values while `mofang.data` is absent."""
+    `dayfirst` is the date order the data workshop detected on the training column (a lone served
+    "2023/1/5" cannot tell it). Falls back to plain pandas conversion of already-typed values where
+    `mofang.data` is absent."""
     try:
         from mofang.data import coerce
     except ImportError:
         return _fallback_coerce(series, kind)
+    if kind == "datetime" and dayfirst is not None:
+        return coerce(series, kind, dayfirst=dayfirst)
     return coerce(series, kind)
 
 
@@ -40,11 +44,12 @@ def _fallback_coerce(series: pd.Series, kind: str) -> pd.Series:
 class FeaturePipeline:
     """Turns a frame with the dataset's feature columns into model input.
 
-    `tree` mode keeps numerics (NaN stays) and makes categoricals pandas `category` with the categories
-    fixed at fit time (unknown → NaN); `linear` mode one-hot encodes categoricals, imputes numerics with
+    `tree` mode keeps numerics (NaN stays) and turns categoricals into codes of the categories fixed at
+    fit time (unknown → NaN), listed in `categorical_indices_` for the model's native categorical
+    handling (a float matrix, not a `category` frame: pandas conversion tripled one-row latency);
+    `linear` mode one-hot encodes categoricals, imputes numerics with
     the median, adds missing indicators and standardises. Datetimes become numeric parts in both modes.
-    Output columns are named f0..fN (model libraries reject some characters); `sources_` maps each
-    back to its source column.
+    `sources_` maps each output column back to its source feature.
     """
 
     def __init__(self, features: list[dict[str, Any]], mode: Mode = "tree", min_frequency: int = 5,
@@ -82,28 +87,31 @@ class FeaturePipeline:
             std = filled.std(axis=0) if len(filled) else np.ones(filled.shape[1])
             self.scale_ = np.where(std > 0, std, 1.0)
         self.sources_ = self._output_sources()
+        n_numeric = len(self.numeric_columns_)
+        self.categorical_indices_ = ([n_numeric + j for j in range(len(self._names("categorical")))]
+                                     if self.mode == "tree" else [])
         return self
 
     # -- transforming ----------------------------------------------------------------------------
-    def transform(self, df: pd.DataFrame) -> pd.DataFrame | np.ndarray:
-        """Model input for `df`: a DataFrame (tree mode) or a float matrix (linear mode)."""
+    def transform(self, df: pd.DataFrame) -> np.ndarray:
+        """Model input for `df`: a float matrix with one row per input row."""
         frame = self._typed(df)
         numeric = self._numeric_block(frame)
         if self.mode == "tree":
-            out = {f"f{i}": numeric[c].to_numpy(dtype=float) for i, c in enumerate(self.numeric_columns_)}
-            offset = len(out)
-            for j, name in enumerate(self._names("categorical")):
+            blocks = [numeric.to_numpy(dtype=float).reshape(len(frame), len(self.numeric_columns_))]
+            for name in self._names("categorical"):
                 values = frame[name].astype(object).where(frame[name].notna(), None)
                 values = values.map(lambda v: v if v is None else str(v))
-                out[f"f{offset + j}"] = pd.Categorical(values, categories=self.categories_[name])
-            return pd.DataFrame(out, index=range(len(frame)))
+                codes = pd.Categorical(values, categories=self.categories_[name]).codes.astype(float)
+                blocks.append(np.where(codes < 0, np.nan, codes).reshape(-1, 1))
+            return np.hstack(blocks)
         values = self._impute(numeric.to_numpy(dtype=float))
         blocks = [(values - self.mean_) / self.scale_]
         for name, encoder in self.encoders_.items():
             blocks.append(encoder.transform(self._category_frame(frame, name)))
         return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
 
-    def fit_transform(self, df: pd.DataFrame) -> pd.DataFrame | np.ndarray:
+    def fit_transform(self, df: pd.DataFrame) -> np.ndarray:
         return self.fit(df).transform(df)
 
     def validate(self, df: pd.DataFrame) -> None:
@@ -119,7 +127,8 @@ class FeaturePipeline:
     def _typed(self, df: pd.DataFrame) -> pd.DataFrame:
         self.validate(df)
         df = df.reset_index(drop=True)
-        return pd.DataFrame({f["name"]: coerce_column(df[f["name"]], f["kind"]) for f in self.features},
+        return pd.DataFrame({f["name"]: coerce_column(df[f["name"]], f["kind"], f.get("dayfirst"))
+                             for f in self.features},
                             index=df.index)
 
     def _numeric_block(self, frame: pd.DataFrame) -> pd.DataFrame:

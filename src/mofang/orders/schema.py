@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -58,6 +58,8 @@ class Criterion(BaseModel):
     def parse(cls, text: Any) -> Criterion:
         if isinstance(text, Criterion):
             return text
+        if isinstance(text, dict) and set(text) == {"op", "value"}:  # a serialized criterion
+            return cls(op=text["op"], value=text["value"])
         if isinstance(text, int | float):
             raise ValueError(f"write a comparison such as '>= {text}', not a bare number")
         match = _CRITERION.match(str(text))
@@ -68,8 +70,12 @@ class Criterion(BaseModel):
     def holds(self, observed: float) -> bool:
         return bool(_OPS[self.op](observed, self.value))
 
+    @model_serializer
+    def _as_text(self) -> str:
+        return str(self)
+
     def __str__(self) -> str:
-        return f"{self.op} {self.value:g}"
+        return f"{self.op} {self.value:.15g}"
 
 
 class Source(Strict):

@@ -1,6 +1,8 @@
-"""The served product: load a bundle and answer `POST /predict` with FastAPI."""
+"""The served product: load a bundle and answer `POST /predict` with FastAPI.
 
-from __future__ import annotations
+(No `from __future__ import annotations` here: FastAPI must see the request model built at run time.)
+"""
+
 
 import json
 import math
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from mofang import __version__
+from mofang.data.missing import MISSING
 from mofang.errors import MofangError
 
 MAX_ROWS = 10_000
@@ -100,12 +103,14 @@ def create_app(bundle: Bundle, *, version: int | None = None) -> FastAPI:
 
 def _row_model(schema: dict[str, Any]) -> type[BaseModel]:
     """A pydantic model of one input row: each feature typed by its kind; unknown fields rejected so a
-    misspelt field gets a 422 naming it instead of being silently treated as missing."""
+    misspelt field gets a 422 naming it instead of being silently treated as missing. Columns the
+    training data had but the model does not use (id, target, dropped ones) are accepted and ignored,
+    so a client can send rows exactly as they look in the source."""
     fields: dict[str, Any] = {}
     for i, feature in enumerate(schema["features"]):
         check = AfterValidator(_CHECKS.get(feature["kind"], _any_scalar))
         fields[f"f{i}"] = (Annotated[Any, check], Field(None, alias=feature["name"]))
-    passive = [c for c in (schema.get("id_column"), schema.get("target")) if c]
+    passive = schema.get("ignored") or [c for c in (schema.get("id_column"), schema.get("target")) if c]
     for j, name in enumerate(passive):
         fields[f"p{j}"] = (Any, Field(None, alias=name, description="accepted and ignored"))
     return create_model("Row", __config__=ConfigDict(extra="forbid", populate_by_name=False), **fields)
@@ -120,7 +125,7 @@ def _any_scalar(value: Any) -> Any:
 def _parses_as(kind: str, what: str):
     def check(value: Any) -> Any:
         value = _any_scalar(value)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None or (isinstance(value, str) and value.strip() in MISSING):
             return None
         if isinstance(value, bool) and kind == "numeric":
             return float(value)

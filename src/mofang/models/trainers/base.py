@@ -41,8 +41,9 @@ class Trainer:
     def build(self, params: dict[str, Any], seed: int) -> Any:
         raise NotImplementedError
 
-    def fit_estimator(self, estimator: Any, X: Any, y: np.ndarray, X_valid: Any, y_valid: np.ndarray,
-                      deadline: float) -> Any:
+    def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
+                      y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:
+        """Fit on train; `categorical` lists the columns holding category codes (tree mode)."""
         return estimator.fit(X, y)
 
     def learned_params(self, estimator: Any) -> dict[str, Any]:
@@ -68,7 +69,8 @@ class Trainer:
 
         def objective(trial: optuna.Trial, deadline: float) -> tuple[float | None, Any]:
             params = self.space(trial)
-            estimator = self.fit_estimator(self.build(params, seed), X, y, X_valid, y_valid, deadline)
+            estimator = self.fit_estimator(self.build(params, seed), X, y, X_valid, y_valid, deadline,
+                                           pipeline.categorical_indices_)
             candidate = self._candidate(params, dataset, pipeline, estimator)
             scores = _scores(candidate, X_valid, y_valid_labels)
             return scores.get(name), candidate

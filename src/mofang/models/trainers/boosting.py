@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from mofang.models.trainers.base import Trainer
 
 MAX_TREES = 2000
 PATIENCE = 50
+EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 
 
 class StopAtDeadline:
@@ -52,14 +54,16 @@ class LightGBMTrainer(Trainer):
         return {**params, "n_estimators": MAX_TREES, "subsample_freq": 1, "random_state": seed,
                 "n_jobs": 2, "verbose": -1}
 
-    def fit_estimator(self, estimator: Any, X: Any, y: np.ndarray, X_valid: Any, y_valid: np.ndarray,
-                      deadline: float) -> Any:
-        callbacks = [StopAtDeadline(deadline)]
-        eval_set = None
+    def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
+                      y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:
+        callbacks: list[Any] = [StopAtDeadline(deadline)]
+        extra: dict[str, Any] = {}
         if len(X_valid):
-            eval_set = [(X_valid, y_valid)]
             callbacks.append(lgb.early_stopping(PATIENCE, verbose=False))
-        return estimator.fit(X, y, eval_set=eval_set, callbacks=callbacks)
+            # LightGBM 4.6 renamed eval_set to eval_X/eval_y; support both sides of the rename
+            extra = ({"eval_X": (X_valid,), "eval_y": (y_valid,)} if EVAL_XY else
+                     {"eval_set": [(X_valid, y_valid)]})
+        return estimator.fit(X, y, categorical_feature=categorical or "auto", callbacks=callbacks, **extra)
 
     def learned_params(self, estimator: Any) -> dict[str, Any]:
         return {"n_estimators": int(estimator.best_iteration_ or estimator.n_estimators_)}

@@ -1,0 +1,35 @@
+"""The acceptance gate: the order's criteria checked on the winner's test metrics, size and latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mofang.orders.schema import Criterion, Order
+
+
+def check_gate(order: Order, metrics: dict[str, float | None], size_mb: float | None,
+               p95_ms: float | None) -> dict[str, Any]:
+    """{"passed", "checks": [{"name", "criterion", "observed", "passed", "message"}]}; a check whose
+    value could not be measured fails."""
+    acceptance = order.acceptance
+    checks = [_check(name, criterion, metrics.get(name), "") for name, criterion in acceptance.metrics.items()]
+    if acceptance.p95_latency_ms is not None:
+        checks.append(_check("p95_latency_ms", Criterion(op="<=", value=acceptance.p95_latency_ms),
+                             p95_ms, " ms"))
+    if acceptance.max_model_mb is not None:
+        checks.append(_check("max_model_mb", Criterion(op="<=", value=acceptance.max_model_mb),
+                             size_mb, " MB"))
+    return {"passed": all(c["passed"] for c in checks), "checks": checks}
+
+
+def _check(name: str, criterion: Criterion, observed: float | None, unit: str) -> dict[str, Any]:
+    measurable = observed is not None and observed == observed  # NaN is not measurable
+    passed = bool(measurable and criterion.holds(float(observed)))
+    if not measurable:
+        message = f"{name} could not be measured on the test split (required {criterion}{unit})"
+    elif passed:
+        message = f"{name} {observed:.4g}{unit} meets {criterion}{unit}"
+    else:
+        message = f"{name} {observed:.4g}{unit} does not meet {criterion}{unit}"
+    return {"name": name, "criterion": f"{criterion}{unit}", "observed": observed if measurable else None,
+            "passed": passed, "message": message}

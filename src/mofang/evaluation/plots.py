@@ -1,0 +1,143 @@
+"""The report's plots as PNG bytes: drawn with matplotlib's Agg canvas, no global pyplot state."""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+
+# fonts able to draw Chinese column names, with a fallback that always exists
+FONTS = ["Noto Sans CJK SC", "WenQuanYi Micro Hei", "SimHei", "DejaVu Sans"]
+MAX_CURVES = 10
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    font_log = logging.getLogger("matplotlib.font_manager")
+    level = font_log.level
+    font_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), matplotlib.rc_context(
+                {"font.family": "sans-serif", "font.sans-serif": FONTS, "axes.unicode_minus": False}):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        font_log.setLevel(level)
+
+
+def _render(draw: Callable[[Any], None], size: tuple[float, float] = (5.0, 4.0)) -> bytes:
+    with _style():
+        fig = Figure(figsize=size, dpi=100)
+        FigureCanvasAgg(fig)
+        draw(fig.add_subplot(1, 1, 1))
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def classification_plots(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray,
+                         classes: Sequence[str], importance: dict[str, float]) -> dict[str, bytes]:
+    """ROC and PR curves (one-vs-rest beyond two classes), confusion matrix, calibration (binary),
+    feature importance."""
+    classes = list(classes)
+    curves = _curve_targets(y_true, proba, classes)
+    plots: dict[str, bytes] = {}
+    if curves:
+        plots["roc_curve"] = _render(lambda ax: _roc(ax, curves))
+        plots["pr_curve"] = _render(lambda ax: _pr(ax, curves))
+    plots["confusion_matrix"] = _render(lambda ax: _confusion(ax, y_true, y_pred, classes),
+                                        size=(max(4.5, 0.5 * len(classes) + 3), max(4.0, 0.5 * len(classes) + 2.5)))
+    if len(classes) == 2 and len(curves) == 1:
+        plots["calibration"] = _render(lambda ax: _calibration(ax, *curves[0][1:]))
+    if importance:
+        plots["feature_importance"] = _render(lambda ax: _importance(ax, importance), size=(6.0, 5.0))
+    return plots
+
+
+def regression_plots(y_true: np.ndarray, y_pred: np.ndarray, importance: dict[str, float]) -> dict[str, bytes]:
+    """Predicted vs actual, residual histogram, feature importance."""
+    plots = {"predicted_vs_actual": _render(lambda ax: _scatter(ax, y_true, y_pred)),
+             "residuals": _render(lambda ax: _residuals(ax, y_true - y_pred))}
+    if importance:
+        plots["feature_importance"] = _render(lambda ax: _importance(ax, importance), size=(6.0, 5.0))
+    return plots
+
+
+def _curve_targets(y_true: np.ndarray, proba: np.ndarray, classes: list[str]) -> list[tuple[str, Any, Any]]:
+    """(label, is_positive, score) for each curve: the positive class if binary, else each class."""
+    picks = [1] if len(classes) == 2 else range(len(classes))
+    out = []
+    for k in picks:
+        positive = y_true == classes[k]
+        if 0 < positive.sum() < len(positive):
+            out.append((classes[k], positive, proba[:, k]))
+    return out[:MAX_CURVES]
+
+
+def _roc(ax: Any, curves: list[tuple[str, Any, Any]]) -> None:
+    for label, positive, score in curves:
+        fpr, tpr, _ = skm.roc_curve(positive, score)
+        ax.plot(fpr, tpr, label=f"{label} (AUC {skm.auc(fpr, tpr):.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="False positive rate", ylabel="True positive rate", title="ROC curve")
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def _pr(ax: Any, curves: list[tuple[str, Any, Any]]) -> None:
+    for label, positive, score in curves:
+        precision, recall, _ = skm.precision_recall_curve(positive, score)
+        ax.plot(recall, precision, label=f"{label} (AP {skm.average_precision_score(positive, score):.3f})")
+    ax.set(xlabel="Recall", ylabel="Precision", title="Precision-recall curve", ylim=(0, 1.02))
+    ax.legend(loc="lower left", fontsize=8)
+
+
+def _confusion(ax: Any, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> None:
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=classes)
+    ax.imshow(matrix, cmap="Blues")
+    ticks = range(len(classes))
+    ax.set_xticks(list(ticks), labels=classes, rotation=45, ha="right")
+    ax.set_yticks(list(ticks), labels=classes)
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for i in ticks:
+        for j in ticks:
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                    color="white" if matrix[i, j] > threshold else "black", fontsize=8)
+    ax.set(xlabel="Predicted", ylabel="Actual", title="Confusion matrix")
+
+
+def _calibration(ax: Any, positive: np.ndarray, score: np.ndarray) -> None:
+    true_rate, predicted = calibration_curve(positive, score, n_bins=10, strategy="quantile")
+    ax.plot(predicted, true_rate, marker="o", label="model")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
+    ax.set(xlabel="Predicted probability", ylabel="Observed frequency", title="Calibration")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def _importance(ax: Any, importance: dict[str, float]) -> None:
+    top = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:20][::-1]
+    ax.barh([name for name, _ in top], [value for _, value in top], color="#4c78a8")
+    ax.set(xlabel="Importance", title="Feature importance (top 20)")
+
+
+def _scatter(ax: Any, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    ax.scatter(y_true, y_pred, s=8, alpha=0.5)
+    low, high = float(np.nanmin([y_true.min(), y_pred.min()])), float(np.nanmax([y_true.max(), y_pred.max()]))
+    ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="Actual", ylabel="Predicted", title="Predicted vs actual")
+
+
+def _residuals(ax: Any, residuals: np.ndarray) -> None:
+    ax.hist(residuals, bins=40, color="#4c78a8")
+    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="Residual (actual − predicted)", ylabel="Rows", title="Residuals")

@@ -1,0 +1,108 @@
+"""The evaluation center station: score every candidate on test, gate the winner, write the report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from mofang.evaluation.gates import check_gate
+from mofang.evaluation.plots import classification_plots, regression_plots
+from mofang.evaluation.report import write_report
+from mofang.evaluation.scoring import predictions, score_candidate
+from mofang.line.context import StationContext
+from mofang.line.station import Station
+from mofang.models.candidate import Candidate
+from mofang.orders.schema import METRICS_BY_TASK, Task
+
+LATENCY_ROWS = 200
+
+
+class EvaluationCenter(Station):
+    name = "evaluation"
+    inputs = ("dataset", "test", "candidates", "winner")
+    outputs = ("evaluation",)
+    processes = ("score", "gate", "report")
+
+    def score(self, ctx: StationContext) -> str:
+        dataset, test, candidates = ctx.load("dataset"), ctx.load("test"), ctx.load("candidates")
+        winner = ctx.load("winner")
+        metric = winner["primary_metric"]
+        leaderboard = []
+        for record in candidates:
+            candidate = Candidate.load(record["model_path"])
+            leaderboard.append({**record, "test_metrics": score_candidate(candidate, test, dataset["target"])})
+        ctx.metric(**{f"{r['name']}_test_{metric}": r["test_metrics"].get(metric) for r in leaderboard})
+        ctx.save("leaderboard", leaderboard)
+        return "; ".join(f"{r['name']} test {metric} {_fmt(r['test_metrics'].get(metric))}" for r in leaderboard)
+
+    def gate(self, ctx: StationContext) -> str:
+        winner, leaderboard, test = ctx.load("winner"), ctx.load("leaderboard"), ctx.load("test")
+        row = next(r for r in leaderboard if r["name"] == winner["name"])
+        candidate = Candidate.load(winner["model_path"])
+        size_mb = Candidate.size_mb(winner["model_path"])
+        rows = test.drop(columns=[ctx.load("dataset")["target"]], errors="ignore").head(LATENCY_ROWS)
+        latency = candidate.measure_latency(rows, n=LATENCY_ROWS)
+        result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"])
+        result.update(size_mb=round(size_mb, 4), p50_ms=round(latency["p50_ms"], 3),
+                      p95_ms=round(latency["p95_ms"], 3), winner=winner["name"])
+        for check in result["checks"]:
+            ctx.reason(("gate passed: " if check["passed"] else "gate FAILED: ") + check["message"])
+        ctx.metric(gate_passed=result["passed"], size_mb=result["size_mb"], p95_ms=result["p95_ms"])
+        ctx.save("gate", result)
+        failed = [c["name"] for c in result["checks"] if not c["passed"]]
+        return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"
+
+    def report(self, ctx: StationContext) -> str:
+        dataset, test, winner = ctx.load("dataset"), ctx.load("test"), ctx.load("winner")
+        leaderboard, gate = ctx.load("leaderboard"), ctx.load("gate")
+        metrics = next(r for r in leaderboard if r["name"] == winner["name"])["test_metrics"]
+        verdict = "accepted" if gate["passed"] else "rejected"
+        candidate = Candidate.load(winner["model_path"])
+        plots = _plots(candidate, test, dataset["target"])
+        content = {"order": ctx.order, "job_id": ctx.job_id, "task": Task(ctx.order.task).value,
+                   "dataset": dataset, "winner": winner, "metrics": metrics,
+                   "primary_metric": winner["primary_metric"],
+                   "metric_names": list(METRICS_BY_TASK[Task(ctx.order.task)]), "gate": gate,
+                   "verdict": verdict, "leaderboard": leaderboard, "reasons": _reasons(ctx, winner)}
+        path = write_report(ctx.path("report"), content, plots)
+        failed = [c["name"] for c in gate["checks"] if not c["passed"]]
+        evaluation = {"metrics": metrics, "leaderboard": leaderboard, "gate": gate, "verdict": verdict,
+                      "report_path": str(path), "primary_metric": winner["primary_metric"],
+                      "winner": winner["name"], "plots": sorted(plots)}
+        ctx.save("evaluation", evaluation)
+        ctx.set_outcome(verdict=verdict, failed_checks=failed, report=str(path), metrics=metrics)
+        ctx.reason(f"verdict {verdict}" + (f": failed {', '.join(failed)}" if failed else ""))
+        return f"{verdict.upper()} · report with {len(plots)} plots at {path}"
+
+
+def _plots(candidate: Candidate, test: Any, target: str) -> dict[str, bytes]:
+    p = predictions(candidate, test, target)
+    importance = candidate.feature_importance()
+    if candidate.is_classifier:
+        return classification_plots(p["y_true"], p["y_pred"], p["proba"], candidate.classes_, importance)
+    return regression_plots(p["y_true"], p["y_pred"], importance)
+
+
+def _reasons(ctx: StationContext, winner: dict[str, Any]) -> list[dict[str, str]]:
+    """Every reason recorded by this job's processes so far; the winner's reason if none are."""
+    from mofang.store.models import ProcessRun, StationRun
+
+    with ctx.meta.session() as s:
+        rows = s.execute(select(StationRun.station, ProcessRun.name, ProcessRun.reasons)
+                         .join(ProcessRun, ProcessRun.station_run_id == StationRun.id)
+                         .where(StationRun.job_id == ctx.job_id).order_by(ProcessRun.id)).all()
+    reasons = [{"where": f"{station} · {process}", "text": text}
+               for station, process, texts in rows for text in (texts or [])]
+    if not reasons:  # processes run outside the line (no records): use the reasons kept in artifacts
+        plan = ctx.load("plan") if ctx.has("plan") else {}
+        reasons += [{"where": "model · plan", "text": t} for t in plan.get("reasons", [])]
+        reasons += [{"where": "model · train", "text": c["note"]} for c in ctx.load("candidates") if "note" in c]
+    reasons += [{"where": f"{ctx.station} · {ctx.process}", "text": t} for t in ctx.record.reasons]
+    if not any(r["text"] == winner["reason"] for r in reasons):
+        reasons.append({"where": "model · select", "text": winner["reason"]})
+    return reasons
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,167 @@
+"""The model workshop station: plan the time split, train every family within budget, select a winner."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pandas as pd
+
+from mofang.errors import MofangError
+from mofang.evaluation.metrics import is_better
+from mofang.line.context import StationContext
+from mofang.line.station import Station
+from mofang.models.candidate import Candidate
+from mofang.models.metric import primary_metric
+from mofang.models.registry import get_trainer, trainers_for
+
+FAMILY_ORDER = ("dummy", "linear", "lightgbm")
+SHARES = {"dummy": 0.05, "linear": 0.20}  # the rest of the training time goes to the other families
+LATENCY_S = 2.0  # at most this long measuring one candidate's latency
+
+
+class ModelWorkshop(Station):
+    name = "model"
+    inputs = ("dataset", "train", "valid")
+    outputs = ("candidates", "winner")
+    processes = ("plan", "train", "select")
+    latency_calls = 200  # one-row predict calls timed per candidate (fewer in tests)
+
+    # -- plan ------------------------------------------------------------------------------------
+    def plan(self, ctx: StationContext) -> str:
+        dataset = ctx.load("dataset")
+        families = _ordered(trainers_for(dataset["task"]))
+        metric, direction = primary_metric(ctx.order, dataset.get("classes"))
+        budget, remaining = ctx.budget_s, ctx.remaining_s()
+        reserve = max(10.0, 0.15 * budget)
+        measuring = LATENCY_S * len(families)
+        train_s = max(0.0, remaining - reserve - measuring)
+        fixed = {f: SHARES[f] for f in families if f in SHARES}
+        rest = [f for f in families if f not in SHARES]
+        shares = {**fixed, **{f: (1.0 - sum(fixed.values())) / max(1, len(rest)) for f in rest}}
+        plan = {"task": dataset["task"], "families": families, "primary_metric": metric,
+                "direction": direction, "budget_s": round(budget, 2), "remaining_s": round(remaining, 2),
+                "reserve_s": round(reserve, 2), "train_s": round(train_s, 2),
+                "train_until_elapsed_s": round(ctx.elapsed_s() + train_s, 2),
+                "shares": {f: round(s, 3) for f, s in shares.items()},
+                "seconds": {f: round(s * train_s, 2) for f, s in shares.items()}}
+        ctx.param(**{k: plan[k] for k in ("families", "primary_metric", "train_s", "reserve_s")})
+        split = ", ".join(f"{f} {plan['seconds'][f]:.0f}s" for f in families)
+        reasons = [f"optimise {metric} ({direction} is better): "
+                   + ("the order's first acceptance metric" if ctx.order.acceptance.metrics
+                      else f"the default for {dataset['task']}"),
+                   f"time split of {train_s:.0f}s training ({remaining:.0f}s left of {budget:.0f}s, "
+                   f"{reserve:.0f}s kept for evaluation, packaging and delivery, {measuring:.0f}s for "
+                   f"latency measurement): {split}"]
+        if train_s < 1.0:
+            reasons.append("the budget is nearly spent: each family gets one quick trial")
+        for text in reasons:
+            ctx.reason(text)
+        plan["reasons"] = reasons
+        ctx.save("plan", plan)
+        return f"{len(families)} families on {metric}: {split}"
+
+    # -- train -----------------------------------------------------------------------------------
+    def train(self, ctx: StationContext) -> str:
+        plan, dataset = ctx.load("plan"), ctx.load("dataset")
+        train, valid = ctx.load("train"), ctx.load("valid")
+        folder = ctx.path("models")
+        folder.mkdir(parents=True, exist_ok=True)
+        metric = (plan["primary_metric"], plan["direction"])
+        started = time.monotonic()
+        total = max(plan["train_s"], 1e-6)
+        families = plan["families"]
+        records: list[dict[str, Any]] = []
+        for index, family in enumerate(families):
+            info_path = folder / f"{family}.json"
+            if info_path.exists() and (folder / f"{family}.joblib").exists():
+                records.append(json.loads(info_path.read_text(encoding="utf-8")))
+                ctx.reason(f"{family}: already trained in an earlier run, kept")
+                continue
+            left = plan["train_until_elapsed_s"] - ctx.elapsed_s()
+            weight = plan["shares"][family] / sum(plan["shares"][f] for f in families[index:])
+            budget_s = max(0.0, left * weight)
+            record = self._train_one(ctx, family, train, valid, dataset, budget_s, metric, started, total)
+            if record is not None:
+                info_path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+                records.append(record)
+        if not records:
+            raise MofangError("no candidate family could be trained; see the reasons of this process")
+        ctx.save("candidates", records)
+        ctx.metric(**{f"{r['name']}_{metric[0]}": r["valid_metrics"].get(metric[0]) for r in records})
+        return "; ".join(f"{r['name']} {metric[0]} {_fmt(r['valid_metrics'].get(metric[0]))}"
+                         f" ({r['trials']} trials, {r['fit_seconds']:.1f}s)" for r in records)
+
+    def _train_one(self, ctx: StationContext, family: str, train: pd.DataFrame, valid: pd.DataFrame,
+                   dataset: dict[str, Any], budget_s: float, metric: tuple[str, str], started: float,
+                   total: float) -> dict[str, Any] | None:
+        def on_trial(n: int, _elapsed: float, best: float | None) -> None:
+            ctx.advance(time.monotonic() - started, total,
+                        note=f"{family} trial {n} · best {metric[0]} {_fmt(best)}")
+
+        try:
+            candidate, info = get_trainer(dataset["task"], family).fit(
+                train, valid, dataset, budget_s, seed=ctx.order.seed, on_trial=on_trial, metric=metric)
+        except (MofangError, ValueError) as exc:
+            ctx.reason(f"{family}: not trained — {exc}")
+            return None
+        path = candidate.save(ctx.path("models") / f"{family}.joblib")
+        rows = valid.drop(columns=[dataset["target"]]).head(self.latency_calls)
+        latency = candidate.measure_latency(rows, n=self.latency_calls, max_seconds=LATENCY_S)
+        note = (f"{family}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
+                f"budget, best valid {metric[0]} {_fmt(info['valid_metrics'].get(metric[0]))}"
+                + (f" ({info['stopped']})" if info.get("stopped") else ""))
+        ctx.reason(note)
+        return {"name": candidate.name, "family": family, "params": candidate.params,
+                "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
+                "budget_s": round(budget_s, 2), "trials": info["trials"], "model_path": str(path),
+                "size_mb": round(Candidate.size_mb(path), 4), "p50_ms": round(latency["p50_ms"], 3),
+                "p95_ms": round(latency["p95_ms"], 3), "note": note}
+
+    # -- select ----------------------------------------------------------------------------------
+    def select(self, ctx: StationContext) -> str:
+        plan, candidates = ctx.load("plan"), ctx.load("candidates")
+        metric, direction = plan["primary_metric"], plan["direction"]
+        acceptance = ctx.order.acceptance
+        eligible, excluded = [], []
+        for record in candidates:
+            why = _limits_broken(record, acceptance.max_model_mb, acceptance.p95_latency_ms)
+            (excluded if why else eligible).append((record, why))
+        pool = eligible or [(r, "") for r in candidates]
+        best = pool[0][0]
+        for record, _ in pool[1:]:
+            if is_better(record["valid_metrics"].get(metric), best["valid_metrics"].get(metric), direction):
+                best = record
+        score = best["valid_metrics"].get(metric)
+        reason = (f"picked {best['name']}: best {metric} {_fmt(score)} on valid, {best['size_mb']:.3g} MB, "
+                  f"p95 {best['p95_ms']:.1f} ms")
+        if excluded and eligible:
+            reason += "; excluded " + ", ".join(f"{r['name']} ({why})" for r, why in excluded)
+        if not eligible:
+            reason += ("; no candidate meets the size/latency limits ("
+                       + ", ".join(f"{r['name']}: {why}" for r, why in excluded) + "), so the best overall")
+        ctx.reason(reason)
+        winner = {"name": best["name"], "family": best["family"], "model_path": best["model_path"],
+                  "primary_metric": metric, "direction": direction, "valid_score": score, "reason": reason}
+        ctx.metric(winner=best["name"], valid_score=score)
+        ctx.save("winner", winner)
+        return reason
+
+
+def _ordered(families: dict[str, Any]) -> list[str]:
+    known = [f for f in FAMILY_ORDER if f in families]
+    return known + sorted(f for f in families if f not in known)
+
+
+def _limits_broken(record: dict[str, Any], max_mb: float | None, max_p95: float | None) -> str:
+    broken = []
+    if max_mb is not None and record["size_mb"] > max_mb:
+        broken.append(f"{record['size_mb']:.1f} MB > {max_mb:g} MB")
+    if max_p95 is not None and not record["p95_ms"] <= max_p95:
+        broken.append(f"p95 {record['p95_ms']:.1f} ms > {max_p95:g} ms")
+    return ", ".join(broken)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

@@ -1,0 +1,72 @@
+"""FeaturePipeline: typed frames in, model matrices out; unknown categories, missing columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mofang.errors import DataError
+from mofang.models.features import DATE_PARTS, FeaturePipeline
+from tests.models.tabular_fixtures import classification_data
+
+
+@pytest.fixture(scope="module")
+def data():
+    return classification_data(n=300)
+
+
+def test_tree_mode_keeps_nan_and_codes_categories(data):
+    features = data["dataset"]["features"]
+    pipe = FeaturePipeline(features, "tree").fit(data["train"])
+    X = pipe.transform(data["valid"])
+    n_numeric = 5 + len(DATE_PARTS) + 1  # x0..x4, signup parts, vip
+    assert X.shape == (len(data["valid"]), n_numeric + 2)
+    assert np.isnan(X[:, 0]).any()  # x0 has missing values, left for the trees
+    assert pipe.categorical_indices_ == [n_numeric, n_numeric + 1]
+    assert set(pipe.sources_) == {f["name"] for f in features}
+
+
+def test_unknown_category_becomes_nan(data):
+    pipe = FeaturePipeline(data["dataset"]["features"], "tree").fit(data["train"])
+    row = data["valid"].head(1).copy()
+    row["城市"] = "火星"
+    assert np.isnan(pipe.transform(row)[0, pipe.categorical_indices_[0]])
+
+
+def test_linear_mode_is_dense_finite_and_ignores_unknowns(data):
+    pipe = FeaturePipeline(data["dataset"]["features"], "linear").fit(data["train"])
+    X = pipe.transform(data["train"])
+    assert np.isfinite(X).all()
+    assert len(pipe.sources_) == X.shape[1]
+    numeric = X[:, :5]
+    assert np.allclose(numeric.mean(axis=0), 0, atol=1e-6)
+    row = data["valid"].head(1).copy()
+    row["channel"] = "never-seen"
+    assert np.isfinite(pipe.transform(row)).all()
+
+
+def test_datetime_parts(data):
+    features = [{"name": "signup", "kind": "datetime"}]
+    frame = pd.DataFrame({"signup": pd.to_datetime(["2024-03-01", None])})
+    X = FeaturePipeline(features, "tree").fit(frame).transform(frame)
+    assert X[0, :4].tolist() == [2024, 3, 4, 61]  # year, month, Friday, day of year
+    assert X[0, 4] == (pd.Timestamp("2024-03-01") - pd.Timestamp("1970-01-01")).days
+    assert np.isnan(X[1]).all()
+
+
+def test_missing_columns_named_and_extra_columns_ignored(data):
+    pipe = FeaturePipeline(data["dataset"]["features"], "tree").fit(data["train"])
+    with pytest.raises(DataError, match="missing required columns: x3, 城市"):
+        pipe.transform(data["valid"].drop(columns=["x3", "城市"]))
+    extra = data["valid"].assign(unexpected=1)
+    assert np.array_equal(pipe.transform(extra), pipe.transform(data["valid"]), equal_nan=True)
+
+
+def test_served_dates_follow_the_training_date_order():
+    pytest.importorskip("mofang.data", reason="mofang.data (coerce) has not landed yet")
+    features = [{"name": "d", "kind": "datetime", "dayfirst": True}]
+    train = pd.DataFrame({"d": pd.to_datetime(["2023-05-01", "2023-06-01"])})
+    pipe = FeaturePipeline(features, "tree").fit(train)
+    X = pipe.transform(pd.DataFrame({"d": ["05/01/2023"]}))  # 5 January, read day-first
+    assert X[0, :2].tolist() == [2023, 1]
