@@ -86,3 +86,20 @@ def test_served_model_accepts_raw_json_rows(fitted, binary):
         raw[column] = [None if v is None else str(v) for v in raw[column]]
     candidate = fitted["lightgbm"]
     assert np.allclose(candidate.predict_proba(raw), candidate.predict_proba(rows))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_small_batches_answer_like_large_ones(n_classes):
+    """Served-size batches skip the sklearn wrapper; the numbers must be those of the batch path."""
+    data = classification_data(n=600, n_classes=n_classes)
+    candidate = get_trainer("tabular-classification", "lightgbm").fit(
+        data["train"], data["valid"], data["dataset"], budget_s=1.0, seed=0)[0]
+    test = data["test"]
+    batch = candidate.predict_proba(test)  # > SMALL_BATCH rows: wrapper + column path
+    singles = np.vstack([candidate.predict_proba(test.iloc[[i]]) for i in range(10)])
+    assert np.allclose(singles, batch[:10])
+    reg = regression_data(n=400)
+    model = get_trainer("tabular-regression", "lightgbm").fit(
+        reg["train"], reg["valid"], reg["dataset"], budget_s=1.0, seed=0)[0]
+    assert np.allclose([model.predict(reg["test"].iloc[[i]])[0] for i in range(5)],
+                       model.predict(reg["test"])[:5])

@@ -70,3 +70,21 @@ def test_served_dates_follow_the_training_date_order():
     pipe = FeaturePipeline(features, "tree").fit(train)
     X = pipe.transform(pd.DataFrame({"d": ["05/01/2023"]}))  # 5 January, read day-first
     assert X[0, :2].tolist() == [2023, 1]
+
+
+@pytest.mark.parametrize("mode", ["tree", "linear"])
+def test_row_by_row_path_gives_the_same_numbers_as_the_column_path(data, mode):
+    """Served requests (≤ SMALL_BATCH rows) take the value-by-value path; it must not change answers."""
+    features = data["dataset"]["features"]
+    pipe = FeaturePipeline(features, mode).fit(data["train"])
+    rows = data["valid"].head(12).copy()
+    rows.iloc[0, rows.columns.get_loc("城市")] = "从未见过的城市"  # unknown category
+    for f in features:  # raw strings, as a JSON client would send them
+        rows[f["name"]] = rows[f["name"]].astype(object).where(rows[f["name"]].notna(), None)
+        if f["kind"] == "numeric":
+            rows.loc[rows.index[1], f["name"]] = "1,234"
+            rows.loc[rows.index[2], f["name"]] = None
+    small = pipe.transform(rows)
+    wide = pipe._transform_frame(rows)
+    assert small.shape == wide.shape
+    assert np.allclose(small, wide, equal_nan=True)

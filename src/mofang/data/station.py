@@ -150,7 +150,10 @@ class DataWorkshop(Station):
                     reason = (f"target leakage: predicts '{target}' on its own ({measure} {score:.3f} ≥ "
                               f"{LEAK_SCORE}); such a column is usually recorded after the outcome")
             if reason is None:
-                kept.append({"name": name, "kind": spec["kind"]})
+                feature = {"name": name, "kind": spec["kind"]}
+                if spec.get("dayfirst") is not None:  # served dates must be read as training ones were
+                    feature["dayfirst"] = spec["dayfirst"]
+                kept.append(feature)
             else:
                 dropped.append({"name": name, "reason": reason})
                 ctx.reason(f"dropped column {name}: {reason}")

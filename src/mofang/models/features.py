@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -13,6 +15,8 @@ from mofang.errors import DataError
 Mode = Literal["tree", "linear"]
 DATE_PARTS = ("year", "month", "dayofweek", "dayofyear", "days")
 MISSING = "__missing__"
+SMALL_BATCH = 16  # up to this many rows, transform value by value (served requests): ~10x less overhead
+_EPOCH = pd.Timestamp("1970-01-01")
 
 
 def coerce_column(series: pd.Series, kind: str, dayfirst: bool | None = None) -> pd.Series:
@@ -95,6 +99,12 @@ class FeaturePipeline:
     # -- transforming ----------------------------------------------------------------------------
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Model input for `df`: a float matrix with one row per input row."""
+        if len(df) <= SMALL_BATCH:
+            return self._transform_rows(df)
+        return self._transform_frame(df)
+
+    def _transform_frame(self, df: pd.DataFrame) -> np.ndarray:
+        """Column-wise transform (vectorized pandas): the fast way for many rows."""
         frame = self._typed(df)
         numeric = self._numeric_block(frame)
         if self.mode == "tree":
@@ -110,6 +120,41 @@ class FeaturePipeline:
         for name, encoder in self.encoders_.items():
             blocks.append(encoder.transform(self._category_frame(frame, name)))
         return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+
+    def _transform_rows(self, df: pd.DataFrame) -> np.ndarray:
+        """Value-by-value transform for a few rows, the same numbers as `_transform_frame` (tested):
+        per-column pandas calls cost ~1 ms each, which dominates one-row serving latency."""
+        self.validate(df)
+        n = len(df)
+        values = {f["name"]: [_coerce_value(v, f["kind"], f.get("dayfirst")) for v in df[f["name"]].tolist()]
+                  for f in self.features}
+        numeric = np.empty((n, len(self.numeric_columns_)))
+        j = 0
+        for f in self.features:
+            if f["kind"] in ("numeric", "boolean"):
+                numeric[:, j] = values[f["name"]]
+                j += 1
+            elif f["kind"] == "datetime":
+                numeric[:, j:j + len(DATE_PARTS)] = [_date_parts(v) for v in values[f["name"]]]
+                j += len(DATE_PARTS)
+        if self.mode == "tree":
+            blocks = [numeric]
+            for name in self._names("categorical"):
+                index = self._category_index(name)
+                codes = [index.get(str(v), math.nan) if v is not None else math.nan for v in values[name]]
+                blocks.append(np.asarray(codes, dtype=float).reshape(-1, 1))
+            return np.hstack(blocks)
+        blocks = [(self._impute(numeric) - self.mean_) / self.scale_]
+        for name, encoder in self.encoders_.items():
+            column = [MISSING if v is None else str(v) for v in values[name]]
+            blocks.append(encoder.transform(pd.DataFrame({name: column})))
+        return np.hstack(blocks)
+
+    def _category_index(self, name: str) -> dict[str, int]:
+        cache = self.__dict__.setdefault("_category_index_cache", {})
+        if name not in cache:
+            cache[name] = {c: i for i, c in enumerate(self.categories_[name])}
+        return cache[name]
 
     def fit_transform(self, df: pd.DataFrame) -> np.ndarray:
         return self.fit(df).transform(df)
@@ -177,3 +222,37 @@ class FeaturePipeline:
         for name, encoder in self.encoders_.items():
             sources += [name] * len(encoder.get_feature_names_out())
         return sources
+
+
+def _coerce_value(value: Any, kind: str, dayfirst: bool | None) -> Any:
+    """One raw value in its kind's form, exactly as `coerce_column` would give it inside a column."""
+    if kind in ("numeric", "boolean") and isinstance(value, int | float) and not isinstance(value, bool):
+        if kind == "numeric" or value in (0, 1) or math.isnan(value):
+            return float(value)
+    try:
+        return _coerce_cached(value, kind, dayfirst)
+    except TypeError:  # unhashable (a list or dict sent as a value)
+        return _coerce_one(value, kind, dayfirst)
+
+
+@lru_cache(maxsize=100_000)
+def _coerce_cached(value: Any, kind: str, dayfirst: bool | None) -> Any:
+    return _coerce_one(value, kind, dayfirst)
+
+
+def _coerce_one(value: Any, kind: str, dayfirst: bool | None) -> Any:
+    result = coerce_column(pd.Series([value], dtype=object), kind, dayfirst).iloc[0]
+    if kind in ("numeric", "boolean"):
+        return float(result)
+    if kind == "datetime":
+        return None if pd.isna(result) else pd.Timestamp(result)
+    return None if result is None or (isinstance(result, float) and math.isnan(result)) else result
+
+
+def _date_parts(stamp: pd.Timestamp | None) -> list[float]:
+    if stamp is None:
+        return [math.nan] * len(DATE_PARTS)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(None)
+    return [float(stamp.year), float(stamp.month), float(stamp.dayofweek), float(stamp.dayofyear),
+            (stamp - _EPOCH).total_seconds() / 86400.0]

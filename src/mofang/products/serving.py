@@ -44,14 +44,13 @@ class Bundle:
         """Predict for raw JSON rows; missing fields are treated as missing values."""
         frame = pd.DataFrame([{name: row.get(name) for name in self.feature_names} for row in records],
                              columns=self.feature_names)
-        predictions = [_plain(v) for v in self.candidate.predict(frame)]
-        answer: dict[str, Any] = {"predictions": predictions}
-        if self.is_classifier:
-            proba = self.candidate.predict_proba(frame)
-            classes = [str(c) for c in self.candidate.classes_]
-            answer["probabilities"] = [
-                {c: round(float(p), 6) for c, p in zip(classes, row, strict=True)} for row in proba]
-        return answer
+        if not self.is_classifier:
+            return {"predictions": [_plain(v) for v in self.candidate.predict(frame)]}
+        proba = self.candidate.predict_proba(frame)  # one transform for both answers
+        classes = [str(c) for c in self.candidate.classes_]
+        return {"predictions": [classes[i] for i in proba.argmax(axis=1)],
+                "probabilities": [{c: round(float(p), 6) for c, p in zip(classes, row, strict=True)}
+                                  for row in proba]}
 
 
 def load_bundle(path: str | Path) -> Bundle:
