@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean fonts
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -18,10 +18,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed
+# Best effort: a CJK font so Chinese column names in report plots are not drawn as boxes.
+# Needs root and apt; elsewhere the report still renders, with boxes in plot labels only.
+fonts:
+	@if fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk'; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
+	  || echo "note: could not install fonts-wqy-microhei; plots will show boxes for Chinese labels"; \
+	else echo "note: no CJK font found; install fonts-wqy-microhei for Chinese labels in plots"; fi
+
+demo: $(VENV)/.installed fonts
 	$(BIN)/mofang demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test fonts
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test

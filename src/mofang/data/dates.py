@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import warnings
 
 import numpy as np
@@ -103,3 +104,45 @@ def _assemble(parts: pd.DataFrame, dayfirst: bool) -> pd.Series:
     stamps = pd.to_datetime(frame, errors="coerce")
     fraction = parts["f"].fillna("0").str.ljust(9, "0").astype("int64")
     return (stamps + pd.to_timedelta(fraction.to_numpy(), unit="ns")).astype("datetime64[ns]")
+
+
+def parse_date_value(value: object, dayfirst: bool | None = None) -> pd.Timestamp | None:
+    """One value parsed exactly as `parse_dates` would inside a column, without pandas' per-call cost
+    (serving one row). None where it is not a date."""
+    if value is None:
+        return None
+    if isinstance(value, dt.date):
+        return _naive(value)
+    text = unicodedata.normalize("NFKC", to_text(value)).strip()
+    for old, new in _CHINESE:
+        text = text.replace(old, new)
+    text = _TRAILING_DASH.sub("", text)
+    for pattern in (_YMD, _COMPACT, _XXY):
+        match = pattern.match(text)
+        if match:
+            return _stamp(match.groupdict(), dayfirst)
+    stamp = parse_dates(pd.Series([value], dtype=object), dayfirst).iloc[0]  # the rare free-form rest
+    return None if pd.isna(stamp) else stamp
+
+
+_TRAILING_DASH = re.compile(r"-(?=\s|$)")
+
+
+def _stamp(parts: dict[str, str | None], dayfirst: bool | None) -> pd.Timestamp | None:
+    year = int(parts["y"] or 0)
+    if parts.get("a") is not None:
+        a, b = int(parts["a"] or 0), int(parts["b"] or 0)
+        if dayfirst is None:  # as detect_dayfirst on a column of this one value
+            dayfirst = a > 12
+        day, month = (a, b) if dayfirst else (b, a)
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+    else:
+        day, month = int(parts["d"] or 0), int(parts["m"] or 0)
+    try:
+        stamp = pd.Timestamp(year=year, month=month, day=day, hour=int(parts["H"] or 0),
+                             minute=int(parts["M"] or 0), second=int(parts["S"] or 0))
+    except (ValueError, OverflowError):
+        return None
+    fraction = (parts["f"] or "0").ljust(9, "0")
+    return stamp + pd.Timedelta(int(fraction), unit="ns")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -19,10 +21,27 @@ from sklearn.calibration import calibration_curve
 # fonts able to draw Chinese column names, with a fallback that always exists
 FONTS = ["Noto Sans CJK SC", "WenQuanYi Micro Hei", "SimHei", "DejaVu Sans"]
 MAX_CURVES = 10
+# where Debian/Ubuntu put the CJK fonts `make fonts` installs
+CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+                  "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+
+
+@functools.cache
+def _register_cjk_fonts() -> None:
+    """Add CJK fonts installed after matplotlib built its font cache (it never rescans by itself)."""
+    from matplotlib import font_manager
+
+    known = {f.name for f in font_manager.fontManager.ttflist}
+    if known & set(FONTS[:-1]):
+        return
+    for path in CJK_FONT_FILES:
+        if Path(path).exists():
+            font_manager.fontManager.addfont(path)
 
 
 @contextmanager
 def _style() -> Iterator[None]:
+    _register_cjk_fonts()
     font_log = logging.getLogger("matplotlib.font_manager")
     level = font_log.level
     font_log.setLevel(logging.ERROR)

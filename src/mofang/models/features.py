@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ DATE_PARTS = ("year", "month", "dayofweek", "dayofyear", "days")
 MISSING = "__missing__"
 SMALL_BATCH = 16  # up to this many rows, transform value by value (served requests): ~10x less overhead
 _EPOCH = pd.Timestamp("1970-01-01")
+_PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 
 
 def coerce_column(series: pd.Series, kind: str, dayfirst: bool | None = None) -> pd.Series:
@@ -225,10 +227,17 @@ class FeaturePipeline:
 
 
 def _coerce_value(value: Any, kind: str, dayfirst: bool | None) -> Any:
-    """One raw value in its kind's form, exactly as `coerce_column` would give it inside a column."""
+    """One raw value in its kind's form, exactly as `coerce_column` would give it inside a column.
+    Plain numbers skip pandas; anything else goes through the data workshop's parser (cached)."""
     if kind in ("numeric", "boolean") and isinstance(value, int | float) and not isinstance(value, bool):
         if kind == "numeric" or value in (0, 1) or math.isnan(value):
             return float(value)
+    if kind == "numeric" and isinstance(value, str) and _PLAIN_NUMBER.match(value):
+        return float(value)
+    if kind == "datetime":
+        from mofang.data.dates import parse_date_value
+
+        return parse_date_value(value, dayfirst)
     try:
         return _coerce_cached(value, kind, dayfirst)
     except TypeError:  # unhashable (a list or dict sent as a value)
