@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
+from mofang.evaluation import compute_metrics
 from mofang.models import Trainer, get_trainer, primary_metric, trainer, trainers_for
 from tests.models.tabular_fixtures import classification_data, make_order
 
@@ -59,3 +61,19 @@ def test_multiclass_with_a_class_missing_from_train():
         proba = candidate.predict_proba(data["test"])
         assert proba.shape[1] == 3 and (proba[:, 2] == 0).all()
         assert info["valid_metrics"]["f1_macro"] is not None
+
+
+def test_decision_threshold_is_tuned_for_f1_on_imbalanced_data():
+    from mofang.models.trainers.base import tune_threshold
+
+    rng = np.random.default_rng(0)
+    y = np.where(rng.random(2000) < 0.15, "yes", "no")
+    p = np.clip(np.where(y == "yes", 0.35, 0.15) + rng.normal(0, 0.1, 2000), 0, 1)  # under-confident model
+    threshold = tune_threshold(p, y, ["no", "yes"], "f1_macro")
+    assert 0.15 < threshold < 0.4
+
+    def f1(t: float) -> float:
+        pred = np.where(p >= t, "yes", "no")
+        return compute_metrics("tabular-classification", y, pred, None, ["no", "yes"])["f1_macro"]
+
+    assert f1(threshold) > f1(0.5) + 0.1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from mofang.evaluation.metrics import compute_metrics
@@ -15,7 +14,7 @@ def predictions(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, Any]
     df = df[df[target].notna()].reset_index(drop=True)
     if candidate.is_classifier:
         proba = candidate.predict_proba(df)
-        y_pred = np.asarray(candidate.classes_, dtype=object)[proba.argmax(axis=1)]
+        y_pred = candidate.labels(proba)
         return {"y_true": df[target].astype(str).to_numpy(), "y_pred": y_pred, "proba": proba}
     return {"y_true": df[target].to_numpy(dtype=float), "y_pred": candidate.predict(df), "proba": None}
 

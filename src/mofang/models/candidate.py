@@ -33,6 +33,7 @@ class Candidate:
         self.pipeline_ = pipeline
         self.estimator_ = estimator
         self.classes_ = list(classes) if classes is not None else None
+        self.threshold_: float | None = None  # binary decision threshold tuned on valid, if any
 
     @property
     def is_classifier(self) -> bool:
@@ -42,13 +43,22 @@ class Candidate:
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Class labels (original strings) or regression values (floats) for the rows of `df`."""
         if self.is_classifier:
-            proba = self.predict_proba(df)
-            return np.asarray(self.classes_, dtype=object)[proba.argmax(axis=1)]
+            return self.labels(self.predict_proba(df))
         X = self.pipeline_.transform(df)
         booster = self._small_batch_booster(X)
         if booster is not None:
             return np.asarray(booster.predict(X, num_threads=1), dtype=float)
         return np.asarray(self.estimator_.predict(X), dtype=float)
+
+    def labels(self, proba: np.ndarray) -> np.ndarray:
+        """Class labels from probabilities: the most probable class, or for a binary model with a
+        tuned decision threshold, the second class when its probability reaches the threshold."""
+        threshold = getattr(self, "threshold_", None)
+        if threshold is not None and proba.shape[1] == 2:
+            index = (proba[:, 1] >= threshold).astype(int)
+        else:
+            index = proba.argmax(axis=1)
+        return np.asarray(self.classes_, dtype=object)[index]
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
         """Class probabilities, shape (n, len(classes_)), columns in the order of `classes_`."""

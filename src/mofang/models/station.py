@@ -15,6 +15,7 @@ from mofang.line.station import Station
 from mofang.models.candidate import Candidate
 from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for
+from mofang.models.trainers.base import THRESHOLD_METRICS
 
 FAMILY_ORDER = ("dummy", "linear", "lightgbm")
 SHARES = {"dummy": 0.05, "linear": 0.20}  # the rest of the training time goes to the other families
@@ -102,7 +103,8 @@ class ModelWorkshop(Station):
 
         try:
             candidate, info = get_trainer(dataset["task"], family).fit(
-                train, valid, dataset, budget_s, seed=ctx.order.seed, on_trial=on_trial, metric=metric)
+                train, valid, dataset, budget_s, seed=ctx.order.seed, on_trial=on_trial, metric=metric,
+                decision_metric=decision_metric(ctx.order))
         except (MofangError, ValueError) as exc:
             ctx.reason(f"{family}: not trained — {exc}")
             return None
@@ -112,6 +114,9 @@ class ModelWorkshop(Station):
         note = (f"{family}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
                 f"budget, best valid {metric[0]} {_fmt(info['valid_metrics'].get(metric[0]))}"
                 + (f" ({info['stopped']})" if info.get("stopped") else ""))
+        if candidate.threshold_ is not None:
+            note += (f"; decision threshold {candidate.threshold_:.3g} on P({candidate.classes_[1]}) "
+                     f"tuned for {decision_metric(ctx.order)} on valid")
         ctx.reason(note)
         return {"name": candidate.name, "family": family, "params": candidate.params,
                 "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
@@ -165,3 +170,9 @@ def _limits_broken(record: dict[str, Any], max_mb: float | None, max_p95: float 
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def decision_metric(order: Any) -> str | None:
+    """The order's first threshold-dependent acceptance metric (f1_macro, accuracy, ...), for which a
+    binary model's decision threshold is tuned on valid; None keeps the most probable class."""
+    return next((m for m in order.acceptance.metrics if m in THRESHOLD_METRICS), None)

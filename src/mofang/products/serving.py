@@ -48,7 +48,7 @@ class Bundle:
             return {"predictions": [_plain(v) for v in self.candidate.predict(frame)]}
         proba = self.candidate.predict_proba(frame)  # one transform for both answers
         classes = [str(c) for c in self.candidate.classes_]
-        return {"predictions": [classes[i] for i in proba.argmax(axis=1)],
+        return {"predictions": [str(c) for c in self.candidate.labels(proba)],
                 "probabilities": [{c: round(float(p), 6) for c, p in zip(classes, row, strict=True)}
                                   for row in proba]}
 
