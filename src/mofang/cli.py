@@ -38,7 +38,7 @@ def _meta():
     return MetaStore()
 
 
-def _finish(job_id: int, resume: bool = False) -> None:
+def _finish(job_id: int) -> None:
     """Run or resume a job in the foreground with progress, then print its outcome."""
     from mofang.line import ConsoleProgress, JobFailed, run
 
@@ -92,7 +92,7 @@ def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML fi
 @app.command()
 def resume(job_id: Annotated[int, typer.Argument(help="The job to resume")]) -> None:
     """Resume an interrupted or failed job at its first unfinished process."""
-    _finish(job_id, resume=True)
+    _finish(job_id)
 
 
 @app.command()
