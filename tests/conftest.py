@@ -60,3 +60,31 @@ def shared_dataset(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared dataset {relative} is not on this machine")
     return path
+
+
+PG_URL = os.environ.get("MOFANG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_url(fresh_schema: bool = False) -> str:
+    """The test PostgreSQL URL (optionally on a new empty schema), or skip when it is unreachable —
+    fail instead when MOFANG_REQUIRE_POSTGRES=1 (CI)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection problem means "not here"
+        if os.environ.get("MOFANG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here but unreachable at {PG_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {type(exc).__name__}")
+    if not fresh_schema:
+        engine.dispose()
+        return PG_URL
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with engine.begin() as conn:
+        conn.execute(text(f"create schema {schema}"))
+    engine.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"

@@ -13,6 +13,7 @@ from mofang.data import read_source
 from mofang.data.connectors import sniff_separator
 from mofang.errors import DataError
 from mofang.orders import Source
+from tests.conftest import postgres_url
 from tests.data.helpers import source
 
 ROWS = [["1", "北京", "3.5"], ["2", "上海", ""], ["3", "N/A", "7"]]
@@ -151,25 +152,14 @@ def test_bad_sql_url() -> None:
         read_source(Source(url="nosuchdb://x/y", table="t"))
 
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
 @pytest.mark.postgres
 def test_postgres_table() -> None:
-    try:
-        engine = sa.create_engine(POSTGRES, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except Exception as exc:  # the server is optional on a developer machine
-        if os.environ.get("MOFANG_REQUIRE_POSTGRES") == "1":
-            raise
-        pytest.skip(f"PostgreSQL at {POSTGRES} is unreachable: {type(exc).__name__}")
+    POSTGRES = postgres_url()  # noqa: N806
     _fill(POSTGRES, "mofang_data_test")
     frame = read_source(Source(url=POSTGRES, table="mofang_data_test"))
     assert frame["城市"].tolist() == ["北京", "上海", None]
     with pytest.raises(DataError, match="no table"):
         read_source(Source(url=POSTGRES, table="mofang_data_absent"))
-    bad = POSTGRES.replace("/test", "/no_such_database_xyz")
+    bad = POSTGRES.rsplit("/", 1)[0] + "/no_such_database_xyz"
     with pytest.raises(DataError, match="database error"):
         read_source(Source(url=bad, table="t"))

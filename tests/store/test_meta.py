@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
-from sqlalchemy import create_engine, text
 
 from mofang.errors import NotFoundError
 from mofang.store import ArtifactStore, MetaStore
-
-PG_URL = os.environ.get("MOFANG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_url() -> str:
-    """A fresh schema on the test PostgreSQL, or skip (fail in CI) when it is unreachable."""
-    try:
-        engine = create_engine(PG_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection problem means "not here"
-        if os.environ.get("MOFANG_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required here but unreachable at {PG_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL}: {exc}")
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    with engine.begin() as conn:
-        conn.execute(text(f"create schema {schema}"))
-    engine.dispose()
-    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+from tests.conftest import postgres_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, home) -> MetaStore:
-    url = None if request.param == "sqlite" else _postgres_url()
+    url = None if request.param == "sqlite" else postgres_url(fresh_schema=True)
     meta = MetaStore(url)
     yield meta
     meta.dispose()
