@@ -1,4 +1,4 @@
-"""Parse numbers as people write them: 1,234 · 12% · ¥3.5万 · (1,234) · 1.2k · １２３ · 12个月."""
+"""Parse numbers as people write them: 1,234 · 12% · ¥3.5万 · (1,234) · 1.2k · １２３ · 12个月 · 88.5㎡."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ _NUMBER = re.compile(
     r"^(?P<sign>[-+])?(?:¥|\$|€|£|RMB|CNY|USD|HK\$)?(?P<sign2>[-+])?"
     r"(?P<num>\d+(?:\.\d*)?|\.\d+)(?:[eE](?P<exp>[-+]?\d+))?"
     r"(?P<mult>万亿|亿|万|千|[kK](?=[%‰]?$))?"
-    r"(?P<unit>[^\d%‰.+\-]{0,6}?)(?P<pct>[%‰])?$")
+    r"(?P<unit>[^\d%‰.+\-]{0,6}?|[a-zA-Z]{1,3}[23])(?P<pct>[%‰])?$")  # 元, 个月, 平米; m2/m3 (㎡, m³)
 _MULTIPLIER = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "k": 1e3, "K": 1e3}
 _PERCENT = {"%": 0.01, "‰": 0.001}
 _SEPARATORS = re.compile(r"[\s,_']")
