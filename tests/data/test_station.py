@@ -164,3 +164,18 @@ def test_leak_scores() -> None:
     coded = y.map({"0": "paid", "1": "written off"})
     assert leak_score(coded, "categorical", y, True)[0] == pytest.approx(1.0)
     assert leak_score(pd.Series(rng.choice(list("abcd"), 1000)), "categorical", y, True)[0] < 0.1
+
+
+def test_numeric_ids_named_as_ids_are_not_features(tmp_path: Path, make_ctx) -> None:
+    rng = np.random.default_rng(2)
+    n = 300
+    frame = pd.DataFrame({"CustomerId": rng.permutation(np.arange(15_600_000, 15_600_000 + n)),
+                          "Paid": rng.integers(0, 5000, n), "x": rng.normal(size=n).round(3),
+                          "y": rng.choice(["a", "b"], n)})
+    path = tmp_path / "ids.csv"
+    frame.to_csv(path, index=False)
+    ctx = make_ctx(order_for(path, target="y"))
+    run_station(ctx)
+    dataset = ctx.load("dataset")
+    assert {f["name"] for f in dataset["features"]} == {"Paid", "x"}
+    assert "an id by its header" in {d["name"]: d["reason"] for d in dataset["dropped"]}["CustomerId"]

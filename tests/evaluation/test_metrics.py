@@ -57,3 +57,9 @@ def test_regression_matches_sklearn():
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="no metrics"):
         compute_metrics("retrieval-qa", [1], [1])
+
+
+def test_mape_skips_zero_truths():
+    y, p = np.array([0.0, 2.0, 4.0]), np.array([5.0, 1.0, 5.0])
+    assert compute_metrics("tabular-regression", y, p)["mape"] == pytest.approx((0.5 + 0.25) / 2)
+    assert compute_metrics("tabular-regression", np.zeros(3), np.ones(3))["mape"] is None

@@ -88,3 +88,11 @@ def test_row_by_row_path_gives_the_same_numbers_as_the_column_path(data, mode):
     wide = pipe._transform_frame(rows)
     assert small.shape == wide.shape
     assert np.allclose(small, wide, equal_nan=True)
+
+
+def test_linear_mode_clips_inputs_to_the_training_range():
+    features = [{"name": "x", "kind": "numeric"}]
+    train = pd.DataFrame({"x": np.linspace(0, 100, 1001)})
+    pipe = FeaturePipeline(features, "linear").fit(train)
+    far, edge = pipe.transform(pd.DataFrame({"x": [1e9, -1e9]})), pipe.transform(pd.DataFrame({"x": [99.5, 0.5]}))
+    assert np.allclose(far, edge)

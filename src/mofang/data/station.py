@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
@@ -23,6 +24,8 @@ from mofang.store import file_digest
 
 ROW = "__row__"  # 1-based data row number across the stacked sources, kept until the split
 SAMPLE = 10
+# a header that names an identifier: CustomerId, customer_id, user ID, 客户编号, 卡号, 订单号 ...
+ID_HEADER = re.compile(r"(?:(?i:(?<![a-z])(?:id|no|num))|[a-z]Id|ID|编号|代码|号码|单号|卡号|账号|[^\W\d_]号)$")
 WIDE_CATEGORIES = 100  # a categorical column with more distinct values than this and than half the rows
 
 
@@ -189,6 +192,8 @@ class DataWorkshop(Station):
             return f"constant (always {values.dropna().iloc[0]!r})"
         if kind == "categorical" and distinct > max(WIDE_CATEGORIES, 0.5 * len(values)):
             return f"identifier-like ({distinct:,} distinct categories in {len(values):,} rows)"
+        if kind == "numeric" and ID_HEADER.search(name) and distinct >= 0.9 * values.notna().sum() > 20:
+            return f"identifier-like (an id by its header, {distinct:,} distinct values in {len(values):,} rows)"
         return None
 
     # -- split -----------------------------------------------------------------------------------

@@ -75,8 +75,17 @@ def _regression(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float | Non
         "rmse": math.sqrt(skm.mean_squared_error(y_true, y_pred)),
         "mae": skm.mean_absolute_error(y_true, y_pred),
         "r2": skm.r2_score(y_true, y_pred) if len(y_true) > 1 else None,
-        "mape": skm.mean_absolute_percentage_error(y_true, y_pred),
+        "mape": _mape(y_true, y_pred),
     }
+
+
+def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float | None:
+    """Mean absolute percentage error over rows whose truth is not zero (a zero truth has no
+    percentage; sklearn divides by machine epsilon there and reports ~1e15). None if all are zero."""
+    nonzero = np.abs(y_true) > 1e-9
+    if not nonzero.any():
+        return None
+    return float(np.mean(np.abs((y_true[nonzero] - y_pred[nonzero]) / y_true[nonzero])))
 
 
 def is_better(a: float | None, b: float | None, direction: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -87,6 +88,13 @@ class FeaturePipeline:
             with np.errstate(all="ignore"):
                 medians = np.nanmedian(values, axis=0) if len(values) else np.zeros(values.shape[1])
             self.medians_ = np.where(np.isnan(medians), 0.0, medians)
+            # a linear model extrapolates without limit: clip inputs to the training range (0.5–99.5%)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low, high = (np.nanquantile(values, q, axis=0) if len(values) else np.full(values.shape[1], np.nan)
+                             for q in (0.005, 0.995))
+            self.clip_low_, self.clip_high_ = np.where(np.isnan(low), -np.inf, low), np.where(
+                np.isnan(high), np.inf, high)
             self.indicators_ = [i for i in range(values.shape[1]) if np.isnan(values[:, i]).any()]
             filled = self._impute(values)
             self.mean_ = filled.mean(axis=0) if len(filled) else np.zeros(filled.shape[1])
@@ -201,7 +209,11 @@ class FeaturePipeline:
         return pd.DataFrame({name: values.to_numpy()})
 
     def _impute(self, values: np.ndarray) -> np.ndarray:
+        """Linear mode: clip to the training range, fill gaps with the median, add missing indicators."""
         missing = np.isnan(values)
+        low, high = getattr(self, "clip_low_", None), getattr(self, "clip_high_", None)
+        if low is not None:
+            values = np.clip(values, low, high)
         filled = np.where(missing, self.medians_, values)
         return np.hstack([filled, missing[:, self.indicators_].astype(float)])
 
