@@ -100,8 +100,8 @@ def test_plan_records_the_time_split(make_ctx, station):
     ctx = stage(make_ctx(make_order(minutes=2), station="model"), classification_data(n=200))
     station.plan(ctx)
     plan = ctx.load("plan")
-    assert plan["reserve_s"] == pytest.approx(18.0)
+    assert plan["reserve_s"] == pytest.approx(12.0)
     assert plan["seconds"]["lightgbm"] > plan["seconds"]["linear"] > plan["seconds"]["dummy"]
-    assert plan["train_s"] <= 120 - 18
+    assert plan["train_s"] <= 120 - 12
     assert any("time split" in r for r in ctx.record.reasons)
     json.dumps(plan)
