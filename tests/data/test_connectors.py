@@ -163,3 +163,29 @@ def test_postgres_table() -> None:
     bad = POSTGRES.rsplit("/", 1)[0] + "/no_such_database_xyz"
     with pytest.raises(DataError, match="database error"):
         read_source(Source(url=bad, table="t"))
+
+
+@pytest.mark.postgres
+def test_denied_columns_never_leave_the_database() -> None:
+    """A role without SELECT on a column can still read the granted ones: proof the column is never selected."""
+    admin = postgres_url()
+    engine = sa.create_engine(admin)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS mofang_grants"))
+        conn.execute(sa.text("CREATE TABLE mofang_grants (客户 text, 收入 int, 身份证号 text)"))
+        conn.execute(sa.text("INSERT INTO mofang_grants VALUES ('甲', 1, '110101199001011234'), ('乙', 2, 'x')"))
+        conn.execute(sa.text("DO $$ BEGIN CREATE ROLE mofang_reader LOGIN; "
+                             "EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
+        conn.execute(sa.text("REVOKE ALL ON mofang_grants FROM mofang_reader"))
+        conn.execute(sa.text("GRANT SELECT (客户, 收入) ON mofang_grants TO mofang_reader"))
+    engine.dispose()
+    reader = admin.replace("//postgres@", "//mofang_reader@")
+    granted = lambda column: column != "身份证号"  # noqa: E731
+    table = Source(url=reader, table="mofang_grants")
+    frame = read_source(table, granted=granted)
+    assert list(frame.columns) == ["客户", "收入"] and frame.attrs["source"]["denied"] == ["身份证号"]
+    with pytest.raises(DataError, match="permission denied"):
+        read_source(table)  # everything asked for: the database refuses
+    # a query is wrapped so only granted columns come back
+    query = read_source(Source(url=admin, query="SELECT * FROM mofang_grants;"), granted=granted)
+    assert list(query.columns) == ["客户", "收入"] and query["客户"].tolist() == ["甲", "乙"]

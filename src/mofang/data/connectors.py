@@ -7,7 +7,9 @@ import difflib
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,17 +22,22 @@ SEPARATORS = (",", ";", "\t", "|")
 _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx": "xlsx", ".xlsm": "xlsx",
              ".xls": "xls", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
              ".json": "json"}
+Granted = Callable[[str], bool]
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def read_source(source: Source) -> pd.DataFrame:
+def read_source(source: Source, granted: Granted | None = None) -> pd.DataFrame:
     """Read one source with every column as strings (missing values as None).
 
-    `frame.attrs["source"]` describes what was read: label, format, encoding, separator.
+    `granted(column)` says which columns may be read (minimal authorization): Parquet and SQL never load
+    the others (SQL does not even select them); text, Excel and JSON files drop them right after parsing
+    (a CSV is parsed whole so that a broken row is still caught).
+    `frame.attrs["source"]` describes what was read: label, format, encoding, separator, denied columns.
     Raises DataError naming the source (and the row where it can) for anything unreadable.
     """
+    allowed: Granted = granted or (lambda _column: True)
     if source.url is not None:
-        frame, info = _read_sql(source), {"format": "sql"}
+        frame, info = _read_sql(source, allowed)
     else:
         path = Path(source.path or "")
         label = str(path)
@@ -42,19 +49,40 @@ def read_source(source: Source) -> pd.DataFrame:
             raise DataError("the file is empty (0 bytes); no data rows", source=label)
         fmt = source.format or _SUFFIXES.get(path.suffix.lower(), "csv")
         if fmt in ("csv", "tsv"):
-            frame, info = _read_delimited(source, path, fmt)
+            frame, info = _read_delimited(source, path, fmt, allowed)
         elif fmt in ("xlsx", "xls"):
             frame, info = _read_excel(source, path, fmt), {"format": fmt}
         elif fmt == "parquet":
-            frame, info = _read_parquet(path), {"format": fmt}
+            frame, info = _read_parquet(path, allowed)
         else:
             frame, info = _read_json(source, path, fmt)
     frame.columns = [_clean_header(c) for c in frame.columns]
+    denied = info.pop("denied", []) + [c for c in frame.columns if not allowed(c)]
+    frame = frame.drop(columns=[c for c in frame.columns if not allowed(c)])
+    info["denied"] = denied
     if len(frame) == 0:
         raise DataError("no data rows (only a header)", source=source.label)
     frame = frame.reset_index(drop=True)
     frame.attrs["source"] = {"label": source.label, **info}
     return frame
+
+
+def _granted_query(conn: Any, query: str, allowed: Granted) -> tuple[str, list[str]]:
+    """The order's query wrapped so that only granted columns leave the database; and its columns."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    inner = query.strip().rstrip(";")
+    try:
+        names = list(conn.execute(text(f"SELECT * FROM ({inner}) AS mofang_q WHERE 1 = 0")).keys())
+    except SQLAlchemyError:  # a query this database will not nest: run it as written, drop columns after
+        conn.rollback()
+        return inner, []
+    if all(allowed(_clean_header(n)) for n in names):
+        return inner, names
+    quote = conn.dialect.identifier_preparer.quote
+    kept = [quote(n) for n in names if allowed(_clean_header(n))] or ["1 AS no_granted_column"]
+    return f"SELECT {', '.join(kept)} FROM ({inner}) AS mofang_q", names
 
 
 def sniff_separator(text: str) -> str:
@@ -78,7 +106,7 @@ def _clean_header(name: object) -> str:
     return str(name).replace("\ufeff", "").strip()
 
 
-def _read_delimited(source: Source, path: Path, fmt: str) -> tuple[pd.DataFrame, dict]:
+def _read_delimited(source: Source, path: Path, fmt: str, allowed: Granted) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     text, encoding = decode_text(path.read_bytes(), source.encoding, source=label)
     if not text.strip():
@@ -86,7 +114,7 @@ def _read_delimited(source: Source, path: Path, fmt: str) -> tuple[pd.DataFrame,
     sep = source.separator or ("\t" if fmt == "tsv" else sniff_separator(text))
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[],
-                            engine="c")
+                            engine="c")  # all columns: a broken row must still be caught
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty; no data rows", source=label) from None
     except pd.errors.ParserError as exc:
@@ -126,13 +154,17 @@ def _read_excel(source: Source, path: Path, fmt: str) -> pd.DataFrame:
     return frame.drop(columns=empty_cols)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, allowed: Granted) -> tuple[pd.DataFrame, dict]:
     try:
-        frame = pd.read_parquet(path)
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        frame = pd.read_parquet(path, columns=[n for n in names if allowed(_clean_header(n))])
+        denied = [_clean_header(n) for n in names if not allowed(_clean_header(n))]
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for corrupt files
         raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})",
                         source=str(path)) from None
-    return stringify(frame)
+    return stringify(frame), {"format": "parquet", "denied": denied}
 
 
 def _read_json(source: Source, path: Path, fmt: str) -> tuple[pd.DataFrame, dict]:
@@ -172,7 +204,7 @@ def _looks_like_lines(text: str) -> bool:
     return len(first) > 1 and first[0].rstrip().endswith("}") and first[1].lstrip().startswith("{")
 
 
-def _read_sql(source: Source) -> pd.DataFrame:
+def _read_sql(source: Source, allowed: Granted) -> tuple[pd.DataFrame, dict]:
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -192,9 +224,12 @@ def _read_sql(source: Source) -> pd.DataFrame:
                     hint = f"; did you mean '{close[0]}'?" if close else ""
                     listed = ", ".join(tables[:20]) or "none"
                     raise DataError(f"no table '{source.table}'{hint} (tables: {listed})", source=label)
-                frame = pd.read_sql_table(name, conn, schema=schema or None)
+                names = [c["name"] for c in inspector.get_columns(name, schema=schema or None)]
+                frame = pd.read_sql_table(name, conn, schema=schema or None,
+                                          columns=[c for c in names if allowed(_clean_header(c))])
             else:
-                frame = pd.read_sql(text(source.query or ""), conn)
+                query, names = _granted_query(conn, source.query or "", allowed)
+                frame = pd.read_sql(text(query), conn)
     except DataError:
         raise
     except SQLAlchemyError as exc:
@@ -202,4 +237,5 @@ def _read_sql(source: Source) -> pd.DataFrame:
         raise DataError(f"database error: {detail}", source=label) from None
     finally:
         engine.dispose()
-    return stringify(frame)
+    denied = [_clean_header(n) for n in names if not allowed(_clean_header(n))]
+    return stringify(frame), {"format": "sql", "denied": denied}

@@ -35,11 +35,10 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
     for i, source in enumerate(order.data):
         if on_source is not None:
             on_source(i, source)
-        frame = read_source(source)
+        frame = read_source(source, granted=order.is_granted)
         info = frame.attrs.get("source", {})
         _check_allowed_exist(order, frame, source)
-        denied = [c for c in frame.columns if not order.is_granted(c)]
-        frame = frame.drop(columns=denied)
+        denied = list(info.get("denied", []))
         if first_columns is None:
             first_columns = list(frame.columns)
         elif set(frame.columns) != set(first_columns):
@@ -75,8 +74,8 @@ def _check_allowed_exist(order: Order, frame: pd.DataFrame, source: Source) -> N
         return
     absent = [c for c in allow if c not in frame.columns]
     if absent:
-        hints = [f"'{c}' (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(c, list(frame.columns),
-                                                                                       n=1)) else f"'{c}'"
+        every = list(frame.columns) + list(frame.attrs.get("source", {}).get("denied", []))
+        hints = [f"'{c}' (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(c, every, n=1)) else f"'{c}'"
                  for c in absent]
         raise DataError(f"columns.allow names columns the data does not have: {', '.join(hints)}",
                         source=source.label)
