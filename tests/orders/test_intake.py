@@ -65,3 +65,15 @@ def test_unsupported_task_is_refused(tmp_path, home) -> None:
                    .format(path="data.csv", target="label"))
     result = CliRunner().invoke(app, ["run", str(order)])
     assert result.exit_code == 2 and "not on the line yet" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [(["resume", "999"], "no job 999"), (["serve", "nope"], "no product 'nope'"),
+     (["serve", "nope@x"], "version must be a number"), (["orders", "show", "nope"], "no order 'nope'"),
+     (["products", "show", "nope@2"], "no product 'nope'")],
+)
+def test_unknown_ids_are_one_clear_error(home, args, needle) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "Traceback" not in result.output

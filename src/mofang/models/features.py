@@ -136,7 +136,7 @@ class FeaturePipeline:
         per-column pandas calls cost ~1 ms each, which dominates one-row serving latency."""
         self.validate(df)
         n = len(df)
-        values = {f["name"]: [_coerce_value(v, f["kind"], f.get("dayfirst")) for v in df[f["name"]].tolist()]
+        values = {f["name"]: [coerce_value(v, f["kind"], f.get("dayfirst")) for v in df[f["name"]].tolist()]
                   for f in self.features}
         numeric = np.empty((n, len(self.numeric_columns_)))
         j = 0
@@ -238,7 +238,7 @@ class FeaturePipeline:
         return sources
 
 
-def _coerce_value(value: Any, kind: str, dayfirst: bool | None) -> Any:
+def coerce_value(value: Any, kind: str, dayfirst: bool | None = None) -> Any:
     """One raw value in its kind's form, exactly as `coerce_column` would give it inside a column.
     Plain numbers skip pandas; anything else goes through the data workshop's parser (cached)."""
     if kind in ("numeric", "boolean") and isinstance(value, int | float) and not isinstance(value, bool):

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from mofang import __version__
 from mofang.data.missing import MISSING
 from mofang.errors import MofangError
+from mofang.models.features import coerce_value
 
 MAX_ROWS = 10_000
 
@@ -107,7 +108,7 @@ def _row_model(schema: dict[str, Any]) -> type[BaseModel]:
     so a client can send rows exactly as they look in the source."""
     fields: dict[str, Any] = {}
     for i, feature in enumerate(schema["features"]):
-        check = AfterValidator(_CHECKS.get(feature["kind"], _any_scalar))
+        check = AfterValidator(_readable_as(feature))
         fields[f"f{i}"] = (Annotated[Any, check], Field(None, alias=feature["name"]))
     passive = schema.get("ignored") or [c for c in (schema.get("id_column"), schema.get("target")) if c]
     for j, name in enumerate(passive):
@@ -121,25 +122,23 @@ def _any_scalar(value: Any) -> Any:
     return value
 
 
-def _parses_as(kind: str, what: str):
+def _readable_as(feature: dict[str, Any]):
+    """A validator: the value must read as the feature's kind, the way the model will read it."""
+    kind, dayfirst = feature["kind"], feature.get("dayfirst")
+    what = {"numeric": "a number", "datetime": "a date", "boolean": "yes/no"}.get(kind)
+
     def check(value: Any) -> Any:
         value = _any_scalar(value)
+        if what is None:
+            return value
         if value is None or (isinstance(value, str) and value.strip() in MISSING):
             return None
-        if isinstance(value, bool) and kind == "numeric":
-            return float(value)
-        from mofang.data import coerce
-
-        parsed = coerce(pd.Series([value], dtype=object), kind).iloc[0]
-        if parsed is None or (isinstance(parsed, float) and math.isnan(parsed)) or parsed is pd.NaT:
+        parsed = coerce_value(value, kind, dayfirst)
+        if parsed is None or (isinstance(parsed, float) and math.isnan(parsed)):
             raise ValueError(f"cannot read {value!r} as {what}")
         return value
 
     return check
-
-
-_CHECKS = {"numeric": _parses_as("numeric", "a number"), "datetime": _parses_as("datetime", "a date"),
-           "boolean": _parses_as("boolean", "yes/no"), "categorical": _any_scalar}
 
 
 def _plain(value: Any) -> Any:
