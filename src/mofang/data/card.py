@@ -1,4 +1,4 @@
-"""The data card: what the data workshop read, changed, dropped and published, and from where."""
+"""The data card: what the data workshop read, changed, dropped and published, process by process."""
 
 from __future__ import annotations
 
@@ -6,18 +6,28 @@ from typing import Any
 
 import pandas as pd
 
+PROCESS_ORDER = ("normalize", "clean", "deduplicate", "desensitize", "quality", "label", "augment", "validate")
 
-def build_card(*, order: Any, sources: dict, profile: dict, clean_trace: dict, dedupe_trace: dict,
-               features: dict, guard_trace: dict, split_trace: dict, parts: dict[str, pd.DataFrame],
-               files: dict[str, str]) -> dict:
-    """A JSON-ready data card (no timestamps, so the same data gives the same dataset digest)."""
-    target, id_column = order.target, order.id_column
+
+def build_card(*, identity: dict[str, Any], sources: dict, profile: dict, recipe: dict,
+               traces: dict[str, list[dict]], features: dict | None, guard_trace: dict | None,
+               split_trace: dict | None, parts: dict[str, pd.DataFrame], files: dict[str, str]) -> dict:
+    """A JSON-ready data card (no timestamps, so the same data gives the same dataset digest).
+
+    `identity` holds order, tenant, task, target, id_column; a standalone data job (no model) passes no
+    features, guard or split, and one part named "data".
+    """
+    target, id_column = identity.get("target"), identity.get("id_column")
+    features = features or {"features": [], "dropped": []}
+    guard_trace = guard_trace or {"pii": [], "scores": {}}
+    split_trace = split_trace or {"method": "none (a standalone data job)", "seed": None,
+                                  "rows": {n: len(f) for n, f in parts.items()}}
     kept = {f["name"]: f["kind"] for f in features["features"]}
     dropped = {d["name"]: d["reason"] for d in features["dropped"]}
     schema = []
     for name, spec in profile["columns"].items():
         role = ("target" if name == target else "id" if name == id_column
-                else "feature" if name in kept else "dropped")
+                else "feature" if name in kept else "dropped" if name in dropped else "column")
         entry = {"name": name, "kind": spec["kind"], "role": role, "missing_ratio": spec["missing_ratio"],
                  "distinct": spec["distinct"]}
         if spec.get("dayfirst") is not None:
@@ -25,30 +35,47 @@ def build_card(*, order: Any, sources: dict, profile: dict, clean_trace: dict, d
         if name in dropped:
             entry["dropped_because"] = dropped[name]
         schema.append(entry)
+    steps = [t for p in PROCESS_ORDER for t in traces.get(p, [])]
     every = pd.concat(list(parts.values()), ignore_index=True)
     return {
-        "order": order.id, "tenant": order.tenant, "task": order.task.value, "target": target,
-        "id_column": id_column, "schema": schema,
-        "rows": {"read": profile["rows"], "clean": clean_trace["rows_out"],
-                 "dedupe": dedupe_trace["rows_out"],
-                 **{name: len(frame) for name, frame in parts.items()}},
-        "rows_dropped": [
-            {"process": "clean", "count": clean_trace["missing_target"]["count"],
-             "reason": f"target '{target}' missing or unreadable",
-             "sample": clean_trace["missing_target"]["sample"]},
-            {"process": "dedupe", "count": dedupe_trace["removed"], "reason": "exact duplicate rows",
-             "sample": dedupe_trace["sample"]},
-        ],
-        "duplicates_removed": dedupe_trace["removed"],
-        "unparsable_values": clean_trace["unparsable"],
-        "pii": [{**p, "handling": "dropped from features"} for p in guard_trace["pii"]],
+        "order": identity.get("order"), "tenant": identity.get("tenant"), "task": identity.get("task"),
+        "target": target, "id_column": id_column, "schema": schema,
+        "recipe": {"name": recipe["name"], "steps": [s["op"] for s in recipe["steps"]]},
+        "processes": [{"process": p, "steps": [_step(t) for t in traces.get(p, [])]} for p in PROCESS_ORDER],
+        "rows": rows_per_process(profile["rows"], traces, parts),
+        "rows_dropped": [{"process": t["process"], "op": t["op"], "count": t["dropped"],
+                          "sample": t["dropped_rows"]} for t in steps if t["dropped"]],
+        "pii": {"columns_dropped_from_features": guard_trace["pii"],
+                "found": [{"op": t["op"], **t["details"]} for t in traces.get("desensitize", [])]},
+        "duplicates": [{"op": t["op"], "removed": t["dropped"], **t["details"]}
+                       for t in traces.get("deduplicate", [])],
+        "quality": [{"op": t["op"], **t["details"]} for t in traces.get("quality", [])],
+        "augment": [{"op": t["op"], "rows_added": t["rows_out"] - t["rows_in"], **t["details"]}
+                    for t in traces.get("augment", [])],
         "columns_dropped": features["dropped"],
         "leakage_scores": guard_trace["scores"],
-        "missing_ratios": {name: round(float(every[name].isna().mean()), 4) for name in kept},
-        "target_summary": _target_summary(every[target], split_trace),
+        "missing_ratios": {name: round(float(every[name].isna().mean()), 4)
+                           for name in (kept or [c for c in every.columns if not c.startswith("__")])},
+        "target_summary": _target_summary(every[target], split_trace) if target in every.columns else {},
         "split": split_trace,
         "lineage": {"sources": sources["sources"], "files": files},
     }
+
+
+def rows_per_process(read: int, traces: dict[str, list[dict]], parts: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Rows after ingest, after each process that ran steps, and in each split part."""
+    rows = {"read": read}
+    for process in PROCESS_ORDER:
+        if traces.get(process):
+            rows[process] = traces[process][-1]["rows_out"]
+    rows.update({name: len(frame) for name, frame in parts.items()})
+    return rows
+
+
+def _step(trace: dict) -> dict:
+    return {"op": trace["op"], "params": trace["params"], "rows_in": trace["rows_in"],
+            "rows_out": trace["rows_out"], "changed": trace["changed"], "dropped": trace["dropped"],
+            "seconds": trace["seconds"], "note": trace["details"].get("note", "")}
 
 
 def _target_summary(target: pd.Series, split_trace: dict) -> dict:

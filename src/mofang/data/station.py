@@ -1,4 +1,5 @@
-"""DataWorkshop (数据车间): the tabular data station — ingest, profile, clean, dedupe, guard, split, publish."""
+"""DataWorkshop (数据车间): ingest and profile the order's data, run its recipe process by process, then
+validate, split and publish a documented dataset version."""
 
 from __future__ import annotations
 
@@ -8,22 +9,28 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mofang.data.card import build_card
-from mofang.data.labels import class_labels, regression_values
+from mofang.data.card_html import write_card_html
+from mofang.data.clean.frames import to_frame, to_table
 from mofang.data.leakage import LEAK_SCORE, leak_score
+from mofang.data.ops import ROW
 from mofang.data.pii import find_pii
+from mofang.data.pipeline import op_context, run_operators
+from mofang.data.profile import profile_frame
+from mofang.data.recipes import Recipe, RecipeOverride, build_recipe
 from mofang.data.sources import read_granted
 from mofang.data.split import split_rows
-from mofang.data.types import coerce, date_order, infer_kind
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.orders.schema import Task
 from mofang.store import file_digest
 
-ROW = "__row__"  # 1-based data row number across the stacked sources, kept until the split
 SAMPLE = 10
+SYNTHETIC, PARENT = "__synthetic__", "__parent__"  # set by augment operators on the rows they add
+RECIPE_PROCESSES = ("normalize", "clean", "deduplicate", "desensitize", "quality", "label", "augment")
 # a header that names an identifier: CustomerId, customer_id, user ID, 客户编号, 卡号, 订单号 ...
 ID_HEADER = re.compile(r"(?:(?i:(?<![a-z])(?:id|no|num))|[a-z]Id|ID|编号|代码|号码|单号|卡号|账号|[^\W\d_]号)$")
 WIDE_CATEGORIES = 100  # a categorical column with more distinct values than this and than half the rows
@@ -34,7 +41,7 @@ class DataWorkshop(Station):
 
     name = "data"
     outputs = ("dataset", "train", "valid", "test", "data_card")
-    processes = ("ingest", "profile", "clean", "dedupe", "guard", "split", "publish")
+    processes = ("ingest", "profile", *RECIPE_PROCESSES, "validate", "split", "publish")
 
     # -- ingest ----------------------------------------------------------------------------------
     def ingest(self, ctx: StationContext) -> str:
@@ -53,6 +60,9 @@ class DataWorkshop(Station):
         data.insert(0, ROW, range(1, len(data) + 1))
         ctx.save("raw", data)
         ctx.save("sources", {"sources": [asdict(r) for r in reads]})
+        recipe = build_recipe(ctx.order.task.value, RecipeOverride.model_validate(ctx.order.recipe or {}))
+        ctx.save("recipe", recipe.model_dump())
+        ctx.param(recipe=recipe.name, steps=[s.op for s in recipe.steps])
         names = ", ".join(Path(r.label).name if r.format != "sql" else r.label for r in reads)
         encodings = sorted({r.encoding for r in reads if r.encoding})
         return (f"{len(data):,} rows × {data.shape[1] - 1} columns from {names}"
@@ -61,81 +71,89 @@ class DataWorkshop(Station):
     # -- profile ---------------------------------------------------------------------------------
     def profile(self, ctx: StationContext) -> str:
         raw = ctx.load("raw")
-        columns: dict[str, dict] = {}
-        for name in raw.columns.drop(ROW):
-            values = raw[name]
-            kind = infer_kind(values)
-            spec = {"kind": kind, "missing_ratio": round(float(values.isna().mean()), 4),
-                    "distinct": int(values.nunique())}
-            if kind == "datetime":
-                spec["dayfirst"] = date_order(values)
-                if spec["dayfirst"] is not None:
-                    order = "day-first (dd/mm)" if spec["dayfirst"] else "month-first (mm/dd)"
-                    ctx.reason(f"column {name}: dates read {order}, as a value above 12 shows")
-            columns[name] = spec
+        profile = profile_frame(raw, ctx.reason)
+        columns = profile["columns"]
         kinds = pd.Series([c["kind"] for c in columns.values()]).value_counts().to_dict()
         ctx.metric(rows=len(raw), kinds=kinds)
         ctx.param(kinds={n: c["kind"] for n, c in columns.items()})
         ctx.save("profile", {"rows": len(raw), "columns": columns})
         return ", ".join(f"{v} {k}" for k, v in kinds.items()) + f" columns in {len(raw):,} rows"
 
-    # -- clean -----------------------------------------------------------------------------------
+    # -- the recipe's processes ---------------------------------------------------------------------
+    def normalize(self, ctx: StationContext) -> str:
+        return self._run_recipe(ctx, "normalize")
+
     def clean(self, ctx: StationContext) -> str:
-        raw, profile = ctx.load("raw"), ctx.load("profile")
-        target, id_column = ctx.order.target or "", ctx.order.id_column
-        out: dict[str, pd.Series] = {ROW: raw[ROW]}
-        unparsable: dict[str, dict] = {}
-        for name, spec in profile["columns"].items():
-            if name == target:
-                continue
-            kind = "identifier" if name == id_column else spec["kind"]
-            values = coerce(raw[name], kind, dayfirst=spec.get("dayfirst"))
-            lost = raw[name].notna() & values.isna()
-            if lost.any():
-                examples = [str(v) for v in raw[name][lost].unique()[:5]]
-                unparsable[name] = {"count": int(lost.sum()), "examples": examples}
-                ctx.reason(f"column {name}: {int(lost.sum()):,} values that are not {kind} became missing "
-                           f"(e.g. {', '.join(repr(e) for e in examples[:3])})")
-            out[name] = values
-        classification = ctx.order.task == Task.TABULAR_CLASSIFICATION
-        y = class_labels(raw[target]) if classification else regression_values(raw[target])
-        out[target] = y
-        frame = pd.DataFrame(out)
-        missing = y.isna()
-        sample = _sample_ids(frame[missing], id_column)
-        if missing.any():
-            ctx.reason(f"dropped {int(missing.sum()):,} rows whose target '{target}' is missing or "
-                       f"unreadable (e.g. rows {sample[:5]})")
-        frame = frame[~missing].reset_index(drop=True)
-        ratios = {n: round(float(frame[n].isna().mean()), 4) for n in frame.columns if n not in (ROW, target)}
-        ctx.metric(rows_in=len(raw), rows_out=len(frame), missing_target=int(missing.sum()),
-                   missing_ratios={n: r for n, r in ratios.items() if r > 0})
-        ctx.param(target_as="class labels (strings)" if classification else "float")
-        ctx.save("clean", frame)
-        ctx.save("clean_trace", {"rows_out": len(frame), "unparsable": unparsable, "missing_ratios": ratios,
-                                 "missing_target": {"count": int(missing.sum()), "sample": sample}})
-        return f"{len(frame):,} rows kept, {int(missing.sum()):,} dropped for a missing target"
+        return self._run_recipe(ctx, "clean")
 
-    # -- dedupe ----------------------------------------------------------------------------------
-    def dedupe(self, ctx: StationContext) -> str:
-        frame = ctx.load("clean")
-        id_column = ctx.order.id_column
-        subset = [c for c in frame.columns if c not in (ROW, id_column)]
-        duplicated = frame.duplicated(subset=subset, keep="first")
-        sample = _sample_ids(frame[duplicated], id_column)
-        removed = int(duplicated.sum())
-        if removed:
-            ctx.reason(f"removed {removed:,} exact duplicate rows (all columns but the id equal; "
-                       f"e.g. rows {sample[:5]}); the first copy is kept")
-        frame = frame[~duplicated].reset_index(drop=True)
-        ctx.metric(duplicates_removed=removed, rows_out=len(frame))
-        ctx.save("deduped", frame)
-        ctx.save("dedupe_trace", {"removed": removed, "sample": sample, "rows_out": len(frame)})
-        return f"{removed:,} duplicate rows removed, {len(frame):,} left"
+    def deduplicate(self, ctx: StationContext) -> str:
+        return self._run_recipe(ctx, "deduplicate")
 
-    # -- guard -----------------------------------------------------------------------------------
-    def guard(self, ctx: StationContext) -> str:
-        frame, profile, raw = ctx.load("deduped"), ctx.load("profile"), ctx.load("raw")
+    def desensitize(self, ctx: StationContext) -> str:
+        return self._run_recipe(ctx, "desensitize")
+
+    def quality(self, ctx: StationContext) -> str:
+        return self._run_recipe(ctx, "quality")
+
+    def label(self, ctx: StationContext) -> str:
+        return self._run_recipe(ctx, "label")
+
+    def augment(self, ctx: StationContext) -> str:
+        return self._run_recipe(ctx, "augment")
+
+    def _run_recipe(self, ctx: StationContext, process: str) -> str:
+        """Run the recipe's steps of one process on the latest table; save the table and the traces."""
+        operators = Recipe.model_validate(ctx.load("recipe")).for_process(process)
+        if not operators:
+            ctx.save(f"trace_{process}", {"steps": []})
+            return "no steps in the recipe"
+        table = to_table(self._latest_table(ctx, process))
+        opctx = op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value,
+                           target=ctx.order.target, id_column=ctx.order.id_column, profile=ctx.load("profile"),
+                           home=ctx.artifacts.home)
+        opctx.on_progress = lambda done, total, note: ctx.advance(done, total, note)
+        rows_in = table.num_rows
+        table, traces = run_operators(table, operators, opctx, on_step=lambda i, n, note: ctx.advance(i, n, note))
+        for trace in traces:
+            ctx.reason(_trace_summary(trace))
+        ctx.save(f"table_{process}", to_frame(table))
+        ctx.save(f"trace_{process}", {"steps": traces})
+        ctx.param(steps=[t["op"] for t in traces])
+        dropped = sum(t["dropped"] for t in traces)
+        changed = sum(sum(t["changed"].values()) for t in traces)
+        ctx.metric(rows_in=rows_in, rows_out=table.num_rows, rows_dropped=dropped, cells_changed=changed)
+        return (f"{len(traces)} steps: {rows_in:,} → {table.num_rows:,} rows, {changed:,} cells changed"
+                + (f", {dropped:,} rows dropped" if dropped else ""))
+
+    def _latest_table(self, ctx: StationContext, process: str) -> pd.DataFrame:
+        """The table as the last process before `process` that had recipe steps left it."""
+        earlier = RECIPE_PROCESSES[:RECIPE_PROCESSES.index(process)] if process in RECIPE_PROCESSES \
+            else RECIPE_PROCESSES
+        for name in reversed(earlier):
+            if ctx.has(f"table_{name}"):
+                return ctx.load(f"table_{name}")
+        return ctx.load("raw")
+
+    # -- validate --------------------------------------------------------------------------------
+    def validate(self, ctx: StationContext) -> str:
+        """Run the recipe's validate steps, then choose features: no ids, PII, constants or leaks."""
+        operators = Recipe.model_validate(ctx.load("recipe")).for_process("validate")
+        frame = self._latest_table(ctx, "validate")
+        traces: list[dict] = []
+        if operators:
+            opctx = op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value,
+                               target=ctx.order.target, id_column=ctx.order.id_column,
+                               profile=ctx.load("profile"), home=ctx.artifacts.home)
+            table, traces = run_operators(to_table(frame), operators, opctx)
+            frame = to_frame(table)
+            for trace in traces:
+                ctx.reason(_trace_summary(trace))
+        ctx.save("validated", frame)
+        ctx.save("trace_validate", {"steps": traces})
+        return self._choose_features(ctx, frame)
+
+    def _choose_features(self, ctx: StationContext, frame: pd.DataFrame) -> str:
+        profile, raw = ctx.load("profile"), ctx.load("raw")
         target, id_column = ctx.order.target or "", ctx.order.id_column
         classification = ctx.order.task == Task.TABULAR_CLASSIFICATION
         kept: list[dict] = []
@@ -174,9 +192,11 @@ class DataWorkshop(Station):
     @staticmethod
     def _drop_reason(name: str, kind: str, frame: pd.DataFrame, raw: pd.DataFrame, id_column: str | None,
                      pii: list[dict]) -> str | None:
-        values = frame[name]
         if name == id_column:
             return "the order's id column (identifies rows, never a feature)"
+        if name not in frame.columns:
+            return "removed by the recipe (see the data card's process traces)"
+        values = frame[name]
         finding = find_pii(name, raw[name])
         if finding is not None:
             pii.append({"column": name, "kind": finding.kind, "share": round(finding.share, 4)})
@@ -198,25 +218,37 @@ class DataWorkshop(Station):
 
     # -- split -----------------------------------------------------------------------------------
     def split(self, ctx: StationContext) -> str:
-        frame, features = ctx.load("deduped"), ctx.load("features")
+        """Split real rows 70/15/15; synthetic rows join train only, and only when their parent is there."""
+        frame, features = ctx.load("validated"), ctx.load("features")
         target, id_column = ctx.order.target or "", ctx.order.id_column
         classification = ctx.order.task == Task.TABULAR_CLASSIFICATION
         columns = ([id_column] if id_column else []) + [f["name"] for f in features["features"]] + [target]
-        frame = frame[columns].reset_index(drop=True)
-        parts = split_rows(frame[target], classification, ctx.order.seed)
+        synthetic = (frame[SYNTHETIC].fillna(False).to_numpy(dtype=bool) if SYNTHETIC in frame.columns
+                     else np.zeros(len(frame), dtype=bool))
+        real, extra = frame[~synthetic].reset_index(drop=True), frame[synthetic].reset_index(drop=True)
+        parts = split_rows(real[target], classification, ctx.order.seed)
         for label, count in parts.rare_classes.items():
             ctx.reason(f"class '{label}' has only {count} rows: kept in train only (too few to evaluate)")
         how = "stratified by class" if classification else "random"
         ctx.reason(f"split 70/15/15 {how} with seed {ctx.order.seed}")
+        synthetic_trace = {"added_to_train": 0, "dropped_parent_held_out": 0}
+        chosen = {"train": real.iloc[parts.train], "valid": real.iloc[parts.valid], "test": real.iloc[parts.test]}
+        if len(extra):
+            in_train = extra[PARENT].isin(set(chosen["train"][ROW])).to_numpy(dtype=bool)
+            synthetic_trace = {"added_to_train": int(in_train.sum()),
+                               "dropped_parent_held_out": int((~in_train).sum())}
+            chosen["train"] = pd.concat([chosen["train"], extra[in_train]], ignore_index=True)
+            ctx.reason(f"{int(in_train.sum()):,} synthetic rows added to train only; "
+                       f"{int((~in_train).sum()):,} dropped because the row they came from is held out")
         sizes = {}
-        for name, rows in (("train", parts.train), ("valid", parts.valid), ("test", parts.test)):
-            part = frame.iloc[rows].reset_index(drop=True)
+        for name, part in chosen.items():
+            part = part[columns].reset_index(drop=True)
             ctx.save(name, part)
             sizes[name] = len(part)
         ctx.param(seed=ctx.order.seed, method=how, shares=[0.7, 0.15, 0.15])
         ctx.metric(**sizes)
         ctx.save("split_trace", {"method": how, "seed": ctx.order.seed, "rows": sizes,
-                                 "rare_classes": parts.rare_classes})
+                                 "rare_classes": parts.rare_classes, "synthetic": synthetic_trace})
         return f"train {sizes['train']:,} · valid {sizes['valid']:,} · test {sizes['test']:,} ({how})"
 
     # -- publish ---------------------------------------------------------------------------------
@@ -232,12 +264,16 @@ class DataWorkshop(Station):
         for name, part in parts.items():
             part.to_parquet(folder / f"{name}.parquet", index=False)
             files[f"{name}.parquet"] = file_digest(folder / f"{name}.parquet")
-        card = build_card(order=order, sources=ctx.load("sources"), profile=ctx.load("profile"),
-                          clean_trace=ctx.load("clean_trace"), dedupe_trace=ctx.load("dedupe_trace"),
-                          features=features, guard_trace=ctx.load("guard_trace"),
-                          split_trace=ctx.load("split_trace"), parts=parts, files=files)
+        traces = {p: ctx.load(f"trace_{p}")["steps"] for p in (*RECIPE_PROCESSES, "validate")}
+        identity = {"order": order.id, "tenant": order.tenant, "task": order.task.value, "target": order.target,
+                    "id_column": order.id_column}
+        card = build_card(identity=identity, sources=ctx.load("sources"), profile=ctx.load("profile"),
+                          recipe=ctx.load("recipe"), traces=traces, features=features,
+                          guard_trace=ctx.load("guard_trace"), split_trace=ctx.load("split_trace"), parts=parts,
+                          files=files)
         (folder / "data_card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1, default=str),
                                                encoding="utf-8")
+        write_card_html(card, folder / "data_card.html")
         digest, stored = ctx.artifacts.put_dir(ctx.tenant, "dataset", folder)
         card["lineage"]["dataset_digest"] = digest
         classification = order.task == Task.TABULAR_CLASSIFICATION
@@ -260,10 +296,19 @@ class DataWorkshop(Station):
         return f"dataset {digest[:12]}: {rows:,} rows, {len(features['features'])} features"
 
 
-def _sample_ids(frame: pd.DataFrame, id_column: str | None) -> list:
-    """Up to SAMPLE identifiers of rows: the id column's values, else the data row numbers."""
-    column = id_column if id_column and id_column in frame.columns else ROW
-    return [v.item() if hasattr(v, "item") else v for v in frame[column].head(SAMPLE).tolist()]
+def _trace_summary(trace: dict) -> str:
+    """One line for the job record from an operator's trace."""
+    parts = []
+    if trace["changed"]:
+        parts.append(f"{sum(trace['changed'].values()):,} cells changed in {len(trace['changed'])} columns")
+    if trace["dropped"]:
+        reasons = sorted({r["reason"] for r in trace["dropped_rows"]})
+        parts.append(f"{trace['dropped']:,} rows dropped ({'; '.join(reasons[:3])}; "
+                     f"e.g. rows {[r['row'] for r in trace['dropped_rows'][:5]]})")
+    note = trace["details"].get("note")
+    if note:
+        parts.append(str(note))
+    return f"{trace['op']}: " + (", ".join(parts) if parts else "nothing to change")
 
 
 

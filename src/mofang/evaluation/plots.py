@@ -54,6 +54,11 @@ def _style() -> Iterator[None]:
         font_log.setLevel(level)
 
 
+def render_png(draw: Callable[[Any], None], size: tuple[float, float] = (5.0, 4.0)) -> bytes:
+    """One plot drawn by `draw(ax)` as PNG bytes, with CJK-capable fonts."""
+    return _render(draw, size)
+
+
 def _render(draw: Callable[[Any], None], size: tuple[float, float] = (5.0, 4.0)) -> bytes:
     with _style():
         fig = Figure(figsize=size, dpi=100)

@@ -109,6 +109,22 @@ class Source(Strict):
         return f"{_redact_url(self.url or '')} ({self.table or 'query'})"
 
 
+def _check_recipe(task: Task, recipe: dict[str, Any]) -> None:
+    """Build the order's recipe now, so a bad operator name or param fails at intake, not mid-run."""
+    from pydantic import ValidationError
+
+    from mofang.data.ops import RecipeError  # the operator registry lives in the data workshop
+    from mofang.data.recipes import RecipeOverride, build_recipe
+
+    try:
+        build_recipe(task.value, RecipeOverride.model_validate(recipe))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValueError(f"recipe.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+    except RecipeError as exc:
+        raise ValueError(f"recipe.{exc.field}: {exc.reason}" if exc.field else f"recipe: {exc.reason}") from None
+
+
 def _redact_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
@@ -150,6 +166,8 @@ class Order(Strict):
     acceptance: Acceptance = Field(default_factory=Acceptance)
     deployment: Deployment = Field(default_factory=Deployment)
     budget: Budget = Field(default_factory=Budget)
+    recipe: Annotated[dict[str, Any] | None, Field(
+        None, description="Changes to the task's default data recipe: base, params, add, remove")]
     seed: int = 42
 
     @field_validator("data", mode="before")
@@ -169,6 +187,8 @@ class Order(Strict):
                     hint = f" — did you mean '{close[0]}'?" if close else ""
                     raise ValueError(f"unknown acceptance metric '{name}' for {self.task.value}{hint}"
                                      f" (expected one of: {', '.join(sorted(metrics))})")
+        if self.recipe is not None:
+            _check_recipe(self.task, self.recipe)
         granted = self.columns
         for role, column in (("target", self.target), ("id_column", self.id_column)):
             if column and column in granted.deny:

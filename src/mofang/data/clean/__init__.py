@@ -1,0 +1,1 @@
+"""Cleaning tools: values into their column's kind, canonical categories, outliers, missing values."""

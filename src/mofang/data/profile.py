@@ -1,0 +1,29 @@
+"""Profile a table: each column's kind, missing share, distinct count and (for dates) day/month order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from mofang.data.ops import ROW
+from mofang.data.types import date_order, infer_kind
+
+
+def profile_frame(frame: pd.DataFrame, on_reason: Callable[[str], None] | None = None) -> dict:
+    """{"rows": n, "columns": {name: {kind, missing_ratio, distinct, dayfirst?}}} of a raw string table."""
+    columns: dict[str, dict] = {}
+    for name in frame.columns:
+        if name == ROW:
+            continue
+        values = frame[name]
+        kind = infer_kind(values)
+        spec = {"kind": kind, "missing_ratio": round(float(values.isna().mean()), 4),
+                "distinct": int(values.nunique())}
+        if kind == "datetime":
+            spec["dayfirst"] = date_order(values)
+            if spec["dayfirst"] is not None and on_reason is not None:
+                order = "day-first (dd/mm)" if spec["dayfirst"] else "month-first (mm/dd)"
+                on_reason(f"column {name}: dates read {order}, as a value above 12 shows")
+        columns[name] = spec
+    return {"rows": len(frame), "columns": columns}
