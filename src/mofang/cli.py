@@ -17,8 +17,11 @@ app = typer.Typer(help="Mofang (模坊): an AI model factory — one order in, a
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 orders_app = typer.Typer(help="Orders and their jobs.", no_args_is_help=True)
 products_app = typer.Typer(help="Delivered products and their versions.", no_args_is_help=True)
+data_app = typer.Typer(help="The data workshop: inspect sources, run data recipes, list operators.",
+                       no_args_is_help=True)
 app.add_typer(orders_app, name="orders")
 app.add_typer(products_app, name="products")
+app.add_typer(data_app, name="data")
 
 # Piped output (scripts, CI logs) gets wide tables instead of the 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
@@ -220,6 +223,34 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
         raise _fail(exc) from None
     out.print(f"serving {name}@{version.version} on http://{host}:{port}  (docs: /docs)")
     uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@data_app.command("run")
+def data_run(recipe_file: Annotated[Path, typer.Argument(help="A data job: sources, recipe steps, output")]) -> None:
+    """Run a data recipe over its sources and publish a dataset version with its data card."""
+    from mofang.config import settings
+    from mofang.data.job import load_data_job, run_data_job
+    from mofang.line import ConsoleProgress
+
+    try:
+        job = load_data_job(recipe_file)
+        result = run_data_job(job, home=settings().home, progress=ConsoleProgress())
+    except MofangError as exc:
+        raise _fail(exc) from None
+    out.print(f"\n[bold green]dataset {result['digest'][:12]}[/]: {result['rows']:,} rows in {result['output']}")
+    out.print(f"data card: {result['card']}")
+
+
+@data_app.command("ops")
+def data_ops() -> None:
+    """List the registered data operators with their process and params."""
+    from mofang.data.ops import operators
+
+    table = Table("operator", "process", "what it does", "params (default)")
+    for name, cls in operators().items():
+        params = ", ".join(f"{k}={f.default!r}" for k, f in cls.Params.model_fields.items())
+        table.add_row(name, cls.process, cls.description, params)
+    out.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -9,7 +9,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -175,6 +184,14 @@ class Order(Strict):
     def _single_source(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
+    @field_validator("recipe")
+    @classmethod
+    def _recipe_builds(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        task = info.data.get("task")
+        if value is not None and task is not None:
+            _check_recipe(task, value)
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Order:
         metrics = METRICS_BY_TASK.get(self.task)
@@ -187,8 +204,6 @@ class Order(Strict):
                     hint = f" — did you mean '{close[0]}'?" if close else ""
                     raise ValueError(f"unknown acceptance metric '{name}' for {self.task.value}{hint}"
                                      f" (expected one of: {', '.join(sorted(metrics))})")
-        if self.recipe is not None:
-            _check_recipe(self.task, self.recipe)
         granted = self.columns
         for role, column in (("target", self.target), ("id_column", self.id_column)):
             if column and column in granted.deny:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Literal
 
 import numpy as np
@@ -12,6 +11,7 @@ from pydantic import Field
 
 from mofang.data.clean.frames import to_frame, to_table
 from mofang.data.labels import class_labels, regression_values
+from mofang.data.missing import MISSING
 from mofang.data.ops import ROW, OpContext, Operator, OpParams, OpTrace, register
 from mofang.data.types import coerce
 
@@ -39,7 +39,7 @@ class CoerceValues(Operator):
         for name in names:
             kind = "identifier" if name == ctx.id_column else ctx.kinds[name]
             values = coerce(frame[name], kind, dayfirst=ctx.dayfirst.get(name))
-            lost = frame[name].notna() & values.isna()
+            lost = _present(frame[name]) & values.isna()
             if lost.any():
                 examples = [str(v) for v in frame[name][lost].unique()[:EXAMPLES]]
                 unparsable[name] = {"count": int(lost.sum()), "kind": kind, "examples": examples}
@@ -49,7 +49,7 @@ class CoerceValues(Operator):
             classification = (ctx.task or "").endswith("classification")
             before = frame[ctx.target]
             frame[ctx.target] = class_labels(before) if classification else regression_values(before)
-            trace.change(ctx.target, int((before.notna() & frame[ctx.target].isna()).sum()))
+            trace.change(ctx.target, int((_present(before) & frame[ctx.target].isna()).sum()))
         trace.details["unparsable"] = unparsable
         if unparsable:
             trace.details["note"] = "values that did not parse became missing in " + ", ".join(unparsable)
@@ -57,8 +57,6 @@ class CoerceValues(Operator):
 
 
 class CategoriesParams(OpParams):
-    similarity: float = Field(0.9, gt=0.5, le=1.0, description="merge a rare spelling into a frequent one "
-                                                                 "at least this similar")
     rare_share: float = Field(0.2, gt=0, le=1, description="a spelling merged must be this much rarer")
     case: bool = Field(True, description="merge spellings that differ only in letter case")
 
@@ -69,7 +67,7 @@ class CanonicalCategories(Operator):
 
     name = "clean.categories"
     process = "clean"
-    description = "fold case/spacing variants and near-identical rare spellings into the most frequent one"
+    description = "fold case/spacing variants and rare one-typo spellings into the frequent one"
     Params = CategoriesParams
 
     def transform(self, table: pa.Table, ctx: OpContext, trace: OpTrace) -> pa.Table:
@@ -80,7 +78,7 @@ class CanonicalCategories(Operator):
         if ctx.target and ctx.target in frame.columns and (ctx.task or "").endswith("classification"):
             columns.append(ctx.target)
         for name in columns:
-            mapping = canonical_spellings(frame[name], params.similarity, params.rare_share, params.case)
+            mapping = canonical_spellings(frame[name], params.rare_share, params.case)
             if not mapping:
                 continue
             values = frame[name].map(lambda v, m=mapping: m.get(v, v) if v is not None else None)
@@ -93,7 +91,7 @@ class CanonicalCategories(Operator):
         return to_table(frame)
 
 
-def canonical_spellings(values: pd.Series, similarity: float, rare_share: float, case: bool) -> dict[str, str]:
+def canonical_spellings(values: pd.Series, rare_share: float, case: bool) -> dict[str, str]:
     """Rare spelling → the frequent spelling it stands for (case/space variants, near-identical text)."""
     counts = values.dropna().astype(str).value_counts()
     if len(counts) < 2 or len(counts) > 500:
@@ -107,14 +105,38 @@ def canonical_spellings(values: pd.Series, similarity: float, rare_share: float,
                 mapping.update({v: head for v in group.index if v != head})
     frequent = [v for v in counts.index if v not in mapping]
     for value in reversed(frequent):  # rarest first
-        if counts[value] > rare_share * counts.iloc[0] or len(value) < 4:
+        if counts[value] > rare_share * counts.iloc[0] or len(value) < 5:
             continue
-        others = [o for o in frequent if o != value and counts[o] * rare_share >= counts[value]
-                  and o not in mapping]
-        close = difflib.get_close_matches(value, others, n=1, cutoff=similarity)
-        if close:
-            mapping[value] = close[0]
+        for other in frequent:
+            if other == value or other in mapping or counts[other] * rare_share < counts[value]:
+                continue
+            if _one_typo_apart(value, other):
+                mapping[value] = other
+                break
     return {k: _final(mapping, k) for k in mapping}
+
+
+def _one_typo_apart(a: str, b: str) -> bool:
+    """One insertion, deletion, substitution or swap of neighbours apart — never on a digit (codes like
+    A1/A2 are different categories)."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end_a, end_b = len(a), len(b)
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a, end_b = end_a - 1, end_b - 1
+    da, db = a[start:end_a], b[start:end_b]
+    if any(c.isdigit() for c in da + db):
+        return False
+    return len(da) <= 1 and len(db) <= 1 or (len(da) == len(db) == 2 and da == db[::-1])
+
+
+def _present(values: pd.Series) -> pd.Series:
+    """Values that are there: not null and not a missing spelling such as 'n/a' or '无'."""
+    text = values.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    return values.notna() & ~text.isin(MISSING)
 
 
 def _final(mapping: dict[str, str], key: str) -> str:
