@@ -11,6 +11,7 @@ _REGISTRY: dict[str, type[Operator]] = {}
 # modules whose import registers operators; listed here so a recipe can name any of them
 OPERATOR_MODULES = (
     "mofang.data.clean.ops",
+    "mofang.data.pii.ops",
 )
 
 
