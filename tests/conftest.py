@@ -88,3 +88,22 @@ def postgres_url(fresh_schema: bool = False) -> str:
         conn.execute(text(f"create schema {schema}"))
     engine.dispose()
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+MARIADB_URL = os.environ.get("MOFANG_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4")
+
+
+def mariadb_url() -> str:
+    """The test MariaDB URL, or skip when it is unreachable — fail instead when MOFANG_REQUIRE_MARIADB=1 (CI)."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(MARIADB_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection problem means "not here"
+        if os.environ.get("MOFANG_REQUIRE_MARIADB") == "1":
+            pytest.fail(f"MariaDB is required here but unreachable at {MARIADB_URL}: {exc}")
+        pytest.skip(f"MariaDB unreachable at {MARIADB_URL}: {type(exc).__name__}")
+    engine.dispose()
+    return MARIADB_URL

@@ -189,3 +189,63 @@ def test_denied_columns_never_leave_the_database() -> None:
     # a query is wrapped so only granted columns come back
     query = read_source(Source(url=admin, query="SELECT * FROM mofang_grants;"), granted=granted)
     assert list(query.columns) == ["客户", "收入"] and query["客户"].tolist() == ["甲", "乙"]
+
+
+def _book(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
+    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+def test_xlsx_all_sheets_stacked(tmp_path: Path) -> None:
+    path = _book(tmp_path / "book.xlsx", {"空": pd.DataFrame(), "一月": pd.DataFrame({"名称": ["甲"], "数量": [1]}),
+                                          "二月": pd.DataFrame({"数量": [2, 3], "名称": ["乙", "丙"]})})
+    frame = read_source(source(path, sheet="*"))
+    assert frame.to_dict("list") == {"名称": ["甲", "乙", "丙"], "数量": ["1", "2", "3"]}
+    info = frame.attrs["source"]
+    assert info["sheets"] == ["一月", "二月"] and info["empty_sheets"] == ["空"]
+    assert read_source(source(path)).attrs["source"]["sheets"] == ["一月"]  # default: first non-empty sheet
+    other = _book(tmp_path / "other.xlsx", {"a": pd.DataFrame({"x": [1]}), "b": pd.DataFrame({"y": [1]})})
+    with pytest.raises(DataError, match=r"sheet 'b' differs from sheet 'a': only in 'b': \['y'\]"):
+        read_source(source(other, sheet="*"))
+
+
+def test_xlsx_header_below_blank_rows_and_dates(tmp_path: Path) -> None:
+    import datetime
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([])
+    sheet.append(["日期", None, "金额", "金额"])
+    sheet.append([datetime.datetime(2023, 1, 5, 8, 30), None, 1.5, "N/A"])
+    path = tmp_path / "dates.xlsx"
+    book.save(path)
+    frame = read_source(source(path))
+    assert frame.to_dict("list") == {"日期": ["2023-01-05 08:30:00"], "金额": ["1.5"], "金额.1": [None]}
+
+
+def test_json_object_of_record_lists(tmp_path: Path) -> None:
+    path = tmp_path / "windows.json"
+    path.write_text('{"a.csv": [["2014-01-01", "2014-01-02"], ["2014-02-01", "2014-02-03"]], "b.csv": [],'
+                    ' "c.csv": [["2015-01-01", "2015-01-09"]]}', encoding="utf-8")
+    frame = read_source(source(path))
+    assert frame.to_dict("list") == {"key": ["a.csv", "a.csv", "c.csv"],
+                                     "value_1": ["2014-01-01", "2014-02-01", "2015-01-01"],
+                                     "value_2": ["2014-01-02", "2014-02-03", "2015-01-09"]}
+    assert frame.attrs["source"]["layout"] == "grouped" and frame.attrs["source"]["empty_keys"] == 1
+    columns = tmp_path / "columns.json"
+    columns.write_text('{"a": [1, 2], "b": ["x", "y"]}', encoding="utf-8")
+    assert read_source(source(columns)).to_dict("list") == {"a": ["1", "2"], "b": ["x", "y"]}
+    scalar = tmp_path / "scalar.json"
+    scalar.write_text('["x", "y"]', encoding="utf-8")
+    with pytest.raises(DataError, match="this is a list of str"):
+        read_source(source(scalar))
+
+
+def test_jsonl_with_unicode_line_separators_inside_strings(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"text": "第一段\u2029第二段\u2028x"}\r\n{"text": "y"}\n', encoding="utf-8")
+    assert read_source(source(path))["text"].tolist() == ["第一段\u2029第二段\u2028x", "y"]

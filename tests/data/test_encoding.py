@@ -1,4 +1,4 @@
-"""Encoding detection: UTF-8, UTF-8 with BOM, GBK and GB18030 files read without flags."""
+"""Encoding detection: UTF-8, UTF-8 with BOM, GBK, GB18030 and Big5 read without flags; clear errors otherwise."""
 
 from __future__ import annotations
 
@@ -42,3 +42,34 @@ def test_binary_is_rejected() -> None:
 def test_undecodable_text_raises() -> None:
     with pytest.raises(DataError, match="encoding"):
         decode_text(b"\x81\xff\xfe\x80" * 3, source="x.csv")
+
+
+TRADITIONAL = ["我們今天去台北看電影", "臺灣", "資料庫連線失敗，請檢查網路設定。", "這個產品的價格太貴了，服務也不好。",
+               "客戶資料已經更新，請於三個工作天內確認帳戶餘額。"]
+SIMPLIFIED = ["我们今天去北京看电影", "不错", "数据库连接失败，请检查网络设置。", "这个产品的价格太贵了，服务也不好。",
+              "客户资料已经更新，请于三个工作日内确认账户余额。"]
+
+
+@pytest.mark.parametrize("text", TRADITIONAL + ["\n".join(TRADITIONAL * 40), "id,評論\n1,很好\n2," + TRADITIONAL[3]])
+def test_big5_is_not_read_as_gbk(text: str) -> None:
+    assert decode_text(text.encode("big5"), source="x.txt") == (text, "Big5")
+
+
+@pytest.mark.parametrize("text", SIMPLIFIED + ["\n".join(SIMPLIFIED * 40), "id,评论\n1,很好\n2," + SIMPLIFIED[3]])
+@pytest.mark.parametrize("codec, name", [("gbk", "GBK"), ("gb18030", "GBK")])
+def test_simplified_is_gbk(text: str, codec: str, name: str) -> None:
+    assert decode_text(text.encode(codec), source="x.txt") == (text, name)
+
+
+def test_big5_table_reads(tmp_path: Path) -> None:
+    path = tmp_path / "big5.csv"
+    path.write_bytes("客戶,城市,評論\n陳大文,臺北,服務很好\n林小美,高雄,價格太貴\n".encode("big5"))
+    frame = read_source(source(path))
+    assert frame.attrs["source"]["encoding"] == "Big5" and frame["城市"].tolist() == ["臺北", "高雄"]
+
+
+def test_unreadable_encoding_names_file_offset_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_bytes(b"a,b\n1,2\n3," + bytes(range(0x80, 0x100)) * 4 + b"\n")
+    with pytest.raises(DataError, match=r"bad.csv, row 3: cannot detect the text encoding: byte 10 \(0x80\)"):
+        read_source(source(path))

@@ -1,20 +1,21 @@
-"""Connectors: read a Source (csv/tsv/xlsx/parquet/json/jsonl/SQL) into a frame of string columns."""
+"""Connectors: read a Source (csv/tsv/xlsx/parquet/json/jsonl/documents/SQL) into a frame of string columns."""
 
 from __future__ import annotations
 
 import csv
-import difflib
 import io
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from mofang.data.documents import is_document_source, read_documents
 from mofang.data.encoding import decode_text
+from mofang.data.excel import read_excel
+from mofang.data.jsontables import parse_json
 from mofang.data.missing import blank_missing, stringify
+from mofang.data.sql import clean_header, read_sql
 from mofang.errors import DataError
 from mofang.orders.schema import Source
 
@@ -30,33 +31,18 @@ def read_source(source: Source, granted: Granted | None = None) -> pd.DataFrame:
     """Read one source with every column as strings (missing values as None).
 
     `granted(column)` says which columns may be read (minimal authorization): Parquet and SQL never load
-    the others (SQL does not even select them); text, Excel and JSON files drop them right after parsing
-    (a CSV is parsed whole so that a broken row is still caught).
-    `frame.attrs["source"]` describes what was read: label, format, encoding, separator, denied columns.
+    the others (SQL does not even select them); text, Excel, JSON and document files drop them right after
+    parsing (a CSV is parsed whole so that a broken row is still caught).
+    `frame.attrs["source"]` describes what was read: label, format, encoding, separator, denied columns, and
+    per format the sheets read or the files skipped.
     Raises DataError naming the source (and the row where it can) for anything unreadable.
     """
     allowed: Granted = granted or (lambda _column: True)
     if source.url is not None:
-        frame, info = _read_sql(source, allowed)
+        frame, info = read_sql(source, allowed)
     else:
-        path = Path(source.path or "")
-        label = str(path)
-        if not path.exists():
-            raise DataError("file not found", source=label)
-        if not path.is_file():
-            raise DataError("not a file", source=label)
-        if path.stat().st_size == 0:
-            raise DataError("the file is empty (0 bytes); no data rows", source=label)
-        fmt = source.format or _SUFFIXES.get(path.suffix.lower(), "csv")
-        if fmt in ("csv", "tsv"):
-            frame, info = _read_delimited(source, path, fmt, allowed)
-        elif fmt in ("xlsx", "xls"):
-            frame, info = _read_excel(source, path, fmt), {"format": fmt}
-        elif fmt == "parquet":
-            frame, info = _read_parquet(path, allowed)
-        else:
-            frame, info = _read_json(source, path, fmt)
-    frame.columns = [_clean_header(c) for c in frame.columns]
+        frame, info = _read_file(source, Path(source.path or ""), allowed)
+    frame.columns = [clean_header(c) for c in frame.columns]
     denied = info.pop("denied", []) + [c for c in frame.columns if not allowed(c)]
     frame = frame.drop(columns=[c for c in frame.columns if not allowed(c)])
     info["denied"] = denied
@@ -67,22 +53,35 @@ def read_source(source: Source, granted: Granted | None = None) -> pd.DataFrame:
     return frame
 
 
-def _granted_query(conn: Any, query: str, allowed: Granted) -> tuple[str, list[str]]:
-    """The order's query wrapped so that only granted columns leave the database; and its columns."""
-    from sqlalchemy import text
-    from sqlalchemy.exc import SQLAlchemyError
+def file_format(path: Path) -> str:
+    """The format a file or folder is read as, from its suffix (a folder or an archive: documents)."""
+    if is_document_source(path):
+        return "documents"
+    return _SUFFIXES.get(path.suffix.lower(), "csv")
 
-    inner = query.strip().rstrip(";")
-    try:
-        names = list(conn.execute(text(f"SELECT * FROM ({inner}) AS mofang_q WHERE 1 = 0")).keys())
-    except SQLAlchemyError:  # a query this database will not nest: run it as written, drop columns after
-        conn.rollback()
-        return inner, []
-    if all(allowed(_clean_header(n)) for n in names):
-        return inner, names
-    quote = conn.dialect.identifier_preparer.quote
-    kept = [quote(n) for n in names if allowed(_clean_header(n))] or ["1 AS no_granted_column"]
-    return f"SELECT {', '.join(kept)} FROM ({inner}) AS mofang_q", names
+
+def _read_file(source: Source, path: Path, allowed: Granted) -> tuple[pd.DataFrame, dict]:
+    label = str(path)
+    if not path.exists():
+        raise DataError("file not found", source=label)
+    fmt = source.format or file_format(path)
+    if fmt == "documents":
+        if not is_document_source(path):
+            raise DataError("format documents needs a folder or a .zip/.tar.gz/.tgz/.tar archive", source=label)
+        return read_documents(path)
+    if not path.is_file():
+        raise DataError("not a file; a folder is read as documents (txt, md, html, docx, pdf)", source=label)
+    if path.stat().st_size == 0:
+        raise DataError("the file is empty (0 bytes); no data rows", source=label)
+    if fmt in ("csv", "tsv"):
+        return _read_delimited(source, path, fmt)
+    if fmt in ("xlsx", "xls"):
+        if fmt == "xls":
+            raise DataError("old Excel .xls files are not supported; save the sheet as .xlsx", source=label)
+        return read_excel(path, source.sheet)
+    if fmt == "parquet":
+        return _read_parquet(path, allowed)
+    return _read_json(source, path, fmt)
 
 
 def sniff_separator(text: str) -> str:
@@ -102,11 +101,7 @@ def sniff_separator(text: str) -> str:
     return best
 
 
-def _clean_header(name: object) -> str:
-    return str(name).replace("\ufeff", "").strip()
-
-
-def _read_delimited(source: Source, path: Path, fmt: str, allowed: Granted) -> tuple[pd.DataFrame, dict]:
+def _read_delimited(source: Source, path: Path, fmt: str) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     text, encoding = decode_text(path.read_bytes(), source.encoding, source=label)
     if not text.strip():
@@ -127,40 +122,13 @@ def _read_delimited(source: Source, path: Path, fmt: str, allowed: Granted) -> t
     return blank_missing(frame), {"format": fmt, "encoding": encoding, "separator": sep}
 
 
-def _read_excel(source: Source, path: Path, fmt: str) -> pd.DataFrame:
-    label = str(path)
-    if fmt == "xls":
-        raise DataError("old Excel .xls files are not supported; save the sheet as .xlsx", source=label)
-    sheet = source.sheet if source.sheet is not None else 0
-    try:
-        book = pd.ExcelFile(path, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises zip, key and value errors for corrupt files
-        raise DataError(f"not a readable xlsx file ({type(exc).__name__}: {exc})", source=label) from None
-    with book:
-        names = book.sheet_names
-        if isinstance(sheet, str) and sheet not in names:
-            close = difflib.get_close_matches(sheet, names, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise DataError(f"no sheet '{sheet}'{hint} (sheets: {', '.join(names)})", source=label)
-        if isinstance(sheet, int) and not 0 <= sheet < len(names):
-            raise DataError(f"no sheet number {sheet}; the file has {len(names)}", source=label)
-        try:
-            frame = book.parse(sheet, dtype=str, keep_default_na=False, na_values=[])
-        except Exception as exc:
-            raise DataError(f"cannot read the sheet ({type(exc).__name__}: {exc})", source=label) from None
-    frame = blank_missing(frame)
-    frame = frame.dropna(how="all")  # sheets are often padded with thousands of empty rows
-    empty_cols = [c for c in frame.columns if str(c).startswith("Unnamed:") and frame[c].isna().all()]
-    return frame.drop(columns=empty_cols)
-
-
 def _read_parquet(path: Path, allowed: Granted) -> tuple[pd.DataFrame, dict]:
     try:
         import pyarrow.parquet as pq
 
         names = pq.read_schema(path).names
-        frame = pd.read_parquet(path, columns=[n for n in names if allowed(_clean_header(n))])
-        denied = [_clean_header(n) for n in names if not allowed(_clean_header(n))]
+        frame = pd.read_parquet(path, columns=[n for n in names if allowed(clean_header(n))])
+        denied = [clean_header(n) for n in names if not allowed(clean_header(n))]
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for corrupt files
         raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})",
                         source=str(path)) from None
@@ -170,72 +138,5 @@ def _read_parquet(path: Path, allowed: Granted) -> tuple[pd.DataFrame, dict]:
 def _read_json(source: Source, path: Path, fmt: str) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     text, encoding = decode_text(path.read_bytes(), source.encoding, source=label)
-    lines = fmt == "jsonl" or _looks_like_lines(text)
-    if lines:
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"not valid JSON ({exc.msg})", source=label, row=number) from None
-            if not isinstance(record, dict):
-                raise DataError("each JSON line must be an object of column: value", source=label,
-                                row=number)
-            records.append(record)
-        frame = pd.DataFrame(records, dtype=object)
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON ({exc.msg})", source=label, row=exc.lineno) from None
-        if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-            frame = pd.DataFrame(data, dtype=object)
-        elif isinstance(data, dict):
-            frame = pd.DataFrame(data, dtype=object)
-        else:
-            raise DataError("JSON must be a list of objects (rows) or an object of columns", source=label)
-    return stringify(frame), {"format": "jsonl" if lines else "json", "encoding": encoding}
-
-
-def _looks_like_lines(text: str) -> bool:
-    first = text.lstrip().split("\n", 1)
-    return len(first) > 1 and first[0].rstrip().endswith("}") and first[1].lstrip().startswith("{")
-
-
-def _read_sql(source: Source, allowed: Granted) -> tuple[pd.DataFrame, dict]:
-    from sqlalchemy import create_engine, inspect, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    label = source.label
-    try:
-        engine = create_engine(source.url or "")
-    except Exception as exc:  # ArgumentError, NoSuchModuleError, missing driver
-        raise DataError(f"bad database URL ({type(exc).__name__}: {exc})", source=label) from None
-    try:
-        with engine.connect() as conn:
-            if source.table:
-                schema, _, name = source.table.rpartition(".")
-                inspector = inspect(conn)
-                if not inspector.has_table(name, schema=schema or None):
-                    tables = inspector.get_table_names(schema=schema or None)
-                    close = difflib.get_close_matches(name, tables, n=1)
-                    hint = f"; did you mean '{close[0]}'?" if close else ""
-                    listed = ", ".join(tables[:20]) or "none"
-                    raise DataError(f"no table '{source.table}'{hint} (tables: {listed})", source=label)
-                names = [c["name"] for c in inspector.get_columns(name, schema=schema or None)]
-                frame = pd.read_sql_table(name, conn, schema=schema or None,
-                                          columns=[c for c in names if allowed(_clean_header(c))])
-            else:
-                query, names = _granted_query(conn, source.query or "", allowed)
-                frame = pd.read_sql(text(query), conn)
-    except DataError:
-        raise
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise DataError(f"database error: {detail}", source=label) from None
-    finally:
-        engine.dispose()
-    denied = [_clean_header(n) for n in names if not allowed(_clean_header(n))]
-    return stringify(frame), {"format": "sql", "denied": denied}
+    frame, info = parse_json(text, fmt, label)
+    return frame, {**info, "encoding": encoding}

@@ -1,4 +1,4 @@
-"""Read all of an order's sources, stacked and limited to granted columns; the intake preflight."""
+"""Read all of an order's sources, stacked or joined and limited to granted columns; the intake preflight."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from mofang.data.connectors import read_source
+from mofang.data.joins import join_onto
 from mofang.errors import DataError
 from mofang.orders.schema import Order, Source
 
@@ -25,36 +26,68 @@ class SourceRead:
     encoding: str | None = None
     separator: str | None = None
     denied: list[str] = field(default_factory=list)
+    sheets: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    join: dict | None = None
 
 
 def read_granted(order: Order, on_source: Callable[[int, Source], None] | None = None,
                  ) -> tuple[pd.DataFrame, list[SourceRead]]:
-    """Every source read, granted columns only, stacked row-wise; raises DataError on any mismatch."""
-    frames, reads = [], []
-    first_columns: list[str] | None = None
+    """Every source read, granted columns only: stacked row-wise, or joined onto the sources before it where
+    it has a `join`; raises DataError on any mismatch."""
+    _check_joins(order)
+    joined = any(source.join for source in order.data)
+    data: pd.DataFrame | None = None
+    reads = []
     for i, source in enumerate(order.data):
         if on_source is not None:
             on_source(i, source)
         frame = read_source(source, granted=order.is_granted)
         info = frame.attrs.get("source", {})
-        _check_allowed_exist(order, frame, source)
-        denied = list(info.get("denied", []))
-        if first_columns is None:
-            first_columns = list(frame.columns)
-        elif set(frame.columns) != set(first_columns):
-            only_here = sorted(set(frame.columns) - set(first_columns))
-            only_first = sorted(set(first_columns) - set(frame.columns))
-            raise DataError("sources are stacked row-wise and must have the same columns; "
-                            f"only in this source: {only_here or 'none'}, only in {order.data[0].label}: "
-                            f"{only_first or 'none'}", source=source.label)
-        frames.append(frame[first_columns])
+        if not joined:
+            _check_allowed_exist(order, frame, source, list(info.get("denied", [])))
+        join = None
+        if data is None:
+            data = frame
+        elif source.join is not None:
+            data, join = join_onto(data, frame, source)
+        else:
+            data = _stack(order, data, frame, source)
         reads.append(SourceRead(label=source.label, format=info.get("format", ""), rows=len(frame),
                                 columns=frame.shape[1], sha256=_sha256(source, frame),
                                 encoding=info.get("encoding"), separator=info.get("separator"),
-                                denied=denied))
-    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+                                denied=list(info.get("denied", [])), sheets=list(info.get("sheets", [])),
+                                skipped=list(info.get("skipped", [])), join=join))
+    assert data is not None  # an order has at least one source
+    if joined:
+        _check_allowed_exist(order, data, order.data[0], [c for r in reads for c in r.denied])
     _check_roles(order, data)
     return data, reads
+
+
+def _check_joins(order: Order) -> None:
+    """Before anything is read: the first source cannot join, and join keys must be granted columns."""
+    for i, source in enumerate(order.data):
+        if source.join is None:
+            continue
+        if i == 0:
+            raise DataError("the first source has a join but nothing comes before it to join onto; "
+                            "put the join on a later source", source=source.label)
+        for key in source.join.keys:
+            if not order.is_granted(key):
+                raise DataError(f"join key '{key}' is not granted by the order's columns (allow/deny), so it "
+                                "cannot be read to join on", source=source.label, column=key)
+
+
+def _stack(order: Order, data: pd.DataFrame, frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    if set(frame.columns) != set(data.columns):
+        only_here = sorted(set(frame.columns) - set(data.columns))
+        only_before = sorted(set(data.columns) - set(frame.columns))
+        before = order.data[0].label if not any(s.join for s in order.data) else "the sources before it"
+        raise DataError("sources are stacked row-wise and must have the same columns; "
+                        f"only in this source: {only_here or 'none'}, only in {before}: "
+                        f"{only_before or 'none'}", source=source.label)
+    return pd.concat([data, frame[list(data.columns)]], ignore_index=True)
 
 
 def check_sources(order: Order) -> None:
@@ -68,13 +101,13 @@ def check_sources(order: Order) -> None:
                             source=order.data[0].label, column=order.target)
 
 
-def _check_allowed_exist(order: Order, frame: pd.DataFrame, source: Source) -> None:
+def _check_allowed_exist(order: Order, frame: pd.DataFrame, source: Source, denied: list[str]) -> None:
     allow = order.columns.allow
     if allow is None:
         return
     absent = [c for c in allow if c not in frame.columns]
     if absent:
-        every = list(frame.columns) + list(frame.attrs.get("source", {}).get("denied", []))
+        every = list(frame.columns) + denied
         hints = [f"'{c}' (did you mean '{m[0]}'?)" if (m := difflib.get_close_matches(c, every, n=1)) else f"'{c}'"
                  for c in absent]
         raise DataError(f"columns.allow names columns the data does not have: {', '.join(hints)}",
@@ -92,11 +125,11 @@ def _check_roles(order: Order, data: pd.DataFrame) -> None:
 
 
 def _sha256(source: Source, frame: pd.DataFrame) -> str:
-    """The file's sha256, or for a database the sha256 of the rows read (as CSV)."""
+    """The file's sha256 (a folder's: over its files), or for a database the sha256 of the rows read (as CSV)."""
     import hashlib
 
-    from mofang.store import file_digest
+    from mofang.store import file_digest, tree_digest
 
     if source.path is not None:
-        return file_digest(source.path)
+        return tree_digest(source.path) if source.path.is_dir() else file_digest(source.path)
     return hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()

@@ -87,18 +87,46 @@ class Criterion(BaseModel):
         return f"{self.op} {self.value:.15g}"
 
 
-class Source(Strict):
-    """Where the data is: a file (csv/tsv/xlsx/parquet/jsonl) or an SQL table or query."""
+class Join(Strict):
+    """Join a source onto the result of the sources before it, on a key, instead of stacking it."""
 
-    path: Path | None = Field(None, description="File path; relative paths are taken from the order file")
-    format: Literal["csv", "tsv", "xlsx", "xls", "parquet", "jsonl", "json"] | None = Field(
-        None, description="File format; inferred from the suffix when absent")
-    encoding: str = Field("auto", description="Text encoding; 'auto' detects UTF-8/BOM/GBK/GB18030")
+    on: str | list[str] = Field(description="Key column(s) present on both sides")
+    how: Literal["left", "inner"] = Field("left", description="left: keep every row before; inner: matched only")
+    many: bool = Field(False, description="Allow a key repeated in this source (rows are multiplied)")
+
+    @field_validator("on")
+    @classmethod
+    def _some_key(cls, value: str | list[str]) -> str | list[str]:
+        keys = [value] if isinstance(value, str) else value
+        if not keys or any(not k.strip() for k in keys):
+            raise ValueError("'on' needs at least one non-empty column name")
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"'on' names a column twice: {keys}")
+        return value
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.on] if isinstance(self.on, str) else list(self.on)
+
+
+class Source(Strict):
+    """Where the data is: a file (csv/tsv/xlsx/parquet/json/jsonl), a folder or archive of documents, or an
+    SQL table or query."""
+
+    path: Path | None = Field(None, description="File, folder or archive path; relative paths are taken from "
+                                                "the order file")
+    format: Literal["csv", "tsv", "xlsx", "xls", "parquet", "jsonl", "json", "documents"] | None = Field(
+        None, description="File format; inferred from the suffix when absent (a folder, .zip, .tar.gz, .tgz or "
+                          ".tar: documents — txt, md, html, docx, pdf, one row per file)")
+    encoding: str = Field("auto", description="Text encoding; 'auto' detects UTF-8/BOM/GBK/GB18030/Big5")
     separator: str | None = Field(None, description="Field separator; sniffed when absent")
-    sheet: str | int | None = Field(None, description="Excel sheet name or index (default: the first)")
+    sheet: str | int | None = Field(None, description="Excel sheet name or index, or '*' for every sheet with the "
+                                                      "same header stacked (default: the first non-empty sheet)")
     url: str | None = Field(None, description="SQLAlchemy URL of a database")
     table: str | None = Field(None, description="Table to read (with url)")
     query: str | None = Field(None, description="SELECT query to read (with url)")
+    join: Join | None = Field(None, description="Join onto the sources before this one on a key "
+                                                "(default: stack rows)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -168,7 +196,7 @@ class Order(Strict):
     tenant: Annotated[str, Field(pattern=SLUG, description="The customer placing the order")]
     task: Task
     description: str = ""
-    data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise")
+    data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise (or joined on a key with join:)")
     target: str | None = Field(None, description="Column to predict")
     id_column: str | None = Field(None, description="Row identifier; never used as a feature")
     columns: Columns = Field(default_factory=Columns)

@@ -1,0 +1,92 @@
+"""Document sources: a folder or a .zip/.tar.gz of documents read in memory as one text record per file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from mofang.data.doctext import DOCUMENT_FORMATS, extract, first_line
+from mofang.data.safety import check_count, check_total, iter_tar, open_zip, read_zip_member, safe_member_name
+from mofang.errors import DataError
+
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+SKIPPED_LISTED = 50  # names of skipped files kept in the read info
+_SYSTEM = ("__MACOSX/", ".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+def is_document_source(path: Path) -> bool:
+    """A folder, or an archive that holds documents."""
+    return path.is_dir() or path.name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def read_documents(path: Path) -> tuple[pd.DataFrame, dict]:
+    """One record per document, sorted by path: path, title, text, format, and label (the parent folder's
+    name) when documents sit in sub-folders. Unknown file types are skipped and listed in the read info."""
+    label = str(path)
+    records, skipped = [], []
+    for name, data in sorted(_members(path, label), key=lambda member: member[0]):
+        fmt = DOCUMENT_FORMATS.get(PurePosixPath(name).suffix.lower())
+        if fmt is None or _is_system_file(name):
+            skipped.append(name)
+            continue
+        where = f"{label} [{name}]"
+        document = extract(_read(data), fmt, source=where)
+        text = document.text.strip()
+        title = document.title or first_line(text) or PurePosixPath(name).stem
+        records.append({"path": name, "title": title, "text": text or None, "format": fmt})
+    if not records:
+        kinds = ", ".join(sorted(DOCUMENT_FORMATS))
+        raise DataError(f"no documents ({kinds}) found; {len(skipped)} other files", source=label)
+    frame = pd.DataFrame(records, dtype=object)
+    labels = _folder_labels(frame["path"].tolist())
+    if labels is not None:
+        frame["label"] = labels
+    info = {"format": "documents", "documents": len(frame), "skipped": skipped[:SKIPPED_LISTED],
+            "skipped_count": len(skipped)}
+    return frame, info
+
+
+def _members(path: Path, label: str) -> Iterator[tuple[str, bytes | Path]]:
+    """(relative name, bytes or file path) of every regular file of the folder or archive."""
+    lower = path.name.lower()
+    if path.is_dir():  # the same limits as an archive: everything read stays in memory
+        count = total = 0
+        for file in path.rglob("*"):
+            if file.is_file() and not file.is_symlink():
+                count += 1
+                check_count(count, label)
+                if file.suffix.lower() in DOCUMENT_FORMATS:
+                    total += file.stat().st_size
+                    check_total(total, label)
+                yield file.relative_to(path).as_posix(), file
+    elif lower.endswith(".zip"):
+        with open_zip(path, label) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    yield safe_member_name(info.filename, label), read_zip_member(archive, info, label)
+    else:
+        for name, data in iter_tar(path, label):
+            if data is not None:
+                yield name, data
+
+
+def _read(data: bytes | Path) -> bytes:
+    return data.read_bytes() if isinstance(data, Path) else data
+
+
+def _is_system_file(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return name.startswith(_SYSTEM) or base.startswith("._") or base in _SYSTEM
+
+
+def _folder_labels(paths: list[str]) -> list[str | None] | None:
+    """The parent folder's name under the folder all documents share; None when none sits in a sub-folder."""
+    parents = [PurePosixPath(p).parent for p in paths]
+    common = parents[0]
+    for parent in parents[1:]:
+        while common != PurePosixPath(".") and common not in (parent, *parent.parents):
+            common = common.parent
+    labels = [parent.name if parent != common else None for parent in parents]
+    return labels if any(labels) else None

@@ -1,0 +1,123 @@
+"""Excel connector: one sheet (the first non-empty by default) or all sheets with one header stacked."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mofang.data.missing import blank_missing, to_text
+from mofang.data.safety import open_zip
+from mofang.errors import DataError
+
+ALL_SHEETS = "*"
+
+
+def read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict]:
+    """Read an .xlsx as strings; `sheet` is a name, an index, '*' (all sheets) or None (first non-empty).
+
+    Empty rows (sheets are often padded with thousands) and empty unnamed columns are dropped.
+    Returns the frame and the read info (format, sheets read, empty sheets skipped).
+    """
+    label = str(path)
+    if path.suffix.lower() == ".xls":
+        raise DataError("old Excel .xls files are not supported; save the sheet as .xlsx", source=label)
+    open_zip(path, label, "xlsx file").close()  # refuse a zip bomb before openpyxl inflates anything
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zip, key and value errors for corrupt files
+        raise DataError(f"not a readable xlsx file ({type(exc).__name__}: {exc})", source=label) from None
+    try:
+        names = list(book.sheetnames)
+        if sheet == ALL_SHEETS:
+            return _stack_sheets(book, names, label)
+        if sheet is None:
+            for name in names:
+                frame = _sheet_frame(book, name, label)
+                if frame is not None:
+                    return frame, {"format": "xlsx", "sheets": [name]}
+            raise DataError(f"every sheet is empty ({', '.join(names)})", source=label)
+        name = _sheet_name(sheet, names, label)
+        frame = _sheet_frame(book, name, label)
+        if frame is None:
+            raise DataError(f"sheet '{name}' is empty", source=label)
+        return frame, {"format": "xlsx", "sheets": [name]}
+    finally:
+        book.close()
+
+
+def _stack_sheets(book: Any, names: list[str], label: str) -> tuple[pd.DataFrame, dict]:
+    frames: list[pd.DataFrame] = []
+    read, empty = [], []
+    for name in names:
+        frame = _sheet_frame(book, name, label)
+        if frame is None:
+            empty.append(name)
+            continue
+        if frames and set(frame.columns) != set(frames[0].columns):
+            only_here = sorted(set(frame.columns) - set(frames[0].columns))
+            only_first = sorted(set(frames[0].columns) - set(frame.columns))
+            raise DataError(f"sheet: '*' stacks sheets with the same header, but sheet '{name}' differs from "
+                            f"sheet '{read[0]}': only in '{name}': {only_here or 'none'}, only in '{read[0]}': "
+                            f"{only_first or 'none'}; name one sheet instead", source=label)
+        frames.append(frame[list(frames[0].columns)] if frames else frame)
+        read.append(name)
+    if not frames:
+        raise DataError(f"every sheet is empty ({', '.join(names)})", source=label)
+    data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return data, {"format": "xlsx", "sheets": read, "empty_sheets": empty}
+
+
+def _sheet_name(sheet: str | int, names: list[str], label: str) -> str:
+    if isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise DataError(f"no sheet number {sheet}; the file has {len(names)}", source=label)
+        return names[sheet]
+    if sheet not in names:
+        close = difflib.get_close_matches(sheet, names, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise DataError(f"no sheet '{sheet}'{hint} (sheets: {', '.join(names)})", source=label)
+    return sheet
+
+
+def _sheet_frame(book: Any, name: str, label: str) -> pd.DataFrame | None:
+    """The sheet's rows under its first non-empty row as header; None when the sheet has no data rows."""
+    try:
+        rows = [row for row in _rows(book[name]) if any(v is not None and str(v).strip() for v in row)]
+    except Exception as exc:  # a broken sheet XML inside a valid zip
+        raise DataError(f"cannot read sheet '{name}' ({type(exc).__name__}: {exc})", source=label) from None
+    if len(rows) < 2:
+        return None
+    width = max(len(row) for row in rows)
+    header = _header(rows[0], width)
+    body = [[None if v is None else to_text(v) for v in row] + [None] * (width - len(row)) for row in rows[1:]]
+    frame = blank_missing(pd.DataFrame(body, columns=header, dtype=object))
+    empty = [c for c in frame.columns if c.startswith("Unnamed:") and frame[c].isna().all()]
+    frame = frame.drop(columns=empty).dropna(how="all")
+    return frame if len(frame) else None
+
+
+def _rows(sheet: Any) -> Iterator[tuple]:
+    sheet.reset_dimensions()  # some writers record a wrong size; read every row that is there
+    yield from sheet.iter_rows(values_only=True)
+
+
+def _header(cells: tuple, width: int) -> list[str]:
+    """Header names as pandas makes them: 'Unnamed: i' for blanks, '.1', '.2' for repeats."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for i in range(width):
+        value = cells[i] if i < len(cells) else None
+        name = f"Unnamed: {i}" if value is None or not str(value).strip() else to_text(value).strip()
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names

@@ -1,0 +1,88 @@
+"""JSON connector: JSON lines, a list of records, an object of columns, or an object of record lists."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from mofang.data.missing import stringify
+from mofang.errors import DataError
+
+KEY_COLUMN = "key"
+
+
+def parse_json(text: str, fmt: str, label: str) -> tuple[pd.DataFrame, dict]:
+    """Rows from JSON text; `fmt` 'jsonl' forces JSON lines, otherwise lines are recognised by their shape.
+
+    Layouts: JSON lines of objects; a list of objects; an object of equal-length columns; an object of
+    lists of records (e.g. {"series-a": [[start, end], ...]}), one row per item with its key in 'key'.
+    """
+    if fmt == "jsonl" or _looks_like_lines(text):
+        return stringify(pd.DataFrame(_lines(text, label), dtype=object)), {"format": "jsonl"}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"not valid JSON ({exc.msg})", source=label, row=exc.lineno) from None
+    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+        return stringify(pd.DataFrame(data, dtype=object)), {"format": "json", "layout": "records"}
+    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+        lengths = {len(v) for v in data.values()}
+        nested = any(isinstance(item, dict | list) for v in data.values() for item in v)
+        if len(lengths) == 1 and not nested:
+            return stringify(pd.DataFrame(data, dtype=object)), {"format": "json", "layout": "columns"}
+        return stringify(_grouped(data, label)), {"format": "json", "layout": "grouped",
+                                                  "keys": len(data), "empty_keys": sum(not v for v in data.values())}
+    raise DataError("JSON must be JSON lines, a list of objects (rows), an object of equal-length columns, "
+                    f"or an object of lists (one row per item); this is {_shape(data)}", source=label)
+
+
+def _lines(text: str, label: str) -> list[dict]:
+    records = []
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2029 may sit inside strings
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"not valid JSON ({exc.msg})", source=label, row=number) from None
+        if not isinstance(record, dict):
+            raise DataError("each JSON line must be an object of column: value", source=label, row=number)
+        records.append(record)
+    return records
+
+
+def _grouped(data: dict[str, list], label: str) -> pd.DataFrame:
+    """One row per list item: objects give their fields, lists value_1..value_n, scalars 'value'."""
+    rows: list[dict[str, Any]] = []
+    for key, items in data.items():
+        for item in items:
+            if isinstance(item, dict):
+                fields = item
+            elif isinstance(item, list):
+                fields = {f"value_{i}": v for i, v in enumerate(item, start=1)}
+            else:
+                fields = {"value": item}
+            if KEY_COLUMN in fields:
+                raise DataError(f"items under '{key}' have their own '{KEY_COLUMN}' field; "
+                                "write the file as a list of objects", source=label)
+            rows.append({KEY_COLUMN: key, **fields})
+    if not rows:
+        raise DataError(f"every list in the JSON object is empty ({len(data)} keys); no data rows", source=label)
+    return pd.DataFrame(rows, dtype=object)
+
+
+def _shape(data: object) -> str:
+    if isinstance(data, list):
+        kinds = sorted({type(item).__name__ for item in data[:100]}) or ["nothing"]
+        return f"a list of {'/'.join(kinds)}"
+    if isinstance(data, dict):
+        kinds = sorted({type(value).__name__ for value in data.values()}) or ["nothing"]
+        return f"an object of {'/'.join(kinds)}"
+    return f"a single {type(data).__name__}"
+
+
+def _looks_like_lines(text: str) -> bool:
+    first = text.lstrip().split("\n", 1)
+    return len(first) > 1 and first[0].rstrip().endswith("}") and first[1].lstrip().startswith("{")
