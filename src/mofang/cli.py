@@ -241,6 +241,39 @@ def data_run(recipe_file: Annotated[Path, typer.Argument(help="A data job: sourc
     out.print(f"data card: {result['card']}")
 
 
+@data_app.command("inspect")
+def data_inspect(target: Annotated[str, typer.Argument(help="A file, folder, archive or SQLAlchemy URL")],
+                 table: Annotated[str | None, typer.Option(help="Table to read (with a URL)")] = None,
+                 query: Annotated[str | None, typer.Option(help="SELECT to read (with a URL)")] = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False) -> None:
+    """Profile a source and scan it for personal data; writes nothing."""
+    from mofang.data.inspect import inspect_target
+
+    try:
+        report = inspect_target(target, table=table, query=query)
+    except MofangError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps(report, ensure_ascii=False, default=str))
+        return
+    how = ", ".join(f"{k} {v!r}" for k, v in (("encoding", report["encoding"]), ("separator", report["separator"]))
+                    if v)
+    out.print(f"[bold]{report['target']}[/]: {report['format']}{' (' + how + ')' if how else ''}, "
+              f"{report['rows']:,} rows × {len(report['columns'])} columns")
+    table_view = Table("column", "kind", "missing", "distinct", "samples", "personal data")
+    for column in report["columns"]:
+        found = report["pii"].get(column["name"])
+        if found is None:
+            pii = ""
+        elif found["scope"] == "column":
+            pii = f"{found['kind']} ({found['share']:.0%} of values)"
+        else:
+            pii = ", ".join(f"{k} ×{v['found']}" for k, v in found["kinds"].items())
+        table_view.add_row(column["name"], column["kind"], f"{column['missing_ratio']:.1%}",
+                           f"{column['distinct']:,}", " | ".join(map(str, column["samples"])), pii)
+    out.print(table_view)
+
+
 @data_app.command("ops")
 def data_ops() -> None:
     """List the registered data operators with their process and params."""

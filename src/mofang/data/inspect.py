@@ -18,14 +18,24 @@ SAMPLE_CHARS = 40
 
 def inspect_target(target: str, *, table: str | None = None, query: str | None = None) -> dict[str, Any]:
     """Read `target` (a path, or an SQLAlchemy URL with `table` or `query`) without changing anything and
-    describe it: label, format, encoding, separator, rows, read details, and per column its inferred kind,
-    missing ratio, distinct count and up to 3 sample values (each cut to 40 characters)."""
+    describe it: label, format, encoding, separator, rows, read details, per column its inferred kind,
+    missing ratio, distinct count and up to 3 sample values (each cut to 40 characters; masked where the
+    column holds personal data), and the PII scan per column."""
+    from mofang.data.pii import scan_table
+
     frame = read_source(source_for(target, table=table, query=query))
     info = dict(frame.attrs.get("source", {}))
     details = {k: v for k, v in info.items() if k not in ("label", "format", "encoding", "separator", "denied")}
+    pii = scan_table(frame)
+    columns = [profile_column(name, frame[name]) for name in frame.columns]
+    for column in columns:  # an inspection never prints raw personal data: PII samples are masked ones
+        found = pii.get(column["name"])
+        if found is not None:
+            column["samples"] = found.get("examples") or [e for k in found.get("kinds", {}).values()
+                                                          for e in k["examples"]][:SAMPLES]
     return {"target": info.get("label", target), "format": info.get("format"), "encoding": info.get("encoding"),
-            "separator": info.get("separator"), "rows": len(frame), "details": details,
-            "columns": [profile_column(name, frame[name]) for name in frame.columns]}
+            "separator": info.get("separator"), "rows": len(frame), "details": details, "columns": columns,
+            "pii": pii}
 
 
 def source_for(target: str, *, table: str | None = None, query: str | None = None) -> Source:
