@@ -12,6 +12,8 @@ _REGISTRY: dict[str, type[Operator]] = {}
 OPERATOR_MODULES = (
     "mofang.data.clean.ops",
     "mofang.data.pii.ops",
+    "mofang.data.text.ops",
+    "mofang.data.dedup.ops",
 )
 
 
