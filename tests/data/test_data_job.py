@@ -26,7 +26,7 @@ STEPS = """  - op: normalize.text
   - op: clean.missing
   - op: dedupe.exact
   - op: dedupe.near
-    params: {threshold: 0.7}
+    params: {columns: [review], threshold: 0.7}
   - op: desensitize.pii
   - op: quality.text
 """
@@ -73,4 +73,4 @@ def test_a_typo_in_a_step_fails_before_reading(tmp_path: Path, home: Path) -> No
     job = tmp_path / "job.yaml"
     job.write_text(JOB.format(steps="  - op: dedupe.nears\n"), encoding="utf-8")
     result = CliRunner().invoke(app, ["data", "run", str(job)])
-    assert result.exit_code == 2 and "did you mean 'dedupe.near'" in result.output
+    assert result.exit_code == 2 and "did you mean 'dedupe.near'" in " ".join(result.output.split())

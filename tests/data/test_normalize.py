@@ -57,15 +57,16 @@ def _table() -> tuple[pa.Table, OpContext]:
     return table, OpContext(kinds={"review": "text", "code": "categorical", "score": "numeric"})
 
 
-def test_normalize_text_operator_counts_changed_cells_per_text_column():
+def test_normalize_text_operator_counts_changed_cells_per_string_column():
     table, ctx = _table()
     out, trace = NormalizeText()(table, ctx)
     assert out.column("review").to_pylist() == ["OK 好", "fine", None]
-    assert out.column("code").to_pylist() == ["Ａ１", "B2", "C3"]  # not a text column
-    assert trace.changed == {"review": 1}
+    assert out.column("code").to_pylist() == ["A1", "B2", "C3"]  # categories are normalized too
+    assert out.column("score").to_pylist() == [1, 2, 3]
+    assert trace.changed == {"review": 1, "code": 1}
     assert trace.details["examples"]["review"] == [{"before": "ＯＫ　好", "after": "OK 好"}]
-    out, trace = NormalizeText({"columns": ["code"]})(table, ctx)
-    assert out.column("code").to_pylist()[0] == "A1" and trace.changed == {"code": 1}
+    out, trace = NormalizeText({"columns": ["review"]})(table, ctx)
+    assert out.column("code").to_pylist()[0] == "Ａ１" and trace.changed == {"review": 1}
 
 
 def test_normalize_operators_reject_bad_params_and_non_text_columns():

@@ -118,6 +118,7 @@ def test_station_on_taiwan_credit(make_ctx) -> None:
         getattr(station, process)(ctx)
     dataset = ctx.load("dataset")
     assert dataset["classes"] == ["0", "1"]
-    assert sum(dataset["rows"].values()) == 30_000 - ctx.load("dedupe_trace")["removed"]
-    assert ctx.load("dedupe_trace")["removed"] == 35
+    dedupe = ctx.load("trace_deduplicate")["steps"][0]
+    assert sum(dataset["rows"].values()) == 30_000 - dedupe["dropped"]
+    assert dedupe["op"] == "dedupe.exact" and dedupe["dropped"] == 35
     assert len(dataset["features"]) == 23 and dataset["dropped"][0]["name"] == "ID"

@@ -52,10 +52,12 @@ def test_full_run_on_a_messy_gbk_table(loans_csv: Path, make_ctx) -> None:
     assert profile["月收入"]["kind"] == "numeric" and profile["申请日期"]["kind"] == "datetime"
     assert profile["期限"]["kind"] == "numeric" and profile["有房"]["kind"] == "boolean"
 
-    clean = ctx.load("clean")
+    clean = ctx.load("table_clean")
     assert len(clean) == 402 and set(clean["default"]) == {"是", "否"}
     assert clean["月收入"].dtype == "float64" and clean["申请日期"].dtype == "datetime64[ns]"
-    assert ctx.load("dedupe_trace")["sample"] == ["C100010", "C100011", "C100012"]
+    dedupe = ctx.load("trace_deduplicate")["steps"][0]
+    assert dedupe["op"] == "dedupe.exact" and [r["row"] for r in dedupe["dropped_rows"]] == ["C100010", "C100011",
+                                                                                            "C100012"]
 
     features = ctx.load("features")
     kept = {f["name"]: f["kind"] for f in features["features"]}
@@ -71,15 +73,16 @@ def test_full_run_on_a_messy_gbk_table(loans_csv: Path, make_ctx) -> None:
     assert set(dataset) == {"digest", "path", "task", "target", "id_column", "features", "classes", "rows",
                             "dropped"}
     assert dataset["classes"] == ["否", "是"] and dataset["id_column"] == "客户编号"
-    assert sum(dataset["rows"].values()) == 402 - ctx.load("dedupe_trace")["removed"]
+    assert sum(dataset["rows"].values()) == 402 - dedupe["dropped"]
     train, test = ctx.load("train"), ctx.load("test")
     assert list(train.columns) == ["客户编号", *kept, "default"]
     assert train["申请日期"].dtype == "datetime64[ns]" and train["有房"].dtype == "float64"
     folder = Path(dataset["path"])
     assert {p.name for p in folder.iterdir()} == {"train.parquet", "valid.parquet", "test.parquet",
-                                                  "data_card.json"}
+                                                  "data_card.json", "data_card.html"}
     card = json.loads((folder / "data_card.json").read_text(encoding="utf-8"))
-    assert card["pii"][0]["column"] in {"客户姓名", "身份证号"}
+    assert card["pii"]["columns_dropped_from_features"][0]["column"] in {"客户姓名", "身份证号"}
+    assert [p["process"] for p in card["processes"]][:3] == ["normalize", "clean", "deduplicate"]
     assert card["rows_dropped"][0]["count"] == 1 and card["lineage"]["sources"][0]["encoding"] == "GBK"
     assert ctx.load("data_card")["lineage"]["dataset_digest"] == dataset["digest"]
     assert abs(len(test) / 402 - 0.15) < 0.02
@@ -94,8 +97,8 @@ def test_runs_under_the_line_runner(loans_csv: Path, make_ctx, meta) -> None:
     _run_station(DataWorkshop(), ctx, meta, SilentProgress())
     with meta.session() as s:
         runs = {r.name: r for r in s.query(ProcessRun).all()}
-        assert [runs[p].status for p in DataWorkshop.processes] == ["done"] * 7
-        assert any("身份证号: PII" in r for r in runs["guard"].reasons)
+        assert [runs[p].status for p in DataWorkshop.processes] == ["done"] * 12
+        assert any("身份证号: PII" in r for r in runs["validate"].reasons)
         assert runs["ingest"].params["sources"][0]["encoding"] == "GBK"
 
 
@@ -103,12 +106,13 @@ def test_duplicates_removed_and_processes_resume_from_artifacts(loans_csv: Path,
     order = order_for(loans_csv, seed=3)  # no id column: the copied rows are exact duplicates
     ctx = make_ctx(order, station="data")
     station = DataWorkshop()
-    for process in station.processes[:4]:
+    cut = station.processes.index("deduplicate") + 1
+    for process in station.processes[:cut]:
         getattr(station, process)(ctx)
-    assert ctx.load("dedupe_trace")["removed"] == 3
-    assert ctx.load("dedupe_trace")["sample"] == [401, 402, 403]
+    dedupe = ctx.load("trace_deduplicate")["steps"][0]
+    assert dedupe["dropped"] == 3 and [r["row"] for r in dedupe["dropped_rows"]] == [401, 402, 403]
     resumed = DataWorkshop()  # a new process after a crash: nothing but the saved artifacts
-    for process in station.processes[4:]:
+    for process in station.processes[cut:]:
         getattr(resumed, process)(ctx)
     first = ctx.load("dataset")
     assert sum(first["rows"].values()) == 399 and first["rows"]["valid"] == 60

@@ -14,6 +14,12 @@ OPERATOR_MODULES = (
     "mofang.data.pii.ops",
     "mofang.data.text.ops",
     "mofang.data.dedup.ops",
+    "mofang.data.quality.text_filter",
+    "mofang.data.quality.label_noise",
+    "mofang.data.quality.balance",
+    "mofang.data.augment.smote",
+    "mofang.data.augment.synthesize",
+    "mofang.data.augment.text",
 )
 
 

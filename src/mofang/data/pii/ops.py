@@ -46,7 +46,7 @@ class DesensitizePii(Operator):
         policy = Policy.with_overrides(self.params.policy)
         kinds = tuple(self.params.kinds or KINDS)
         self._require_key(policy, kinds, ctx)
-        texts = set(self.target_columns(table, ctx, kinds=("text",)))
+        texts = set(self.target_columns(table, ctx, kinds=("text", "categorical")))  # free text hides in short columns
         candidates = self.params.columns or [n for n in table.column_names if n not in (ROW, ctx.id_column, ctx.target)]
         report: dict[str, Any] = {}
         for column in candidates:

@@ -22,7 +22,7 @@ class _TextOperator(Operator):
         raise NotImplementedError
 
     def transform_batch(self, table: pa.Table, ctx: OpContext, trace: OpTrace) -> pa.Table:
-        for column in self.target_columns(table, ctx, kinds=("text",)):
+        for column in self.target_columns(table, ctx, kinds=("text", "categorical")):
             values = table.column(column)
             if not _is_text(values.type):
                 if self.params.columns is not None:

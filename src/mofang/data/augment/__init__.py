@@ -1,0 +1,1 @@
+"""Data augmentation: SMOTE oversampling, tabular synthesis with a privacy check, text edits; rows keep lineage."""

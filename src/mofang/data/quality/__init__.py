@@ -1,0 +1,1 @@
+"""Data quality: text metrics and filters, label-noise detection, class balance."""
