@@ -183,3 +183,44 @@ def test_numeric_ids_named_as_ids_are_not_features(tmp_path: Path, make_ctx) -> 
     dataset = ctx.load("dataset")
     assert {f["name"] for f in dataset["features"]} == {"Paid", "x"}
     assert "an id by its header" in {d["name"]: d["reason"] for d in dataset["dropped"]}["CustomerId"]
+
+
+def test_synthetic_rows_only_join_train_and_held_out_parts_stay_the_same(tmp_path: Path, make_ctx) -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    y = np.where(rng.random(n) < 0.1, "bad", "good")
+    frame = pd.DataFrame({"income": (rng.normal(5000, 800, n) + (y == "bad") * -1500).round(1),
+                          "city": rng.choice(["北京", "上海", "广州"], n), "y": y})
+    path = tmp_path / "imbalanced.csv"
+    frame.to_csv(path, index=False)
+    plain = make_ctx(order_for(path, target="y"))
+    run_station(plain)
+    order = order_for(path, target="y")
+    order.recipe = {"add": [{"op": "augment.smote", "params": {"target_ratio": 0.6}}]}
+    augmented = make_ctx(order)
+    run_station(augmented)
+    trace = augmented.load("split_trace")["synthetic"]
+    assert trace["added_to_train"] > 100 and trace["dropped_parent_held_out"] > 0
+    for part in ("valid", "test"):  # the same real rows are held out, and nothing synthetic joins them
+        pd.testing.assert_frame_equal(plain.load(part), augmented.load(part))
+    train = augmented.load("train")
+    assert len(train) == len(plain.load("train")) + trace["added_to_train"]
+    assert (train["y"] == "bad").mean() > 0.3
+    card = augmented.load("data_card")
+    assert card["augment"][0]["op"] == "augment.smote" and card["augment"][0]["rows_added"] > 100
+
+
+def test_split_reports_held_out_rows_that_copy_training_rows(tmp_path: Path, make_ctx) -> None:
+    rng = np.random.default_rng(6)
+    n = 300
+    frame = pd.DataFrame({"grade": rng.choice(list("AB"), n), "term": rng.choice([12, 24], n),
+                          "y": rng.choice(["0", "1"], n)})
+    path = tmp_path / "coarse.csv"
+    frame.to_csv(path, index=False)
+    order = order_for(path, target="y")
+    order.recipe = {"remove": ["dedupe.exact"]}  # keep repeated rows: only 4 distinct feature rows exist
+    ctx = make_ctx(order)
+    run_station(ctx)
+    leakage = ctx.load("split_trace")["leakage"]
+    assert leakage["test"]["same_features"] == len(ctx.load("test"))
+    assert leakage["test"]["near_text_removed"] == 0

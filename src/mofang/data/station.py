@@ -23,6 +23,7 @@ from mofang.data.profile import profile_frame
 from mofang.data.recipes import Recipe, RecipeOverride, build_recipe
 from mofang.data.sources import read_granted
 from mofang.data.split import split_rows
+from mofang.data.split_leakage import held_out_copies
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.orders.schema import Task
@@ -240,6 +241,17 @@ class DataWorkshop(Station):
             chosen["train"] = pd.concat([chosen["train"], extra[in_train]], ignore_index=True)
             ctx.reason(f"{int(in_train.sum()):,} synthetic rows added to train only; "
                        f"{int((~in_train).sum()):,} dropped because the row they came from is held out")
+        leakage = {}
+        for name in ("valid", "test"):
+            found = held_out_copies(chosen["train"], chosen[name], features["features"])
+            if found["near_text"]:
+                chosen[name] = chosen[name].drop(chosen[name].index[found["near_text"]])
+                ctx.reason(f"removed {len(found['near_text']):,} {name} rows whose text nearly copies a training "
+                           f"row (Jaccard ≥ 0.8): they would inflate the {name} score")
+            if found["same_features"]:
+                ctx.reason(f"{found['same_features']:,} {name} rows have exactly the features of a training row")
+            leakage[name] = {"same_features": found["same_features"], "near_text_removed": len(found["near_text"]),
+                             "examples": found["examples"]}
         sizes = {}
         for name, part in chosen.items():
             part = part[columns].reset_index(drop=True)
@@ -248,7 +260,8 @@ class DataWorkshop(Station):
         ctx.param(seed=ctx.order.seed, method=how, shares=[0.7, 0.15, 0.15])
         ctx.metric(**sizes)
         ctx.save("split_trace", {"method": how, "seed": ctx.order.seed, "rows": sizes,
-                                 "rare_classes": parts.rare_classes, "synthetic": synthetic_trace})
+                                 "rare_classes": parts.rare_classes, "synthetic": synthetic_trace,
+                                 "leakage": leakage})
         return f"train {sizes['train']:,} · valid {sizes['valid']:,} · test {sizes['test']:,} ({how})"
 
     # -- publish ---------------------------------------------------------------------------------

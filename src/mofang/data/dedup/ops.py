@@ -99,7 +99,7 @@ class NearDedup(Operator):
         text = table.column(columns[0]).combine_chunks() if len(columns) == 1 else \
             pc.binary_join_element_wise(*[pc.fill_null(table.column(c), "") for c in columns], "\n")
         p = self.params
-        ngram = p.ngram or _ngram_for(text)
+        ngram = p.ngram or ngram_for(text)
         found = find_near_duplicates(text, MinHashSettings(ngram, p.num_perm, p.bands, p.threshold, ctx.seed),
                                      keep=p.keep)
         trace.details.update({"columns": columns, "ngram": ngram, "candidate_pairs": found.candidates,
@@ -107,7 +107,7 @@ class NearDedup(Operator):
         return _report(table, ctx, trace, found.kept_row, "near duplicate", text)
 
 
-def _ngram_for(text: pa.Array) -> int:
+def ngram_for(text: pa.Array) -> int:
     """Character 3-grams for short texts: one edit in a 40-character review breaks 5 of its 36 5-grams
     (Jaccard 0.76, missed at 0.8) but only 3 of its 38 3-grams (0.85, found)."""
     lengths = pc.utf8_length(text).to_numpy(zero_copy_only=False)
