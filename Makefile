@@ -39,6 +39,8 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python bench/tabular.py
+	$(BIN)/python bench/pii.py
+	$(BIN)/python bench/data.py --skip-dj  # Data-Juicer needs its own venv: see bench/data.py
 
 clean:
 	rm -rf $(VENV) .mofang

@@ -23,7 +23,7 @@ def test_demo_order_on_postgres(tmp_path, home, monkeypatch) -> None:
     assert job.status == "done", (job.error, job.outcome)
     record = meta.order("loan-default-demo")
     processes = [p.name for station in record.jobs[0].stations for p in station.processes]
-    assert processes[:3] == ["ingest", "profile", "clean"] and processes[-1] == "register"
+    assert processes[:4] == ["ingest", "profile", "normalize", "clean"] and processes[-1] == "register"
     assert meta.product_version("loan-default-demo").version == 1
     assert not (home / "mofang.db").exists()  # nothing went to the SQLite default
     meta.dispose()

@@ -47,7 +47,7 @@ def card_plots(card: dict) -> list[tuple[str, bytes]]:
         plots.append(("Duplicate cluster sizes", _bars([str(s) for s in sizes], list(sizes.values()),
                                                        "clusters")))
     for title, edges, counts in histograms(card.get("quality") or []):
-        plots.append((title, _histogram(edges, counts)))
+        plots.append((title, _histogram(edges, counts, title.rsplit(" · ", 1)[-1])))
     return plots
 
 
@@ -103,22 +103,28 @@ def _walk_paths(value: Any, path: tuple) -> Iterator[tuple[tuple, dict]]:
 
 def _bars(labels: list[str], values: list[float], unit: str, horizontal: bool = False) -> bytes:
     def draw(ax: Any) -> None:
+        texts = [f"{v:,.0f}" if float(v).is_integer() else f"{v:.1%}" for v in values]
         if horizontal:
-            ax.barh(range(len(values)), values, color="#3b6ea5")
+            bars = ax.barh(range(len(values)), values, color="#3b6ea5")
             ax.set_yticks(range(len(values)), labels)
             ax.invert_yaxis()
             ax.set_xlabel(unit)
         else:
-            ax.bar(range(len(values)), values, color="#3b6ea5")
+            bars = ax.bar(range(len(values)), values, color="#3b6ea5")
             ax.set_xticks(range(len(values)), labels, rotation=45 if len(labels) > 5 else 0, ha="right")
             ax.set_ylabel(unit)
+        ax.bar_label(bars, texts, fontsize=8, padding=2)
     height = max(3.0, 0.3 * len(labels) + 1.5) if horizontal else 4.0
     return render_png(draw, size=(6.0, height))
 
 
-def _histogram(edges: list[float], counts: list[int]) -> bytes:
+def _histogram(edges: list[float], counts: list[int], measure: str) -> bytes:
     def draw(ax: Any) -> None:
         widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=False)]
         ax.bar(edges[:-1], counts, width=widths, align="edge", color="#5a9", edgecolor="white")
+        low = edges[0] if edges and edges[0] > 0 else (edges[1] if len(edges) > 1 else 0)
+        if low > 0 and edges[-1] / low > 50:  # log-spaced bins (text lengths)
+            ax.set_xscale("symlog", linthresh=low) if edges[0] <= 0 else ax.set_xscale("log")
+        ax.set_xlabel(measure)
         ax.set_ylabel("rows")
     return render_png(draw, size=(5.5, 3.5))

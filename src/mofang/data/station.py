@@ -16,7 +16,7 @@ from mofang.data.card import build_card
 from mofang.data.card_html import write_card_html
 from mofang.data.clean.frames import to_frame, to_table
 from mofang.data.leakage import LEAK_SCORE, leak_score
-from mofang.data.ops import ROW
+from mofang.data.ops import ROW, OpTrace
 from mofang.data.pii import find_pii
 from mofang.data.pipeline import op_context, run_operators
 from mofang.data.profile import profile_frame
@@ -140,18 +140,34 @@ class DataWorkshop(Station):
         """Run the recipe's validate steps, then choose features: no ids, PII, constants or leaks."""
         operators = Recipe.model_validate(ctx.load("recipe")).for_process("validate")
         frame = self._latest_table(ctx, "validate")
-        traces: list[dict] = []
+        traces: list[dict] = [self._drop_unlabeled(ctx, frame)]
+        frame = frame[frame[ctx.order.target].notna()].reset_index(drop=True) if ctx.order.target else frame
         if operators:
             opctx = op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value,
                                target=ctx.order.target, id_column=ctx.order.id_column,
                                profile=ctx.load("profile"), home=ctx.artifacts.home)
-            table, traces = run_operators(to_table(frame), operators, opctx)
+            table, more = run_operators(to_table(frame), operators, opctx)
             frame = to_frame(table)
-            for trace in traces:
+            for trace in more:
                 ctx.reason(_trace_summary(trace))
+            traces += more
         ctx.save("validated", frame)
         ctx.save("trace_validate", {"steps": traces})
         return self._choose_features(ctx, frame)
+
+    @staticmethod
+    def _drop_unlabeled(ctx: StationContext, frame: pd.DataFrame) -> dict:
+        """The trace of dropping rows whose target is still missing after the label process."""
+        trace = OpTrace(op="validate.target", process="validate", rows_in=len(frame))
+        target = ctx.order.target
+        if target and target in frame.columns:
+            missing = frame[target].isna().to_numpy(dtype=bool)
+            column = ctx.order.id_column if ctx.order.id_column in frame.columns else ROW
+            trace.drop(frame.loc[missing, column].tolist(), f"target '{target}' missing after labeling")
+        trace.rows_out = len(frame) - trace.dropped
+        if trace.dropped:
+            ctx.reason(f"dropped {trace.dropped:,} rows whose target is still missing")
+        return trace.as_dict()
 
     def _choose_features(self, ctx: StationContext, frame: pd.DataFrame) -> str:
         profile, raw = ctx.load("profile"), ctx.load("raw")

@@ -17,6 +17,8 @@ KINDS = ("numeric", "categorical", "datetime", "boolean", "text", "identifier")
 FEATURE_KINDS = ("numeric", "categorical", "datetime", "boolean")
 PARSE_SHARE = 0.95  # a column is numeric/datetime when this share of its non-missing values parse
 TEXT_MEAN_LENGTH = 30
+SHORT_TEXT_LENGTH = 8
+_WORDY = re.compile(r"[\u4e00-\u9fff][^\w]*[\u4e00-\u9fff][^\w]*[\u4e00-\u9fff]|[A-Za-z]+\s+[A-Za-z]+\s+[A-Za-z]+")
 
 _TRUE = frozenset({"是", "y", "yes", "true", "t", "1", "1.0", "对", "真"})
 _FALSE = frozenset({"否", "n", "no", "false", "f", "0", "0.0", "错", "假"})
@@ -51,8 +53,9 @@ def infer_kind(series: pd.Series) -> str:
         return "datetime"
     lengths = uniques.map(to_text).str.strip().str.len().to_numpy(dtype=float)
     mean_length = float((lengths * counts).sum() / total)
-    if mean_length > TEXT_MEAN_LENGTH and len(uniques) >= max(20, 0.2 * total):
-        return "text"
+    if len(uniques) >= max(20, 0.2 * total) and (mean_length > TEXT_MEAN_LENGTH or (
+            mean_length >= SHORT_TEXT_LENGTH and _wordy_share(uniques) >= 0.5)):
+        return "text"  # reviews and tickets are often short (median 17 characters), but never codes
     if total >= 20 and len(uniques) >= 0.98 * total:
         return "identifier"
     return "categorical"
@@ -103,6 +106,12 @@ def _labels_of(values: pd.Series) -> pd.Series:
     text = values.map(to_text).astype("string").str.normalize("NFKC").str.strip()
     text = text.str.replace(_SPACES, " ", regex=True)
     return text.astype(object).where(~text.isin(MISSING).to_numpy(dtype=bool), None)
+
+
+def _wordy_share(uniques: pd.Series) -> float:
+    """Share of distinct values that read as language (3+ Chinese characters, or 3+ words), not codes."""
+    sample = uniques.head(2000).map(to_text)
+    return float(sample.str.contains(_WORDY).mean()) if len(sample) else 0.0
 
 
 def _present_counts(series: pd.Series) -> tuple[pd.Series, np.ndarray]:

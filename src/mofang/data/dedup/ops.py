@@ -38,8 +38,10 @@ def _report(table: pa.Table, ctx: OpContext, trace: OpTrace, kept_row: np.ndarra
         if text is not None:
             group["text"] = (text[head].as_py() or "")[:120]
         sample.append(group)
+    cluster_sizes, counts = np.unique(sizes + 1, return_counts=True) if sizes.size else ([], [])
     trace.details.update({"groups": int(starts.size), "rows_in_groups": int(starts.size + dropped.size),
-                          "largest_groups": sample})
+                          "largest_groups": sample,
+                          "cluster_sizes": {str(int(k)): int(v) for k, v in zip(cluster_sizes, counts, strict=True)}})
     return table.filter(pa.array(kept_row == positions))
 
 

@@ -17,6 +17,7 @@ OPERATOR_MODULES = (
     "mofang.data.quality.text_filter",
     "mofang.data.quality.label_noise",
     "mofang.data.quality.balance",
+    "mofang.data.label.ops",
     "mofang.data.augment.smote",
     "mofang.data.augment.synthesize",
     "mofang.data.augment.text",

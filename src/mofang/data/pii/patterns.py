@@ -104,6 +104,10 @@ def _ip(value: str) -> bool:
     return True
 
 
+def _person_name(value: str) -> bool:
+    return names.plausible_name(value)
+
+
 def _address(value: str) -> bool:
     return len(_ADDRESS_PARTS.findall(value)) >= 2
 
@@ -146,8 +150,9 @@ PATTERNS: tuple[Pattern, ...] = (
             f"{_GAP}(?P<v>[A-Za-z][-_A-Za-z0-9]{{5,19}}|[1-9][0-9]{{4,11}})(?![-_A-Za-z0-9])", None, 0.8),
     Pattern("person_name", "name_after_cue", f"(?:{_CONTEXT_BEFORE})[:：\\s]{{0,2}}"
             f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}}?)"
-            f"(?=[^\u4e00-\u9fff]|$|{_CONTEXT_AFTER}|电话|手机|地址|身份证|今年|年龄)", None, 0.6),
-    Pattern("person_name", "name_before_cue", f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}}?)(?={_CONTEXT_AFTER})", None, 0.5),
+            f"(?=[^\u4e00-\u9fff]|$|{_CONTEXT_AFTER}|电话|手机|地址|身份证|今年|年龄)", _person_name, 0.6),
+    Pattern("person_name", "name_before_cue", f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}}?)(?={_CONTEXT_AFTER})", _person_name,
+            0.5),
     Pattern("address", "address", f"(?P<v>{_PROVINCE}(?:{_UNIT}){{0,4}}{_ADDRESS_TAIL}"
             f"|(?:{_UNIT}){{1,4}}{_ADDRESS_TAIL}|{_ROAD}{_NUMBER}(?:{_ESTATE})?(?:{_ROOM}){{0,3}})", _address, 0.5),
 )

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import re
+
 import numpy as np
 
+from mofang.data.pii.names import GIVEN_CHAR
 from mofang.data.pii.patterns import PRIORITY, patterns_for
 
+GIVEN_AFTER = re.compile(GIVEN_CHAR)
 _SEPARATOR = "\x00"  # joins values; no pattern matches it, so no span crosses two values
 
 
@@ -43,7 +47,23 @@ def find_spans_many(texts: Sequence[str | None], kinds: Iterable[str] | None = N
         rows = np.searchsorted(starts, [h[0] for h in hits], side="right") - 1
         for (start, end), row in zip(hits, rows.tolist(), strict=True):
             found[row].append((start - int(starts[row]), end - int(starts[row]), pattern.kind))
-    return [_resolve(value, candidates) for value, candidates in zip(values, found, strict=True)]
+    return [_resolve(value, _recurring_names(value, candidates)) for value, candidates in zip(values, found, strict=True)]
+
+
+def _recurring_names(text: str, candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Add every other mention of a name found once in the same text ("张明远医生 ... 张明远的信用评分")."""
+    found = {text[start:end] for start, end, kind in candidates if kind == "person_name"}
+    if not found:
+        return candidates
+    more = list(candidates)
+    for name in found:
+        start = text.find(name)
+        while start >= 0:
+            end = start + len(name)
+            if not GIVEN_AFTER.match(text, end):  # "张明" does not recur inside "张明远"
+                more.append((start, end, "person_name"))
+            start = text.find(name, end)
+    return more
 
 
 def _resolve(text: str, candidates: list[tuple[int, int, str]]) -> list[Span]:

@@ -94,12 +94,23 @@ def build_recipe(task: str, override: RecipeOverride | None = None) -> Recipe:
         for step in steps:
             if step.op == name:
                 step.params = {**step.params, **params}
+    _keep_unlabeled_rows_for_label_steps(steps)
     result = Recipe(name=f"{recipe.name}+order" if override != RecipeOverride() else recipe.name,
                     description=recipe.description, steps=steps)
     for i, step in enumerate(result.steps):  # validate every step's params now, not mid-run
         where = f"params.{step.op}" if step.op in override.params else f"steps[{i}]"
         operator_class(step.op, where=where)(step.params, where=where)
     return result
+
+
+def _keep_unlabeled_rows_for_label_steps(steps: list[Step]) -> None:
+    """Label steps run after clean and fill missing targets, so clean.missing must not drop those rows
+    first (unless the recipe says so explicitly); validate drops whatever is still unlabeled."""
+    if not any(operator_class(s.op).process == "label" for s in steps):
+        return
+    for step in steps:
+        if step.op == "clean.missing" and "drop_target_missing" not in step.params:
+            step.params = {**step.params, "drop_target_missing": False}
 
 
 def _validated(raw: Any, label: str) -> Recipe:
