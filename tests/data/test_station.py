@@ -51,6 +51,12 @@ def test_full_run_on_a_messy_gbk_table(loans_csv: Path, make_ctx) -> None:
     profile = ctx.load("profile")["columns"]
     assert profile["月收入"]["kind"] == "numeric" and profile["申请日期"]["kind"] == "datetime"
     assert profile["期限"]["kind"] == "numeric" and profile["有房"]["kind"] == "boolean"
+    assert profile["身份证号"] == {**profile["身份证号"], "kind": "identifier", "pii": "id_card"}
+    desensitized = ctx.load("table_desensitize")
+    assert desensitized["身份证号"].str.fullmatch(r"ID_[0-9a-f]{12}").all()
+    before = ctx.load("table_deduplicate")  # bare city names are not hidden by city-level generalization
+    changed = ctx.load("trace_desensitize")["steps"][0]["changed"]
+    assert desensitized["城市"].equals(before["城市"]) and "城市" not in changed and changed["身份证号"] == 399
 
     clean = ctx.load("table_clean")
     assert len(clean) == 402 and set(clean["default"]) == {"是", "否"}

@@ -74,10 +74,13 @@ class DesensitizePii(Operator):
         report[column] = {"scope": "column", "kinds": {kind: found.as_dict()}}
         if action == "keep":
             return table
-        trace.change(column, found.found)
         position = table.column_names.index(column)
         if action == "drop":
+            trace.change(column, found.found)
             return table.remove_column(position)
+        trace.change(column, sum(a != b for a, b in zip(values, out, strict=True)))
+        if out == values:  # e.g. a column of bare city names generalized to city level: nothing to hide
+            return table
         return table.set_column(position, column, pa.array(out, type=pa.string()))
 
     def _replace_spans(self, table: pa.Table, column: str, kinds: tuple[str, ...], policy: Policy, ctx: OpContext,
