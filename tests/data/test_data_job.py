@@ -74,3 +74,11 @@ def test_a_typo_in_a_step_fails_before_reading(tmp_path: Path, home: Path) -> No
     job.write_text(JOB.format(steps="  - op: dedupe.nears\n"), encoding="utf-8")
     result = CliRunner().invoke(app, ["data", "run", str(job)])
     assert result.exit_code == 2 and "did you mean 'dedupe.near'" in " ".join(result.output.split())
+
+
+def test_data_ops_lists_every_registered_operator() -> None:
+    result = CliRunner().invoke(app, ["data", "ops"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    for name in ("normalize.text", "clean.coerce", "dedupe.near", "desensitize.pii", "quality.label_noise",
+                 "label.rules", "augment.smote"):
+        assert name in result.output
