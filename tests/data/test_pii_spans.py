@@ -83,3 +83,52 @@ def test_real_bdci_recall_on_mobile_and_email() -> None:
         hits = {(i, s.start, s.end) for i, spans in enumerate(found) for s in spans if s.kind == kind}
         assert len(gold) >= 20
         assert len(gold & hits) / len(gold) >= 0.95, kind
+
+
+def names_in(text: str) -> list[str]:
+    return [s.text for s in find_spans(text, ["person_name"])]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("行业研究中心主任郭田勇则对此表示谨慎。", ["郭田勇"]),            # title before, greedy given name
+    ("联系人:戴星宇联系电话:空", ["戴星宇"]),
+    ("丛明远，40岁男性天文学家。", ["丛明远"]),                      # opens a sentence, then a comma
+    ("演员何泽胜、刘姝辰、王丽萍等出席。", ["何泽胜", "刘姝辰", "王丽萍"]),  # an enumeration
+    ("由张雪梅医生负责诊治。张雪梅为其开具了药。", ["张雪梅", "张雪梅"]),  # a second mention without a cue
+])
+def test_names_by_cue_list_and_recurrence(text: str, expected: list[str]) -> None:
+    assert names_in(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "今天很高兴，周末大家都方便。",      # common words that start with a surname character
+    "黄金价格上涨，王国的故事。",
+    "杭州表示将继续推进改革。",          # a city before a speech verb is no person
+    "李先生说他会来。",                  # a surname with a title is not a full name
+])
+def test_not_names(text: str) -> None:
+    assert names_in(text) == []
+
+
+def test_a_recurring_name_is_not_found_inside_a_longer_one() -> None:
+    assert names_in("张明医生说，张明远来了。") == ["张明"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("地址：广州白云区京溪街。", "广州白云区京溪街"),
+    ("他家住广州白云区。", "广州白云区"),
+    ("事发于长沙黄兴路步行街附近。", "长沙黄兴路"),
+    ("地址：深圳市南山区科技园路88号", "深圳市南山区科技园路88号"),
+])
+def test_city_with_district_or_road_is_an_address(text: str, expected: str) -> None:
+    assert [s.text for s in find_spans(text, ["address"])] == [expected]
+
+
+@pytest.mark.parametrize("text", [
+    "杭州市",                          # one city: the 州 of 杭州 is no second part
+    "他在深圳市公安局工作。",            # the place opens an organization's name
+    "丰台区住保办相关负责人说",
+    "青岛啤酒涨停",
+])
+def test_places_that_are_not_addresses(text: str) -> None:
+    assert find_spans(text, ["address"]) == []

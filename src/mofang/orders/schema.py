@@ -196,7 +196,7 @@ class Order(Strict):
     tenant: Annotated[str, Field(pattern=SLUG, description="The customer placing the order")]
     task: Task
     description: str = ""
-    data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise (or joined on a key with join:)")
+    data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise or joined (join:)")
     target: str | None = Field(None, description="Column to predict")
     id_column: str | None = Field(None, description="Row identifier; never used as a feature")
     columns: Columns = Field(default_factory=Columns)

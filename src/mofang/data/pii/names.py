@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mofang.data.pii.places import CITIES
+
 # the most common single-character surnames (百家姓 by frequency); characters that are far more often
 # function words than surnames (和, 于, 向, 从, 以, 与, 及, 在, 被...) are left out on purpose
 SURNAMES = (
@@ -46,7 +48,12 @@ BEFORE = (
     "作者", "导演", "主演", "编剧", "教练", "队长", "主持人", "歌手", "演员", "董事长", "总经理", "总裁", "经理",
     "主任", "校长", "院长", "市长", "书记", "局长", "部长", "厂长", "总监", "创始人", "老师", "同学", "员工",
     "业主", "租客", "房东", "乘客", "司机", "学生", "孩子", "儿子", "女儿", "妻子", "丈夫", "父亲", "母亲", "签名",
-    "署名", "联系", "家属", "监护人",
+    "署名", "联系", "家属", "监护人", "成员", "弟子", "会长",
+    "行长", "社长", "秘书长", "理事长", "主席", "省长", "县长",
+    "处长", "科长", "编辑", "通讯员", "委员", "球员", "选手",
+    "艺人", "作家", "律师", "教授", "专家", "分析师", "研究员",
+    "工程师", "设计师", "画家", "网友", "主播", "明星", "影星", "球星", "主帅", "主教练", "发言人", "首席执行官", "CEO",
+    "副总裁", "合伙人", "制片人", "经纪人", "摄影", "撰文", "实习生",
 )
 # words right after a name: titles, and the verbs news text puts after a speaker
 AFTER = (
@@ -57,6 +64,12 @@ AFTER = (
     "是一位", "是一名", "今年", "出生于", "毕业于", "现任", "曾任", "担任", "女，", "男，", "，男", "，女",
     "（男", "（女", "(男", "(女",
 )
+# what follows a name that opens a sentence: its verb or a short phrase about the person
+VERBS = (
+    "是", "在", "被", "曾", "也", "将", "已", "还", "则",
+    "又", "于", "对", "从", "和", "与", "等", "出现", "目前", "年收入",
+    "今年", "现居", "现年", "自", "因", "获", "随后", "一直", "不仅", "当时", "同时", "最近", "近期", "所", "带领",
+)
 NAME_HEADER = (
     r"(姓名|名字|联系人|持卡人|户名|收件人|收货人|^name$|^(customer|client|full|first|last|given|family|person|contact|"
     r"user|account|holder|patient|employee)[\s_.-]?name$|^surname$)"
@@ -64,13 +77,15 @@ NAME_HEADER = (
 
 # words that a surname character starts but that are not names (learned from CLUENER train's non-name matches)
 STOPLIST = frozenset((
-    "高兴", "周末", "方便", "黄金", "王国", "公开", "公司", "司法", "纪委", "官方", "安全", "全国", "宣传", "荣幸", "文章",
+    "高兴", "周末", "方便", "黄金", "王国", "公开", "公司",
+    "司法", "纪委", "官方", "安全", "全国", "宣传", "荣幸", "文章",
     "韩国", "单元", "信托", "商委", "明中", "武侠小", "官方小", "祖师小", "关小",
 ))
+_CITIES = frozenset(CITIES)
 _TITLE_STARTS = ("先生", "女士", "小姐", "同志", "老师", "博士", "教授", "医生", "师傅", "总")
 
 
 def plausible_name(value: str) -> bool:
     """False for stoplisted words and for a surname glued to a title ("李先生" is a surname, not a full name)."""
     given = value[2:] if value[:2] in COMPOUND_SURNAMES else value[1:]
-    return value not in STOPLIST and not given.startswith(_TITLE_STARTS)
+    return value not in STOPLIST and value not in _CITIES and not given.startswith(_TITLE_STARTS)

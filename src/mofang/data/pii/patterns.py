@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mofang.data.pii import names
+from mofang.data.pii import names, places
 from mofang.data.pii.validators import ID_CARD, ID_CARD_15, luhn_valid, valid_id_card, valid_id_card_15, valid_uscc
 
 KINDS = ("id_card", "mobile", "landline", "bank_card", "email", "uscc", "passport", "licence_plate", "ip", "qq",
@@ -108,13 +108,31 @@ def _person_name(value: str) -> bool:
     return names.plausible_name(value)
 
 
+_CITY = "|".join(sorted(places.CITIES, key=len, reverse=True))
+_CITY_NAME = re.compile(_CITY)
+_DISTRICT = "|".join(sorted(places.DISTRICTS, key=len, reverse=True))
+# a city from the gazetteer and a district or a road after it: 广州白云区, 长沙黄兴路 (a bare city is too coarse, and
+# CLUENER train labels it an address less than half the time)
+_NAMED_PLACE = re.compile(f"(?:{_CITY})市?(?:(?:{_DISTRICT})[区县]|{_ROAD})")
+# an organization's name goes on from the place: 深圳发展银行, 丰台区住保办, 深圳市公安局, 哈尔滨市福彩中心
+_ORGANIZATION_AFTER = ("(?:" + "|".join(map(re.escape, places.ORGANIZATION_AFTER)) + "|[\u4e00-\u9fff]{0,6}?"
+                       "(?:局|法院|检察院|办|委员会|委|厅|协会|中心|公司|银行|集团|医院|学校|网|寺))")
+
+
 def _address(value: str) -> bool:
-    return len(_ADDRESS_PARTS.findall(value)) >= 2
+    # the 州 of 杭州 is a name, not a part: "杭州市" is one city, not two parts of an address
+    return len(_ADDRESS_PARTS.findall(_CITY_NAME.sub("", value))) >= 2
+
+
+def _named_place(value: str) -> bool:
+    return _address(value) or bool(_NAMED_PLACE.search(value))
 
 
 _CONTEXT_BEFORE = "|".join(map(re.escape, names.BEFORE))
 _CONTEXT_AFTER = "|".join(map(re.escape, names.AFTER))
 _GIVEN = names.GIVEN_CHAR
+_NAME = f"{names.SURNAME}{_GIVEN}{{1,2}}?"
+_NAME_VERBS = "|".join(map(re.escape, names.VERBS))
 
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("id_card", "id_card_18", f"{_NO_DIGIT_BEFORE}(?P<v>{ID_CARD}){_NO_DIGIT_AFTER}",
@@ -149,10 +167,20 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("wechat", "wechat", f"(?:微信|威信|薇信|[Vv]信|(?<![A-Za-z])(?:vx|VX|Vx|wx|WX|weixin|WeChat|wechat|Wechat))"
             f"{_GAP}(?P<v>[A-Za-z][-_A-Za-z0-9]{{5,19}}|[1-9][0-9]{{4,11}})(?![-_A-Za-z0-9])", None, 0.8),
     Pattern("person_name", "name_after_cue", f"(?:{_CONTEXT_BEFORE})[:：\\s]{{0,2}}"
-            f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}}?)"
-            f"(?=[^\u4e00-\u9fff]|$|{_CONTEXT_AFTER}|电话|手机|地址|身份证|今年|年龄)", _person_name, 0.6),
-    Pattern("person_name", "name_before_cue", f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}}?)(?={_CONTEXT_AFTER})", _person_name,
-            0.5),
+            f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}})", _person_name, 0.6),
+    Pattern("person_name", "name_before_cue", f"(?P<v>{_NAME})(?={_CONTEXT_AFTER})", _person_name, 0.5),
+    # a sentence that opens with a name and goes on with its verb or a comma (news, case notes)
+    Pattern("person_name", "name_opens_sentence", f"(?:^|(?<=[。！？!?；;\n\x00]))"
+            f"(?P<v>{_NAME})(?=[，,：:（(]|{_CONTEXT_AFTER}|{_NAME_VERBS})", _person_name, 0.4),
+    # enumerations: 何泽胜、刘姝辰、丁楠霓等
+    Pattern("person_name", "name_in_list", f"(?<=、)(?P<v>{_NAME})(?=[、等])", _person_name, 0.4),
+    Pattern("person_name", "name_heads_list", f"(?P<v>{_NAME})(?=、{_NAME}[、等])", _person_name, 0.4),
+    # a city from the gazetteer with a district or a road after it, unless an organization's name goes on
+    Pattern("address", "address_city", f"(?P<v>(?:{_PROVINCE})?(?:{_CITY})市?(?:(?:{_DISTRICT})[区县])?"
+            f"(?:{_ROAD}(?:{_NUMBER}(?:{_ESTATE})?(?:{_ROOM}){{0,3}})?)?)(?!市|{_ORGANIZATION_AFTER})",
+            _named_place, 0.4),
+    Pattern("address", "address_district", f"(?P<v>(?:{_DISTRICT})[区县](?:{_UNIT}){{0,2}}{_ADDRESS_TAIL})"
+            f"(?!{_ORGANIZATION_AFTER})", _named_place, 0.4),
     Pattern("address", "address", f"(?P<v>{_PROVINCE}(?:{_UNIT}){{0,4}}{_ADDRESS_TAIL}"
             f"|(?:{_UNIT}){{1,4}}{_ADDRESS_TAIL}|{_ROAD}{_NUMBER}(?:{_ESTATE})?(?:{_ROOM}){{0,3}})", _address, 0.5),
 )

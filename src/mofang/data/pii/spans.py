@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import re
 
 import numpy as np
 
@@ -47,7 +46,8 @@ def find_spans_many(texts: Sequence[str | None], kinds: Iterable[str] | None = N
         rows = np.searchsorted(starts, [h[0] for h in hits], side="right") - 1
         for (start, end), row in zip(hits, rows.tolist(), strict=True):
             found[row].append((start - int(starts[row]), end - int(starts[row]), pattern.kind))
-    return [_resolve(value, _recurring_names(value, candidates)) for value, candidates in zip(values, found, strict=True)]
+    return [_resolve(value, _recurring_names(value, candidates))
+            for value, candidates in zip(values, found, strict=True)]
 
 
 def _recurring_names(text: str, candidates: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
