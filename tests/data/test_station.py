@@ -230,3 +230,24 @@ def test_split_reports_held_out_rows_that_copy_training_rows(tmp_path: Path, mak
     leakage = ctx.load("split_trace")["leakage"]
     assert leakage["test"]["same_features"] == len(ctx.load("test"))
     assert leakage["test"]["near_text_removed"] == 0
+
+
+def test_folded_spellings_travel_with_the_features_to_serving(tmp_path: Path, make_ctx) -> None:
+    from mofang.models.features import FeaturePipeline
+
+    rng = np.random.default_rng(8)
+    n = 200
+    city = rng.choice(["Beijing", "Shanghai"], n).astype(object)
+    city[:6] = ["beijing", "BEIJING", "Shanghia", "shanghai", "Bei jing", "Shanghia"]
+    frame = pd.DataFrame({"city": city, "x": rng.normal(size=n).round(3), "y": rng.choice(["a", "b"], n)})
+    path = tmp_path / "cities.csv"
+    frame.to_csv(path, index=False)
+    ctx = make_ctx(order_for(path, target="y"))
+    run_station(ctx)
+    feature = next(f for f in ctx.load("dataset")["features"] if f["name"] == "city")
+    assert feature["aliases"]["Shanghia"] == "Shanghai" and feature["aliases"]["beijing"] == "Beijing"
+    pipeline = FeaturePipeline([feature], "tree").fit(ctx.load("train"))
+    served = pd.DataFrame({"city": ["Shanghia", "Shanghai", "BEIJING", "Beijing"]})
+    codes = pipeline.transform(served)[:, 0]  # one row at a time and as a frame: the same codes
+    assert codes[0] == codes[1] and codes[2] == codes[3] and codes[0] != codes[2]
+    assert (pipeline.transform(pd.concat([served] * 10, ignore_index=True))[:4, 0] == codes).all()

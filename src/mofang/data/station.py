@@ -172,6 +172,10 @@ class DataWorkshop(Station):
     def _choose_features(self, ctx: StationContext, frame: pd.DataFrame) -> str:
         profile, raw = ctx.load("profile"), ctx.load("raw")
         target, id_column = ctx.order.target or "", ctx.order.id_column
+        aliases: dict[str, dict[str, str]] = {}
+        for step in ctx.load("trace_clean")["steps"]:
+            for column, mapping in step["details"].get("merged", {}).items():
+                aliases.setdefault(column, {}).update(mapping)
         classification = ctx.order.task == Task.TABULAR_CLASSIFICATION
         kept: list[dict] = []
         dropped: list[dict] = []
@@ -191,6 +195,8 @@ class DataWorkshop(Station):
                 feature = {"name": name, "kind": spec["kind"]}
                 if spec.get("dayfirst") is not None:  # served dates must be read as training ones were
                     feature["dayfirst"] = spec["dayfirst"]
+                if aliases.get(name):  # served categories are folded as training ones were
+                    feature["aliases"] = aliases[name]
                 kept.append(feature)
             else:
                 dropped.append({"name": name, "reason": reason})

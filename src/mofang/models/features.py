@@ -136,7 +136,8 @@ class FeaturePipeline:
         per-column pandas calls cost ~1 ms each, which dominates one-row serving latency."""
         self.validate(df)
         n = len(df)
-        values = {f["name"]: [coerce_value(v, f["kind"], f.get("dayfirst")) for v in df[f["name"]].tolist()]
+        values = {f["name"]: _aliased([coerce_value(v, f["kind"], f.get("dayfirst")) for v in df[f["name"]].tolist()],
+                                      f.get("aliases"))
                   for f in self.features}
         numeric = np.empty((n, len(self.numeric_columns_)))
         j = 0
@@ -182,9 +183,13 @@ class FeaturePipeline:
     def _typed(self, df: pd.DataFrame) -> pd.DataFrame:
         self.validate(df)
         df = df.reset_index(drop=True)
-        return pd.DataFrame({f["name"]: coerce_column(df[f["name"]], f["kind"], f.get("dayfirst"))
-                             for f in self.features},
-                            index=df.index)
+        typed = {}
+        for f in self.features:
+            column = coerce_column(df[f["name"]], f["kind"], f.get("dayfirst"))
+            if f.get("aliases"):  # spellings the data workshop folded into one category, folded the same way
+                column = column.map(lambda v, a=f["aliases"]: a.get(v, v) if isinstance(v, str) else v)
+            typed[f["name"]] = column
+        return pd.DataFrame(typed, index=df.index)
 
     def _numeric_block(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Numeric, boolean and datetime-part columns as floats, in a fixed order."""
@@ -236,6 +241,12 @@ class FeaturePipeline:
         for name, encoder in self.encoders_.items():
             sources += [name] * len(encoder.get_feature_names_out())
         return sources
+
+
+def _aliased(values: list[Any], aliases: dict[str, str] | None) -> list[Any]:
+    if not aliases:
+        return values
+    return [aliases.get(v, v) if isinstance(v, str) else v for v in values]
 
 
 def coerce_value(value: Any, kind: str, dayfirst: bool | None = None) -> Any:

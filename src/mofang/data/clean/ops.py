@@ -84,7 +84,7 @@ class CanonicalCategories(Operator):
             values = frame[name].map(lambda v, m=mapping: m.get(v, v) if v is not None else None)
             trace.change(name, int(_changed(frame[name], values).sum()))
             frame[name] = values
-            merged[name] = dict(list(mapping.items())[:20])
+            merged[name] = mapping  # at most a few hundred spellings: categories are capped at 500
         trace.details["merged"] = merged
         if merged:
             trace.details["note"] = f"spellings folded in {len(merged)} columns"
