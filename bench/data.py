@@ -133,6 +133,7 @@ open(sys.argv[2], "w").write(str(time.perf_counter() - started))  # Data-Juicer 
 
 
 def run_data_juicer(src: Path, work: Path) -> tuple[float, set[int]]:
+    started = time.perf_counter()
     out = work / "dj_out.jsonl"
     recipe = {"project_name": "mofang-bench", "dataset_path": str(src), "export_path": str(out), "np": 2,
               "text_keys": "text", "open_tracer": False, "use_cache": False, "work_dir": str(work / "dj"),
@@ -154,9 +155,14 @@ def run_data_juicer(src: Path, work: Path) -> tuple[float, set[int]]:
     done = subprocess.run([str(DJ_PYTHON), str(script), str(config), str(timing)], capture_output=True, text=True,
                           env=env)
     if done.returncode or not timing.exists():
-        sys.exit(f"Data-Juicer failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DataJuicerFailed(f"Data-Juicer failed after {time.perf_counter() - started:.0f}s: {last}")
     kept = {json.loads(line)["id"] for line in out.read_text().splitlines()}
     return float(timing.read_text()), kept
+
+
+class DataJuicerFailed(RuntimeError):
+    """Data-Juicer's run ended without output (e.g. a worker died); reported in the table, not fatal."""
 
 
 def score(data: pd.DataFrame, kept_ids: set[int] | np.ndarray) -> tuple[float, float]:
@@ -198,7 +204,11 @@ def main() -> None:
                 seconds, table = run_mofang(src, work / "mofang.parquet")
                 kept = table.column("id").to_numpy()
             else:
-                seconds, kept = run_data_juicer(src, work)
+                try:
+                    seconds, kept = run_data_juicer(src, work)
+                except DataJuicerFailed as exc:
+                    print(exc)
+                    continue
             precision, recall = score(data, kept)
             results.append((system, n, seconds, n / seconds, len(kept), precision, recall))
     dj = next((r for r in results if r[0] == "Data-Juicer"), None)
