@@ -16,7 +16,7 @@ from mofang.data.card import build_card
 from mofang.data.card_html import write_card_html
 from mofang.data.clean.frames import to_frame, to_table
 from mofang.data.leakage import LEAK_SCORE, leak_score
-from mofang.data.ops import ROW, OpTrace
+from mofang.data.ops import ROW, OpContext, OpTrace
 from mofang.data.pii import find_pii
 from mofang.data.pipeline import op_context, run_operators
 from mofang.data.profile import profile_frame
@@ -109,9 +109,7 @@ class DataWorkshop(Station):
             ctx.save(f"trace_{process}", {"steps": []})
             return "no steps in the recipe"
         table = to_table(self._latest_table(ctx, process))
-        opctx = op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value,
-                           target=ctx.order.target, id_column=ctx.order.id_column, profile=ctx.load("profile"),
-                           home=ctx.artifacts.home)
+        opctx = _op_context(ctx)
         opctx.on_progress = lambda done, total, note: ctx.advance(done, total, note)
         rows_in = table.num_rows
         table, traces = run_operators(table, operators, opctx, on_step=lambda i, n, note: ctx.advance(i, n, note))
@@ -143,10 +141,7 @@ class DataWorkshop(Station):
         traces: list[dict] = [self._drop_unlabeled(ctx, frame)]
         frame = frame[frame[ctx.order.target].notna()].reset_index(drop=True) if ctx.order.target else frame
         if operators:
-            opctx = op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value,
-                               target=ctx.order.target, id_column=ctx.order.id_column,
-                               profile=ctx.load("profile"), home=ctx.artifacts.home)
-            table, more = run_operators(to_table(frame), operators, opctx)
+            table, more = run_operators(to_table(frame), operators, _op_context(ctx))
             frame = to_frame(table)
             for trace in more:
                 ctx.reason(_trace_summary(trace))
@@ -329,6 +324,12 @@ class DataWorkshop(Station):
                    + ", ".join(s["sha256"][:12] for s in card["lineage"]["sources"]))
         rows = sum(len(p) for p in parts.values())
         return f"dataset {digest[:12]}: {rows:,} rows, {len(features['features'])} features"
+
+
+def _op_context(ctx: StationContext) -> OpContext:
+    """The operators' view of this job: its order's roles and seed, the profile's kinds, the tenant's key."""
+    return op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value, target=ctx.order.target,
+                      id_column=ctx.order.id_column, profile=ctx.load("profile"), home=ctx.artifacts.home)
 
 
 def _trace_summary(trace: dict) -> str:
