@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import mofang.security.tables  # noqa: F401  (registers the security tables in the same schema)
 from mofang.config import settings
 from mofang.errors import NotFoundError
 from mofang.store.models import Base, Job, OrderRecord, Product, ProductVersion, Tenant, utcnow
