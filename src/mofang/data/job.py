@@ -29,7 +29,7 @@ from mofang.data.recipes import Recipe, RecipeOverride, Step, build_recipe
 from mofang.data.sources import read_granted
 from mofang.line.progress import Progress, SilentProgress
 from mofang.orders.schema import SLUG, Columns, Source, Task
-from mofang.store import file_digest
+from mofang.store import MetaStore, file_digest
 
 STATION = "data"
 
@@ -96,7 +96,8 @@ def load_data_job(path: str | Path) -> DataJob:
     return job
 
 
-def run_data_job(job: DataJob, *, home: Path, progress: Progress | None = None) -> dict[str, Any]:
+def run_data_job(job: DataJob, *, home: Path, progress: Progress | None = None,
+                 meta: MetaStore | None = None) -> dict[str, Any]:
     """Run every process of the job's recipe and publish the dataset version to `job.output`."""
     progress = progress or SilentProgress()
     recipe = job.recipe()  # a bad step fails before any data is read
@@ -116,8 +117,14 @@ def run_data_job(job: DataJob, *, home: Path, progress: Progress | None = None) 
     profile = profile_frame(frame)
     clock.finish(f"{frame.shape[1] - 1} columns profiled")
 
-    opctx = op_context(tenant=job.tenant, seed=job.seed, task=job.task.value if job.task else None,
-                       target=job.target, id_column=job.id_column, profile=profile, home=home)
+    own_meta = meta is None
+    meta = meta or MetaStore()
+    try:
+        opctx = op_context(tenant=job.tenant, seed=job.seed, task=job.task.value if job.task else None,
+                           target=job.target, id_column=job.id_column, profile=profile, home=home, meta=meta)
+    finally:
+        if own_meta:
+            meta.dispose()
     table = to_table(frame)
     traces: dict[str, list[dict]] = {}
     for process in PROCESSES:

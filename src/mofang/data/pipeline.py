@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from mofang.data.ops import OpContext, Operator
-from mofang.store.keys import tenant_key
+from mofang.store import MetaStore
 
 
 def run_operators(table: pa.Table, operators: list[Operator], ctx: OpContext,
@@ -53,10 +53,18 @@ def _holds_tokens(column: pa.ChunkedArray) -> bool:
 
 
 def op_context(*, tenant: str, seed: int, task: str | None, target: str | None, id_column: str | None,
-               profile: dict, home: Path) -> OpContext:
+               profile: dict, home: Path, meta: MetaStore) -> OpContext:
     """The operators' view of a job: column kinds and date orders from the profile, the tenant's key."""
     columns = profile["columns"]
     return OpContext(tenant=tenant, seed=seed, task=task, target=target, id_column=id_column,
                      kinds={name: spec["kind"] for name, spec in columns.items()},
                      dayfirst={name: spec.get("dayfirst") for name, spec in columns.items()},
-                     secret=tenant_key(home, tenant))
+                     secret=pseudonym_key(meta, home, tenant))
+
+
+def pseudonym_key(meta: MetaStore, home: Path, tenant: str) -> bytes:
+    """The tenant's pseudonym key: derived from its data key (wrapped by the master key in the metadata
+    store), so destroying the tenant's key also ends the linkability of its pseudonyms."""
+    from mofang.security.keys import KeyRing, load_master_key
+
+    return KeyRing(meta, load_master_key(home)).pseudonym_key(tenant)

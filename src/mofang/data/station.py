@@ -329,7 +329,8 @@ class DataWorkshop(Station):
 def _op_context(ctx: StationContext) -> OpContext:
     """The operators' view of this job: its order's roles and seed, the profile's kinds, the tenant's key."""
     return op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value, target=ctx.order.target,
-                      id_column=ctx.order.id_column, profile=ctx.load("profile"), home=ctx.artifacts.home)
+                      id_column=ctx.order.id_column, profile=ctx.load("profile"), home=ctx.artifacts.home,
+                      meta=ctx.meta)
 
 
 def _trace_summary(trace: dict) -> str:

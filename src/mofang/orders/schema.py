@@ -206,6 +206,8 @@ class Order(Strict):
     recipe: Annotated[dict[str, Any] | None, Field(
         None, description="Changes to the task's default data recipe: base, params, add, remove")]
     seed: int = 42
+    retention_days: int | None = Field(None, gt=0, le=36500, description="Days after submission when the "
+                                       "order's data, models and keys are destroyed (`mofang destroy --expired`)")
 
     @field_validator("data", mode="before")
     @classmethod
