@@ -1,0 +1,69 @@
+"""Authorization: which roles may take which action, and the tenant boundary that hides other tenants' objects."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from mofang.errors import MofangError, NotFoundError
+from mofang.security.identity import Identity, Role
+
+
+class Forbidden(MofangError):
+    """The identity is known but its role may not take this action: a 403."""
+
+
+_TENANT_READ = frozenset({Role.OWNER, Role.MEMBER, Role.VIEWER})
+_TENANT_WRITE = frozenset({Role.OWNER, Role.MEMBER})
+
+#: action -> roles allowed to take it. The operator appears only in factory actions: an operator
+#: can destroy, key and audit any tenant, but never reads or runs a tenant's orders and products.
+ACTIONS: MappingProxyType[str, frozenset[Role]] = MappingProxyType({
+    "order.submit": _TENANT_WRITE,
+    "order.read": _TENANT_READ,
+    "order.destroy": frozenset({Role.OWNER, Role.OPERATOR}),
+    "job.read": _TENANT_READ,
+    "job.resume": _TENANT_WRITE,
+    "product.read": _TENANT_READ,
+    "product.serve": _TENANT_READ,
+    "product.predict": _TENANT_READ,
+    "product.destroy": frozenset({Role.OWNER, Role.OPERATOR}),
+    "tenant.create": frozenset({Role.OPERATOR}),
+    "tenant.destroy": frozenset({Role.OPERATOR}),
+    "keys.create": frozenset({Role.OWNER, Role.OPERATOR}),
+    "keys.revoke": frozenset({Role.OWNER, Role.OPERATOR}),
+    "audit.read": frozenset({Role.OWNER, Role.OPERATOR}),
+    "audit.verify": frozenset({Role.OPERATOR}),
+    "key.rotate": frozenset({Role.OPERATOR}),
+})
+
+
+def authorize(identity: Identity, action: str, tenant: str | None, *, what: str | None = None) -> None:
+    """Allow identity to take action on an object of tenant (None: a factory-wide object), or raise.
+
+    Forbidden when the role may not take the action (decided before looking at the object, so it says
+    nothing about it). NotFoundError when a tenant identity reaches for another tenant's object, worded
+    like a missing one ("no " + what, e.g. what="order 'o1'") so existence does not leak. The bootstrap
+    local operator of a fresh install (no API key yet) may do everything.
+    """
+    allowed = ACTIONS.get(action)
+    if allowed is None:
+        raise ValueError(f"unknown action '{action}' (known: {', '.join(sorted(ACTIONS))})")
+    if identity.bootstrap:
+        return
+    if identity.role not in allowed:
+        raise Forbidden(f"{identity.user} ({identity.role}) may not {action}")
+    if identity.is_operator:
+        return
+    if tenant is None:
+        raise Forbidden(f"{identity.user} ({identity.role}) may not {action} outside tenant '{identity.tenant}'")
+    if tenant != identity.tenant:
+        raise NotFoundError(f"no {what}" if what else f"no such {action.split('.')[0]}")
+
+
+def can(identity: Identity, action: str, tenant: str | None) -> bool:
+    """Whether authorize() would let identity take action on tenant's object."""
+    try:
+        authorize(identity, action, tenant)
+    except (Forbidden, NotFoundError):
+        return False
+    return True

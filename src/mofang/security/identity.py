@@ -1,0 +1,167 @@
+"""Identities: tenants, API keys (stored only as salted scrypt hashes) and the CLI's local identity."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from mofang.config import settings
+from mofang.errors import MofangError, NotFoundError
+from mofang.security.tables import ApiKey
+from mofang.store.models import Tenant, utcnow
+
+if TYPE_CHECKING:  # the store may import the security center; keep this module free of the cycle
+    from mofang.store.meta import MetaStore
+
+# The same pattern as mofang.orders.schema.SLUG, not imported so security does not pull in the orders package.
+SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+KEY_PREFIX = "mf"
+KEY_ENV = "MOFANG_API_KEY"
+IDENTITY_FILE = "identity"
+_KEY_RE = re.compile(r"^mf_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
+_DUMMY_SALT = b"\0" * 16  # hashed against when the key id is unknown, so both paths cost one scrypt
+
+
+class AuthError(MofangError):
+    """No valid identity (unknown, malformed or revoked key): a 401, never echoing the key."""
+
+
+class Role(StrEnum):
+    """Tenant roles (owner, member, viewer) and the factory operator, who belongs to no tenant."""
+
+    OWNER = "owner"
+    MEMBER = "member"
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is acting: a user of a tenant in a role, or an operator (tenant None).
+
+    `bootstrap` marks the local operator of a fresh install that has no API key yet (see local_identity).
+    """
+
+    user: str
+    tenant: str | None
+    role: Role
+    key_id: str | None
+    bootstrap: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.role is Role.OPERATOR) != (self.tenant is None):
+            raise ValueError(f"role {self.role} with tenant {self.tenant!r}: operators have no tenant, others one")
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
+
+
+def validate_slug(value: str, what: str = "tenant") -> str:
+    """Return value if it is a valid tenant/user slug, else raise MofangError."""
+    if not isinstance(value, str) or not re.match(SLUG, value):
+        raise MofangError(f"invalid {what} name {value!r}: use 1-64 letters, digits, '_', '.', '-', "
+                          "starting with a letter or digit")
+    return value
+
+
+def create_tenant(meta: MetaStore, tenant: str) -> None:
+    """Create a tenant; creating an existing one is a no-op."""
+    validate_slug(tenant)
+    with meta.session() as s:
+        if s.get(Tenant, tenant) is None:
+            s.add(Tenant(id=tenant))
+
+
+def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role | str) -> tuple[Identity, str]:
+    """Create a key for user in tenant (None for an operator key); return its identity and the key.
+
+    The key is returned only here: the store keeps a random salt and the scrypt hash of its secret.
+    """
+    role = Role(role)
+    validate_slug(user, "user")
+    identity = Identity(user=user, tenant=tenant, role=role, key_id=secrets.token_hex(6))
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_bytes(16)
+    with meta.session() as s:
+        if tenant is not None and s.get(Tenant, tenant) is None:
+            raise NotFoundError(f"no tenant '{tenant}' (create it first)")
+        s.add(ApiKey(key_id=identity.key_id, tenant_id=tenant, user=user, role=role.value, salt=salt,
+                     key_hash=_hash(secret, salt)))
+    return identity, f"{KEY_PREFIX}_{identity.key_id}_{secret}"
+
+
+def authenticate(meta: MetaStore, presented: str) -> Identity:
+    """The identity of a presented key; AuthError when it is malformed, unknown, wrong or revoked."""
+    match = _KEY_RE.match(presented.strip()) if isinstance(presented, str) else None
+    if match is None:
+        raise AuthError("malformed API key (expected mf_<key id>_<secret>)")
+    key_id, secret = match["key_id"], match["secret"]
+    with meta.session() as s:
+        row = s.get(ApiKey, key_id)
+        salt, stored = (row.salt, row.key_hash) if row is not None else (_DUMMY_SALT, b"")
+        matches = hmac.compare_digest(_hash(secret, salt), stored)
+        if row is None or not matches:
+            raise AuthError(f"unknown or invalid API key mf_{key_id}_…")
+        if row.revoked_at is not None:
+            raise AuthError(f"API key mf_{key_id}_… was revoked on {row.revoked_at:%Y-%m-%d}")
+        return Identity(user=row.user, tenant=row.tenant_id, role=Role(row.role), key_id=row.key_id)
+
+
+def revoke_api_key(meta: MetaStore, key_id: str) -> None:
+    """Revoke a key for good; revoking it again keeps the first revocation time."""
+    with meta.session() as s:
+        row = s.get(ApiKey, key_id)
+        if row is None:
+            raise NotFoundError(f"no API key {key_id}")
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+
+
+def local_identity(meta: MetaStore) -> Identity:
+    """The identity the CLI acts as.
+
+    In order: the key in $MOFANG_API_KEY; the key in <MOFANG_HOME>/identity (must be mode 0600).
+    Without either, a fresh install that has never created an API key runs as the bootstrap local
+    operator (user "local", allowed everything), so a single-user install works with no setup. Once
+    any key exists (even revoked), bootstrap ends and the CLI needs a key: AuthError otherwise.
+    """
+    presented = os.environ.get(KEY_ENV)
+    if presented:
+        return authenticate(meta, presented)
+    path = settings().home / IDENTITY_FILE
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            raise AuthError(f"{path} is readable by others; run: chmod 600 {path}")
+        return authenticate(meta, path.read_text(encoding="utf-8"))
+    with meta.session() as s:
+        keys = s.scalar(select(func.count()).select_from(ApiKey))
+    if keys == 0:
+        return Identity(user="local", tenant=None, role=Role.OPERATOR, key_id=None, bootstrap=True)
+    raise AuthError(f"API keys exist on this install: set {KEY_ENV} or write your key to {path} (mode 0600)")
+
+
+def save_local_key(key: str, home: Path | None = None) -> Path:
+    """Write key to <MOFANG_HOME>/identity with mode 0600 (replacing any previous one); return the path."""
+    path = (home or settings().home) / IDENTITY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key.strip() + "\n")
+    return path
+
+
+def _hash(secret: str, salt: bytes) -> bytes:
+    return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
