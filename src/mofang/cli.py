@@ -23,6 +23,15 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(products_app, name="products")
 app.add_typer(data_app, name="data")
 
+
+def _register_security() -> None:
+    from mofang.cli_security import audit_app, destroy, keys_app, tenants_app
+
+    app.add_typer(tenants_app, name="tenants")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.command("destroy")(destroy)
+
 # Piped output (scripts, CI logs) gets wide tables instead of the 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
@@ -39,6 +48,29 @@ def _meta():
     from mofang.store import MetaStore
 
     return MetaStore()
+
+
+def _allow(meta, action: str, tenant: str | None, what: str | None = None):
+    """The CLI's identity (MOFANG_API_KEY, the identity file, or the bootstrap operator of a fresh install),
+    authorized for `action` on an object of `tenant`; another tenant's object reads as not found."""
+    from mofang.security.authz import authorize
+    from mofang.security.identity import local_identity
+
+    identity = local_identity(meta)
+    authorize(identity, action, tenant, what=what)
+    return identity
+
+
+def _visible_tenant(meta, tenant: str | None) -> str | None:
+    """The tenant a listing may show: a tenant identity sees only its own."""
+    from mofang.security.identity import local_identity
+
+    identity = local_identity(meta)
+    if identity.is_operator or identity.bootstrap:
+        return tenant
+    if tenant not in (None, identity.tenant):
+        raise NotFoundError(f"no tenant '{tenant}'")
+    return identity.tenant
 
 
 def _finish(job_id: int) -> None:
@@ -85,7 +117,9 @@ def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML fi
 
     try:
         order = load_order(order_file)
-        job_id = submit(order, _meta(), source_file=order_file)
+        meta = _meta()
+        identity = _allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
+        job_id = submit(order, meta, source_file=order_file, actor=identity.user)
     except MofangError as exc:
         raise _fail(exc) from None
     out.print(f"order [bold]{order.id}[/] (tenant {order.tenant}, {order.task.value}) → job {job_id}")
@@ -95,6 +129,11 @@ def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML fi
 @app.command()
 def resume(job_id: Annotated[int, typer.Argument(help="The job to resume")]) -> None:
     """Resume an interrupted or failed job at its first unfinished process."""
+    try:
+        meta = _meta()
+        _allow(meta, "job.resume", meta.job(job_id).tenant_id, what=f"job {job_id}")
+    except MofangError as exc:
+        raise _fail(exc) from None
     _finish(job_id)
 
 
@@ -141,7 +180,12 @@ def _query_served_demo() -> None:
 def orders_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant")] = None) -> None:
     """List orders with their latest job."""
     table = Table("tenant", "order", "task", "jobs", "latest job", "status", "created")
-    for record in _meta().orders(tenant):
+    try:
+        meta = _meta()
+        records = meta.orders(_visible_tenant(meta, tenant))
+    except MofangError as exc:
+        raise _fail(exc) from None
+    for record in records:
         last = record.jobs[-1] if record.jobs else None
         table.add_row(record.tenant_id, record.order_id, record.task, str(len(record.jobs)),
                       str(last.id) if last else "-", last.status if last else "-",
@@ -153,8 +197,10 @@ def orders_list(tenant: Annotated[str | None, typer.Option(help="Only this tenan
 def orders_show(order_id: str, tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Show an order's jobs, stations, processes and the reasons for each choice."""
     try:
-        record = _meta().order(order_id, tenant)
-    except NotFoundError as exc:
+        meta = _meta()
+        record = meta.order(order_id, _visible_tenant(meta, tenant))
+        _allow(meta, "order.read", record.tenant_id, what=f"order '{order_id}'")
+    except MofangError as exc:
         raise _fail(exc) from None
     out.print(f"[bold]{record.order_id}[/] tenant={record.tenant_id} task={record.task}")
     for job in record.jobs:
@@ -174,7 +220,12 @@ def orders_show(order_id: str, tenant: Annotated[str | None, typer.Option()] = N
 def products_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """List products and their latest version."""
     table = Table("tenant", "product", "task", "versions", "latest", "family", "metrics")
-    for product in _meta().products(tenant):
+    try:
+        meta = _meta()
+        products = meta.products(_visible_tenant(meta, tenant))
+    except MofangError as exc:
+        raise _fail(exc) from None
+    for product in products:
         latest = product.versions[-1] if product.versions else None
         metrics = "  ".join(f"{k}={v:.3f}" for k, v in (latest.metrics if latest else {}).items()
                             if isinstance(v, int | float))
@@ -196,8 +247,10 @@ def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VE
     """Show a product version: metrics, bundle, report and model card."""
     name, number = _parse_ref(ref)
     try:
-        version = _meta().product_version(name, number, tenant)
-    except NotFoundError as exc:
+        meta = _meta()
+        version = meta.product_version(name, number, _visible_tenant(meta, tenant))
+        _allow(meta, "product.read", version.product.tenant_id, what=f"product '{name}'")
+    except MofangError as exc:
         raise _fail(exc) from None
     bundle = Path(version.bundle_path)
     out.print(f"[bold]{name}@{version.version}[/] ({version.model_family}, job {version.job_id})")
@@ -217,7 +270,9 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
 
     name, number = _parse_ref(ref)
     try:
-        version = _meta().product_version(name, number, tenant)
+        meta = _meta()
+        version = meta.product_version(name, number, _visible_tenant(meta, tenant))
+        _allow(meta, "product.serve", version.product.tenant_id, what=f"product '{name}'")
         application = create_app(load_bundle(version.bundle_path), version=version.version)
     except MofangError as exc:
         raise _fail(exc) from None
@@ -284,6 +339,9 @@ def data_ops() -> None:
         params = ", ".join(f"{k}={f.default!r}" for k, f in cls.Params.model_fields.items())
         table.add_row(name, cls.process, cls.description, params)
     out.print(table)
+
+
+_register_security()
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -57,6 +57,12 @@ class DataWorkshop(Station):
             ctx.reason(f"read {read.label} as {read.format}{' (' + how + ')' if how else ''}: "
                        f"{read.rows:,} rows, sha256 {read.sha256[:12]}")
         ctx.param(sources=[asdict(r) for r in reads])
+        from mofang.security.audit import DATA_READ, AuditLog
+
+        AuditLog(ctx.meta).record(DATA_READ, actor="line", tenant=ctx.tenant, object=ctx.order.id,
+                                  details={"job": ctx.job_id, "sources": [r.label for r in reads],
+                                           "columns_denied": sorted({c for r in reads for c in r.denied}),
+                                           "rows": len(data)})
         ctx.metric(rows=len(data), columns=data.shape[1])
         data.insert(0, ROW, range(1, len(data) + 1))
         ctx.save("raw", data)

@@ -9,7 +9,7 @@ from mofang.orders.schema import SUPPORTED_TASKS, Order
 from mofang.store import MetaStore
 
 
-def submit(order: Order, meta: MetaStore, *, source_file: str | Path | None = None) -> int:
+def submit(order: Order, meta: MetaStore, *, source_file: str | Path | None = None, actor: str = "local") -> int:
     """Check the order can run (task supported, every source readable, target present) and queue a
     job; returns the job id. Nothing is registered when a check fails."""
     if order.task not in SUPPORTED_TASKS:
@@ -20,5 +20,11 @@ def submit(order: Order, meta: MetaStore, *, source_file: str | Path | None = No
 
     check_sources(order)
     spec = order.model_dump(mode="json")
-    return meta.register_job(order.tenant, order.id, order.task.value, spec,
-                             str(source_file) if source_file else None)
+    job_id = meta.register_job(order.tenant, order.id, order.task.value, spec,
+                               str(source_file) if source_file else None)
+    from mofang.security.audit import ORDER_SUBMITTED, AuditLog
+
+    AuditLog(meta).record(ORDER_SUBMITTED, actor=actor, tenant=order.tenant, object=order.id,
+                          details={"job": job_id, "task": order.task.value, "sources": [s.label for s in order.data],
+                                   "retention_days": order.retention_days})
+    return job_id

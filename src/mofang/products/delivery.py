@@ -31,6 +31,10 @@ class DeliveryStation(Station):
             ctx.tenant, ctx.order.id, ctx.order.task.value, ctx.job_id, str(stored), digest,
             winner["family"], evaluation["metrics"])
         ctx.reason(f"delivered {ctx.order.id}@{version}: gate passed on every check")
+        from mofang.security.audit import MODEL_DELIVERED, AuditLog
+
+        AuditLog(ctx.meta).record(MODEL_DELIVERED, actor="line", tenant=ctx.tenant, object=f"{ctx.order.id}@{version}",
+                                  details={"job": ctx.job_id, "bundle_digest": digest, "family": winner["family"]})
         ctx.save("delivery", {"product": ctx.order.id, "version": version, "bundle": str(stored),
                               "digest": digest})
         ctx.set_outcome(product=ctx.order.id, version=version, bundle=str(stored),

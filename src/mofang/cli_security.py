@@ -1,0 +1,241 @@
+"""`mofang tenants|keys|audit|destroy`: the security center's commands (thin views over mofang.security)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mofang.errors import MofangError
+
+tenants_app = typer.Typer(help="Tenants (customers) of this factory.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys and the master key.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _cli():  # the main CLI module: its consoles, store and error exit
+    from mofang import cli
+
+    return cli
+
+
+def _allow(action: str, tenant: str | None, what: str | None = None):
+    """The CLI's identity, authorized for `action` on `tenant`'s object (raises MofangError)."""
+    from mofang.security.authz import authorize
+    from mofang.security.identity import local_identity
+
+    identity = local_identity(_cli()._meta())
+    authorize(identity, action, tenant, what=what)
+    return identity
+
+
+def _security(home: Path):
+    from mofang.security.audit import AuditLog
+    from mofang.security.keys import KeyRing, load_master_key
+    from mofang.security.signing import load_factory_key
+
+    meta = _cli()._meta()
+    factory = load_factory_key(home)
+    return meta, KeyRing(meta, load_master_key(home)), AuditLog(meta, factory), factory
+
+
+@tenants_app.command("create")
+def tenants_create(tenant: Annotated[str, typer.Argument(help="Tenant id (a slug)")]) -> None:
+    """Create a tenant (operator)."""
+    from mofang.security.identity import create_tenant
+
+    cli = _cli()
+    try:
+        _allow("tenant.create", None)
+        create_tenant(cli._meta(), tenant)
+    except MofangError as exc:
+        raise cli._fail(exc) from None
+    cli.out.print(f"tenant [bold]{tenant}[/] ready")
+
+
+@keys_app.command("create")
+def keys_create(user: Annotated[str, typer.Option(help="Who the key is for")],
+                role: Annotated[str, typer.Option(help="owner, member, viewer or operator")],
+                tenant: Annotated[str | None, typer.Option(help="The key's tenant (none for operator)")] = None,
+                save: Annotated[bool, typer.Option(help="Also make it this machine's CLI identity")] = False) -> None:
+    """Create an API key; the key is printed once and only its salted hash is stored."""
+    from mofang.config import settings
+    from mofang.security.audit import KEY_CREATED, AuditLog
+    from mofang.security.identity import create_api_key, save_local_key
+
+    cli = _cli()
+    try:
+        actor = _allow("keys.create", tenant)
+        identity, secret = create_api_key(cli._meta(), tenant=tenant, user=user, role=role)
+        AuditLog(cli._meta()).record(KEY_CREATED, actor=actor.user, tenant=tenant, object=identity.key_id,
+                                     details={"user": user, "role": str(role)})
+        if save:
+            save_local_key(secret, settings().home)
+    except MofangError as exc:
+        raise cli._fail(exc) from None
+    cli.out.print(f"key {identity.key_id} for {user} ({role}{', tenant ' + tenant if tenant else ''}):")
+    cli.out.print(secret, soft_wrap=True)
+    cli.err.print("[yellow]shown once: store it now; Mofang keeps only a salted hash[/]")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (mf_<id>_...)")]) -> None:
+    """Revoke an API key."""
+    from mofang.security.identity import revoke_api_key
+    from mofang.security.tables import ApiKey
+
+    cli = _cli()
+    try:
+        with cli._meta().session() as s:
+            key = s.get(ApiKey, key_id)
+            tenant = key.tenant_id if key is not None else None
+        _allow("keys.revoke", tenant, what=f"key {key_id}")
+        revoke_api_key(cli._meta(), key_id)
+    except MofangError as exc:
+        raise cli._fail(exc) from None
+    cli.out.print(f"key {key_id} revoked")
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master() -> None:
+    """Re-wrap every tenant's data key under a new master key (data is not re-encrypted)."""
+    from mofang.config import settings
+    from mofang.security.audit import KEY_ROTATED
+    from mofang.security.keys import MasterKey, save_master_key
+
+    cli = _cli()
+    home = settings().home
+    try:
+        actor = _allow("key.rotate", None)
+        _, keyring, audit, _ = _security(home)
+        old = keyring.master.id
+        new = MasterKey.generate()
+        count = keyring.rotate_master(new)
+        save_master_key(home, new)
+        audit.record(KEY_ROTATED, actor=actor.user, object="master key",
+                     details={"old_key_id": old, "new_key_id": new.id, "tenant_keys": count})
+    except MofangError as exc:
+        raise cli._fail(exc) from None
+    cli.out.print(f"master key {new.id}: {count} tenant keys re-wrapped")
+
+
+@audit_app.command("verify")
+def audit_verify(checkpoint: Annotated[Path | None, typer.Option(help="A checkpoint file from "
+                                                                      "`mofang audit checkpoint`")] = None) -> None:
+    """Check every link of the audit chain (and that it still holds a saved checkpoint's head)."""
+    from mofang.config import settings
+
+    cli = _cli()
+    try:
+        _allow("audit.verify", None)
+        _, _, audit, _ = _security(settings().home)
+        anchor = json.loads(checkpoint.read_text(encoding="utf-8")) if checkpoint else None
+        result = audit.verify(anchor=anchor)
+    except (MofangError, OSError, json.JSONDecodeError) as exc:
+        raise cli._fail(exc) from None
+    if result.ok:
+        cli.out.print(f"[green]audit chain intact[/]: {result.events} events, head {result.head_hash[:16]}")
+        return
+    for problem in result.problems:
+        cli.err.print(f"[red]✗[/] {problem}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(out_file: Annotated[Path, typer.Argument(help="Where to write the signed head")]) -> None:
+    """Write the chain's head, signed by the factory key; keep it outside the database."""
+    from mofang.config import settings
+
+    cli = _cli()
+    try:
+        _allow("audit.verify", None)
+        _, _, audit, _ = _security(settings().home)
+        out_file.write_text(json.dumps(audit.checkpoint(), indent=1), encoding="utf-8")
+    except MofangError as exc:
+        raise cli._fail(exc) from None
+    cli.out.print(f"checkpoint written to {out_file}")
+
+
+@audit_app.command("list")
+def audit_list(tenant: Annotated[str | None, typer.Option()] = None,
+               action: Annotated[str | None, typer.Option()] = None) -> None:
+    """List audit events (an owner sees its tenant's)."""
+    from mofang.security.audit import AuditLog
+    from mofang.security.authz import authorize
+    from mofang.security.identity import local_identity
+
+    cli = _cli()
+    try:
+        identity = local_identity(cli._meta())
+        wide = identity.is_operator or identity.bootstrap
+        tenant = tenant if wide else (tenant or identity.tenant)
+        authorize(identity, "audit.read", None if wide else tenant, what=f"tenant '{tenant}'")
+        events = AuditLog(cli._meta()).events(tenant=tenant, action=action)
+    except MofangError as exc:
+        raise cli._fail(exc) from None
+    table = Table("seq", "at", "actor", "tenant", "action", "object")
+    for event in events:
+        table.add_row(str(event["seq"]), event["at"][:19], event["actor"], event["tenant"] or "-", event["action"],
+                      event["object"])
+    cli.out.print(table)
+
+
+def destroy(target: Annotated[str | None, typer.Argument(help="The order to destroy")] = None,
+            tenant: Annotated[str | None, typer.Option(help="The order's tenant")] = None,
+            whole_tenant: Annotated[bool, typer.Option(
+                "--whole-tenant", help="Destroy the tenant itself: all its orders, models and its key")] = False,
+            expired: Annotated[bool, typer.Option(help="Destroy every order past its retention_days")] = False,
+            verify: Annotated[Path | None, typer.Option(help="Check a destruction certificate")] = None) -> None:
+    """Destroy an order's (or a whole tenant's) data, models and keys, with a signed certificate."""
+    from mofang.config import settings
+    from mofang.security import destroy as destruction
+    from mofang.security.certificates import verify_certificate
+    from mofang.store import ArtifactStore
+
+    cli = _cli()
+    home = settings().home
+    try:
+        meta, keyring, audit, factory = _security(home)
+        if verify is not None:
+            doc = json.loads(verify.read_text(encoding="utf-8"))
+            problems = verify_certificate(doc, trusted_public_pem=factory.public_pem(), audit=audit)
+            if problems:
+                for problem in problems:
+                    cli.err.print(f"[red]✗[/] {problem}")
+                raise typer.Exit(1)
+            cert = doc["certificate"]
+            cli.out.print(f"[green]certificate valid[/]: {cert['what']} {cert.get('order') or cert['tenant']} "
+                          f"destroyed {cert['destroyed_at']} by {cert['destroyed_by']}, {cert['file_count']} files")
+            return
+        artifacts = ArtifactStore(home)
+        if expired:
+            plans: list[tuple[str, str | None]] = list(destruction.expired_orders(meta))
+        elif whole_tenant:
+            if not tenant:
+                raise typer.BadParameter("--whole-tenant needs --tenant")
+            plans = [(tenant, None)]
+        elif target:
+            record = meta.order(target, tenant)
+            plans = [(record.tenant_id, target)]
+        else:
+            raise typer.BadParameter("name an ORDER, or use --whole-tenant --tenant T, --expired or --verify CERT")
+        for owner, order in plans:
+            actor = _allow("tenant.destroy" if order is None else "order.destroy", owner,
+                           what=f"order '{order}'" if order else f"tenant '{owner}'")
+            plan = (destruction.plan_tenant(artifacts, owner) if order is None
+                    else destruction.plan_order(meta, artifacts, owner, order))
+            doc = destruction.destroy(plan, meta=meta, home=home, keyring=keyring, audit=audit, factory=factory,
+                                      actor=actor.user)
+            cert = doc["certificate"]
+            cli.out.print(f"destroyed {cert['what']} {order or owner}: {cert['file_count']} files, "
+                          f"{len(cert['keys_shredded'])} keys shredded; certificate "
+                          f"{home / 'certificates' / (cert['certificate_id'] + '.json')}")
+            for kept in plan.kept:
+                cli.out.print(f"  kept {kept['path']}: {kept['reason']}")
+        if expired and not plans:
+            cli.out.print("no order is past its retention")
+    except (MofangError, OSError, json.JSONDecodeError) as exc:
+        raise cli._fail(exc) from None

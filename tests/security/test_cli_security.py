@@ -1,0 +1,161 @@
+"""The CLI as an attacker sees it: tenant B's key against every command that names tenant A's objects,
+roles below the action, and certified destruction with a verifiable certificate and audit chain."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mofang.cli import app
+from mofang.demo import write_demo
+
+ORDER, TENANT = "loan-default-demo", "demo-bank"
+
+
+class Factory:
+    """One MOFANG_HOME with tenants demo-bank (an order run end to end) and beta, and keys for each role."""
+
+    def __init__(self, root: Path) -> None:
+        self.home = root / "home"
+        self.keys: dict[str, str] = {}
+        self.cli("tenants", "create", TENANT)  # bootstrap: no key exists yet
+        self.keys["operator"] = self.key("--user", "ops", "--role", "operator")
+        self.cli("tenants", "create", "beta", as_="operator")
+        for name, tenant, role in (("owner_a", TENANT, "owner"), ("viewer_a", TENANT, "viewer"),
+                                   ("owner_b", "beta", "owner")):
+            self.keys[name] = self.key("--user", name, "--role", role, "--tenant", tenant, as_="operator")
+        order = write_demo(root / "demo", rows=800, minutes=0.25)
+        result = self.cli("run", str(order), as_="owner_a")
+        assert result.exit_code == 0, result.output
+        self.job = int(re.search(r"→ job (\d+)", result.output).group(1))
+
+    def cli(self, *args: str, as_: str | None = None):
+        env = {"MOFANG_HOME": str(self.home), "MOFANG_API_KEY": self.keys[as_] if as_ else "", "COLUMNS": "200"}
+        return CliRunner().invoke(app, list(args), env=env)
+
+    def key(self, *args: str, as_: str | None = None) -> str:
+        result = self.cli("keys", "create", *args, as_=as_)
+        assert result.exit_code == 0, result.output
+        return re.search(r"(mf_[0-9a-f]{12}_\S+)", result.output).group(1)
+
+    def key_id(self, name: str) -> str:
+        return self.keys[name].split("_")[1]
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> Factory:
+    return Factory(tmp_path_factory.mktemp("factory"))
+
+
+# Every command that takes an object id, aimed at tenant A's objects by tenant B's owner.
+ATTACKS = {
+    "orders show": lambda f: ["orders", "show", ORDER],
+    "orders show --tenant": lambda f: ["orders", "show", ORDER, "--tenant", TENANT],
+    "orders list --tenant": lambda f: ["orders", "list", "--tenant", TENANT],
+    "resume": lambda f: ["resume", str(f.job)],
+    "products show": lambda f: ["products", "show", ORDER],
+    "products show --tenant": lambda f: ["products", "show", f"{ORDER}@1", "--tenant", TENANT],
+    "products list --tenant": lambda f: ["products", "list", "--tenant", TENANT],
+    "serve": lambda f: ["serve", ORDER, "--tenant", TENANT, "--port", "1"],
+    "destroy": lambda f: ["destroy", ORDER, "--tenant", TENANT],
+    "destroy --whole-tenant": lambda f: ["destroy", "--whole-tenant", "--tenant", TENANT],
+    "keys revoke": lambda f: ["keys", "revoke", f.key_id("owner_a")],
+    "keys create --tenant": lambda f: ["keys", "create", "--user", "x", "--role", "owner", "--tenant", TENANT],
+    "audit list --tenant": lambda f: ["audit", "list", "--tenant", TENANT],
+}
+# Commands without an object id of a tenant (or operator-only, refused by role for every tenant key).
+NO_TENANT_OBJECT = {"run", "demo", "data inspect", "data run", "data ops", "orders list", "products list",
+                    "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list"}
+
+
+def _command_paths(command: object, prefix: str = "") -> set[str]:
+    if hasattr(command, "commands"):  # a group (click's or typer's own)
+        return {p for name, sub in command.commands.items() for p in _command_paths(sub, f"{prefix}{name} ")}
+    return {prefix.strip()}
+
+
+def test_the_attack_table_covers_every_command() -> None:
+    commands = _command_paths(typer.main.get_command(app))
+    covered = {name.split(" --")[0] for name in ATTACKS} | NO_TENANT_OBJECT
+    assert commands <= covered, f"commands not in the isolation table: {sorted(commands - covered)}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_tenant_b_cannot_reach_tenant_a(factory: Factory, name: str) -> None:
+    result = factory.cli(*ATTACKS[name](factory), as_="owner_b")
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert re.search(r"error: (no |.*may not)", text), text
+    assert "roc_auc" not in text and "tenants/demo-bank" not in text  # nothing of A's records leaks
+    assert factory.cli("orders", "show", ORDER, as_="owner_a").exit_code == 0  # A's data is untouched
+
+
+@pytest.mark.slow
+def test_listings_show_only_the_callers_tenant(factory: Factory) -> None:
+    for command in (["orders", "list"], ["products", "list"], ["audit", "list"]):
+        b = factory.cli(*command, as_="owner_b")
+        assert b.exit_code == 0 and ORDER not in b.output and TENANT not in b.output, b.output
+    a = factory.cli("products", "list", as_="owner_a")
+    assert ORDER in a.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command, message", [
+    (["destroy", ORDER, "--tenant", TENANT], "may not order.destroy"),
+    (["keys", "create", "--user", "x", "--role", "viewer", "--tenant", TENANT], "may not keys.create"),
+    (["tenants", "create", "gamma"], "may not tenant.create"),
+    (["audit", "verify"], "may not audit.verify"),
+])
+def test_a_viewer_is_refused_by_role(factory: Factory, command: list[str], message: str) -> None:
+    result = factory.cli(*command, as_="viewer_a")
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+
+
+@pytest.mark.slow
+def test_a_wrong_key_is_refused_without_echoing_it(factory: Factory) -> None:
+    forged = factory.keys["owner_a"][:-4] + "AAAA"
+    result = CliRunner().invoke(app, ["orders", "list"], env={"MOFANG_HOME": str(factory.home),
+                                                               "MOFANG_API_KEY": forged})
+    assert result.exit_code == 2 and forged not in result.output and forged[-12:] not in result.output
+
+
+@pytest.mark.slow
+def test_certified_destruction_of_an_order_then_the_tenant(factory: Factory) -> None:
+    tenant_dir = factory.home / "tenants" / TENANT
+    job_dir = tenant_dir / "jobs" / str(factory.job)
+    bundle = next((tenant_dir / "artifacts" / "bundle").rglob("model.joblib")).parent
+    assert job_dir.exists() and bundle.exists()
+
+    result = factory.cli("destroy", ORDER, "--tenant", TENANT, as_="owner_a")
+    assert result.exit_code == 0, result.output
+    assert not job_dir.exists() and not bundle.exists()
+    assert not list((tenant_dir / "artifacts").rglob("*.parquet"))  # the dataset version went too
+    certificate = Path(re.search(r"certificate (\S+\.json)", " ".join(result.output.split())).group(1))
+    doc = json.loads(certificate.read_text(encoding="utf-8"))
+    assert doc["certificate"]["file_count"] > 5 and doc["certificate"]["order"] == ORDER
+    assert factory.cli("destroy", "--verify", str(certificate), as_="operator").exit_code == 0
+    tampered = certificate.with_name("tampered.json")
+    doc["certificate"]["file_count"] -= 1
+    tampered.write_text(json.dumps(doc), encoding="utf-8")
+    refused = factory.cli("destroy", "--verify", str(tampered), as_="operator")
+    assert refused.exit_code == 1 and "signature" in refused.output
+    assert factory.cli("products", "show", ORDER, as_="owner_a").exit_code == 2  # no longer delivered
+
+    result = factory.cli("destroy", "--whole-tenant", "--tenant", TENANT, as_="operator")
+    assert result.exit_code == 0, result.output
+    assert not tenant_dir.exists()
+    certificate = Path(re.search(r"certificate (\S+\.json)", " ".join(result.output.split())).group(1))
+    assert json.loads(certificate.read_text(encoding="utf-8"))["certificate"]["keys_shredded"]
+    assert factory.cli("destroy", "--verify", str(certificate), as_="operator").exit_code == 0
+    assert factory.cli("orders", "list", as_="owner_a").exit_code == 2  # the tenant's keys were revoked
+    verified = factory.cli("audit", "verify", as_="operator")
+    assert verified.exit_code == 0 and "intact" in verified.output
+    listing = factory.cli("audit", "list", as_="operator").output
+    for action in ("order.submitted", "data.read", "model.delivered", "order.destroyed", "tenant.destroyed"):
+        assert action in listing, listing
