@@ -35,7 +35,16 @@ def _count(artifacts, job_id: int, name: str) -> int:
 
 
 def _sum(artifacts, job_id: int) -> int:
-    return json.loads((artifacts.job_dir("t1", job_id) / "sum.json").read_text())["sum"]
+    """The job's result, read through the vault: job artifacts are encrypted at rest."""
+    from mofang.security.vault import open_vault
+    from mofang.store import MetaStore
+
+    meta = MetaStore()
+    try:
+        data = open_vault(meta, artifacts.home).read("t1", artifacts.job_dir("t1", job_id) / "sum.json")
+    finally:
+        meta.dispose()
+    return json.loads(data)["sum"]
 
 
 def test_a_job_records_every_process(meta, artifacts) -> None:

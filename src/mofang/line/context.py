@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,7 +15,8 @@ import pandas as pd
 
 from mofang.line.progress import Progress
 from mofang.orders.schema import Order
-from mofang.store import ArtifactStore, MetaStore, file_digest
+from mofang.security.vault import open_vault
+from mofang.store import ArtifactStore, MetaStore
 
 
 @dataclass
@@ -40,6 +43,7 @@ class StationContext:
         self.artifacts = artifacts
         self.progress = progress
         self.workdir = artifacts.job_dir(order.tenant, job_id)
+        self.vault = open_vault(meta, artifacts.home)
         self._budget_used_s = budget_used_s
         self._run_started = time.monotonic()
         self.record = ProcessRecord()
@@ -64,29 +68,34 @@ class StationContext:
         return self.workdir / name
 
     def save(self, name: str, obj: Any) -> str:
-        """Persist a DataFrame (parquet), a dict/list (json) or any object (joblib); return its digest."""
+        """Persist a DataFrame (parquet), a dict/list (json) or any object (joblib), encrypted with the
+        tenant's data key; return the digest of its plaintext."""
+        buffer = io.BytesIO()
         if isinstance(obj, pd.DataFrame):
-            target = self.workdir / f"{name}.parquet"
-            obj.to_parquet(target, index=False)
+            suffix = ".parquet"
+            obj.to_parquet(buffer, index=False)
         elif isinstance(obj, dict | list):
-            target = self.workdir / f"{name}.json"
-            target.write_text(json.dumps(obj, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+            suffix = ".json"
+            buffer.write(json.dumps(obj, ensure_ascii=False, indent=1, default=str).encode("utf-8"))
         else:
-            target = self.workdir / f"{name}.joblib"
-            joblib.dump(obj, target)
-        digest = file_digest(target)
+            suffix = ".joblib"
+            joblib.dump(obj, buffer)
+        data = buffer.getvalue()
+        self.vault.write(self.tenant, self.workdir / f"{name}{suffix}", data)
+        digest = hashlib.sha256(data).hexdigest()
         self.record.outputs[name] = digest
         return digest
 
     def load(self, name: str) -> Any:
         """Load an artifact saved by an earlier process of this job."""
-        for suffix, reader in ((".parquet", pd.read_parquet),
-                               (".json", lambda p: json.loads(p.read_text(encoding="utf-8"))),
-                               (".joblib", joblib.load)):
+        for suffix, reader in ((".parquet", lambda b: pd.read_parquet(io.BytesIO(b))),
+                               (".json", lambda b: json.loads(b.decode("utf-8"))),
+                               (".joblib", lambda b: joblib.load(io.BytesIO(b)))):
             target = self.workdir / f"{name}{suffix}"
             if target.exists():
-                self.record.inputs[name] = file_digest(target)
-                return reader(target)
+                data = self.vault.read(self.tenant, target)
+                self.record.inputs[name] = hashlib.sha256(data).hexdigest()
+                return reader(data)
         raise FileNotFoundError(f"artifact '{name}' was not produced by an earlier process")
 
     def has(self, name: str) -> bool:

@@ -123,21 +123,15 @@ def _inventory(folders: list[Path], home: Path) -> list[dict[str, Any]]:
 
 
 def _referenced(meta: MetaStore, root: Path, tenant: str, jobs: set[int]) -> set[Path]:
-    """Stored dataset versions and product bundles that `jobs` produced."""
-    paths: set[Path] = set()
-    job_dirs = sorted((root / "jobs").glob("*")) if (root / "jobs").exists() else []
-    for job_dir in job_dirs:
-        if not job_dir.name.isdigit() or int(job_dir.name) not in jobs:
-            continue
-        dataset = job_dir / "dataset.json"
-        if dataset.exists():
-            stored = json.loads(dataset.read_text(encoding="utf-8")).get("path")
-            if stored:
-                paths.add(Path(stored))
+    """Stored dataset versions (by the digest each data publish process recorded) and product bundles
+    that `jobs` produced."""
     with meta.session() as s:
-        query = select(ProductVersion.bundle_path).join(Product).where(Product.tenant_id == tenant,
-                                                                        ProductVersion.job_id.in_(jobs))
-        paths.update(Path(p) for p in s.scalars(query))
+        published = s.scalars(select(ProcessRun.params).join(StationRun).where(
+            StationRun.job_id.in_(jobs), StationRun.station == "data", ProcessRun.name == "publish"))
+        digests = [p.get("digest") for p in published if p and p.get("digest")]
+        bundles = s.scalars(select(ProductVersion.bundle_path).join(Product).where(
+            Product.tenant_id == tenant, ProductVersion.job_id.in_(jobs)))
+        paths = {root / "artifacts" / "dataset" / d[:2] / d for d in digests} | {Path(p) for p in bundles}
     return {p for p in paths if root in p.parents}
 
 

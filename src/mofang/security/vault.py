@@ -1,0 +1,34 @@
+"""The vault: a tenant's files encrypted at rest with its data key, bound to their place in its folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mofang.security.crypto import artifact_context, read_decrypted, write_encrypted
+from mofang.security.keys import KeyRing
+
+
+class Vault:
+    """Reads and writes files under <home>/tenants/<tenant>/ encrypted with the tenant's data key; the
+    file's path relative to that folder is authenticated too, so a file moved or copied elsewhere (or to
+    another tenant) no longer opens."""
+
+    def __init__(self, keyring: KeyRing, home: Path) -> None:
+        self.keyring, self.home = keyring, Path(home)
+
+    def write(self, tenant: str, path: Path, data: bytes) -> None:
+        write_encrypted(self.keyring.data_key(tenant), path, data, self._context(tenant, path))
+
+    def read(self, tenant: str, path: Path) -> bytes:
+        return read_decrypted(self.keyring.data_key(tenant), path, self._context(tenant, path))
+
+    def _context(self, tenant: str, path: Path) -> bytes:
+        root = (self.home / "tenants" / tenant).resolve()
+        return artifact_context(tenant, Path(path).resolve().relative_to(root).as_posix())
+
+
+def open_vault(meta, home: Path) -> Vault:  # noqa: ANN001 - MetaStore (imported lazily: store imports us)
+    """The vault of this installation: the master key from MOFANG_MASTER_KEY or <home>/master.key."""
+    from mofang.security.keys import load_master_key
+
+    return Vault(KeyRing(meta, load_master_key(home)), home)

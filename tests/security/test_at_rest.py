@@ -1,0 +1,47 @@
+"""Encryption at rest: after a full order with personal data, no raw PII value is anywhere under
+MOFANG_HOME, and a changed byte in an encrypted job artifact is caught."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mofang.cli import app
+from mofang.demo import write_demo
+from mofang.security.crypto import TamperedError, is_encrypted
+from mofang.security.vault import open_vault
+
+PII_COLUMNS = ("客户姓名", "身份证号", "手机号")
+
+
+@pytest.mark.slow
+def test_no_raw_pii_under_home_after_a_demo_order(tmp_path: Path, home: Path, meta) -> None:
+    order = write_demo(tmp_path / "demo", rows=800, minutes=0.25)
+    result = CliRunner().invoke(app, ["run", str(order)], env={"MOFANG_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    raw = pd.read_csv(tmp_path / "demo" / "loan_book_gbk.csv", encoding="gbk", dtype=str)
+    values = {v for column in PII_COLUMNS for v in raw[column].dropna().unique()}
+    assert len(values) > 1500
+    needles = [v.encode(encoding) for v in values for encoding in ("utf-8", "gbk")]
+    files = [p for p in home.rglob("*") if p.is_file()]
+    assert len(files) > 30
+    found = {}
+    for path in files:
+        data = path.read_bytes()
+        hits = [n for n in needles if n in data]
+        if hits:
+            found[str(path.relative_to(home))] = len(hits)
+    assert not found, f"raw personal data at rest: {found}"
+
+    job_files = list((home / "tenants" / "demo-bank" / "jobs").rglob("raw.parquet"))
+    assert job_files and is_encrypted(job_files[0])
+    vault = open_vault(meta, home)
+    assert len(vault.read("demo-bank", job_files[0])) > 1000
+    blob = bytearray(job_files[0].read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    job_files[0].write_bytes(bytes(blob))
+    with pytest.raises(TamperedError, match="was modified"):
+        vault.read("demo-bank", job_files[0])
