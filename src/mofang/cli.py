@@ -272,11 +272,16 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
     try:
         meta = _meta()
         version = meta.product_version(name, number, _visible_tenant(meta, tenant))
-        _allow(meta, "product.serve", version.product.tenant_id, what=f"product '{name}'")
-        application = create_app(load_bundle(version.bundle_path), version=version.version)
+        identity = _allow(meta, "product.serve", version.product.tenant_id, what=f"product '{name}'")
+        from mofang.security.authz import product_guard
+
+        guard = None if identity.bootstrap else product_guard(meta, version.product.tenant_id)
+        application = create_app(load_bundle(version.bundle_path), version=version.version, guard=guard)
     except MofangError as exc:
         raise _fail(exc) from None
     out.print(f"serving {name}@{version.version} on http://{host}:{port}  (docs: /docs)")
+    if guard is None:
+        err.print("[yellow]no API keys exist yet: the endpoint is open; create keys with `mofang keys create`[/]")
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 

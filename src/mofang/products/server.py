@@ -5,8 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -22,9 +23,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(version: ProductVersion, timeout_s: float = 30.0) -> Iterator[str]:
+def running_server(version: ProductVersion, timeout_s: float = 30.0,
+                   guard: Callable[[str | None], Any] | None = None) -> Iterator[str]:
     """Serve a product version on 127.0.0.1:<free port>; yields its base URL; stops on exit."""
-    app = create_app(load_bundle(version.bundle_path), version=version.version)
+    app = create_app(load_bundle(version.bundle_path), version=version.version, guard=guard)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

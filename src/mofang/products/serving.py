@@ -7,13 +7,14 @@
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from mofang import __version__
@@ -67,9 +68,15 @@ def load_bundle(path: str | Path) -> Bundle:
                   metadata=metadata)
 
 
-def create_app(bundle: Bundle, *, version: int | None = None) -> FastAPI:
-    """The product's API: POST /predict, GET /health, GET /metadata, OpenAPI docs at /docs."""
+def create_app(bundle: Bundle, *, version: int | None = None,
+               guard: Callable[[str | None], Any] | None = None) -> FastAPI:
+    """The product's API: POST /predict, GET /health, GET /metadata, OpenAPI docs at /docs.
+
+    With a `guard`, /predict and /metadata need an API key (`Authorization: Bearer mf_...` or `X-API-Key`);
+    the guard raises AuthError (401), Forbidden (403) or NotFoundError (404: another tenant's product).
+    """
     meta = bundle.metadata
+    caller = _caller(guard)
     title = f"{meta['product']}" + (f" v{version}" if version else "")
     app = FastAPI(title=f"Mofang product · {title}", version=__version__,
                   description=f"{meta['task']} model predicting `{meta['target']}` "
@@ -86,11 +93,11 @@ def create_app(bundle: Bundle, *, version: int | None = None) -> FastAPI:
         return {"status": "ok", "product": meta["product"], "version": version,
                 "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
 
-    @app.get("/metadata")
+    @app.get("/metadata", dependencies=[Depends(caller)])
     def metadata() -> dict[str, Any]:
         return {"version": version, "schema": bundle.schema, **meta}
 
-    @app.post("/predict")
+    @app.post("/predict", dependencies=[Depends(caller)])
     def predict(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
         records = [row.model_dump(by_alias=True) for row in request.rows]  # type: ignore[attr-defined]
         answer = bundle.predict_records(records)
@@ -99,6 +106,30 @@ def create_app(bundle: Bundle, *, version: int | None = None) -> FastAPI:
         return {"product": meta["product"], "version": version, **answer}
 
     return app
+
+
+def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., None]:
+    """A FastAPI dependency that checks the request's API key with `guard` (nothing when unguarded)."""
+    from fastapi import Header, HTTPException
+
+    from mofang.errors import NotFoundError
+    from mofang.security.authz import Forbidden
+
+    def check(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> None:
+        if guard is None:
+            return
+        key = x_api_key or (authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer "
+                            else None)
+        try:
+            guard(key)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except MofangError as exc:
+            status = 403 if isinstance(exc, Forbidden) else 401
+            raise HTTPException(status, str(exc),
+                                headers={"WWW-Authenticate": "Bearer"} if status == 401 else None) from None
+
+    return check
 
 
 def _row_model(schema: dict[str, Any]) -> type[BaseModel]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from mofang.errors import MofangError, NotFoundError
 from mofang.security.identity import Identity, Role
+
+if TYPE_CHECKING:
+    from mofang.store import MetaStore
 
 
 class Forbidden(MofangError):
@@ -67,3 +72,17 @@ def can(identity: Identity, action: str, tenant: str | None) -> bool:
     except (Forbidden, NotFoundError):
         return False
     return True
+
+
+def product_guard(meta: MetaStore, tenant: str) -> Callable[[str | None], Identity]:
+    """The served endpoint's check of an API key: authenticated, and allowed to call `tenant`'s product."""
+    from mofang.security.identity import AuthError, authenticate
+
+    def check(key: str | None) -> Identity:
+        if not key:
+            raise AuthError("an API key is required: send 'Authorization: Bearer mf_...' or 'X-API-Key'")
+        identity = authenticate(meta, key)
+        authorize(identity, "product.predict", tenant, what="product")
+        return identity
+
+    return check

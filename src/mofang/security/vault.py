@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mofang.security.crypto import artifact_context, read_decrypted, write_encrypted
 from mofang.security.keys import KeyRing
+
+if TYPE_CHECKING:
+    from mofang.store import MetaStore
 
 
 class Vault:
@@ -27,7 +31,7 @@ class Vault:
         return artifact_context(tenant, Path(path).resolve().relative_to(root).as_posix())
 
 
-def open_vault(meta, home: Path) -> Vault:  # noqa: ANN001 - MetaStore (imported lazily: store imports us)
+def open_vault(meta: MetaStore, home: Path) -> Vault:
     """The vault of this installation: the master key from MOFANG_MASTER_KEY or <home>/master.key."""
     from mofang.security.keys import load_master_key
 
