@@ -102,10 +102,12 @@ def _print_outcome(job) -> None:
     out.print(f"\n[bold {colour}]job {job.id} {job.status}[/] in {job.elapsed_s:.1f}s — {shown}")
     if outcome.get("failed_checks"):
         out.print(f"[red]acceptance gate failed:[/] {', '.join(outcome['failed_checks'])}")
-    if outcome.get("report"):
-        out.print(f"report:  {outcome['report']}")
     if outcome.get("product"):
         ref = f"{outcome['product']}@{outcome['version']}"
+        out.print(f"report:  mofang products report {ref} --out report.html   (stored encrypted)")
+    elif outcome.get("report"):
+        out.print(f"report:  {outcome['report']}")
+    if outcome.get("product"):
         out.print(f"product: {ref}  ({outcome['bundle']})")
         out.print(f"serve:   mofang serve {ref} --port 8000   → http://127.0.0.1:8000/docs")
 
@@ -255,7 +257,31 @@ def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VE
     bundle = Path(version.bundle_path)
     out.print(f"[bold]{name}@{version.version}[/] ({version.model_family}, job {version.job_id})")
     out.print(json.dumps(version.metrics, indent=1))
-    out.print(f"bundle: {bundle}\nreport: {bundle / 'report.html'}\ncard:   {bundle / 'model_card.md'}")
+    out.print(f"bundle: {bundle} (encrypted at rest)")
+    out.print(f"report: mofang products report {name}@{version.version} --out report.html")
+
+
+@products_app.command("report")
+def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
+                    out_file: Annotated[Path, typer.Option("--out", help="Where to write the HTML")] = Path(
+                        "report.html"),
+                    card: Annotated[bool, typer.Option(help="The model card (markdown) instead")] = False,
+                    tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Decrypt a product version's evaluation report (or model card) to a file you can open."""
+    from mofang.config import settings
+    from mofang.security.vault import open_vault
+
+    name, number = _parse_ref(ref)
+    try:
+        meta = _meta()
+        version = meta.product_version(name, number, _visible_tenant(meta, tenant))
+        owner = version.product.tenant_id
+        _allow(meta, "product.read", owner, what=f"product '{name}'")
+        source = Path(version.bundle_path) / ("model_card.md" if card else "report.html")
+        out_file.write_bytes(open_vault(meta, settings().home).read_any(owner, source))
+    except MofangError as exc:
+        raise _fail(exc) from None
+    out.print(f"{'model card' if card else 'report'} of {name}@{version.version} written to {out_file}")
 
 
 @app.command()
@@ -266,7 +292,7 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
     """Serve a product version over HTTP (POST /predict, GET /health, /metadata, /docs)."""
     import uvicorn
 
-    from mofang.products import create_app, load_bundle
+    from mofang.products import create_app, open_bundle
 
     name, number = _parse_ref(ref)
     try:
@@ -276,7 +302,8 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
         from mofang.security.authz import product_guard
 
         guard = None if identity.bootstrap else product_guard(meta, version.product.tenant_id)
-        application = create_app(load_bundle(version.bundle_path), version=version.version, guard=guard)
+        bundle = open_bundle(version.bundle_path, version.product.tenant_id, meta)
+        application = create_app(bundle, version=version.version, guard=guard)
     except MofangError as exc:
         raise _fail(exc) from None
     out.print(f"serving {name}@{version.version} on http://{host}:{port}  (docs: /docs)")

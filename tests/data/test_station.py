@@ -86,7 +86,7 @@ def test_full_run_on_a_messy_gbk_table(loans_csv: Path, make_ctx) -> None:
     folder = Path(dataset["path"])
     assert {p.name for p in folder.iterdir()} == {"train.parquet", "valid.parquet", "test.parquet",
                                                   "data_card.json", "data_card.html"}
-    card = json.loads((folder / "data_card.json").read_text(encoding="utf-8"))
+    card = json.loads(ctx.vault.read("acme", folder / "data_card.json"))  # stored encrypted
     assert card["pii"]["columns_dropped_from_features"][0]["column"] in {"客户姓名", "身份证号"}
     assert [p["process"] for p in card["processes"]][:3] == ["normalize", "clean", "deduplicate"]
     assert card["rows_dropped"][0]["count"] == 1 and card["lineage"]["sources"][0]["encoding"] == "GBK"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,8 @@ from mofang.demo import write_demo
 from mofang.line import run
 from mofang.orders import load_order, submit
 from mofang.products.server import running_server
+from mofang.security.crypto import is_encrypted
+from mofang.security.vault import open_vault
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +47,22 @@ def test_demo_order_is_delivered_with_report_and_card(delivered) -> None:
     version = meta.product_version("loan-default-demo")
     bundle = Path(version.bundle_path)
     for name in ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html"):
-        assert (bundle / name).is_file(), name
-    card = (bundle / "model_card.md").read_text("utf-8")
+        assert is_encrypted(bundle / name), name  # delivered bundles are encrypted at rest
+    vault = open_vault(meta, Path(os.environ["MOFANG_HOME"]))
+
+    def read(name: str) -> str:
+        return vault.read("demo-bank", bundle / name).decode("utf-8")
+
+    card = read("model_card.md")
     assert card.startswith("---\n") and "model-index:" in card and "roc_auc" in card
-    metadata = json.loads((bundle / "metadata.json").read_text("utf-8"))
+    metadata = json.loads(read("metadata.json"))
     features = {f["name"] for f in metadata["features"]}
     dropped = {d["name"] for d in metadata["dropped"]}
     assert {"身份证号", "手机号", "借款编号", "催收状态"} <= dropped, metadata["dropped"]
     assert "客户备注" not in features | dropped  # denied: never read
     assert {"年利率", "负债收入比", "历史逾期次数"} <= features
     assert metadata["metrics"]["roc_auc"] >= 0.75
-    html = (bundle / "report.html").read_text("utf-8")
+    html = read("report.html")
     assert "ACCEPTED" in html and html.count("data:image/png;base64") >= 4
 
 
@@ -93,7 +101,10 @@ def test_cli_lists_and_shows(delivered) -> None:
     listed = runner.invoke(app, ["products", "list"])
     assert listed.exit_code == 0 and "loan-default-demo" in listed.output
     shown = runner.invoke(app, ["products", "show", "loan-default-demo@1"])
-    assert shown.exit_code == 0 and "report.html" in shown.output
+    assert shown.exit_code == 0 and "mofang products report loan-default-demo@1" in shown.output
+    report = Path(os.environ["MOFANG_HOME"]).parent / "report.html"
+    written = runner.invoke(app, ["products", "report", "loan-default-demo@1", "--out", str(report)])
+    assert written.exit_code == 0 and "ACCEPTED" in report.read_text("utf-8")
     orders = runner.invoke(app, ["orders", "show", "loan-default-demo"])
     assert orders.exit_code == 0 and "picked" in orders.output and "evaluation" in orders.output
     missing = runner.invoke(app, ["products", "show", "loan-default-demo@9"])

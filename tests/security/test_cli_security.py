@@ -61,6 +61,9 @@ ATTACKS = {
     "products show": lambda f: ["products", "show", ORDER],
     "products show --tenant": lambda f: ["products", "show", f"{ORDER}@1", "--tenant", TENANT],
     "products list --tenant": lambda f: ["products", "list", "--tenant", TENANT],
+    "products report": lambda f: ["products", "report", ORDER, "--out", str(f.home.parent / "stolen.html")],
+    "products report --tenant": lambda f: ["products", "report", ORDER, "--tenant", TENANT, "--card", "--out",
+                                           str(f.home.parent / "stolen.md")],
     "serve": lambda f: ["serve", ORDER, "--tenant", TENANT, "--port", "1"],
     "destroy": lambda f: ["destroy", ORDER, "--tenant", TENANT],
     "destroy --whole-tenant": lambda f: ["destroy", "--whole-tenant", "--tenant", TENANT],
@@ -94,6 +97,7 @@ def test_tenant_b_cannot_reach_tenant_a(factory: Factory, name: str) -> None:
     assert re.search(r"error: (no |.*may not)", text), text
     assert "roc_auc" not in text and "tenants/demo-bank" not in text  # nothing of A's records leaks
     assert factory.cli("orders", "show", ORDER, as_="owner_a").exit_code == 0  # A's data is untouched
+    assert not list(factory.home.parent.glob("stolen.*"))
 
 
 @pytest.mark.slow

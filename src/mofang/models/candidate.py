@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -106,8 +107,9 @@ class Candidate:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> Candidate:
-        obj = joblib.load(Path(path))
+    def load(cls, path: str | Path | io.BytesIO) -> Candidate:
+        """A saved candidate from a path, or from its bytes (decrypted from an encrypted bundle)."""
+        obj = joblib.load(path if isinstance(path, io.BytesIO) else Path(path))
         if not isinstance(obj, cls):
             raise TypeError(f"{path} holds a {type(obj).__name__}, not a Candidate")
         return obj

@@ -25,7 +25,7 @@ class DeliveryStation(Station):
         bundle, evaluation = ctx.load("bundle"), ctx.load("evaluation")
         from pathlib import Path
 
-        digest, stored = ctx.artifacts.put_dir(ctx.tenant, "bundle", Path(bundle["path"]))
+        digest, stored = ctx.artifacts.put_dir(ctx.tenant, "bundle", Path(bundle["path"]), ctx.vault)
         winner = ctx.load("winner")
         version = ctx.meta.add_product_version(
             ctx.tenant, ctx.order.id, ctx.order.task.value, ctx.job_id, str(stored), digest,

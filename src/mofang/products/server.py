@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from mofang.products.serving import create_app, load_bundle
+from mofang.products.serving import create_app, open_bundle
 from mofang.store.models import ProductVersion
 
 
@@ -26,7 +26,8 @@ def free_port() -> int:
 def running_server(version: ProductVersion, timeout_s: float = 30.0,
                    guard: Callable[[str | None], Any] | None = None) -> Iterator[str]:
     """Serve a product version on 127.0.0.1:<free port>; yields its base URL; stops on exit."""
-    app = create_app(load_bundle(version.bundle_path), version=version.version, guard=guard)
+    app = create_app(open_bundle(version.bundle_path, version.product.tenant_id), version=version.version,
+                     guard=guard)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -4,6 +4,7 @@
 """
 
 
+import io
 import json
 import math
 import time
@@ -55,17 +56,34 @@ class Bundle:
                                   for row in proba]}
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Load a bundle folder written by the integration workshop."""
+def load_bundle(path: str | Path, read: Callable[[Path], bytes] | None = None) -> Bundle:
+    """Load a bundle folder written by the integration workshop; `read` gives a file's plaintext (a
+    delivered bundle is encrypted at rest: pass the vault's reader, see `open_bundle`)."""
     from mofang.models import Candidate
 
     path = Path(path)
+    read = read or (lambda p: p.read_bytes())
     if not (path / "model.joblib").exists():
         raise MofangError(f"{path} is not a Mofang bundle (no model.joblib)")
-    schema = json.loads((path / "schema.json").read_text("utf-8"))
-    metadata = json.loads((path / "metadata.json").read_text("utf-8"))
-    return Bundle(path=path, candidate=Candidate.load(path / "model.joblib"), schema=schema,
+    schema = json.loads(read(path / "schema.json").decode("utf-8"))
+    metadata = json.loads(read(path / "metadata.json").decode("utf-8"))
+    return Bundle(path=path, candidate=Candidate.load(io.BytesIO(read(path / "model.joblib"))), schema=schema,
                   metadata=metadata)
+
+
+def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
+    """A delivered (encrypted) bundle of `tenant`, decrypted in memory with the tenant's data key."""
+    from mofang.config import settings
+    from mofang.security.vault import open_vault
+    from mofang.store import MetaStore
+
+    store = meta or MetaStore()
+    try:
+        vault = open_vault(store, settings().home)
+        return load_bundle(path, lambda p: vault.read_any(tenant, p))
+    finally:
+        if meta is None:
+            store.dispose()
 
 
 def create_app(bundle: Bundle, *, version: int | None = None,

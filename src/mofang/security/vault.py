@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mofang.security.crypto import artifact_context, read_decrypted, write_encrypted
+from mofang.security.crypto import artifact_context, is_encrypted, read_decrypted, write_encrypted
 from mofang.security.keys import KeyRing
 
 if TYPE_CHECKING:
@@ -22,6 +22,16 @@ class Vault:
 
     def write(self, tenant: str, path: Path, data: bytes) -> None:
         write_encrypted(self.keyring.data_key(tenant), path, data, self._context(tenant, path))
+
+    def seal(self, tenant: str, source: Path, destination: Path, final: Path) -> None:
+        """Encrypt the plaintext file `source` into `destination`, bound to the place `final` it will
+        be renamed to."""
+        aad = self._context(tenant, final)
+        write_encrypted(self.keyring.data_key(tenant), destination, Path(source).read_bytes(), aad)
+
+    def read_any(self, tenant: str, path: Path) -> bytes:
+        """A stored file's plaintext, whether it was written encrypted or (before encryption) plain."""
+        return self.read(tenant, path) if is_encrypted(path) else Path(path).read_bytes()
 
     def read(self, tenant: str, path: Path) -> bytes:
         return read_decrypted(self.keyring.data_key(tenant), path, self._context(tenant, path))

@@ -7,8 +7,12 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mofang.config import settings
+
+if TYPE_CHECKING:
+    from mofang.security.vault import Vault
 
 _CHUNK = 1 << 20
 
@@ -48,14 +52,21 @@ class ArtifactStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def put_dir(self, tenant: str, kind: str, source: Path) -> tuple[str, Path]:
-        """Copy a finished folder into the store; returns (digest, stored path). Idempotent."""
+    def put_dir(self, tenant: str, kind: str, source: Path, vault: Vault | None = None) -> tuple[str, Path]:
+        """Copy a finished folder into the store (each file encrypted when a vault is given); returns
+        (digest of the plaintext tree, stored path). Idempotent."""
         digest = tree_digest(source)
         target = self.tenant_dir(tenant) / "artifacts" / kind / digest[:2] / digest
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-            shutil.copytree(source, staging, dirs_exist_ok=True)
+            if vault is None:
+                shutil.copytree(source, staging, dirs_exist_ok=True)
+            else:  # bound to the file's final place, so it opens there and nowhere else
+                for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                    relative = path.relative_to(source)
+                    (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+                    vault.seal(tenant, path, staging / relative, target / relative)
             try:
                 os.replace(staging, target)  # atomic: a reader never sees a half-copied artifact
             except OSError:
