@@ -61,6 +61,15 @@ def _allow(meta, action: str, tenant: str | None, what: str | None = None):
     return identity
 
 
+def _product_version(meta, ref: str, tenant: str | None, action: str):
+    """The product version `ref` names (PRODUCT or PRODUCT@VERSION), found among what the caller may see
+    and authorized for `action`; returns (name, version, identity)."""
+    name, number = _parse_ref(ref)
+    version = meta.product_version(name, number, _visible_tenant(meta, tenant))
+    identity = _allow(meta, action, version.product.tenant_id, what=f"product '{name}'")
+    return name, version, identity
+
+
 def _visible_tenant(meta, tenant: str | None) -> str | None:
     """The tenant a listing may show: a tenant identity sees only its own."""
     from mofang.security.identity import local_identity
@@ -247,11 +256,9 @@ def _parse_ref(ref: str) -> tuple[str, int | None]:
 def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
                   tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Show a product version: metrics, bundle, report and model card."""
-    name, number = _parse_ref(ref)
     try:
         meta = _meta()
-        version = meta.product_version(name, number, _visible_tenant(meta, tenant))
-        _allow(meta, "product.read", version.product.tenant_id, what=f"product '{name}'")
+        name, version, _ = _product_version(meta, ref, tenant, "product.read")
     except MofangError as exc:
         raise _fail(exc) from None
     bundle = Path(version.bundle_path)
@@ -271,12 +278,10 @@ def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
     from mofang.config import settings
     from mofang.security.vault import open_vault
 
-    name, number = _parse_ref(ref)
     try:
         meta = _meta()
-        version = meta.product_version(name, number, _visible_tenant(meta, tenant))
+        name, version, _ = _product_version(meta, ref, tenant, "product.read")
         owner = version.product.tenant_id
-        _allow(meta, "product.read", owner, what=f"product '{name}'")
         source = Path(version.bundle_path) / ("model_card.md" if card else "report.html")
         out_file.write_bytes(open_vault(meta, settings().home).read_any(owner, source))
     except MofangError as exc:
@@ -294,11 +299,9 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
 
     from mofang.products import create_app, open_bundle
 
-    name, number = _parse_ref(ref)
     try:
         meta = _meta()
-        version = meta.product_version(name, number, _visible_tenant(meta, tenant))
-        identity = _allow(meta, "product.serve", version.product.tenant_id, what=f"product '{name}'")
+        name, version, identity = _product_version(meta, ref, tenant, "product.serve")
         from mofang.security.authz import product_guard
 
         guard = None if identity.bootstrap else product_guard(meta, version.product.tenant_id)

@@ -24,12 +24,8 @@ def _cli():  # the main CLI module: its consoles, store and error exit
 
 def _allow(action: str, tenant: str | None, what: str | None = None):
     """The CLI's identity, authorized for `action` on `tenant`'s object (raises MofangError)."""
-    from mofang.security.authz import authorize
-    from mofang.security.identity import local_identity
-
-    identity = local_identity(_cli()._meta())
-    authorize(identity, action, tenant, what=what)
-    return identity
+    cli = _cli()
+    return cli._allow(cli._meta(), action, tenant, what)
 
 
 def _security(home: Path):

@@ -55,10 +55,7 @@ class DataJob(BaseModel):
     output: Path | None = Field(None, description="Folder of the dataset version (default: <name>-dataset)")
 
     def is_granted(self, column: str) -> bool:
-        if column in self.columns.deny:
-            return False
-        return self.columns.allow is None or column in self.columns.allow or column in (self.target,
-                                                                                       self.id_column)
+        return self.columns.grants(column, self.target, self.id_column)
 
     def recipe(self) -> Recipe:
         if self.steps is not None:

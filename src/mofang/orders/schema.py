@@ -172,6 +172,12 @@ class Columns(Strict):
     allow: list[str] | None = Field(None, description="If set, only these columns are read")
     deny: list[str] = Field(default_factory=list, description="Columns never read")
 
+    def grants(self, column: str, *roles: str | None) -> bool:
+        """Whether `column` may be read: never when denied; else when allowed, or one of the roles
+        (target, id column) the order names."""
+        if column in self.deny:
+            return False
+        return self.allow is None or column in self.allow or column in roles
 
 class Acceptance(Strict):
     """What the product must meet on the held-out test split to be delivered."""
@@ -250,7 +256,4 @@ class Order(Strict):
         return self
 
     def is_granted(self, column: str) -> bool:
-        if column in self.columns.deny:
-            return False
-        return self.columns.allow is None or column in self.columns.allow or column in (
-            self.target, self.id_column)
+        return self.columns.grants(column, self.target, self.id_column)
