@@ -25,7 +25,8 @@ def test_no_raw_pii_under_home_after_a_demo_order(tmp_path: Path, home: Path, me
     raw = pd.read_csv(tmp_path / "demo" / "loan_book_gbk.csv", encoding="gbk", dtype=str)
     values = {v for column in PII_COLUMNS for v in raw[column].dropna().unique()}
     assert len(values) > 1500
-    needles = [v.encode(encoding) for v in values for encoding in ("utf-8", "gbk")]
+    # a 2-character name is 4 bytes in GBK: such short needles turn up by chance in megabytes of ciphertext
+    needles = [n for v in values for n in {v.encode("utf-8"), v.encode("gbk")} if len(n) >= 6]
     files = [p for p in home.rglob("*") if p.is_file()]
     assert len(files) > 30
     found = {}
