@@ -42,10 +42,19 @@ CLASSIFICATION_METRICS = {
     "precision_macro": "higher", "recall_macro": "higher", "log_loss": "lower",
 }
 REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "lower"}
+TEXT_CLASSIFICATION_METRICS = {
+    **CLASSIFICATION_METRICS, "f1_micro": "higher",
+    "hamming_loss": "lower",  # multi-label only: share of wrong (row, label) decisions
+}
+RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "higher",
+                     "no_answer_precision": "higher"}
 METRICS_BY_TASK: dict[Task, dict[str, str]] = {
     Task.TABULAR_CLASSIFICATION: CLASSIFICATION_METRICS,
     Task.TABULAR_REGRESSION: REGRESSION_METRICS,
+    Task.TEXT_CLASSIFICATION: TEXT_CLASSIFICATION_METRICS,
+    Task.RETRIEVAL_QA: RETRIEVAL_METRICS,
 }
+TEXT_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.RETRIEVAL_QA})
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _CRITERION = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
@@ -185,6 +194,9 @@ class Acceptance(Strict):
     metrics: dict[str, Annotated[Criterion, BeforeValidator(Criterion.parse)]] = Field(default_factory=dict)
     p95_latency_ms: float | None = Field(None, gt=0, description="p95 latency of one-row prediction")
     max_model_mb: float | None = Field(None, gt=0, description="Largest allowed model size")
+    max_robustness_drop: float | None = Field(
+        None, ge=0, description="Text tasks: largest allowed drop of the primary metric under any perturbation "
+                                "of the robustness suite (absolute, e.g. 0.05)")
 
 
 class Deployment(Strict):
@@ -205,6 +217,13 @@ class Order(Strict):
     data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise or joined (join:)")
     target: str | None = Field(None, description="Column to predict")
     id_column: str | None = Field(None, description="Row identifier; never used as a feature")
+    text: str | list[str] | None = Field(None, description="Text tasks: the text column(s) (default: every "
+                                                           "column the data workshop profiles as free text)")
+    multi_label: bool = Field(False, description="text-classification: a row may carry several labels, "
+                                                 "written in the target joined by label_separator")
+    label_separator: str = Field("|", min_length=1, description="Separator of labels in a multi-label target")
+    base_model: str | None = Field(None, description="Transformer families: a model-catalog name or a local "
+                                                     "Hugging Face checkpoint folder (never downloaded)")
     columns: Columns = Field(default_factory=Columns)
     acceptance: Acceptance = Field(default_factory=Acceptance)
     deployment: Deployment = Field(default_factory=Deployment)
@@ -240,8 +259,15 @@ class Order(Strict):
                     hint = f" — did you mean '{close[0]}'?" if close else ""
                     raise ValueError(f"unknown acceptance metric '{name}' for {self.task.value}{hint}"
                                      f" (expected one of: {', '.join(sorted(metrics))})")
+        if self.text is not None and self.task not in TEXT_TASKS:
+            raise ValueError(f"'text' applies to text tasks ({', '.join(sorted(TEXT_TASKS))}), "
+                             f"not {self.task.value}")
+        if self.multi_label and self.task != Task.TEXT_CLASSIFICATION:
+            raise ValueError("'multi_label' applies to text-classification orders only")
         granted = self.columns
-        for role, column in (("target", self.target), ("id_column", self.id_column)):
+        roles = [("target", self.target), ("id_column", self.id_column)]
+        roles += [("text", column) for column in self.text_columns]
+        for role, column in roles:
             if column and column in granted.deny:
                 raise ValueError(f"{role} '{column}' is listed in columns.deny")
             if column and granted.allow is not None and column not in granted.allow:
@@ -255,5 +281,10 @@ class Order(Strict):
                 source.path = (base / source.path).resolve()
         return self
 
+    @property
+    def text_columns(self) -> list[str]:
+        """The text columns the order names (empty: let the data workshop find them)."""
+        return [self.text] if isinstance(self.text, str) else list(self.text or [])
+
     def is_granted(self, column: str) -> bool:
-        return self.columns.grants(column, self.target, self.id_column)
+        return self.columns.grants(column, self.target, self.id_column, *self.text_columns)
