@@ -10,12 +10,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[test]"
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e ".[test]"
 	touch $@
 
 # Best effort: a CJK font so Chinese column names in report plots are not drawn as boxes.
@@ -37,7 +37,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
 
 bench: $(VENV)/.installed
-	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"
 	$(BIN)/python bench/tabular.py
 	$(BIN)/python bench/pii.py
 	$(BIN)/python bench/data.py --skip-dj  # Data-Juicer needs its own venv: see bench/data.py
