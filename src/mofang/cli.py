@@ -115,7 +115,7 @@ def _print_outcome(job) -> None:
         ref = f"{outcome['product']}@{outcome['version']}"
         out.print(f"report:  mofang products report {ref} --out report.html   (stored encrypted)")
     elif outcome.get("report"):
-        out.print(f"report:  {outcome['report']}")
+        out.print(f"report:  mofang orders report {(job.spec or {}).get('id')} --out report.html   (stored encrypted)")
     if outcome.get("product"):
         out.print(f"product: {ref}  ({outcome['bundle']})")
         out.print(f"serve:   mofang serve {ref} --port 8000   → http://127.0.0.1:8000/docs")
@@ -225,6 +225,34 @@ def orders_show(order_id: str, tenant: Annotated[str | None, typer.Option()] = N
                 out.print(f"    {process.name:<12} {process.status:<11} {seconds:6.1f}s")
                 for reason in process.reasons or []:
                     out.print(f"      [dim]· {reason}[/]")
+
+
+@orders_app.command("report")
+def orders_report(order_id: str,
+                  out_file: Annotated[Path, typer.Option("--out", help="Where to write the HTML")] = Path(
+                      "report.html"),
+                  job_id: Annotated[int | None, typer.Option("--job", help="This job (default: the latest "
+                                                                           "with a report)")] = None,
+                  tenant: Annotated[str | None, typer.Option()] = None) -> None:
+    """Decrypt an order's evaluation report (delivered or rejected) to a file you can open."""
+    from mofang.config import settings
+    from mofang.security.vault import open_vault
+
+    try:
+        meta = _meta()
+        record = meta.order(order_id, _visible_tenant(meta, tenant))
+        _allow(meta, "order.read", record.tenant_id, what=f"order '{order_id}'")
+        jobs = [j for j in record.jobs if (j.outcome or {}).get("report") and (job_id is None or j.id == job_id)]
+        if not jobs:
+            raise NotFoundError(f"order '{order_id}' has no report" + (f" from job {job_id}" if job_id else "")
+                                + " (a job writes one when the evaluation center finishes)")
+        job = jobs[-1]
+        html = open_vault(meta, settings().home).read_any(record.tenant_id, Path(job.outcome["report"]),
+                                                           order=record.order_id)
+        out_file.write_bytes(html)
+    except MofangError as exc:
+        raise _fail(exc) from None
+    out.print(f"report of order {order_id} (job {job.id}, {job.status}) written to {out_file}")
 
 
 @products_app.command("list")

@@ -126,5 +126,14 @@ def test_failing_gate_reports_but_does_not_deliver(tmp_path, home) -> None:
     assert meta.products() == []
     job = meta.orders()[0].jobs[0]
     assert job.status == "rejected" and Path(job.outcome["report"]).is_file()
-    assert "REJECTED" in Path(job.outcome["report"]).read_text("utf-8")
+    assert "mofang orders report loan-default-demo" in result.stdout
+    from mofang.security.scratch import plaintext_files
+
+    assert plaintext_files(Path(job.outcome["report"]).parents[1]) == []  # the scratch folder is sealed
+    report = tmp_path / "rejected.html"
+    shown = subprocess.run([sys.executable, "-m", "mofang.cli", "orders", "report", "loan-default-demo",
+                            "--out", str(report)], capture_output=True, text=True, timeout=60,
+                           env={**__import__("os").environ})
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "REJECTED" in report.read_text("utf-8")
     meta.dispose()

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from mofang.cli import app
 from mofang.demo import write_demo
 from mofang.security.crypto import TamperedError, is_encrypted
+from mofang.security.scratch import plaintext_files
 from mofang.security.vault import open_vault
 
 PII_COLUMNS = ("客户姓名", "身份证号", "手机号")
@@ -37,12 +38,16 @@ def test_no_raw_pii_under_home_after_a_demo_order(tmp_path: Path, home: Path, me
             found[str(path.relative_to(home))] = len(hits)
     assert not found, f"raw personal data at rest: {found}"
 
-    job_files = list((home / "tenants" / "demo-bank" / "jobs").rglob("raw.parquet"))
+    jobs = home / "tenants" / "demo-bank" / "jobs"
+    assert plaintext_files(jobs) == []  # models, report and dataset drafts are sealed when the job ends
+    job_files = list(jobs.rglob("raw.parquet"))
     assert job_files and is_encrypted(job_files[0])
     vault = open_vault(meta, home)
-    assert len(vault.read("demo-bank", job_files[0])) > 1000
+    assert len(vault.read("demo-bank", job_files[0], order="loan-default-demo")) > 1000
+    with pytest.raises(TamperedError):  # the order's key, not the tenant's, opens its job files
+        vault.read("demo-bank", job_files[0])
     blob = bytearray(job_files[0].read_bytes())
     blob[len(blob) // 2] ^= 0x01
     job_files[0].write_bytes(bytes(blob))
     with pytest.raises(TamperedError, match="was modified"):
-        vault.read("demo-bank", job_files[0])
+        vault.read("demo-bank", job_files[0], order="loan-default-demo")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,10 @@ from typer.testing import CliRunner
 
 from mofang.cli import app
 from mofang.demo import write_demo
+from mofang.security.keys import KeyRing, SecurityError, load_master_key
+from mofang.security.scratch import plaintext_files
+from mofang.security.vault import Vault
+from mofang.store import MetaStore
 
 ORDER, TENANT = "loan-default-demo", "demo-bank"
 
@@ -57,6 +62,9 @@ ATTACKS = {
     "orders show": lambda f: ["orders", "show", ORDER],
     "orders show --tenant": lambda f: ["orders", "show", ORDER, "--tenant", TENANT],
     "orders list --tenant": lambda f: ["orders", "list", "--tenant", TENANT],
+    "orders report": lambda f: ["orders", "report", ORDER, "--out", str(f.home.parent / "stolen.html")],
+    "orders report --tenant": lambda f: ["orders", "report", ORDER, "--tenant", TENANT, "--out",
+                                         str(f.home.parent / "stolen.html")],
     "resume": lambda f: ["resume", str(f.job)],
     "products show": lambda f: ["products", "show", ORDER],
     "products show --tenant": lambda f: ["products", "show", f"{ORDER}@1", "--tenant", TENANT],
@@ -135,14 +143,28 @@ def test_certified_destruction_of_an_order_then_the_tenant(factory: Factory) -> 
     job_dir = tenant_dir / "jobs" / str(factory.job)
     bundle = next((tenant_dir / "artifacts" / "bundle").rglob("model.joblib")).parent
     assert job_dir.exists() and bundle.exists()
+    assert plaintext_files(job_dir) == []  # the job's scratch was sealed when it ended
+    backup = factory.home.parent / "backup"  # a copy taken before destruction (a backup, a stolen disk)
+    shutil.copytree(job_dir, backup / "tenants" / TENANT / "jobs" / str(factory.job))
+    report = factory.home.parent / "before.html"
+    assert factory.cli("orders", "report", ORDER, "--out", str(report), as_="owner_a").exit_code == 0
+    assert "ACCEPTED" in report.read_text("utf-8")
 
     result = factory.cli("destroy", ORDER, "--tenant", TENANT, as_="owner_a")
     assert result.exit_code == 0, result.output
     assert not job_dir.exists() and not bundle.exists()
+    meta = MetaStore(f"sqlite:///{factory.home / 'mofang.db'}")
+    keyring = KeyRing(meta, load_master_key(factory.home))
+    assert keyring.order_key_state(TENANT, ORDER) == "shredded"  # its key is gone ...
+    copied = next((backup / "tenants" / TENANT / "jobs").rglob("raw.parquet"))
+    with pytest.raises(SecurityError, match="destroyed"):  # ... so the copy no longer opens
+        Vault(keyring, backup).read(TENANT, copied, order=ORDER)
+    meta.dispose()
     assert not list((tenant_dir / "artifacts").rglob("*.parquet"))  # the dataset version went too
     certificate = Path(re.search(r"certificate (\S+\.json)", " ".join(result.output.split())).group(1))
     doc = json.loads(certificate.read_text(encoding="utf-8"))
     assert doc["certificate"]["file_count"] > 5 and doc["certificate"]["order"] == ORDER
+    assert doc["certificate"]["keys_shredded"][0]["key_id"] == f"order:{TENANT}/{ORDER}"
     assert factory.cli("destroy", "--verify", str(certificate), as_="operator").exit_code == 0
     tampered = certificate.with_name("tampered.json")
     doc["certificate"]["file_count"] -= 1

@@ -69,7 +69,7 @@ class StationContext:
 
     def save(self, name: str, obj: Any) -> str:
         """Persist a DataFrame (parquet), a dict/list (json) or any object (joblib), encrypted with the
-        tenant's data key; return the digest of its plaintext."""
+        order's data key; return the digest of its plaintext."""
         buffer = io.BytesIO()
         if isinstance(obj, pd.DataFrame):
             suffix = ".parquet"
@@ -81,7 +81,7 @@ class StationContext:
             suffix = ".joblib"
             joblib.dump(obj, buffer)
         data = buffer.getvalue()
-        self.vault.write(self.tenant, self.workdir / f"{name}{suffix}", data)
+        self.vault.write(self.tenant, self.workdir / f"{name}{suffix}", data, order=self.order.id)
         digest = hashlib.sha256(data).hexdigest()
         self.record.outputs[name] = digest
         return digest
@@ -93,7 +93,7 @@ class StationContext:
                                (".joblib", lambda b: joblib.load(io.BytesIO(b)))):
             target = self.workdir / f"{name}{suffix}"
             if target.exists():
-                data = self.vault.read(self.tenant, target)
+                data = self.vault.read(self.tenant, target, order=self.order.id)
                 self.record.inputs[name] = hashlib.sha256(data).hexdigest()
                 return reader(data)
         raise FileNotFoundError(f"artifact '{name}' was not produced by an earlier process")

@@ -13,6 +13,7 @@ from mofang.line.context import ProcessRecord, StationContext
 from mofang.line.progress import Progress, SilentProgress
 from mofang.line.station import Station
 from mofang.orders.schema import Order
+from mofang.security.scratch import seal_job_folder, unseal_job_folder
 from mofang.store import ArtifactStore, MetaStore
 from mofang.store.models import Job, ProcessRun, StationRun, utcnow
 
@@ -51,6 +52,7 @@ def run(job_id: int, *, meta: MetaStore, artifacts: ArtifactStore | None = None,
     ctx = StationContext(job_id=job_id, order=order, meta=meta, artifacts=artifacts, progress=progress,
                          budget_used_s=job.elapsed_s or 0.0)
     meta.set_job(job_id, status="running", error=None)
+    unseal_job_folder(ctx.vault, ctx.tenant, order.id, ctx.workdir)  # a resumed job reads its scratch again
     try:
         for station in line:
             _run_station(station, ctx, meta, progress)
@@ -63,6 +65,8 @@ def run(job_id: int, *, meta: MetaStore, artifacts: ArtifactStore | None = None,
         message = str(exc) if isinstance(exc, MofangError) else f"{type(exc).__name__}: {exc}"
         meta.set_job(job_id, status="failed", elapsed_s=ctx.elapsed_s(), error=f"{where}: {message}")
         raise JobFailed(f"job {job_id} failed at {where}: {message}") from exc
+    finally:  # whatever the ending, no plaintext scratch stays behind (`resume` unseals it)
+        seal_job_folder(ctx.vault, ctx.tenant, order.id, ctx.workdir)
     final = "rejected" if ctx.outcome().get("verdict") == "rejected" else "done"
     meta.set_job(job_id, status=final, elapsed_s=ctx.elapsed_s())
     return meta.job(job_id)

@@ -42,11 +42,13 @@ class DestroyedFile(BaseModel):
 
 
 class ShreddedKey(BaseModel):
-    """A data key that was shredded, and the master key that had wrapped it."""
+    """A data key that was shredded, and the key that had wrapped it (the master key for a tenant key, the
+    tenant's key for an order key)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     key_id: str = Field(min_length=1)
     master_key_id: str | None = None
+    wrapped_by: str | None = None
 
 
 class DestructionCertificate(BaseModel):

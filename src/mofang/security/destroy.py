@@ -66,7 +66,8 @@ def plan_tenant(artifacts: ArtifactStore, tenant: str) -> Plan:
 
 def destroy(plan: Plan, *, meta: MetaStore, home: Path, keyring: KeyRing, audit: AuditLog, factory: FactoryKey,
             actor: str) -> dict[str, Any]:
-    """Carry out a plan: hash and delete every file, shred the tenant key (tenant destruction), remove the
+    """Carry out a plan: hash and delete every file, shred the order's key (order destruction) or the tenant's
+    key (tenant destruction, which makes every order key of the tenant unreadable too), remove the
     metadata that describes the data, record the event and return the signed certificate (also written to
     <home>/certificates/<id>.json, outside every tenant's folder)."""
     files = _inventory(plan.folders, home)
@@ -84,6 +85,8 @@ def destroy(plan: Plan, *, meta: MetaStore, home: Path, keyring: KeyRing, audit:
             shredded.append({"key_id": f"tenant:{plan.tenant}", "master_key_id": master_id})
         _forget_tenant(meta, plan.tenant)
     else:
+        if keyring.shred_order(plan.tenant, plan.order or ""):
+            shredded.append({"key_id": f"order:{plan.tenant}/{plan.order}", "wrapped_by": f"tenant:{plan.tenant}"})
         _forget_order(meta, plan.tenant, plan.order or "")
     certificate_id = str(uuid.uuid4())
     event = audit.record(TENANT_DESTROYED if plan.what == "tenant" else ORDER_DESTROYED, actor=actor,

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mofang.errors import MofangError
-from mofang.security.tables import TenantKey
+from mofang.security.tables import OrderKey, TenantKey
 from mofang.store.models import Tenant, utcnow
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ MASTER_KEY_ENV = "MOFANG_MASTER_KEY"
 MASTER_KEY_FILE = "master.key"
 _NONCE_BYTES = 12
 _WRAP_AAD_PREFIX = b"mofang-tenant-key:"
+_ORDER_WRAP_AAD_PREFIX = b"mofang-order-key:"
 _PSEUDONYM_INFO = b"mofang-pseudonym"
 
 
@@ -145,13 +146,49 @@ def _read_master_key_file(path: Path) -> MasterKey:
 
 
 class KeyRing:
-    """Per-tenant data keys: created on first use, unwrapped with the master key, cached in memory."""
+    """The key hierarchy: master key → per-tenant data keys → per-order data keys. Keys are created on first
+    use, stored only wrapped by their parent, unwrapped on demand and cached in memory. Rotating the master
+    key re-wraps tenant keys only; order keys (wrapped by their tenant's key) and all data stay as they are."""
 
     def __init__(self, meta: MetaStore, master: MasterKey) -> None:
         self.meta = meta
         self.master = master
         self._keys: dict[str, bytes] = {}
+        self._order_keys: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
+
+    def order_key(self, tenant: str, order: str) -> bytes:
+        """The order's 32-byte data key, created (and stored wrapped by the tenant's key) on first use."""
+        tenant_key = self.data_key(tenant)
+        with self._lock:
+            key = self._order_keys.get((tenant, order))
+            if key is None:
+                key = self._load_or_create_order(tenant, order, tenant_key)
+                self._order_keys[(tenant, order)] = key
+            return key
+
+    def shred_order(self, tenant: str, order: str) -> bool:
+        """Destroy the order's data key for good; False when the order never had one."""
+        with self._lock:
+            self._order_keys.pop((tenant, order), None)
+            with self.meta.session() as s:
+                _secure_delete(s)
+                row = s.get(OrderKey, (tenant, order), with_for_update=True)
+                if row is None:
+                    return False
+                if row.wrapped_key is not None or row.shredded_at is None:
+                    row.wrapped_key = None
+                    row.shredded_at = utcnow()
+            self._checkpoint()
+            return True
+
+    def order_key_state(self, tenant: str, order: str) -> str:
+        """'live', 'shredded' or 'none' (never created)."""
+        with self.meta.session() as s:
+            row = s.get(OrderKey, (tenant, order))
+            if row is None:
+                return "none"
+            return "shredded" if row.wrapped_key is None else "live"
 
     def data_key(self, tenant: str) -> bytes:
         """The tenant's 32-byte data key, created (and stored wrapped) on first use."""
@@ -204,9 +241,40 @@ class KeyRing:
                 elif row.wrapped_key is not None or row.shredded_at is None:
                     row.wrapped_key = None
                     row.shredded_at = utcnow()
+                for order_row in s.scalars(select(OrderKey).where(OrderKey.tenant_id == tenant,
+                                                                  OrderKey.wrapped_key.is_not(None))):
+                    order_row.wrapped_key, order_row.shredded_at = None, utcnow()
+            self._order_keys = {k: v for k, v in self._order_keys.items() if k[0] != tenant}
             self._checkpoint()
 
     # -- internals -------------------------------------------------------------------------------
+    def _load_or_create_order(self, tenant: str, order: str, tenant_key: bytes) -> bytes:
+        aad = _ORDER_WRAP_AAD_PREFIX + f"{tenant}/{order}".encode()
+        with self.meta.session() as s:
+            row = s.get(OrderKey, (tenant, order))
+            if row is None:
+                key = secrets.token_bytes(KEY_BYTES)
+                nonce = secrets.token_bytes(_NONCE_BYTES)
+                s.add(OrderKey(tenant_id=tenant, order_id=order,
+                               wrapped_key=nonce + AESGCM(tenant_key).encrypt(nonce, key, aad)))
+                try:
+                    s.flush()
+                    return key
+                except IntegrityError:  # another process created it first: use theirs
+                    s.rollback()
+                    row = s.get(OrderKey, (tenant, order))
+                    if row is None:
+                        raise
+            if row.wrapped_key is None:
+                raise SecurityError(f"the key of order '{order}' of tenant '{tenant}' was destroyed on "
+                                    f"{_when(row.shredded_at)}; its encrypted data can no longer be read")
+            blob = bytes(row.wrapped_key)
+            try:
+                return AESGCM(tenant_key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], aad)
+            except (InvalidTag, ValueError):
+                raise SecurityError(f"the wrapped key of order '{order}' of tenant '{tenant}' does not open "
+                                    f"with its tenant's key; the metadata database was modified") from None
+
     def _load_or_create(self, tenant: str) -> bytes:
         with self.meta.session() as s:
             row = s.get(TenantKey, tenant)

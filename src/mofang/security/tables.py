@@ -23,6 +23,18 @@ class TenantKey(Base):
     shredded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class OrderKey(Base):
+    """An order's data key (its job folders are encrypted with it), wrapped by the tenant's data key; shredded
+    when the order is destroyed, so any copy of its files left elsewhere can no longer be read."""
+
+    __tablename__ = "order_keys"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # None once shredded
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    shredded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class ApiKey(Base):
     """An API key: only a salted hash is stored; the key itself is shown once, at creation."""
 

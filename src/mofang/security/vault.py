@@ -13,28 +13,32 @@ if TYPE_CHECKING:
 
 
 class Vault:
-    """Reads and writes files under <home>/tenants/<tenant>/ encrypted with the tenant's data key; the
-    file's path relative to that folder is authenticated too, so a file moved or copied elsewhere (or to
-    another tenant) no longer opens."""
+    """Reads and writes files under <home>/tenants/<tenant>/ encrypted with a data key — the order's key for
+    files of one order (its job folders), else the tenant's (shared dataset versions and product bundles).
+    The file's path relative to the tenant folder is authenticated too, so a file moved or copied elsewhere
+    (or to another tenant) no longer opens."""
 
     def __init__(self, keyring: KeyRing, home: Path) -> None:
         self.keyring, self.home = keyring, Path(home)
 
-    def write(self, tenant: str, path: Path, data: bytes) -> None:
-        write_encrypted(self.keyring.data_key(tenant), path, data, self._context(tenant, path))
+    def write(self, tenant: str, path: Path, data: bytes, *, order: str | None = None) -> None:
+        write_encrypted(self._key(tenant, order), path, data, self._context(tenant, path))
 
-    def seal(self, tenant: str, source: Path, destination: Path, final: Path) -> None:
+    def seal(self, tenant: str, source: Path, destination: Path, final: Path, *, order: str | None = None) -> None:
         """Encrypt the plaintext file `source` into `destination`, bound to the place `final` it will
         be renamed to."""
         aad = self._context(tenant, final)
-        write_encrypted(self.keyring.data_key(tenant), destination, Path(source).read_bytes(), aad)
+        write_encrypted(self._key(tenant, order), destination, Path(source).read_bytes(), aad)
 
-    def read_any(self, tenant: str, path: Path) -> bytes:
+    def read_any(self, tenant: str, path: Path, *, order: str | None = None) -> bytes:
         """A stored file's plaintext, whether it was written encrypted or (before encryption) plain."""
-        return self.read(tenant, path) if is_encrypted(path) else Path(path).read_bytes()
+        return self.read(tenant, path, order=order) if is_encrypted(path) else Path(path).read_bytes()
 
-    def read(self, tenant: str, path: Path) -> bytes:
-        return read_decrypted(self.keyring.data_key(tenant), path, self._context(tenant, path))
+    def read(self, tenant: str, path: Path, *, order: str | None = None) -> bytes:
+        return read_decrypted(self._key(tenant, order), path, self._context(tenant, path))
+
+    def _key(self, tenant: str, order: str | None) -> bytes:
+        return self.keyring.order_key(tenant, order) if order else self.keyring.data_key(tenant)
 
     def _context(self, tenant: str, path: Path) -> bytes:
         root = (self.home / "tenants" / tenant).resolve()
