@@ -247,8 +247,10 @@ def orders_report(order_id: str,
             raise NotFoundError(f"order '{order_id}' has no report" + (f" from job {job_id}" if job_id else "")
                                 + " (a job writes one when the evaluation center finishes)")
         job = jobs[-1]
-        html = open_vault(meta, settings().home).read_any(record.tenant_id, Path(job.outcome["report"]),
-                                                           order=record.order_id)
+        report = Path(job.outcome["report"])
+        in_job = (settings().home / "tenants" / record.tenant_id / "jobs") in report.parents
+        html = open_vault(meta, settings().home).read_any(  # a job's scratch: the order's key; a bundle: the tenant's
+            record.tenant_id, report, order=record.order_id if in_job else None)
         out_file.write_bytes(html)
     except MofangError as exc:
         raise _fail(exc) from None

@@ -30,8 +30,18 @@ def _job(meta) -> int:
 
 
 def _count(artifacts, job_id: int, name: str) -> int:
+    """How often a process ran; its counter file is job scratch, sealed when the job stops."""
+    from mofang.security.vault import open_vault
+    from mofang.store import MetaStore
+
     path = artifacts.job_dir("t1", job_id) / f"count-{name}"
-    return int(path.read_text()) if path.exists() else 0
+    if not path.exists():
+        return 0
+    meta = MetaStore()
+    try:
+        return int(open_vault(meta, artifacts.home).read_any("t1", path, order="line-test"))
+    finally:
+        meta.dispose()
 
 
 def _sum(artifacts, job_id: int) -> int:
@@ -41,7 +51,8 @@ def _sum(artifacts, job_id: int) -> int:
 
     meta = MetaStore()
     try:
-        data = open_vault(meta, artifacts.home).read("t1", artifacts.job_dir("t1", job_id) / "sum.json")
+        data = open_vault(meta, artifacts.home).read("t1", artifacts.job_dir("t1", job_id) / "sum.json",
+                                                    order="line-test")
     finally:
         meta.dispose()
     return json.loads(data)["sum"]

@@ -147,7 +147,8 @@ def test_certified_destruction_of_an_order_then_the_tenant(factory: Factory) -> 
     backup = factory.home.parent / "backup"  # a copy taken before destruction (a backup, a stolen disk)
     shutil.copytree(job_dir, backup / "tenants" / TENANT / "jobs" / str(factory.job))
     report = factory.home.parent / "before.html"
-    assert factory.cli("orders", "report", ORDER, "--out", str(report), as_="owner_a").exit_code == 0
+    shown = factory.cli("orders", "report", ORDER, "--out", str(report), as_="owner_a")
+    assert shown.exit_code == 0, shown.output
     assert "ACCEPTED" in report.read_text("utf-8")
 
     result = factory.cli("destroy", ORDER, "--tenant", TENANT, as_="owner_a")

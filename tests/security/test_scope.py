@@ -19,7 +19,7 @@ from mofang.security.scope import (
     safe_child,
     scoped_session,
 )
-from mofang.security.tables import ApiKey, AuditEvent, TenantKey
+from mofang.security.tables import ApiKey, AuditEvent, OrderKey, TenantKey
 from mofang.store import MetaStore
 from mofang.store.models import (
     Artifact,
@@ -78,6 +78,7 @@ def populate(store: MetaStore, tenant: str) -> Ids:
         artifact = Artifact(tenant_id=tenant, job_id=job, kind="model", name="m", digest="d", path="/a",
                             size_bytes=1)
         s.add_all([process, artifact, TenantKey(tenant_id=tenant, wrapped_key=b"k", master_key_id="m"),
+                   OrderKey(tenant_id=tenant, order_id="o1", wrapped_key=b"k"),
                    ApiKey(key_id=f"{tenant}key", tenant_id=tenant, user="u", role="owner", salt=b"s",
                           key_hash=b"h"),
                    AuditEvent(at="t", actor="u", tenant_id=tenant, action="a", object="o", details={},
@@ -100,7 +101,7 @@ def counts(session: Session) -> dict[str, int]:
 
 def test_every_mapped_entity_is_covered_by_the_scope() -> None:
     assert {Tenant, OrderRecord, Job, StationRun, ProcessRun, Artifact, Product, ProductVersion, ApiKey,
-            TenantKey, AuditEvent} <= set(ENTITIES)
+            TenantKey, OrderKey, AuditEvent} <= set(ENTITIES)
     assert all(entity_criteria(cls, "acme") is not None for cls in ENTITIES)
 
 
