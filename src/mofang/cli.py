@@ -65,9 +65,17 @@ def _product_version(meta, ref: str, tenant: str | None, action: str):
     """The product version `ref` names (PRODUCT or PRODUCT@VERSION), found among what the caller may see
     and authorized for `action`; returns (name, version, identity)."""
     name, number = _parse_ref(ref)
-    version = meta.product_version(name, number, _visible_tenant(meta, tenant))
+    version = _view(meta).product_version(name, number, _visible_tenant(meta, tenant))
     identity = _allow(meta, action, version.product.tenant_id, what=f"product '{name}'")
     return name, version, identity
+
+
+def _view(meta):
+    """The metadata store as the CLI's identity may see it: lookups are tenant-scoped at the chokepoint, so
+    a forgotten filter still cannot show another tenant's rows."""
+    from mofang.security.identity import local_identity
+
+    return meta.scoped(local_identity(meta))
 
 
 def _visible_tenant(meta, tenant: str | None) -> str | None:
@@ -142,7 +150,7 @@ def resume(job_id: Annotated[int, typer.Argument(help="The job to resume")]) -> 
     """Resume an interrupted or failed job at its first unfinished process."""
     try:
         meta = _meta()
-        _allow(meta, "job.resume", meta.job(job_id).tenant_id, what=f"job {job_id}")
+        _allow(meta, "job.resume", _view(meta).job(job_id).tenant_id, what=f"job {job_id}")
     except MofangError as exc:
         raise _fail(exc) from None
     _finish(job_id)
@@ -193,7 +201,7 @@ def orders_list(tenant: Annotated[str | None, typer.Option(help="Only this tenan
     table = Table("tenant", "order", "task", "jobs", "latest job", "status", "created")
     try:
         meta = _meta()
-        records = meta.orders(_visible_tenant(meta, tenant))
+        records = _view(meta).orders(_visible_tenant(meta, tenant))
     except MofangError as exc:
         raise _fail(exc) from None
     for record in records:
@@ -209,7 +217,7 @@ def orders_show(order_id: str, tenant: Annotated[str | None, typer.Option()] = N
     """Show an order's jobs, stations, processes and the reasons for each choice."""
     try:
         meta = _meta()
-        record = meta.order(order_id, _visible_tenant(meta, tenant))
+        record = _view(meta).order(order_id, _visible_tenant(meta, tenant))
         _allow(meta, "order.read", record.tenant_id, what=f"order '{order_id}'")
     except MofangError as exc:
         raise _fail(exc) from None
@@ -240,7 +248,7 @@ def orders_report(order_id: str,
 
     try:
         meta = _meta()
-        record = meta.order(order_id, _visible_tenant(meta, tenant))
+        record = _view(meta).order(order_id, _visible_tenant(meta, tenant))
         _allow(meta, "order.read", record.tenant_id, what=f"order '{order_id}'")
         jobs = [j for j in record.jobs if (j.outcome or {}).get("report") and (job_id is None or j.id == job_id)]
         if not jobs:
@@ -263,7 +271,7 @@ def products_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
     table = Table("tenant", "product", "task", "versions", "latest", "family", "metrics")
     try:
         meta = _meta()
-        products = meta.products(_visible_tenant(meta, tenant))
+        products = _view(meta).products(_visible_tenant(meta, tenant))
     except MofangError as exc:
         raise _fail(exc) from None
     for product in products:

@@ -214,7 +214,7 @@ def destroy(target: Annotated[str | None, typer.Argument(help="The order to dest
                 raise typer.BadParameter("--whole-tenant needs --tenant")
             plans = [(tenant, None)]
         elif target:
-            record = meta.order(target, tenant)
+            record = cli._view(meta).order(target, tenant)
             plans = [(record.tenant_id, target)]
         else:
             raise typer.BadParameter("name an ORDER, or use --whole-tenant --tenant T, --expired or --verify CERT")

@@ -38,11 +38,27 @@ def test_no_raw_pii_under_home_after_a_demo_order(tmp_path: Path, home: Path, me
             found[str(path.relative_to(home))] = len(hits)
     assert not found, f"raw personal data at rest: {found}"
 
+    # secrets hygiene: what people read — the run's console output, the decrypted report, data card,
+    # model card and bundle metadata — holds no raw PII and no key material either
+    vault = open_vault(meta, home)
+    readable = {"console": result.output.encode("utf-8")}
+    for kind in ("bundle", "dataset"):
+        for path in (home / "tenants" / "demo-bank" / "artifacts" / kind).rglob("*"):
+            if path.is_file() and path.suffix in {".html", ".json", ".md"}:
+                readable[str(path.relative_to(home))] = vault.read_any("demo-bank", path)
+    assert any(name.endswith("data_card.html") for name in readable)
+    assert any(name.endswith("report.html") for name in readable)
+    master = (home / "master.key").read_bytes()
+    secrets = [master, master.hex().encode(), __import__("base64").b64encode(master)]
+    leaks = {name: [n.decode("utf-8", "replace") for n in needles if n in data][:3]
+             for name, data in readable.items() if any(n in data for n in needles)}
+    assert not leaks, f"raw personal data in what people read: {leaks}"
+    assert not [name for name, data in readable.items() if any(k in data for k in secrets)]
+
     jobs = home / "tenants" / "demo-bank" / "jobs"
     assert plaintext_files(jobs) == []  # models, report and dataset drafts are sealed when the job ends
     job_files = list(jobs.rglob("raw.parquet"))
     assert job_files and is_encrypted(job_files[0])
-    vault = open_vault(meta, home)
     assert len(vault.read("demo-bank", job_files[0], order="loan-default-demo")) > 1000
     with pytest.raises(TamperedError):  # the order's key, not the tenant's, opens its job files
         vault.read("demo-bank", job_files[0])

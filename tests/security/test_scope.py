@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from mofang.errors import NotFoundError
 from mofang.security.identity import Identity, Role
 from mofang.security.scope import (
     ScopeViolation,
@@ -273,3 +274,17 @@ def test_safe_child_refuses_symlink_escapes(tmp_path: Path) -> None:
     with pytest.raises(UnsafePathError, match="outside"):
         safe_child(root, "acme", "file")
     assert safe_child(root, "alias", "x") == root.resolve() / "acme" / "x"
+
+
+def test_a_scoped_store_view_answers_only_for_its_tenant(store: MetaStore, two: tuple[Ids, Ids]) -> None:
+    a, b = two
+    view = store.scoped(member("bravo"))
+    assert [r.tenant_id for r in view.orders()] == ["bravo"]  # no tenant filter given: the scope applies
+    assert [p.tenant_id for p in view.products()] == ["bravo"]
+    with pytest.raises(NotFoundError):
+        view.job(a.job)
+    assert view.job(b.job).tenant_id == "bravo"
+    with pytest.raises(NotFoundError):
+        view.order("o1", "acme")
+    assert {r.tenant_id for r in store.scoped(OPERATOR).orders()} == {"acme", "bravo"}
+    assert {r.tenant_id for r in store.orders()} == {"acme", "bravo"}  # the store itself stays unscoped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,10 @@ from mofang.store.models import Base, Job, OrderRecord, Product, ProductVersion,
 
 
 class MetaStore:
-    """Owns the engine and sessions; creates the schema on first use."""
+    """Owns the engine and sessions; creates the schema on first use. `scoped(identity)` gives a view whose
+    every session is restricted to that identity's tenant at the security center's chokepoint."""
+
+    scope: Any = None  # a mofang.security.scope.TenantScope installed on every session of this view
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or settings().db_url
@@ -30,10 +34,21 @@ class MetaStore:
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
+    def scoped(self, identity: Any) -> MetaStore:
+        """This store seen by identity: a tenant identity's sessions see and touch only its tenant's rows
+        (an operator's are unscoped). Shares the engine; cheap to make per request."""
+        from mofang.security.scope import TenantScope
+
+        view = copy.copy(self)
+        view.scope = TenantScope.of(identity)
+        return view
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error."""
         with self._sessions() as session:
+            if self.scope is not None:
+                self.scope.install(session)
             try:
                 yield session
                 session.commit()
