@@ -53,11 +53,18 @@ def _meta():
 def _allow(meta, action: str, tenant: str | None, what: str | None = None):
     """The CLI's identity (MOFANG_API_KEY, the identity file, or the bootstrap operator of a fresh install),
     authorized for `action` on an object of `tenant`; another tenant's object reads as not found."""
-    from mofang.security.authz import authorize
+    from mofang.errors import NotFoundError
+    from mofang.security.audit import ACCESS_DENIED, AuditLog
+    from mofang.security.authz import Forbidden, authorize
     from mofang.security.identity import local_identity
 
     identity = local_identity(meta)
-    authorize(identity, action, tenant, what=what)
+    try:
+        authorize(identity, action, tenant, what=what)
+    except (Forbidden, NotFoundError):  # the caller's own tenant only: the target's existence stays unsaid
+        AuditLog(meta).record(ACCESS_DENIED, actor=identity.user, tenant=identity.tenant, object=action,
+                              details={"via": "cli", "asked_for": what or ""})
+        raise
     return identity
 
 

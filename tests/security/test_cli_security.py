@@ -138,6 +138,21 @@ def test_a_wrong_key_is_refused_without_echoing_it(factory: Factory) -> None:
 
 
 @pytest.mark.slow
+def test_logins_failed_logins_and_refusals_are_audited(factory: Factory) -> None:
+    forged = factory.keys["viewer_a"][:-4] + "AAAA"
+    CliRunner().invoke(app, ["orders", "list"], env={"MOFANG_HOME": str(factory.home), "MOFANG_API_KEY": forged})
+    assert factory.cli("tenants", "create", "delta", as_="viewer_a").exit_code == 2
+    listing = " ".join(factory.cli("audit", "list", "--action", "login.failed", as_="operator").output.split())
+    assert f"mf_{factory.key_id('viewer_a')}" in listing and forged[-12:] not in listing
+    denied = " ".join(factory.cli("audit", "list", "--action", "access.denied", as_="operator").output.split())
+    assert "tenant.create" in denied and "viewer_a" in denied
+    logins = " ".join(factory.cli("audit", "list", "--action", "login", as_="operator").output.split())
+    assert "viewer_a" in logins and "owner_b" in logins
+    own = " ".join(factory.cli("audit", "list", as_="owner_b").output.split())
+    assert "viewer_a" not in own and TENANT not in own  # a tenant sees its own events only
+
+
+@pytest.mark.slow
 def test_certified_destruction_of_an_order_then_the_tenant(factory: Factory) -> None:
     tenant_dir = factory.home / "tenants" / TENANT
     job_dir = tenant_dir / "jobs" / str(factory.job)

@@ -76,13 +76,22 @@ def can(identity: Identity, action: str, tenant: str | None) -> bool:
 
 def product_guard(meta: MetaStore, tenant: str) -> Callable[[str | None], Identity]:
     """The served endpoint's check of an API key: authenticated, and allowed to call `tenant`'s product."""
+    from mofang.security.audit import ACCESS_DENIED, AuditLog
     from mofang.security.identity import AuthError, authenticate
+
+    seen: set[str] = set()  # keys whose login this server has recorded (once each, not per request)
 
     def check(key: str | None) -> Identity:
         if not key:
             raise AuthError("an API key is required: send 'Authorization: Bearer mf_...' or 'X-API-Key'")
-        identity = authenticate(meta, key)
-        authorize(identity, "product.predict", tenant, what="product")
+        identity = authenticate(meta, key, via=None if key in seen else "serve")
+        try:
+            authorize(identity, "product.predict", tenant, what="product")
+        except (Forbidden, NotFoundError):
+            AuditLog(meta).record(ACCESS_DENIED, actor=identity.user, tenant=identity.tenant,
+                                  object="product.predict", details={"via": "serve"})
+            raise
+        seen.add(key)
         return identity
 
     return check

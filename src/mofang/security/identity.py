@@ -102,7 +102,27 @@ def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role
     return identity, f"{KEY_PREFIX}_{identity.key_id}_{secret}"
 
 
-def authenticate(meta: MetaStore, presented: str) -> Identity:
+def authenticate(meta: MetaStore, presented: str, *, via: str | None = None) -> Identity:
+    """The identity of a presented key; AuthError when it is malformed, unknown, wrong or revoked.
+
+    With `via` (the entry point: "cli", "serve", ...), the outcome is written to the audit log: a `login`
+    event, or `login.failed` with the key id only (never the secret)."""
+    try:
+        identity = _authenticate(meta, presented)
+    except AuthError as exc:
+        if via:
+            match = _KEY_RE.match(presented.strip()) if isinstance(presented, str) else None
+            _audit(meta, "login.failed", actor="unknown", tenant=None,
+                   object=f"mf_{match['key_id']}" if match else "malformed key",
+                   details={"via": via, "reason": str(exc).split(" mf_")[0]})
+        raise
+    if via:
+        _audit(meta, "login", actor=identity.user, tenant=identity.tenant, object=f"mf_{identity.key_id}",
+               details={"via": via, "role": str(identity.role)})
+    return identity
+
+
+def _authenticate(meta: MetaStore, presented: str) -> Identity:
     """The identity of a presented key; AuthError when it is malformed, unknown, wrong or revoked."""
     match = _KEY_RE.match(presented.strip()) if isinstance(presented, str) else None
     if match is None:
@@ -139,17 +159,23 @@ def local_identity(meta: MetaStore) -> Identity:
     """
     presented = os.environ.get(KEY_ENV)
     if presented:
-        return authenticate(meta, presented)
+        return authenticate(meta, presented, via="cli")
     path = settings().home / IDENTITY_FILE
     if path.exists():
         if path.stat().st_mode & 0o077:
             raise AuthError(f"{path} is readable by others; run: chmod 600 {path}")
-        return authenticate(meta, path.read_text(encoding="utf-8"))
+        return authenticate(meta, path.read_text(encoding="utf-8"), via="cli")
     with meta.session() as s:
         keys = s.scalar(select(func.count()).select_from(ApiKey))
     if keys == 0:
         return Identity(user="local", tenant=None, role=Role.OPERATOR, key_id=None, bootstrap=True)
     raise AuthError(f"API keys exist on this install: set {KEY_ENV} or write your key to {path} (mode 0600)")
+
+
+def _audit(meta: MetaStore, action: str, **fields: object) -> None:
+    from mofang.security.audit import AuditLog
+
+    AuditLog(meta).record(action, **fields)  # type: ignore[arg-type]
 
 
 def save_local_key(key: str, home: Path | None = None) -> Path:
