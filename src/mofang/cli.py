@@ -32,6 +32,12 @@ def _register_security() -> None:
     app.add_typer(audit_app, name="audit")
     app.command("destroy")(destroy)
 
+
+def _register_labeling() -> None:
+    from mofang.cli_label import label_app
+
+    app.add_typer(label_app, name="label")
+
 # Piped output (scripts, CI logs) gets wide tables instead of the 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False)
@@ -422,6 +428,7 @@ def data_ops() -> None:
 
 
 _register_security()
+_register_labeling()
 
 
 def main() -> None:  # pragma: no cover - console entry
