@@ -33,6 +33,12 @@ def _register_security() -> None:
     app.command("destroy")(destroy)
 
 
+def _register_devices() -> None:
+    from mofang.cli_devices import devices_app
+
+    app.add_typer(devices_app, name="devices")
+
+
 def _register_labeling() -> None:
     from mofang.cli_label import label_app
 
@@ -429,6 +435,7 @@ def data_ops() -> None:
 
 _register_security()
 _register_labeling()
+_register_devices()
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -18,6 +18,7 @@ EXPECTED = {
     "tenant.create": {OP}, "tenant.destroy": {OP},
     "keys.create": {OW, OP}, "keys.revoke": {OW, OP},
     "audit.read": {OW, OP}, "audit.verify": {OP}, "key.rotate": {OP},
+    "devices.read": {OP},
 }
 
 

@@ -82,6 +82,7 @@ ATTACKS = {
 # Commands without an object id of a tenant (or operator-only, refused by role for every tenant key).
 NO_TENANT_OBJECT = {"run", "demo", "data inspect", "data run", "data ops", "orders list", "products list",
                     "label export", "label import",  # over files the caller names, no stored object
+                    "devices", "devices health",  # factory-wide hardware (operators only), no tenant object
                     "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list"}
 
 

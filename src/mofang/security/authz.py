@@ -39,6 +39,7 @@ ACTIONS: MappingProxyType[str, frozenset[Role]] = MappingProxyType({
     "audit.read": frozenset({Role.OWNER, Role.OPERATOR}),
     "audit.verify": frozenset({Role.OPERATOR}),
     "key.rotate": frozenset({Role.OPERATOR}),
+    "devices.read": frozenset({Role.OPERATOR}),  # factory-wide hardware, no tenant object: operators only
 })
 
 
