@@ -24,9 +24,10 @@ from mofang.data.recipes import Recipe, RecipeOverride, build_recipe
 from mofang.data.sources import read_granted
 from mofang.data.split import split_rows
 from mofang.data.split_leakage import held_out_copies
+from mofang.data.types import coerce
 from mofang.line.context import StationContext
 from mofang.line.station import Station
-from mofang.orders.schema import Task
+from mofang.orders.schema import TEXT_TASKS, Task
 from mofang.store import file_digest
 
 SAMPLE = 10
@@ -35,6 +36,8 @@ RECIPE_PROCESSES = ("normalize", "clean", "deduplicate", "desensitize", "quality
 # a header that names an identifier: CustomerId, customer_id, user ID, 客户编号, 卡号, 订单号 ...
 ID_HEADER = re.compile(r"(?:(?i:(?<![a-z])(?:id|no|num))|[a-z]Id|ID|编号|代码|号码|单号|卡号|账号|[^\W\d_]号)$")
 WIDE_CATEGORIES = 100  # a categorical column with more distinct values than this and than half the rows
+CLASS_TASKS = (Task.TABULAR_CLASSIFICATION, Task.TEXT_CLASSIFICATION)  # tasks whose target has classes
+FREE_TEXT = "free text; the tabular path does not read free text"
 
 
 class DataWorkshop(Station):
@@ -177,7 +180,8 @@ class DataWorkshop(Station):
         for step in ctx.load("trace_clean")["steps"]:
             for column, mapping in step["details"].get("merged", {}).items():
                 aliases.setdefault(column, {}).update(mapping)
-        classification = ctx.order.task == Task.TABULAR_CLASSIFICATION
+        classification = ctx.order.task in CLASS_TASKS
+        text_columns = self._text_columns(ctx, profile, frame)
         kept: list[dict] = []
         dropped: list[dict] = []
         pii: list[dict] = []
@@ -185,9 +189,19 @@ class DataWorkshop(Station):
         for name, spec in profile["columns"].items():
             if name == target:
                 continue
+            if name in text_columns:  # the model reads this text; PII inside it was desensitized
+                kept.append({"name": name, "kind": "text"})
+                continue
             reason = self._drop_reason(name, spec["kind"], frame, raw, id_column, pii)
+            if reason == FREE_TEXT and text_columns:
+                reason = ("free text not named in the order's 'text' (the model reads "
+                          + ", ".join(text_columns) + ")")
             if reason is None:
-                score, measure = leak_score(frame[name], spec["kind"], frame[target], classification)
+                values = frame[name]
+                if text_columns:  # a text recipe does not coerce the other columns: read them as typed here
+                    values = coerce(values, spec["kind"], dayfirst=spec.get("dayfirst")) \
+                        if spec["kind"] == "datetime" else coerce(values, spec["kind"])
+                score, measure = leak_score(values, spec["kind"], frame[target], classification)
                 scores[name] = {"score": round(score, 4), "measure": measure}
                 if score >= LEAK_SCORE:
                     reason = (f"target leakage: predicts '{target}' on its own ({measure} {score:.3f} ≥ "
@@ -202,6 +216,9 @@ class DataWorkshop(Station):
             else:
                 dropped.append({"name": name, "reason": reason})
                 ctx.reason(f"dropped column {name}: {reason}")
+        if text_columns:
+            ctx.reason(f"text features: {', '.join(text_columns)}"
+                       + (" (named by the order)" if ctx.order.text_columns else " (profiled as free text)"))
         if not kept:
             from mofang.errors import DataError
 
@@ -212,6 +229,32 @@ class DataWorkshop(Station):
         ctx.save("features", {"features": kept, "dropped": dropped})
         ctx.save("guard_trace", {"pii": pii, "scores": scores})
         return f"{len(kept)} features kept, {len(dropped)} columns dropped ({len(pii)} PII)"
+
+    @staticmethod
+    def _text_columns(ctx: StationContext, profile: dict, frame: pd.DataFrame) -> list[str]:
+        """A text task's text columns: the order's `text`, else every column profiled as free text
+        (its PII check still applies); none for other tasks. Raises DataError when there are none."""
+        if ctx.order.task not in TEXT_TASKS:
+            return []
+        from mofang.errors import DataError
+
+        named = ctx.order.text_columns
+        for name in named:
+            if name not in profile["columns"]:
+                raise DataError(f"text column '{name}' (the order's 'text') is not in the data; columns: "
+                                + ", ".join(str(c) for c in profile["columns"]))
+            if name not in frame.columns:
+                raise DataError(f"text column '{name}' (the order's 'text') was removed by the recipe")
+        if named:
+            return list(named)
+        found = [name for name, spec in profile["columns"].items()
+                 if spec["kind"] == "text" and name != ctx.order.target and name in frame.columns
+                 and spec.get("pii") is None]
+        if not found:
+            raise DataError("no free-text column found for this text task (profiled kinds: "
+                            + ", ".join(f"{n} {s['kind']}" for n, s in profile["columns"].items())
+                            + "); name the text column(s) with 'text:' in the order")
+        return found
 
     @staticmethod
     def _drop_reason(name: str, kind: str, frame: pd.DataFrame, raw: pd.DataFrame, id_column: str | None,
@@ -229,7 +272,7 @@ class DataWorkshop(Station):
         if kind == "identifier":
             return f"identifier-like ({distinct:,} distinct values in {len(values):,} rows)"
         if kind == "text":
-            return "free text; the tabular path does not read free text"
+            return FREE_TEXT
         if distinct <= 1:
             if distinct == 0:
                 return "empty (every value missing)"
@@ -245,7 +288,8 @@ class DataWorkshop(Station):
         """Split real rows 70/15/15; synthetic rows join train only, and only when their parent is there."""
         frame, features = ctx.load("validated"), ctx.load("features")
         target, id_column = ctx.order.target or "", ctx.order.id_column
-        classification = ctx.order.task == Task.TABULAR_CLASSIFICATION
+        # a multi-label target's label combinations are too many to stratify by: split at random
+        classification = ctx.order.task in CLASS_TASKS and not ctx.order.multi_label
         columns = ([id_column] if id_column else []) + [f["name"] for f in features["features"]] + [target]
         synthetic = (frame[SYNTHETIC].fillna(False).to_numpy(dtype=bool) if SYNTHETIC in frame.columns
                      else np.zeros(len(frame), dtype=bool))
@@ -312,15 +356,20 @@ class DataWorkshop(Station):
         write_card_html(card, folder / "data_card.html")
         digest, stored = ctx.artifacts.put_dir(ctx.tenant, "dataset", folder, ctx.vault)
         card["lineage"]["dataset_digest"] = digest
-        classification = order.task == Task.TABULAR_CLASSIFICATION
         target = order.target or ""
         classes = None
-        if classification:
-            every = pd.concat([p[target] for p in parts.values()], ignore_index=True)
-            classes = sorted(str(c) for c in every.dropna().unique())
+        if order.task in CLASS_TASKS:
+            every = pd.concat([p[target] for p in parts.values()], ignore_index=True).dropna()
+            if order.multi_label:  # the classes are the single labels ("教育|医疗" → 教育, 医疗)
+                classes = sorted({label.strip() for value in every for label in str(value).split(
+                    order.label_separator) if label.strip()})
+            else:
+                classes = sorted(str(c) for c in every.unique())
         dataset = {"digest": digest, "path": str(stored), "task": order.task.value, "target": target,
                    "id_column": order.id_column, "features": features["features"], "classes": classes,
                    "rows": {name: len(part) for name, part in parts.items()}, "dropped": features["dropped"]}
+        if order.multi_label:
+            dataset.update(multi_label=True, label_separator=order.label_separator)
         ctx.save("data_card", card)
         ctx.save("dataset", dataset)
         for name, part in parts.items():

@@ -8,9 +8,10 @@ from mofang.orders.schema import Criterion, Order
 
 
 def check_gate(order: Order, metrics: dict[str, float | None], size_mb: float | None,
-               p95_ms: float | None) -> dict[str, Any]:
+               p95_ms: float | None, robustness: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"passed", "checks": [{"name", "criterion", "observed", "passed", "message"}]}; a check whose
-    value could not be measured fails."""
+    value could not be measured fails. `robustness` is a text model's robustness report (its worst
+    drop is checked against `max_robustness_drop`)."""
     acceptance = order.acceptance
     checks = [_check(name, criterion, metrics.get(name), "") for name, criterion in acceptance.metrics.items()]
     if acceptance.p95_latency_ms is not None:
@@ -19,6 +20,14 @@ def check_gate(order: Order, metrics: dict[str, float | None], size_mb: float | 
     if acceptance.max_model_mb is not None:
         checks.append(_check("max_model_mb", Criterion(op="<=", value=acceptance.max_model_mb),
                              size_mb, " MB"))
+    if acceptance.max_robustness_drop is not None:
+        worst = (robustness or {}).get("worst")
+        check = _check("max_robustness_drop", Criterion(op="<=", value=acceptance.max_robustness_drop),
+                       worst["drop"] if worst else None, "")
+        if worst:
+            check["message"] += (f" (worst perturbation: {worst['perturbation']}, {robustness['metric']} "
+                                 f"{robustness['clean_score']:.4g} → {worst['score']:.4g})")
+        checks.append(check)
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 

@@ -72,8 +72,8 @@ def _render(draw: Callable[[Any], None], size: tuple[float, float] = (5.0, 4.0))
 
 def classification_plots(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray,
                          classes: Sequence[str], importance: dict[str, float]) -> dict[str, bytes]:
-    """ROC and PR curves (one-vs-rest beyond two classes), confusion matrix, calibration (binary),
-    feature importance."""
+    """ROC and PR curves (one-vs-rest beyond two classes), confusion matrix, calibration (binary: P(positive);
+    more classes: the confidence of the predicted class), feature importance."""
     classes = list(classes)
     curves = _curve_targets(y_true, proba, classes)
     plots: dict[str, bytes] = {}
@@ -84,9 +84,44 @@ def classification_plots(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarr
                                         size=(max(4.5, 0.5 * len(classes) + 3), max(4.0, 0.5 * len(classes) + 2.5)))
     if len(classes) == 2 and len(curves) == 1:
         plots["calibration"] = _render(lambda ax: _calibration(ax, *curves[0][1:]))
+    elif len(classes) > 2 and len(y_true):
+        top = proba.argmax(axis=1)
+        correct = np.asarray(classes, dtype=object)[top] == y_true
+        if 0 < correct.sum() < len(correct):
+            plots["calibration"] = _render(lambda ax: _calibration(
+                ax, correct, proba[np.arange(len(top)), top], title="Calibration (confidence of the predicted class)"))
     if importance:
         plots["feature_importance"] = _render(lambda ax: _importance(ax, importance), size=(6.0, 5.0))
     return plots
+
+
+def multilabel_plots(truth: np.ndarray, pred: np.ndarray, proba: np.ndarray, classes: Sequence[str],
+                     importance: dict[str, float]) -> dict[str, bytes]:
+    """Multi-label (0/1 matrices rows × classes): ROC and PR curves per class, F1 per class, calibration of
+    every (row, class) probability, feature importance."""
+    classes = list(classes)
+    curves = [(c, truth[:, k] == 1, proba[:, k]) for k, c in enumerate(classes)
+              if 0 < truth[:, k].sum() < len(truth)][:MAX_CURVES]
+    plots: dict[str, bytes] = {}
+    if curves:
+        plots["roc_curve"] = _render(lambda ax: _roc(ax, curves))
+        plots["pr_curve"] = _render(lambda ax: _pr(ax, curves))
+    f1 = skm.f1_score(truth, pred, average=None, zero_division=0) if len(truth) else np.zeros(len(classes))
+    plots["per_class_f1"] = _render(lambda ax: _per_class(ax, classes, f1, truth.sum(axis=0)),
+                                    size=(6.0, max(3.0, 0.35 * len(classes) + 1.5)))
+    flat_truth, flat_proba = truth.ravel() == 1, proba.ravel()
+    if 0 < flat_truth.sum() < len(flat_truth):
+        plots["calibration"] = _render(lambda ax: _calibration(ax, flat_truth, flat_proba,
+                                                               title="Calibration (every row × label)"))
+    if importance:
+        plots["feature_importance"] = _render(lambda ax: _importance(ax, importance), size=(6.0, 5.0))
+    return plots
+
+
+def _per_class(ax: Any, classes: list[str], f1: np.ndarray, support: np.ndarray) -> None:
+    order = np.argsort(f1)
+    ax.barh([f"{classes[k]} ({int(support[k])})" for k in order], f1[order], color="#4c78a8")
+    ax.set(xlabel="F1 on test", xlim=(0, 1), title="F1 per label (test rows with the label)")
 
 
 def regression_plots(y_true: np.ndarray, y_pred: np.ndarray, importance: dict[str, float]) -> dict[str, bytes]:
@@ -140,11 +175,11 @@ def _confusion(ax: Any, y_true: np.ndarray, y_pred: np.ndarray, classes: list[st
     ax.set(xlabel="Predicted", ylabel="Actual", title="Confusion matrix")
 
 
-def _calibration(ax: Any, positive: np.ndarray, score: np.ndarray) -> None:
+def _calibration(ax: Any, positive: np.ndarray, score: np.ndarray, title: str = "Calibration") -> None:
     true_rate, predicted = calibration_curve(positive, score, n_bins=10, strategy="quantile")
     ax.plot(predicted, true_rate, marker="o", label="model")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect")
-    ax.set(xlabel="Predicted probability", ylabel="Observed frequency", title="Calibration")
+    ax.set(xlabel="Predicted probability", ylabel="Observed frequency", title=title)
     ax.legend(loc="upper left", fontsize=8)
 
 

@@ -14,7 +14,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 TITLES = {"roc_curve": "ROC curve", "pr_curve": "Precision-recall curve",
           "confusion_matrix": "Confusion matrix", "calibration": "Calibration curve",
           "feature_importance": "Feature importance (top 20)", "predicted_vs_actual": "Predicted vs actual",
-          "residuals": "Residual histogram"}
+          "residuals": "Residual histogram", "per_class_f1": "F1 per label",
+          "robustness": "Robustness to perturbed text"}
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -34,7 +35,8 @@ def _environment() -> Environment:
 
 def render_report(content: dict[str, Any], plots: dict[str, bytes]) -> str:
     """The report HTML. `content` holds order, job_id, task, dataset, winner, metrics, primary_metric,
-    metric_names, gate, verdict, leaderboard and reasons ([{"where", "text"}])."""
+    metric_names, gate, verdict, leaderboard and reasons ([{"where", "text"}]); optionally per_class
+    ([{"class", "precision", "recall", "f1", "support"}])."""
     embedded = [{"name": name, "title": TITLES.get(name, name),
                  "data": base64.b64encode(png).decode("ascii")} for name, png in plots.items()]
     dataset = content.get("dataset") or {}

@@ -15,11 +15,52 @@ def predictions(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, Any]
     if candidate.is_classifier:
         proba = candidate.predict_proba(df)
         y_pred = candidate.labels(proba)
-        return {"y_true": df[target].astype(str).to_numpy(), "y_pred": y_pred, "proba": proba}
+        truth = (candidate.truth(df[target]) if getattr(candidate, "is_multi_label", False)
+                 else df[target].astype(str).to_numpy())
+        return {"y_true": truth, "y_pred": y_pred, "proba": proba}
     return {"y_true": df[target].to_numpy(dtype=float), "y_pred": candidate.predict(df), "proba": None}
 
 
 def score_candidate(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, float | None]:
     """All metrics of the candidate's task on the labelled rows of `df`."""
     p = predictions(candidate, df, target)
-    return compute_metrics(candidate.task, p["y_true"], p["y_pred"], p["proba"], candidate.classes_)
+    return compute_metrics(candidate.task, p["y_true"], p["y_pred"], p["proba"], candidate.classes_,
+                           multi_label=getattr(candidate, "is_multi_label", False))
+
+
+ROBUSTNESS_ROWS = 2000  # test rows perturbed (a seeded sample when there are more)
+LABEL_METRICS = ("f1_macro", "f1_micro", "accuracy", "precision_macro", "recall_macro", "hamming_loss")
+
+
+def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: list[dict[str, Any]],
+                    metric: str, seed: int = 0) -> dict[str, Any]:
+    """The robustness suite (`mofang.evaluation.robustness`) on a text model's labelled rows: each row's
+    text columns joined by a line break (as the model reads them) are perturbed and predicted again.
+    Scored by `metric` when it needs labels only, else f1_macro. Other (non-text) inputs are left
+    missing on both the clean and the perturbed side, so the drop measures the text alone."""
+    from mofang.evaluation.robustness import robustness_report, worst_drop
+    from mofang.orders.schema import TEXT_CLASSIFICATION_METRICS
+
+    text_columns = [f["name"] for f in features if f["kind"] == "text"]
+    df = df[df[target].notna()]
+    if len(df) > ROBUSTNESS_ROWS:
+        df = df.sample(ROBUSTNESS_ROWS, random_state=seed)
+    df = df.reset_index(drop=True)
+    texts = ["\n".join("" if pd.isna(v) else str(v) for v in row) for row in df[text_columns].itertuples(index=False)]
+    name = metric if metric in LABEL_METRICS else "f1_macro"
+    multi = getattr(candidate, "is_multi_label", False)
+
+    def predict(batch: list[str]) -> Any:
+        frame = pd.DataFrame({f["name"]: [None] * len(batch) for f in features})
+        frame[text_columns[0]] = batch
+        for column in text_columns[1:]:
+            frame[column] = ""
+        return candidate.predict(frame)
+
+    def score(y_true: Any, y_pred: Any) -> float:
+        value = compute_metrics(candidate.task, y_true, y_pred, None, candidate.classes_, multi_label=multi)[name]
+        return float("nan") if value is None else value
+
+    report = robustness_report(predict, texts, candidate.truth(df[target]), score, seed=seed,
+                               greater_is_better=TEXT_CLASSIFICATION_METRICS[name] == "higher")
+    return {"metric": name, "worst": worst_drop(report), **report.to_dict()}

@@ -7,13 +7,15 @@ from typing import Any
 from sqlalchemy import select
 
 from mofang.evaluation.gates import check_gate
-from mofang.evaluation.plots import classification_plots, regression_plots
+from mofang.evaluation.metrics import per_class_report
+from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots
 from mofang.evaluation.report import write_report
-from mofang.evaluation.scoring import predictions, score_candidate
+from mofang.evaluation.scoring import predictions, score_candidate, text_robustness
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.models.candidate import Candidate
-from mofang.orders.schema import METRICS_BY_TASK, Task
+from mofang.models.labels import indicator
+from mofang.orders.schema import METRICS_BY_TASK, TEXT_TASKS, Task
 
 LATENCY_ROWS = 200
 
@@ -43,7 +45,13 @@ class EvaluationCenter(Station):
         size_mb = Candidate.size_mb(winner["model_path"])
         rows = test.drop(columns=[ctx.load("dataset")["target"]], errors="ignore").head(LATENCY_ROWS)
         latency = candidate.measure_latency(rows, n=LATENCY_ROWS)
-        result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"])
+        robustness = None
+        if ctx.order.acceptance.max_robustness_drop is not None and Task(ctx.order.task) in TEXT_TASKS:
+            dataset = ctx.load("dataset")
+            robustness = text_robustness(candidate, test, dataset["target"], dataset["features"],
+                                         winner["primary_metric"], seed=ctx.order.seed)
+            ctx.save("robustness", robustness)
+        result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"], robustness)
         result.update(size_mb=round(size_mb, 4), p50_ms=round(latency["p50_ms"], 3),
                       p95_ms=round(latency["p95_ms"], 3), winner=winner["name"])
         for check in result["checks"]:
@@ -59,12 +67,20 @@ class EvaluationCenter(Station):
         metrics = next(r for r in leaderboard if r["name"] == winner["name"])["test_metrics"]
         verdict = "accepted" if gate["passed"] else "rejected"
         candidate = Candidate.load(winner["model_path"])
-        plots = _plots(candidate, test, dataset["target"])
+        p = predictions(candidate, test, dataset["target"])
+        plots = _plots(candidate, p)
+        if ctx.has("robustness"):
+            plots["robustness"] = _robustness_plot(ctx.load("robustness"), ctx.order.acceptance.max_robustness_drop)
+        names = list(METRICS_BY_TASK[Task(ctx.order.task)])
+        if Task(ctx.order.task) == Task.TEXT_CLASSIFICATION:  # e.g. no hamming_loss when single-label
+            names = [m for m in names if any(r["test_metrics"].get(m) is not None for r in leaderboard)]
         content = {"order": ctx.order, "job_id": ctx.job_id, "task": Task(ctx.order.task).value,
                    "dataset": dataset, "winner": winner, "metrics": metrics,
-                   "primary_metric": winner["primary_metric"],
-                   "metric_names": list(METRICS_BY_TASK[Task(ctx.order.task)]), "gate": gate,
-                   "verdict": verdict, "leaderboard": leaderboard, "reasons": _reasons(ctx, winner)}
+                   "primary_metric": winner["primary_metric"], "metric_names": names, "gate": gate,
+                   "verdict": verdict, "leaderboard": leaderboard, "reasons": _reasons(ctx, winner),
+                   "per_class": (per_class_report(p["y_true"], p["y_pred"], candidate.classes_,
+                                                  candidate.is_multi_label)
+                                 if candidate.is_classifier else None)}
         path = write_report(ctx.path("report"), content, plots)
         failed = [c["name"] for c in gate["checks"] if not c["passed"]]
         evaluation = {"metrics": metrics, "leaderboard": leaderboard, "gate": gate, "verdict": verdict,
@@ -76,12 +92,23 @@ class EvaluationCenter(Station):
         return f"{verdict.upper()} · report with {len(plots)} plots at {path}"
 
 
-def _plots(candidate: Candidate, test: Any, target: str) -> dict[str, bytes]:
-    p = predictions(candidate, test, target)
+def _plots(candidate: Candidate, p: dict[str, Any]) -> dict[str, bytes]:
     importance = candidate.feature_importance()
+    if candidate.is_multi_label:
+        classes = list(candidate.classes_ or [])
+        return multilabel_plots(indicator(p["y_true"], classes), indicator(p["y_pred"], classes), p["proba"],
+                                classes, importance)
     if candidate.is_classifier:
         return classification_plots(p["y_true"], p["y_pred"], p["proba"], candidate.classes_, importance)
     return regression_plots(p["y_true"], p["y_pred"], importance)
+
+
+def _robustness_plot(saved: dict[str, Any], max_drop: float | None) -> bytes:
+    from mofang.evaluation.robustness import RobustnessReport, robustness_plot
+
+    fields = {k: saved[k] for k in ("clean_score", "rows", "rate", "seed", "examples")}
+    return robustness_plot(RobustnessReport(**fields), max_drop=max_drop,
+                           title=f"Robustness: drop of {saved['metric']} per perturbation")
 
 
 def _reasons(ctx: StationContext, winner: dict[str, Any]) -> list[dict[str, str]]:

@@ -31,12 +31,18 @@ def model_card(meta: dict[str, Any]) -> str:
         for c in gate.get("checks", []))
     features = "\n".join(f"| {f['name']} | {f['kind']} |" for f in meta.get("features", []))
     dropped = "\n".join(f"- `{d['name']}`: {d['reason']}" for d in meta.get("dropped", [])) or "- none"
+    classes = meta.get("classes") or []
+    answers = ""
+    if classes:
+        how = ("a list of labels per row (multi-label), with a probability per label" if meta.get("multi_label")
+               else "one class per row, with a probability per class")
+        answers = f"\nClasses ({len(classes)}): {', '.join(f'`{c}`' for c in classes)}. Answers {how}.\n"
     body = f"""
 # {meta['product']} (version from job {meta['job_id']})
 
 A **{task}** model for tenant `{meta['tenant']}`, built by Mofang from order `{meta['order_id']}`.
 Model family: **{meta.get('family')}**; predicts `{meta['target']}`.
-
+{answers}
 ## Acceptance gate ({'passed' if gate.get('passed') else 'failed'})
 
 | check | criterion | observed | result |

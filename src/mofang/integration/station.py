@@ -38,7 +38,8 @@ class IntegrationWorkshop(Station):
             "task": ctx.order.task.value, "target": dataset["target"], "family": winner["family"],
             "candidate": winner["name"], "dataset_digest": dataset["digest"], "rows": dataset["rows"],
             "features": dataset["features"], "dropped": dataset.get("dropped", []),
-            "classes": dataset.get("classes"), "metrics": evaluation["metrics"],
+            "classes": dataset.get("classes"), "multi_label": bool(dataset.get("multi_label")),
+            "label_separator": dataset.get("label_separator"), "metrics": evaluation["metrics"],
             "gate": evaluation["gate"], "verdict": evaluation["verdict"],
             "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
         }
@@ -62,7 +63,10 @@ class IntegrationWorkshop(Station):
         inputs = rows[[f["name"] for f in reference["features"]]]
         served = bundle.predict_records(inputs.to_dict(orient="records"))
         direct = bundle.candidate.predict(inputs)
-        if not np.array_equal(np.asarray(served["predictions"], dtype=object), np.asarray(direct, dtype=object)):
+        if getattr(bundle.candidate, "is_multi_label", False):  # label lists: compare them as lists
+            if [list(map(str, p)) for p in served["predictions"]] != [list(map(str, p)) for p in direct]:
+                raise MofangError("the packaged model answers differently from the trained one")
+        elif not np.array_equal(np.asarray(served["predictions"], dtype=object), np.asarray(direct, dtype=object)):
             if not _close(served["predictions"], direct):
                 raise MofangError("the packaged model answers differently from the trained one")
         ctx.save("bundle", draft)
@@ -74,8 +78,11 @@ def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:
     training data are accepted and ignored."""
     ignored = [c for c in (dataset.get("id_column"), dataset["target"]) if c]
     ignored += [d["name"] for d in dataset.get("dropped", []) if d["name"] not in ignored]
-    return {"task": dataset["task"], "target": dataset["target"], "id_column": dataset.get("id_column"),
-            "features": dataset["features"], "classes": dataset.get("classes"), "ignored": ignored}
+    schema = {"task": dataset["task"], "target": dataset["target"], "id_column": dataset.get("id_column"),
+              "features": dataset["features"], "classes": dataset.get("classes"), "ignored": ignored}
+    if dataset.get("multi_label"):
+        schema["multi_label"] = True  # predictions are label lists
+    return schema
 
 
 def _close(a: Any, b: Any) -> bool:

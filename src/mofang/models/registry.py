@@ -9,7 +9,12 @@ from mofang.models.trainers.base import Trainer
 
 TRAINERS: dict[str, dict[str, type[Trainer]]] = {}
 BUILTIN = ("mofang.models.trainers.baseline", "mofang.models.trainers.linear",
-           "mofang.models.trainers.boosting")
+           "mofang.models.trainers.boosting", "mofang.models.trainers.text_baseline",
+           "mofang.models.trainers.text_linear",
+           "mofang.models.trainers.text_boosting", "mofang.models.trainers.text_embedding")
+# families that need optional libraries (torch, transformers): absent, with the reason, when they cannot load
+OPTIONAL = ("mofang.models.trainers.transformer",)
+UNAVAILABLE: dict[str, str] = {}  # module → why its families are absent
 
 
 def trainer(task: str, family: str) -> Callable[[type[Trainer]], type[Trainer]]:
@@ -30,12 +35,29 @@ def trainer(task: str, family: str) -> Callable[[type[Trainer]], type[Trainer]]:
 
 def trainers_for(task: str) -> dict[str, type[Trainer]]:
     """The registered families of a task, by name."""
-    for module in BUILTIN:
-        importlib.import_module(module)
+    _load_builtin()
     task = str(getattr(task, "value", task))
     if task not in TRAINERS:
         raise ValueError(f"no trainers for task {task!r} (known: {', '.join(sorted(TRAINERS))})")
     return dict(TRAINERS[task])
+
+
+def unavailable() -> dict[str, str]:
+    """Optional family modules that could not be loaded, with the reason (for the model plan)."""
+    _load_builtin()
+    return dict(UNAVAILABLE)
+
+
+def _load_builtin() -> None:
+    for module in BUILTIN:
+        importlib.import_module(module)
+    for module in OPTIONAL:
+        if module in UNAVAILABLE:
+            continue
+        try:
+            importlib.import_module(module)
+        except (ImportError, OSError) as exc:  # it, or a library it needs (torch), is not installed
+            UNAVAILABLE[module] = f"{type(exc).__name__}: {exc}"
 
 
 def get_trainer(task: str, family: str) -> Trainer:

@@ -6,20 +6,29 @@ import json
 import time
 from typing import Any
 
+import joblib
 import pandas as pd
 
 from mofang.errors import MofangError
-from mofang.evaluation.metrics import is_better
+from mofang.evaluation.metrics import compute_metrics, is_better
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.models.candidate import Candidate
+from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, greedy_blend
 from mofang.models.metric import primary_metric
-from mofang.models.registry import get_trainer, trainers_for
-from mofang.models.trainers.base import THRESHOLD_METRICS
+from mofang.models.registry import get_trainer, trainers_for, unavailable
+from mofang.models.trainers.base import THRESHOLD_METRICS, tune_threshold
 
-FAMILY_ORDER = ("dummy", "linear", "lightgbm")
-SHARES = {"dummy": 0.05, "linear": 0.20}  # the rest of the training time goes to the other families
+# the transformer goes before the TF-IDF families: time it does not use (no GPU, no checkpoint that reads
+# the text) flows on to them instead of being lost at the end
+FAMILY_ORDER = ("dummy", "linear", "lightgbm", "transformer", "tfidf-linear", "jieba-linear", "lsa-linear",
+                "tfidf-lightgbm")
+# shares of the training time; families without one (lightgbm, transformer) split the rest, and time a
+# family leaves unused flows to the ones after it
+SHARES = {"dummy": 0.05, "linear": 0.20, "tfidf-linear": 0.25, "jieba-linear": 0.15, "lsa-linear": 0.12,
+          "tfidf-lightgbm": 0.16}
 LATENCY_S = 2.0  # at most this long measuring one candidate's latency
+BLEND_TASKS = ("text-classification",)  # tasks whose candidates may be blended into a soft-voting ensemble
 
 
 class ModelWorkshop(Station):
@@ -36,11 +45,13 @@ class ModelWorkshop(Station):
         metric, direction = primary_metric(ctx.order, dataset.get("classes"))
         budget, remaining = ctx.budget_s, ctx.remaining_s()
         reserve = max(6.0, 0.10 * budget)  # evaluation + report + packaging took 2–4 s on 30k rows
-        measuring = LATENCY_S * len(families)
+        measuring = sum(min(LATENCY_S, get_trainer(dataset["task"], f).latency_reserve_s) for f in families)
         train_s = max(0.0, remaining - reserve - measuring)
         fixed = {f: SHARES[f] for f in families if f in SHARES}
         rest = [f for f in families if f not in SHARES]
         shares = {**fixed, **{f: (1.0 - sum(fixed.values())) / max(1, len(rest)) for f in rest}}
+        total_share = sum(shares.values()) or 1.0
+        shares = {f: s / total_share for f, s in shares.items()}
         plan = {"task": dataset["task"], "families": families, "primary_metric": metric,
                 "direction": direction, "budget_s": round(budget, 2), "remaining_s": round(remaining, 2),
                 "reserve_s": round(reserve, 2), "train_s": round(train_s, 2),
@@ -57,6 +68,8 @@ class ModelWorkshop(Station):
                    f"latency measurement): {split}"]
         if train_s < 1.0:
             reasons.append("the budget is nearly spent: each family gets one quick trial")
+        for module, why in (unavailable().items() if dataset["task"].startswith("text-") else ()):
+            reasons.append(f"families of {module} are not available here ({why})")
         for text in reasons:
             ctx.reason(text)
         plan["reasons"] = reasons
@@ -104,29 +117,41 @@ class ModelWorkshop(Station):
         try:
             candidate, info = get_trainer(dataset["task"], family).fit(
                 train, valid, dataset, budget_s, seed=ctx.order.seed, on_trial=on_trial, metric=metric,
-                decision_metric=decision_metric(ctx.order))
+                decision_metric=decision_metric(ctx.order), order=ctx.order)
         except (MofangError, ValueError) as exc:
             ctx.reason(f"{family}: not trained — {exc}")
             return None
         path = candidate.save(ctx.path("models") / f"{family}.joblib")
+        blendable = {k: info.pop(k) for k in ("valid_proba", "valid_truth") if k in info}
         rows = valid.drop(columns=[dataset["target"]]).head(self.latency_calls)
         latency = candidate.measure_latency(rows, n=self.latency_calls, max_seconds=LATENCY_S)
         note = (f"{family}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
                 f"budget, best valid {metric[0]} {_fmt(info['valid_metrics'].get(metric[0]))}"
-                + (f" ({info['stopped']})" if info.get("stopped") else ""))
-        if candidate.threshold_ is not None:
+                + (f" ({info['stopped']})" if info.get("stopped") else "")
+                + (f"; {info['sampled']}" if info.get("sampled") else "")
+                + (f"; {info['refit']}" if info.get("refit") else ""))
+        if candidate.threshold_ is not None and candidate.is_multi_label:
+            note += (f"; a label is answered when its probability reaches {candidate.threshold_:.3g} "
+                     f"(tuned for {decision_metric(ctx.order) or metric[0]} on valid)")
+        elif candidate.threshold_ is not None:
             note += (f"; decision threshold {candidate.threshold_:.3g} on P({candidate.classes_[1]}) "
                      f"tuned for {decision_metric(ctx.order)} on valid")
         ctx.reason(note)
-        return {"name": candidate.name, "family": family, "params": candidate.params,
-                "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
-                "budget_s": round(budget_s, 2), "trials": info["trials"], "model_path": str(path),
-                "size_mb": round(Candidate.size_mb(path), 4), "p50_ms": round(latency["p50_ms"], 3),
-                "p95_ms": round(latency["p95_ms"], 3), "note": note}
+        record = {"name": candidate.name, "family": family, "params": candidate.params,
+                  "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
+                  "budget_s": round(budget_s, 2), "trials": info["trials"], "model_path": str(path),
+                  "size_mb": round(Candidate.size_mb(path), 4), "p50_ms": round(latency["p50_ms"], 3),
+                  "p95_ms": round(latency["p95_ms"], 3), "note": note}
+        if len(blendable) == 2 and dataset["task"] in BLEND_TASKS:
+            blend_path = ctx.path("models") / f"{family}.valid.joblib"
+            joblib.dump({"proba": blendable["valid_proba"], "truth": blendable["valid_truth"]}, blend_path)
+            record["valid_proba_path"] = str(blend_path)
+        return record
 
     # -- select ----------------------------------------------------------------------------------
     def select(self, ctx: StationContext) -> str:
         plan, candidates = ctx.load("plan"), ctx.load("candidates")
+        candidates = [r for r in candidates if r["family"] != "ensemble"]  # one from an interrupted select
         metric, direction = plan["primary_metric"], plan["direction"]
         acceptance = ctx.order.acceptance
         eligible, excluded = [], []
@@ -138,6 +163,15 @@ class ModelWorkshop(Station):
         for record, _ in pool[1:]:
             if is_better(record["valid_metrics"].get(metric), best["valid_metrics"].get(metric), direction):
                 best = record
+        blended = self._blend(ctx, [r for r, _ in pool], best, metric, direction)
+        if blended is not None:
+            candidates.append(blended)
+            ctx.save("candidates", candidates)
+            why = _limits_broken(blended, acceptance.max_model_mb, acceptance.p95_latency_ms)
+            if why:
+                ctx.reason(f"{blended['name']} not picked: {why}")
+            else:
+                best = blended
         score = best["valid_metrics"].get(metric)
         reason = (f"picked {best['name']}: best {metric} {_fmt(score)} on valid, {best['size_mb']:.3g} MB, "
                   f"p95 {best['p95_ms']:.1f} ms")
@@ -152,6 +186,54 @@ class ModelWorkshop(Station):
         ctx.metric(winner=best["name"], valid_score=score)
         ctx.save("winner", winner)
         return reason
+
+
+    def _blend(self, ctx: StationContext, pool: list[dict[str, Any]], best: dict[str, Any], metric: str,
+               direction: str) -> dict[str, Any] | None:
+        """A soft-voting ensemble of the candidates when it lowers the validation log loss without
+        trailing the best single candidate's `metric` by more than the tolerance; its record, or None."""
+        probas, truth = {}, None
+        for record in pool:
+            if record["family"] == "dummy" or not record.get("valid_proba_path"):
+                continue
+            saved = joblib.load(record["valid_proba_path"])
+            truth = saved["truth"] if truth is None else truth
+            if len(saved["truth"]) == len(truth):
+                probas[record["name"]] = saved["proba"]
+        if len(probas) < 2 or truth is None:
+            return None
+        dataset = ctx.load("dataset")
+        blend = greedy_blend(probas, truth, dataset["classes"], dataset["task"])
+        if blend is None:
+            ctx.reason("no blend of candidates lowers the validation log loss of the best one")
+            return None
+        by_name = {r["name"]: r for r in pool}
+        members = [Candidate.load(by_name[name]["model_path"]) for name in blend.members]
+        ensemble = EnsembleCandidate(members, name="ensemble")
+        name = f"ensemble({'+'.join(blend.members)})"
+        metrics = blend.metrics
+        threshold_metric = decision_metric(ctx.order)
+        if threshold_metric and len(ensemble.classes_ or []) == 2:
+            ensemble.threshold_ = tune_threshold(blend.proba[:, 1], truth, ensemble.classes_, threshold_metric)
+            labels = ensemble.labels(blend.proba)
+            metrics = compute_metrics(dataset["task"], truth, labels, blend.proba, ensemble.classes_)
+        value, single = metrics.get(metric), best["valid_metrics"].get(metric)
+        slack = TOLERANCE if direction == "higher" else -TOLERANCE
+        if value is None or (single is not None and is_better(single - slack, value, direction)):
+            ctx.reason(f"{name}: valid log loss {_fmt(metrics.get('log_loss'))} is lower, but {metric} "
+                       f"{_fmt(value)} trails {best['name']}'s {_fmt(single)} by more than {TOLERANCE}: not used")
+            return None
+        path = ensemble.save(ctx.path("models") / "ensemble.joblib")
+        rows = ctx.load("valid").drop(columns=[dataset["target"]]).head(self.latency_calls)
+        latency = ensemble.measure_latency(rows, n=self.latency_calls, max_seconds=LATENCY_S)
+        losses = ", ".join(f"{n} {_fmt(by_name[n]['valid_metrics'].get('log_loss'))}" for n in blend.members)
+        note = (f"{name}: the mean of {len(members)} candidates' probabilities lowers the validation log loss to "
+                f"{_fmt(metrics.get('log_loss'))} (members: {losses}); valid {metric} {_fmt(value)}")
+        ctx.reason(note)
+        return {"name": name, "family": "ensemble", "params": ensemble.params, "valid_metrics": metrics,
+                "fit_seconds": round(sum(by_name[n]["fit_seconds"] for n in blend.members), 3), "budget_s": 0.0,
+                "trials": 0, "model_path": str(path), "size_mb": round(Candidate.size_mb(path), 4),
+                "p50_ms": round(latency["p50_ms"], 3), "p95_ms": round(latency["p95_ms"], 3), "note": note}
 
 
 def _ordered(families: dict[str, Any]) -> list[str]:

@@ -35,7 +35,7 @@ class Task(StrEnum):
     INSTRUCTION_TUNING = "instruction-tuning"
 
 
-SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION})
+SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.TEXT_CLASSIFICATION})
 
 CLASSIFICATION_METRICS = {
     "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",

@@ -24,6 +24,7 @@ from mofang.errors import MofangError
 from mofang.models.features import coerce_value
 
 MAX_ROWS = 10_000
+MAX_TEXT_CHARS = 100_000  # one text field of a served row
 
 
 @dataclass
@@ -51,7 +52,12 @@ class Bundle:
             return {"predictions": [_plain(v) for v in self.candidate.predict(frame)]}
         proba = self.candidate.predict_proba(frame)  # one transform for both answers
         classes = [str(c) for c in self.candidate.classes_]
-        return {"predictions": [str(c) for c in self.candidate.labels(proba)],
+        labels = self.candidate.labels(proba)
+        if getattr(self.candidate, "is_multi_label", False):  # a list of labels per row
+            predictions: list[Any] = [[str(c) for c in row] for row in labels]
+        else:
+            predictions = [str(c) for c in labels]
+        return {"predictions": predictions,
                 "probabilities": [{c: round(float(p), 6) for c, p in zip(classes, row, strict=True)}
                                   for row in proba]}
 
@@ -178,6 +184,8 @@ def _readable_as(feature: dict[str, Any]):
 
     def check(value: Any) -> Any:
         value = _any_scalar(value)
+        if kind == "text" and isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+            raise ValueError(f"text of {len(value):,} characters is longer than {MAX_TEXT_CHARS:,}")
         if what is None:
             return value
         if value is None or (isinstance(value, str) and value.strip() in MISSING):

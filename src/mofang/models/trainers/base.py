@@ -13,23 +13,45 @@ import pandas as pd
 from mofang.errors import MofangError
 from mofang.evaluation.metrics import compute_metrics
 from mofang.models.candidate import Candidate
-from mofang.models.features import FeaturePipeline, Mode
+from mofang.models.features import FeaturePipeline
+from mofang.models.labels import indicator, is_classification, label_lists
+from mofang.models.text.pipeline import TEXT_MODES, TextPipeline
 from mofang.models.tuning import search
 from mofang.orders.schema import METRICS_BY_TASK, Task
 
 CLASSIFICATION = "tabular-classification"
+TEXT_CLASSIFICATION = "text-classification"
 OnTrial = Callable[[int, float, "float | None"], None]
 
 
 class Trainer:
-    """Base class of a candidate family. Subclasses set `mode` (feature pipeline), `max_trials`, and
-    implement `space` (hyperparameters of one trial) and `build` (an unfitted estimator); they may
-    override `fit_estimator` (e.g. early stopping on valid) and `learned_params`."""
+    """Base class of a candidate family. Subclasses set `mode` (feature pipeline: "tree"/"linear" for
+    tabular rows, "text-sparse"/"text-raw" for text), `max_trials`, and implement `space`
+    (hyperparameters of one trial) and `build` (an unfitted estimator); they may override
+    `pipeline_params` (text pipeline settings), `fit_estimator` (e.g. early stopping on valid) and
+    `learned_params`. During `fit`, `self.order` is the job's order (or None), e.g. for `base_model`.
+
+    Multi-label datasets: `y` is a 0/1 matrix (rows × classes). Unless the family sets
+    `multilabel_native`, its estimator is wrapped one-vs-rest (`fit_multilabel`)."""
 
     task: ClassVar[str]
     family: ClassVar[str]
-    mode: ClassVar[Mode] = "tree"
+    mode: ClassVar[str] = "tree"
     max_trials: ClassVar[int] = 1
+    multilabel_native: ClassVar[bool] = False
+    latency_reserve_s: ClassVar[float] = 2.0  # planned time to measure a candidate's one-row latency
+    refit_on_valid: ClassVar[bool] = False  # refit the chosen parameters on train + valid when time allows
+    order: Any = None
+
+    def pipeline_params(self) -> dict[str, Any]:
+        """Keyword arguments of this family's TextPipeline (text modes only)."""
+        return {}
+
+    def make_pipeline(self, features: list[dict[str, Any]]) -> FeaturePipeline | TextPipeline:
+        """The unfitted feature pipeline of this family's `mode`."""
+        if self.mode in TEXT_MODES:
+            return TextPipeline(features, self.mode, **self.pipeline_params())  # type: ignore[arg-type]
+        return FeaturePipeline(features, self.mode)  # type: ignore[arg-type]
 
     def space(self, trial: optuna.Trial) -> dict[str, Any]:
         return {}
@@ -46,6 +68,24 @@ class Trainer:
         """Fit on train; `categorical` lists the columns holding category codes (tree mode)."""
         return estimator.fit(X, y)
 
+    def fit_multilabel(self, estimator: Any, X: Any, Y: np.ndarray, X_valid: Any, Y_valid: np.ndarray,
+                       deadline: float) -> Any:
+        """Multi-label fit: one binary model per class (labels no training row has get a constant)."""
+        from sklearn.multiclass import OneVsRestClassifier
+
+        return OneVsRestClassifier(estimator).fit(X, Y)
+
+    def sample(self, features: list[dict[str, Any]], train: pd.DataFrame, y: np.ndarray, budget_s: float,
+               seed: int) -> tuple[pd.DataFrame, np.ndarray, str]:
+        """The training rows to use within `budget_s` (all by default), and a note when fewer."""
+        return train, y, ""
+
+    def featurize(self, features: list[dict[str, Any]], train: pd.DataFrame,
+                  valid: pd.DataFrame) -> tuple[FeaturePipeline | TextPipeline, Any, Any]:
+        """The fitted pipeline and the model inputs of train and valid."""
+        pipeline = self.make_pipeline(features).fit(train)
+        return pipeline, pipeline.transform(train), pipeline.transform(valid)
+
     def learned_params(self, estimator: Any) -> dict[str, Any]:
         """Parameters the fit chose itself (e.g. the early-stopped number of trees)."""
         return {}
@@ -54,55 +94,121 @@ class Trainer:
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame, dataset: dict[str, Any], budget_s: float,
             seed: int = 42, on_trial: OnTrial | None = None,
             metric: tuple[str, str] | None = None,
-            decision_metric: str | None = None) -> tuple[Candidate, dict[str, Any]]:
+            decision_metric: str | None = None, order: Any = None) -> tuple[Candidate, dict[str, Any]]:
         """Search this family's hyperparameters within `budget_s` seconds; return the best candidate
-        (fitted on train, early-stopped/selected on valid) and info: valid_metrics, trials, fit_seconds."""
+        (fitted on train, early-stopped/selected on valid) and info: valid_metrics, trials, fit_seconds.
+        `order` is the job's order, when there is one (families may read e.g. `order.base_model`)."""
         started = time.monotonic()
+        self.order = order
         target, classes = dataset["target"], dataset.get("classes")
-        train, y = self._labelled(train, target, classes)
-        valid, y_valid = self._labelled(valid, target, classes)
+        multi = self._multi_label(dataset)
+        train, y = self._labelled(train, target, classes, dataset)
+        valid, y_valid = self._labelled(valid, target, classes, dataset)
         if len(train) == 0:
             raise MofangError(f"{self.family}: no labelled training rows")
-        pipeline = FeaturePipeline(dataset["features"], self.mode).fit(train)
-        X, X_valid = pipeline.transform(train), pipeline.transform(valid)
+        train, y, sampled = self.sample(dataset["features"], train, y, budget_s, seed)
+        featurized = time.monotonic()
+        pipeline, X, X_valid = self.featurize(dataset["features"], train, valid)
+        featurize_s = time.monotonic() - featurized
+        refit_reserve = 1.3 * featurize_s if self.refit_on_valid else 0.0
         name, direction = metric or default_metric(self.task, classes)
         y_valid_labels = valid[target].to_numpy()
 
         def objective(trial: optuna.Trial, deadline: float) -> tuple[float | None, Any]:
             params = self.space(trial)
-            estimator = self.fit_estimator(self.build(params, seed), X, y, X_valid, y_valid, deadline,
-                                           pipeline.categorical_indices_)
+            estimator = self.build(params, seed)
+            if multi and not self.multilabel_native:
+                estimator = self.fit_multilabel(estimator, X, y, X_valid, y_valid, deadline)
+            else:
+                estimator = self.fit_estimator(estimator, X, y, X_valid, y_valid, deadline,
+                                               pipeline.categorical_indices_)
             candidate = self._candidate(params, dataset, pipeline, estimator)
             scores = _scores(candidate, X_valid, y_valid_labels)
             return scores.get(name), candidate
 
-        result = search(objective, direction=direction, budget_s=budget_s - (time.monotonic() - started),
+        result = search(objective, direction=direction,
+                        budget_s=budget_s - (time.monotonic() - started) - refit_reserve,
                         seed=seed, max_trials=self.max_trials, first_params=self.first_params(),
                         on_trial=on_trial)
         if result.best_model is None:
             raise MofangError(f"{self.family}: every trial failed ({result.stopped})")
         candidate: Candidate = result.best_model
+        chosen = dict(candidate.params)  # the parameters `build` takes, before the learned ones join
         candidate.params.update(self.learned_params(candidate.estimator_))
-        if decision_metric and candidate.is_classifier and len(candidate.classes_ or []) == 2:
+        if candidate.is_multi_label:
+            candidate.threshold_ = tune_multilabel_threshold(candidate, candidate.proba_from_matrix(X_valid),
+                                                             y_valid_labels, decision_metric or name)
+            candidate.params["decision_threshold"] = candidate.threshold_
+        elif decision_metric and candidate.is_classifier and len(candidate.classes_ or []) == 2:
             candidate.threshold_ = tune_threshold(candidate.proba_from_matrix(X_valid)[:, 1],
                                                   y_valid_labels, candidate.classes_, decision_metric)
             candidate.params["decision_threshold"] = candidate.threshold_
         info = {"valid_metrics": _scores(candidate, X_valid, y_valid_labels), "trials": result.trials,
                 "failed_trials": result.failed, "fit_seconds": round(time.monotonic() - started, 3),
                 "stopped": result.stopped, "metric": name}
+        if sampled:
+            info["sampled"] = sampled
+            candidate.params["train_rows"] = len(train)
+        if candidate.is_classifier and not candidate.is_multi_label:  # for blending candidates on valid
+            info["valid_proba"] = candidate.proba_from_matrix(X_valid)
+            info["valid_truth"] = candidate.truth(y_valid_labels)
+        if self.refit_on_valid and len(valid):
+            left, need = budget_s - (time.monotonic() - started), 1.3 * (featurize_s + result.slowest_s)
+            if left >= need:
+                candidate = self._refit(candidate, chosen, dataset, train, y, valid, y_valid, seed)
+                info["refit"] = (f"refitted on train + valid ({len(train) + len(valid):,} rows) with the "
+                                 "chosen parameters (valid scores are the model's before the refit)")
+            else:
+                info["refit"] = f"not refitted on train + valid ({left:.1f}s left < {need:.1f}s needed)"
+            info["fit_seconds"] = round(time.monotonic() - started, 3)
         return candidate, info
 
-    def _candidate(self, params: dict[str, Any], dataset: dict[str, Any], pipeline: FeaturePipeline,
-                   estimator: Any) -> Candidate:
+    def _refit(self, candidate: Candidate, params: dict[str, Any], dataset: dict[str, Any],
+               train: pd.DataFrame, y: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray,
+               seed: int) -> Candidate:
+        """The chosen parameters fitted again on train and valid together: more rows for the
+        delivered model (valid already chose the parameters, the threshold and the calibration)."""
+        rows = pd.concat([train, valid], ignore_index=True)
+        y_all = np.concatenate([y, y_valid]) if y.ndim == 1 else np.vstack([y, y_valid])
+        pipeline, X_all, _ = self.featurize(dataset["features"], rows, valid.iloc[:0])
+        estimator = self.refit_estimator(candidate.estimator_, params, X_all, y_all, seed,
+                                         self._multi_label(dataset), pipeline.categorical_indices_)
+        refitted = self._candidate(params, dataset, pipeline, estimator)
+        refitted.params = {**candidate.params, "refit_rows": len(rows)}
+        refitted.threshold_ = candidate.threshold_
+        return refitted
+
+    def refit_estimator(self, fitted: Any, params: dict[str, Any], X: Any, y: np.ndarray, seed: int,
+                        multi: bool, categorical: list[int]) -> Any:
+        """A new estimator with `params` fitted on all of X (no validation rows left to stop on)."""
+        estimator = self.build(params, seed)
+        if multi and not self.multilabel_native:
+            return self.fit_multilabel(estimator, X, y, X[:0], y[:0], float("inf"))
+        return self.fit_estimator(estimator, X, y, X[:0], y[:0], float("inf"), categorical)
+
+    def _candidate(self, params: dict[str, Any], dataset: dict[str, Any],
+                   pipeline: FeaturePipeline | TextPipeline, estimator: Any) -> Candidate:
+        classifier = is_classification(self.task)
         return Candidate(name=self.family, family=self.family, task=self.task, params=params,
                          features=dataset["features"], pipeline=pipeline, estimator=estimator,
-                         classes=dataset.get("classes") if self.task == CLASSIFICATION else None)
+                         classes=dataset.get("classes") if classifier else None,
+                         multi_label=self._multi_label(dataset),
+                         label_separator=dataset.get("label_separator") or "|")
 
-    def _labelled(self, df: pd.DataFrame, target: str,
-                  classes: list[str] | None) -> tuple[pd.DataFrame, np.ndarray]:
-        """Rows with a usable target, and the target as class indices (classification) or floats."""
+    def _multi_label(self, dataset: dict[str, Any]) -> bool:
+        return bool(dataset.get("multi_label")) and is_classification(self.task)
+
+    def _labelled(self, df: pd.DataFrame, target: str, classes: list[str] | None,
+                  dataset: dict[str, Any] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+        """Rows with a usable target, and the target as class indices (classification), a 0/1 matrix
+        (multi-label) or floats."""
         df = df.reset_index(drop=True)
-        if self.task == CLASSIFICATION:
+        if dataset is not None and self._multi_label(dataset):
+            lists = label_lists(df[target], dataset.get("label_separator") or "|")
+            keep = np.asarray([bool(labels) for labels in lists], dtype=bool)
+            Y = indicator([labels for labels, k in zip(lists, keep, strict=True) if k], classes or [])
+            return df[keep].reset_index(drop=True), Y
+        if is_classification(self.task):
             codes = pd.Categorical(df[target].where(df[target].isna(), df[target].astype(str)),
                                    categories=classes).codes
             keep = codes >= 0
@@ -129,8 +235,29 @@ def tune_threshold(positive_proba: np.ndarray, y_true: np.ndarray, classes: list
     return best
 
 
+def tune_multilabel_threshold(candidate: Candidate, proba: np.ndarray, y_true: np.ndarray,
+                              metric: str) -> float:
+    """The one threshold on every class's probability that maximises `metric` (or minimises
+    hamming_loss) on these (validation) rows; 0.5 when the metric does not depend on it."""
+    truth = candidate.truth(y_true)
+    direction = METRICS_BY_TASK[Task.TEXT_CLASSIFICATION].get(metric, "higher")
+    if metric not in ("f1_micro", "f1_macro", "accuracy", "hamming_loss", "precision_macro", "recall_macro"):
+        metric, direction = "f1_micro", "higher"
+    best, best_score = 0.5, None
+    for threshold in (0.5, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.55, 0.6, 0.7):
+        y_pred = candidate.label_lists(proba, threshold)
+        score = compute_metrics(candidate.task, truth, y_pred, None, candidate.classes_, multi_label=True).get(metric)
+        if score is not None and (best_score is None or (score > best_score + 1e-9 if direction == "higher"
+                                                         else score < best_score - 1e-9)):
+            best, best_score = float(threshold), score
+    return best
+
+
 def default_metric(task: str, classes: list[str] | None) -> tuple[str, str]:
-    """The primary metric when the order names none."""
+    """The primary metric when the order names none: f1_macro for text and multiclass, roc_auc for
+    binary tabular, rmse for regression."""
+    if str(getattr(task, "value", task)) == TEXT_CLASSIFICATION:
+        return "f1_macro", METRICS_BY_TASK[Task.TEXT_CLASSIFICATION]["f1_macro"]
     if task == CLASSIFICATION:
         name = "f1_macro" if classes is not None and len(classes) > 2 else "roc_auc"
     else:
@@ -143,5 +270,6 @@ def _scores(candidate: Candidate, X: Any, y_true: np.ndarray) -> dict[str, float
     if candidate.is_classifier:
         proba = candidate.proba_from_matrix(X)
         y_pred = candidate.labels(proba)
-        return compute_metrics(candidate.task, y_true, y_pred, proba, candidate.classes_)
+        return compute_metrics(candidate.task, candidate.truth(y_true), y_pred, proba, candidate.classes_,
+                               multi_label=candidate.is_multi_label)
     return compute_metrics(candidate.task, y_true, candidate.estimator_.predict(X))

@@ -58,7 +58,7 @@ class LightGBMTrainer(Trainer):
                       y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:
         callbacks: list[Any] = [StopAtDeadline(deadline)]
         extra: dict[str, Any] = {}
-        if len(X_valid):
+        if X_valid.shape[0]:
             callbacks.append(lgb.early_stopping(PATIENCE, verbose=False))
             # LightGBM 4.6 renamed eval_set to eval_X/eval_y; support both sides of the rename
             extra = ({"eval_X": (X_valid,), "eval_y": (y_valid,)} if EVAL_XY else
