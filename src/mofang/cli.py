@@ -39,6 +39,12 @@ def _register_devices() -> None:
     app.add_typer(devices_app, name="devices")
 
 
+def _register_scheduling() -> None:
+    from mofang.cli_scheduling import register
+
+    register(app)  # submit, worker, jobs list|cancel|retry|quota
+
+
 def _register_labeling() -> None:
     from mofang.cli_label import label_app
 
@@ -434,6 +440,7 @@ def data_ops() -> None:
 
 
 _register_security()
+_register_scheduling()
 _register_labeling()
 _register_devices()
 

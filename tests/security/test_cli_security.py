@@ -78,12 +78,17 @@ ATTACKS = {
     "keys revoke": lambda f: ["keys", "revoke", f.key_id("owner_a")],
     "keys create --tenant": lambda f: ["keys", "create", "--user", "x", "--role", "owner", "--tenant", TENANT],
     "audit list --tenant": lambda f: ["audit", "list", "--tenant", TENANT],
+    "jobs list --tenant": lambda f: ["jobs", "list", "--tenant", TENANT],
+    "jobs cancel": lambda f: ["jobs", "cancel", str(f.job)],
+    "jobs retry": lambda f: ["jobs", "retry", str(f.job)],
+    "jobs quota": lambda f: ["jobs", "quota", TENANT, "--max-running", "0"],
 }
 # Commands without an object id of a tenant (or operator-only, refused by role for every tenant key).
 NO_TENANT_OBJECT = {"run", "demo", "data inspect", "data run", "data ops", "orders list", "products list",
                     "label export", "label import",  # over files the caller names, no stored object
                     "devices", "devices health",  # factory-wide hardware (operators only), no tenant object
-                    "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list"}
+                    "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list",
+                    "submit", "worker", "jobs list"}  # submit: the tenant named in the order file, like run
 
 
 def _command_paths(command: object, prefix: str = "") -> set[str]:

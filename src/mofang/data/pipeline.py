@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def op_context(*, tenant: str, seed: int, task: str | None, target: str | None, 
     return OpContext(tenant=tenant, seed=seed, task=task, target=target, id_column=id_column,
                      kinds={name: spec["kind"] for name, spec in columns.items()},
                      dayfirst={name: spec.get("dayfirst") for name, spec in columns.items()},
-                     secret=pseudonym_key(meta, home, tenant))
+                     secret=pseudonym_key(meta, home, tenant),
+                     executor=os.environ.get("MOFANG_DATA_EXECUTOR", "local"))
 
 
 def pseudonym_key(meta: MetaStore, home: Path, tenant: str) -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from mofang.devices.capacity import Needs
+
 if TYPE_CHECKING:
     from mofang.line.context import StationContext
 
@@ -21,6 +23,8 @@ class Station:
     inputs: ClassVar[tuple[str, ...]] = ()
     outputs: ClassVar[tuple[str, ...]] = ()
     processes: ClassVar[tuple[str, ...]] = ()
+    #: What the station needs to run (cpus, memory_gb, gpu); a job is placed where its stations' largest needs fit.
+    resources: ClassVar[Needs] = Needs()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -25,6 +25,8 @@ def seal_job_folder(vault: Vault, tenant: str, order: str, folder: Path) -> int:
     if not folder.is_dir():
         return 0
     sealed = set(_manifest(folder))
+    for stale in folder.rglob(".sealing-*"):  # a half-written temp of a run killed while (un)sealing
+        stale.unlink(missing_ok=True)
     count = 0
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         relative = path.relative_to(folder).as_posix()

@@ -48,6 +48,7 @@ class OpContext:
     secret: bytes | None = None  # the tenant's key for keyed pseudonyms (HMAC)
     batch_rows: int = 65_536
     on_progress: Callable[[int, int, str], None] | None = None
+    executor: str = "local"  # "ray": batched operators run their batches over Ray Data (same code)
 
     def columns_of(self, table: pa.Table, kinds: Iterable[str]) -> list[str]:
         """Columns of `table` whose profiled kind is one of `kinds`, roles (row, id, target) excluded."""
@@ -134,7 +135,11 @@ class Operator:
         trace = OpTrace(op=self.name, process=self.process,
                         params=self.params.model_dump(exclude_defaults=True), rows_in=table.num_rows)
         started = time.perf_counter()
-        if self.batched and table.num_rows > ctx.batch_rows:
+        if self.batched and ctx.executor == "ray" and table.num_rows > ctx.batch_rows:
+            from mofang.scheduling.raydata import map_batches_on_ray
+
+            out = map_batches_on_ray(self, table, ctx, trace)
+        elif self.batched and table.num_rows > ctx.batch_rows:
             parts = []
             for start in range(0, table.num_rows, ctx.batch_rows):
                 parts.append(self.transform_batch(table.slice(start, ctx.batch_rows), ctx, trace))

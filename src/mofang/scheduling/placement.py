@@ -1,0 +1,45 @@
+"""What a job needs (the largest needs of its stations) and whether it fits what a node has free."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mofang.devices.capacity import Capacity, Needs
+from mofang.devices.inventory import Node, local_node
+
+
+def job_needs(stations: Iterable[Any]) -> Needs:
+    """Stations run one after another, so a job needs the largest of each resource over its stations."""
+    needs = [_needs_of(s) for s in stations]
+    if not needs:
+        return Needs()
+    return Needs(cpus=max(n.cpus for n in needs), memory_gb=max(n.memory_gb for n in needs),
+                 gpu=max(n.gpu for n in needs))
+
+
+def _needs_of(station: Any) -> Needs:
+    declared = getattr(station, "resources", None)
+    if declared is None:
+        return Needs()
+    if isinstance(declared, Needs):
+        return declared
+    if isinstance(declared, Mapping):
+        return needs_from(declared, where=f"station {getattr(station, 'name', station)!r}")
+    raise TypeError(f"station {getattr(station, 'name', station)!r}: resources must be a Needs, "
+                    f"not {type(declared).__name__}")
+
+
+def needs_from(data: Mapping[str, Any] | None, *, where: str = "needs") -> Needs:
+    """Needs from a stored dict ({} means the defaults); unknown keys are an error naming the known ones."""
+    data = dict(data or {})
+    unknown = set(data) - {"cpus", "memory_gb", "gpu"}
+    if unknown:
+        raise ValueError(f"{where}: unknown resource {sorted(unknown)} (expected: cpus, memory_gb, gpu)")
+    return Needs(**data)
+
+
+def local_capacity(reserved: Sequence[Needs], node: Node | None = None) -> Capacity:
+    """Free capacity of this machine after the needs of the jobs already placed on it."""
+    node = node or local_node()
+    return Capacity.of([node], {node.name: list(reserved)})
