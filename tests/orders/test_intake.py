@@ -62,7 +62,7 @@ def test_bad_input_is_one_clear_error_and_registers_nothing(tmp_path, home, csv,
 
 
 def test_unsupported_task_is_refused(tmp_path, home) -> None:
-    order = _write(tmp_path, GOOD_CSV, order_text=ORDER.replace("tabular-classification", "retrieval-qa")
+    order = _write(tmp_path, GOOD_CSV, order_text=ORDER.replace("tabular-classification", "time-series-forecast")
                    .format(path="data.csv", target="label"))
     result = CliRunner().invoke(app, ["run", str(order)])
     assert result.exit_code == 2 and "not on the line yet" in result.output

@@ -8,6 +8,7 @@ import re
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,7 @@ ID_HEADER = re.compile(r"(?:(?i:(?<![a-z])(?:id|no|num))|[a-z]Id|ID|编号|代�
 WIDE_CATEGORIES = 100  # a categorical column with more distinct values than this and than half the rows
 CLASS_TASKS = (Task.TABULAR_CLASSIFICATION, Task.TEXT_CLASSIFICATION)  # tasks whose target has classes
 FREE_TEXT = "free text; the tabular path does not read free text"
+DOCUMENT_SOURCES = ("path", "title", "label")  # a documents record's columns returned with its passages
 
 
 class DataWorkshop(Station):
@@ -175,6 +177,8 @@ class DataWorkshop(Station):
 
     def _choose_features(self, ctx: StationContext, frame: pd.DataFrame) -> str:
         profile, raw = ctx.load("profile"), ctx.load("raw")
+        if ctx.order.task == Task.RETRIEVAL_QA:
+            return self._choose_retrieval_columns(ctx, frame, profile, raw)
         target, id_column = ctx.order.target or "", ctx.order.id_column
         aliases: dict[str, dict[str, str]] = {}
         for step in ctx.load("trace_clean")["steps"]:
@@ -229,6 +233,47 @@ class DataWorkshop(Station):
         ctx.save("features", {"features": kept, "dropped": dropped})
         ctx.save("guard_trace", {"pii": pii, "scores": scores})
         return f"{len(kept)} features kept, {len(dropped)} columns dropped ({len(pii)} PII)"
+
+    def _choose_retrieval_columns(self, ctx: StationContext, frame: pd.DataFrame, profile: dict,
+                                  raw: pd.DataFrame) -> str:
+        """A retrieval-qa order's columns: the question text(s) (kind "text"), the answer (the target) and
+        granted columns returned with each answer as its source (e.g. department, role "source"). A
+        documents source (path, title, text records) with target `text` is indexed as passages."""
+        target, id_column = ctx.order.target or "", ctx.order.id_column
+        documents = _is_documents(ctx.order, frame)
+        text_columns = [] if documents else self._text_columns(ctx, profile, frame)
+        kept = [{"name": name, "kind": "text"} for name in text_columns]
+        dropped: list[dict] = []
+        pii: list[dict] = []
+        for name, spec in profile["columns"].items():
+            if name == target or name in text_columns or name == id_column:
+                continue
+            if documents and name in DOCUMENT_SOURCES and name in frame.columns:
+                kept.append({"name": name, "kind": spec["kind"], "role": "source"})
+                continue
+            reason = self._drop_reason(name, spec["kind"], frame, raw, id_column, pii)
+            if reason == FREE_TEXT:
+                reason = ("free text not named in the order's 'text' (the questions are "
+                          + ", ".join(text_columns) + ")") if text_columns else FREE_TEXT
+            if reason is None:  # returned with each answer, never searched
+                kept.append({"name": name, "kind": spec["kind"], "role": "source"})
+            else:
+                dropped.append({"name": name, "reason": reason})
+                ctx.reason(f"dropped column {name}: {reason}")
+        sources = [f["name"] for f in kept if f.get("role") == "source"]
+        if documents:
+            ctx.reason(f"documents source: each file's '{target}' is cut into passages to index; no "
+                       "question–answer pairs, so there are no held-out questions to evaluate on")
+        else:
+            ctx.reason(f"questions: {', '.join(text_columns)} (users ask like '{text_columns[0]}'); answers: "
+                       f"'{target}'" + (f"; returned with each answer: {', '.join(sources)}" if sources else ""))
+        ctx.metric(features=len(kept), dropped=len(dropped), pii_columns=len(pii))
+        ctx.param(features=[f["name"] for f in kept])
+        ctx.save("features", {"features": kept, "dropped": dropped})
+        ctx.save("guard_trace", {"pii": pii, "scores": {}})
+        return (f"{len(text_columns)} question columns, answer '{target}', {len(sources)} source columns, "
+                f"{len(dropped)} columns dropped ({len(pii)} PII)" if not documents else
+                f"documents: '{target}' indexed as passages, {len(sources)} source columns")
 
     @staticmethod
     def _text_columns(ctx: StationContext, profile: dict, frame: pd.DataFrame) -> list[str]:
@@ -291,6 +336,11 @@ class DataWorkshop(Station):
         # a multi-label target's label combinations are too many to stratify by: split at random
         classification = ctx.order.task in CLASS_TASKS and not ctx.order.multi_label
         columns = ([id_column] if id_column else []) + [f["name"] for f in features["features"]] + [target]
+        retrieval = ctx.order.task == Task.RETRIEVAL_QA
+        if retrieval and not id_column:  # answers name the row they come from: keep the original row number
+            columns.insert(0, ROW)
+        if retrieval and _is_documents(ctx.order, frame):
+            return self._split_documents(ctx, frame, columns)
         synthetic = (frame[SYNTHETIC].fillna(False).to_numpy(dtype=bool) if SYNTHETIC in frame.columns
                      else np.zeros(len(frame), dtype=bool))
         real, extra = frame[~synthetic].reset_index(drop=True), frame[synthetic].reset_index(drop=True)
@@ -298,6 +348,8 @@ class DataWorkshop(Station):
         for label, count in parts.rare_classes.items():
             ctx.reason(f"class '{label}' has only {count} rows: kept in train only (too few to evaluate)")
         how = "stratified by class" if classification else "random"
+        if retrieval:
+            how = "random (questions are not stratified by their answer)"
         ctx.reason(f"split 70/15/15 {how} with seed {ctx.order.seed}")
         synthetic_trace = {"added_to_train": 0, "dropped_parent_held_out": 0}
         chosen = {"train": real.iloc[parts.train], "valid": real.iloc[parts.valid], "test": real.iloc[parts.test]}
@@ -330,6 +382,24 @@ class DataWorkshop(Station):
                                  "rare_classes": parts.rare_classes, "synthetic": synthetic_trace,
                                  "leakage": leakage})
         return f"train {sizes['train']:,} · valid {sizes['valid']:,} · test {sizes['test']:,} ({how})"
+
+    @staticmethod
+    def _split_documents(ctx: StationContext, frame: pd.DataFrame, columns: list[str]) -> str:
+        """Documents without questions: every record is indexed (train); valid and test stay empty."""
+        how = "none: documents without questions are all indexed"
+        chosen = frame[columns].reset_index(drop=True)
+        empty = chosen.iloc[0:0]
+        sizes = {"train": len(chosen), "valid": 0, "test": 0}
+        for name, part in (("train", chosen), ("valid", empty), ("test", empty)):
+            ctx.save(name, part)
+        ctx.reason(f"not split: {len(chosen):,} documents are all indexed; there are no question–answer pairs "
+                   "to hold out, so evaluation reports what it can without them")
+        ctx.param(seed=ctx.order.seed, method=how, shares=[1.0, 0.0, 0.0])
+        ctx.metric(**sizes)
+        ctx.save("split_trace", {"method": how, "seed": ctx.order.seed, "rows": sizes, "rare_classes": {},
+                                 "synthetic": {"added_to_train": 0, "dropped_parent_held_out": 0},
+                                 "leakage": {}})
+        return f"documents: {len(chosen):,} indexed, no held-out questions"
 
     # -- publish ---------------------------------------------------------------------------------
     def publish(self, ctx: StationContext) -> str:
@@ -370,6 +440,12 @@ class DataWorkshop(Station):
                    "rows": {name: len(part) for name, part in parts.items()}, "dropped": features["dropped"]}
         if order.multi_label:
             dataset.update(multi_label=True, label_separator=order.label_separator)
+        if order.task == Task.RETRIEVAL_QA:
+            dataset["retrieval"] = {
+                "mode": "documents" if _is_documents(order, parts["train"]) else "pairs",
+                "text": [f["name"] for f in features["features"] if f["kind"] == "text" and not f.get("role")],
+                "sources": [f["name"] for f in features["features"] if f.get("role") == "source"],
+                "id_column": order.id_column or ROW}
         ctx.save("data_card", card)
         ctx.save("dataset", dataset)
         for name, part in parts.items():
@@ -381,9 +457,19 @@ class DataWorkshop(Station):
         return f"dataset {digest[:12]}: {rows:,} rows, {len(features['features'])} features"
 
 
+def _is_documents(order: Any, frame: pd.DataFrame) -> bool:
+    """A retrieval-qa order over a documents source (path, title, text records) whose answers are the
+    documents' own text, with no question columns named."""
+    return (order.task == Task.RETRIEVAL_QA and order.target == "text" and not order.text_columns
+            and {"path", "text"} <= set(frame.columns))
+
+
 def _op_context(ctx: StationContext) -> OpContext:
-    """The operators' view of this job: its order's roles and seed, the profile's kinds, the tenant's key."""
-    return op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value, target=ctx.order.target,
+    """The operators' view of this job: its order's roles and seed, the profile's kinds, the tenant's key.
+    A retrieval-qa answer is served text, not a label: the operators treat it as text (normalized,
+    desensitized, scored); rows without an answer are dropped by `validate`."""
+    target = None if ctx.order.task == Task.RETRIEVAL_QA else ctx.order.target
+    return op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value, target=target,
                       id_column=ctx.order.id_column, profile=ctx.load("profile"), home=ctx.artifacts.home,
                       meta=ctx.meta)
 

@@ -118,6 +118,28 @@ def multilabel_plots(truth: np.ndarray, pred: np.ndarray, proba: np.ndarray, cla
     return plots
 
 
+def retrieval_plots(leaderboard: Sequence[dict[str, Any]], winner: str) -> dict[str, bytes]:
+    """Recall@1/5/10 and MRR on test per retrieval candidate (the winner first); empty without test metrics."""
+    rows = [r for r in leaderboard if r.get("test_metrics") and r["test_metrics"].get("recall_at_1") is not None]
+    if not rows:
+        return {}
+    rows = sorted(rows, key=lambda r: r["name"] != winner)
+    names = ["recall_at_1", "recall_at_5", "recall_at_10", "mrr"]
+
+    def draw(ax: Any) -> None:
+        width = 0.8 / len(rows)
+        x = np.arange(len(names))
+        for i, row in enumerate(rows):
+            values = [row["test_metrics"].get(m) or 0.0 for m in names]
+            bars = ax.bar(x + i * width - 0.4 + width / 2, values, width, label=row["name"])
+            ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        ax.set_xticks(x, ["recall@1", "recall@5", "recall@10", "MRR"])
+        ax.set(ylim=(0, 1.08), ylabel="test", title="Retrieval on held-out questions")
+        ax.legend(fontsize=7, loc="upper left")
+
+    return {"recall_at_k": _render(draw, size=(6.0, 4.0))}
+
+
 def _per_class(ax: Any, classes: list[str], f1: np.ndarray, support: np.ndarray) -> None:
     order = np.argsort(f1)
     ax.barh([f"{classes[k]} ({int(support[k])})" for k in order], f1[order], color="#4c78a8")

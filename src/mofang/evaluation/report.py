@@ -15,7 +15,7 @@ TITLES = {"roc_curve": "ROC curve", "pr_curve": "Precision-recall curve",
           "confusion_matrix": "Confusion matrix", "calibration": "Calibration curve",
           "feature_importance": "Feature importance (top 20)", "predicted_vs_actual": "Predicted vs actual",
           "residuals": "Residual histogram", "per_class_f1": "F1 per label",
-          "robustness": "Robustness to perturbed text"}
+          "robustness": "Robustness to perturbed text", "recall_at_k": "Recall@k and MRR on test questions"}
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

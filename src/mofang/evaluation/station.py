@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from mofang.evaluation.gates import check_gate
 from mofang.evaluation.metrics import per_class_report
-from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots
+from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots, retrieval_plots
 from mofang.evaluation.report import write_report
 from mofang.evaluation.scoring import predictions, score_candidate, text_robustness
 from mofang.line.context import StationContext
@@ -30,6 +30,8 @@ class EvaluationCenter(Station):
         dataset, test, candidates = ctx.load("dataset"), ctx.load("test"), ctx.load("candidates")
         winner = ctx.load("winner")
         metric = winner["primary_metric"]
+        if dataset["task"] == RETRIEVAL_QA:
+            return self._score_retrieval(ctx, dataset, test, candidates, metric)
         leaderboard = []
         for record in candidates:
             candidate = Candidate.load(record["model_path"])
@@ -41,12 +43,20 @@ class EvaluationCenter(Station):
     def gate(self, ctx: StationContext) -> str:
         winner, leaderboard, test = ctx.load("winner"), ctx.load("leaderboard"), ctx.load("test")
         row = next(r for r in leaderboard if r["name"] == winner["name"])
-        candidate = Candidate.load(winner["model_path"])
-        size_mb = Candidate.size_mb(winner["model_path"])
-        rows = test.drop(columns=[ctx.load("dataset")["target"]], errors="ignore").head(LATENCY_ROWS)
-        latency = candidate.measure_latency(rows, n=LATENCY_ROWS)
         robustness = None
-        if ctx.order.acceptance.max_robustness_drop is not None and Task(ctx.order.task) in TEXT_TASKS:
+        if ctx.load("dataset")["task"] == RETRIEVAL_QA:
+            from mofang.models.retrieval import RetrievalModel
+
+            model = RetrievalModel.load(winner["model_path"])
+            size_mb = RetrievalModel.size_mb(winner["model_path"])
+            latency = model.measure_latency(_questions(model, test), n=LATENCY_ROWS)
+        else:
+            candidate = Candidate.load(winner["model_path"])
+            size_mb = Candidate.size_mb(winner["model_path"])
+            rows = test.drop(columns=[ctx.load("dataset")["target"]], errors="ignore").head(LATENCY_ROWS)
+            latency = candidate.measure_latency(rows, n=LATENCY_ROWS)
+        if ctx.order.acceptance.max_robustness_drop is not None and Task(ctx.order.task) in TEXT_TASKS \
+                and Task(ctx.order.task) != Task.RETRIEVAL_QA:  # (a retrieval model is not perturbed yet)
             dataset = ctx.load("dataset")
             robustness = text_robustness(candidate, test, dataset["target"], dataset["features"],
                                          winner["primary_metric"], seed=ctx.order.seed)
@@ -66,6 +76,8 @@ class EvaluationCenter(Station):
         leaderboard, gate = ctx.load("leaderboard"), ctx.load("gate")
         metrics = next(r for r in leaderboard if r["name"] == winner["name"])["test_metrics"]
         verdict = "accepted" if gate["passed"] else "rejected"
+        if dataset["task"] == RETRIEVAL_QA:
+            return self._report_retrieval(ctx, dataset, test, winner, leaderboard, gate, metrics, verdict)
         candidate = Candidate.load(winner["model_path"])
         p = predictions(candidate, test, dataset["target"])
         plots = _plots(candidate, p)
@@ -90,6 +102,103 @@ class EvaluationCenter(Station):
         ctx.set_outcome(verdict=verdict, failed_checks=failed, report=str(path), metrics=metrics)
         ctx.reason(f"verdict {verdict}" + (f": failed {', '.join(failed)}" if failed else ""))
         return f"{verdict.upper()} · report with {len(plots)} plots at {path}"
+
+
+    # -- retrieval-qa ------------------------------------------------------------------------------
+    def _score_retrieval(self, ctx: StationContext, dataset: dict[str, Any], test: Any,
+                         candidates: list[dict[str, Any]], metric: str) -> str:
+        from mofang.models.retrieval import RetrievalModel
+
+        documents = dataset["retrieval"]["mode"] == "documents"
+        leaderboard = []
+        for record in candidates:
+            if record.get("skipped"):
+                leaderboard.append({**record, "test_metrics": {}})
+                continue
+            if documents:
+                test_metrics: dict[str, Any] = dict.fromkeys(RETRIEVAL_TEST_METRICS)
+            else:
+                test_metrics = RetrievalModel.load(record["model_path"]).evaluate(test)
+            counts = {k: int(test_metrics.pop(k, 0) or 0) for k in ("questions", "unanswerable")}
+            leaderboard.append({**record, "test_metrics": test_metrics, "test_counts": counts})
+        if documents:
+            ctx.reason("no held-out questions (documents only): recall@k, MRR and no-answer precision cannot be "
+                       "measured; the gate checks what can be measured (latency, size), and any metric the order "
+                       "names fails as not measurable")
+        built = [r for r in leaderboard if not r.get("skipped")]
+        ctx.metric(**{f"{r['name']}_test_{metric}": r["test_metrics"].get(metric) for r in built})
+        ctx.save("leaderboard", leaderboard)
+        return "; ".join(f"{r['name']} test {metric} {_fmt(r['test_metrics'].get(metric))}" for r in built)
+
+    def _report_retrieval(self, ctx: StationContext, dataset: dict[str, Any], test: Any, winner: dict[str, Any],
+                          leaderboard: list[dict[str, Any]], gate: dict[str, Any], metrics: dict[str, Any],
+                          verdict: str) -> str:
+        from mofang.models.retrieval import RetrievalModel
+
+        model = RetrievalModel.load(winner["model_path"])
+        plots = retrieval_plots(leaderboard, winner["name"])
+        documents = dataset["retrieval"]["mode"] == "documents"
+        examples = _retrieval_examples(model, test, documents)
+        shown = {k: metrics.get(k) for k in RETRIEVAL_TEST_METRICS}
+        counts = next(r for r in leaderboard if r["name"] == winner["name"]).get("test_counts") or {}
+        retrieval = {"metrics": shown, "passages": len(model.kb), "kind": model.kb.kind, "examples": examples,
+                     "threshold": model.no_answer_.threshold if model.no_answer_ else None,
+                     "note": ("Built from documents without questions: there are no held-out questions, so "
+                              "recall@k, MRR and no-answer precision are not measured (shown as –); the examples "
+                              "ask the start of a few passages." if documents else
+                              f"Measured on {counts.get('questions', 0):,} held-out test questions (each "
+                              f"answer indexed, the question itself held out); no-answer precision/recall count "
+                              f"the same questions asked with their own answer hidden "
+                              f"({counts.get('unanswerable', 0):,}) as unanswerable.")}
+        content = {"order": ctx.order, "job_id": ctx.job_id, "task": RETRIEVAL_QA, "dataset": dataset,
+                   "winner": winner, "metrics": metrics, "primary_metric": winner["primary_metric"],
+                   "metric_names": list(RETRIEVAL_TEST_METRICS), "gate": gate, "verdict": verdict,
+                   "leaderboard": leaderboard, "reasons": _reasons(ctx, winner), "per_class": None,
+                   "retrieval": retrieval}
+        path = write_report(ctx.path("report"), content, plots)
+        failed = [c["name"] for c in gate["checks"] if not c["passed"]]
+        evaluation = {"metrics": metrics, "leaderboard": leaderboard, "gate": gate, "verdict": verdict,
+                      "report_path": str(path), "primary_metric": winner["primary_metric"],
+                      "winner": winner["name"], "plots": sorted(plots)}
+        ctx.save("evaluation", evaluation)
+        ctx.set_outcome(verdict=verdict, failed_checks=failed, report=str(path), metrics=metrics)
+        ctx.reason(f"verdict {verdict}" + (f": failed {', '.join(failed)}" if failed else ""))
+        return f"{verdict.upper()} · report with {len(plots)} plots at {path}"
+
+
+RETRIEVAL_QA = "retrieval-qa"
+RETRIEVAL_TEST_METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "no_answer_precision",
+                          "no_answer_recall")
+EXAMPLES = 3  # example questions shown in the report, with their top answers
+EXAMPLE_K = 3
+
+
+def _questions(model: Any, test: Any) -> list[str]:
+    """Questions to time the model with: the test questions, else (documents) the start of its passages."""
+    column = model.columns.query_column if model.columns is not None else None
+    if column is not None and column in test.columns and len(test):
+        return [str(q) for q in test[column].head(LATENCY_ROWS) if q is not None and str(q).strip()]
+    return [text[:30] for text in model.kb.texts[:LATENCY_ROWS]]
+
+
+def _retrieval_examples(model: Any, test: Any, documents: bool) -> list[dict[str, Any]]:
+    """A few test questions with the model's top answers, their sources and whether the right answer is
+    among them (data is already desensitized by the data workshop)."""
+    from mofang.models.retrieval.index import normalize_answer
+
+    out = []
+    if documents or model.columns is None or not len(test):
+        for question in _questions(model, test)[:EXAMPLES]:
+            answer = model.ask(question, EXAMPLE_K)
+            out.append({**answer, "hit": None, "k": EXAMPLE_K})
+        return out
+    query, target = model.columns.query_column, model.columns.answer
+    rows = test[test[query].notna() & test[target].notna()].head(EXAMPLES)
+    for question, gold in zip(rows[query], rows[target], strict=True):
+        answer = model.ask(str(question), EXAMPLE_K)
+        hit = any(normalize_answer(a["answer"]) == normalize_answer(gold) for a in answer["answers"])
+        out.append({**answer, "hit": hit, "k": EXAMPLE_K})
+    return out
 
 
 def _plots(candidate: Candidate, p: dict[str, Any]) -> dict[str, bytes]:

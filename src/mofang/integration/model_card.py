@@ -37,6 +37,15 @@ def model_card(meta: dict[str, Any]) -> str:
         how = ("a list of labels per row (multi-label), with a probability per label" if meta.get("multi_label")
                else "one class per row, with a probability per class")
         answers = f"\nClasses ({len(classes)}): {', '.join(f'`{c}`' for c in classes)}. Answers {how}.\n"
+    retrieval = meta.get("retrieval")
+    if retrieval:
+        sources = ", ".join(f"`{c}`" for c in retrieval.get("sources") or []) or "the row or file"
+        threshold = retrieval.get("no_answer_threshold")
+        answers = (f"\nA knowledge base of {retrieval.get('passages', '?')} passages ({retrieval.get('mode')}), "
+                   f"ranked by {retrieval.get('ranking')}. `POST /ask` with a question returns the closest "
+                   f"`{meta['target']}` passages with their source ({sources}) and score"
+                   + (f", or no answer when the top result's confidence is under {threshold:.4g}" if threshold
+                      is not None else "") + ".\n")
     body = f"""
 # {meta['product']} (version from job {meta['job_id']})
 

@@ -43,6 +43,8 @@ class IntegrationWorkshop(Station):
             "gate": evaluation["gate"], "verdict": evaluation["verdict"],
             "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
         }
+        if dataset.get("retrieval"):
+            meta["retrieval"] = _retrieval_meta(dataset, winner)
         (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str),
                                               "utf-8")
         (folder / "model_card.md").write_text(model_card(meta), "utf-8")
@@ -58,6 +60,8 @@ class IntegrationWorkshop(Station):
         draft = ctx.load("bundle_draft")
         test = ctx.load("test")
         bundle = load_bundle(draft["path"])
+        if bundle.is_retrieval:
+            return self._smoke_test_retrieval(ctx, bundle, test, draft)
         rows = test.head(16)
         reference = ctx.load("dataset")
         inputs = rows[[f["name"] for f in reference["features"]]]
@@ -73,6 +77,35 @@ class IntegrationWorkshop(Station):
         return f"bundle loads and answers {len(rows)} test rows like the trained model"
 
 
+    @staticmethod
+    def _smoke_test_retrieval(ctx: StationContext, bundle: Any, test: Any, draft: dict[str, Any]) -> str:
+        """The packaged knowledge base answers test questions exactly like the trained one."""
+        from mofang.evaluation.station import _questions
+        from mofang.models.retrieval import RetrievalModel
+
+        trained = RetrievalModel.load(ctx.load("winner")["model_path"])
+        questions = _questions(trained, test)[:16]
+        for question in questions:
+            served, direct = bundle.ask(question, 5), trained.ask(question, 5)
+            if [a["answer"] for a in served["answers"]] != [a["answer"] for a in direct["answers"]] \
+                    or served["no_answer"] != direct["no_answer"]:
+                raise MofangError("the packaged knowledge base answers differently from the trained one")
+        ctx.save("bundle", draft)
+        return f"bundle loads and answers {len(questions)} test questions like the trained model"
+
+
+def _retrieval_meta(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
+    """What a retrieval product's metadata adds: how it is asked and what it returns."""
+    from mofang.models.retrieval import RetrievalModel
+
+    model = RetrievalModel.load(winner["model_path"])
+    info = dataset["retrieval"]
+    return {"mode": info["mode"], "question": info["text"][0] if info["text"] else None,
+            "indexed": info["text"][1:] or info["text"], "answer": dataset["target"], "sources": info["sources"],
+            "passages": len(model.kb), "ranking": model.family,
+            "no_answer_threshold": model.no_answer_.threshold if model.no_answer_ else None}
+
+
 def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:
     """The served input schema: one field per feature; the id, the target and the dropped columns of the
     training data are accepted and ignored."""
@@ -82,6 +115,12 @@ def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:
               "features": dataset["features"], "classes": dataset.get("classes"), "ignored": ignored}
     if dataset.get("multi_label"):
         schema["multi_label"] = True  # predictions are label lists
+    if dataset.get("retrieval"):  # asked with one question (POST /ask), not rows
+        from mofang.products.serving import MAX_ANSWERS, MAX_QUESTION_CHARS
+
+        info = dataset["retrieval"]
+        schema.update(question=info["text"][0] if info["text"] else None, sources=info["sources"],
+                      max_question_chars=MAX_QUESTION_CHARS, max_answers=MAX_ANSWERS)
     return schema
 
 

@@ -35,7 +35,8 @@ class Task(StrEnum):
     INSTRUCTION_TUNING = "instruction-tuning"
 
 
-SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.TEXT_CLASSIFICATION})
+SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.TEXT_CLASSIFICATION,
+                             Task.RETRIEVAL_QA})
 
 CLASSIFICATION_METRICS = {
     "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",

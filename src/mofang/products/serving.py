@@ -25,6 +25,9 @@ from mofang.models.features import coerce_value
 
 MAX_ROWS = 10_000
 MAX_TEXT_CHARS = 100_000  # one text field of a served row
+MAX_QUESTION_CHARS = 2_000  # one question to a retrieval product
+MAX_ANSWERS = 50  # the most answers one question may ask for (`k`)
+RETRIEVAL_QA = "retrieval-qa"
 
 
 @dataclass
@@ -43,6 +46,16 @@ class Bundle:
     @property
     def is_classifier(self) -> bool:
         return self.schema["task"].endswith("classification")
+
+    @property
+    def is_retrieval(self) -> bool:
+        return self.schema["task"] == RETRIEVAL_QA
+
+    def ask(self, question: str, k: int = 5) -> dict[str, Any]:
+        """A retrieval product's answers to one question (with sources and scores), or a no-answer result."""
+        if not self.is_retrieval:
+            raise MofangError(f"a {self.schema['task']} product answers rows (predict), not questions")
+        return _plain_tree(self.candidate.ask(question, k))
 
     def predict_records(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Predict for raw JSON rows; missing fields are treated as missing values."""
@@ -65,16 +78,21 @@ class Bundle:
 def load_bundle(path: str | Path, read: Callable[[Path], bytes] | None = None) -> Bundle:
     """Load a bundle folder written by the integration workshop; `read` gives a file's plaintext (a
     delivered bundle is encrypted at rest: pass the vault's reader, see `open_bundle`)."""
-    from mofang.models import Candidate
-
     path = Path(path)
     read = read or (lambda p: p.read_bytes())
     if not (path / "model.joblib").exists():
         raise MofangError(f"{path} is not a Mofang bundle (no model.joblib)")
     schema = json.loads(read(path / "schema.json").decode("utf-8"))
     metadata = json.loads(read(path / "metadata.json").decode("utf-8"))
-    return Bundle(path=path, candidate=Candidate.load(io.BytesIO(read(path / "model.joblib"))), schema=schema,
-                  metadata=metadata)
+    if schema.get("task") == RETRIEVAL_QA:
+        from mofang.models.retrieval import RetrievalModel
+
+        model: Any = RetrievalModel.load(io.BytesIO(read(path / "model.joblib")))
+    else:
+        from mofang.models import Candidate
+
+        model = Candidate.load(io.BytesIO(read(path / "model.joblib")))
+    return Bundle(path=path, candidate=model, schema=schema, metadata=metadata)
 
 
 def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
@@ -94,14 +112,18 @@ def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
 
 def create_app(bundle: Bundle, *, version: int | None = None,
                guard: Callable[[str | None], Any] | None = None) -> FastAPI:
-    """The product's API: POST /predict, GET /health, GET /metadata, OpenAPI docs at /docs.
+    """The product's API: POST /predict (POST /ask for a retrieval product), GET /health, GET /metadata,
+    OpenAPI docs at /docs.
 
-    With a `guard`, /predict and /metadata need an API key (`Authorization: Bearer mf_...` or `X-API-Key`);
-    the guard raises AuthError (401), Forbidden (403) or NotFoundError (404: another tenant's product).
+    With a `guard`, /predict, /ask and /metadata need an API key (`Authorization: Bearer mf_...` or
+    `X-API-Key`); the guard raises AuthError (401), Forbidden (403) or NotFoundError (404: another tenant's
+    product).
     """
     meta = bundle.metadata
     caller = _caller(guard)
     title = f"{meta['product']}" + (f" v{version}" if version else "")
+    if bundle.is_retrieval:
+        return _retrieval_app(bundle, version, caller, title)
     app = FastAPI(title=f"Mofang product · {title}", version=__version__,
                   description=f"{meta['task']} model predicting `{meta['target']}` "
                               f"(family {meta['family']}, order {meta['order_id']}).")
@@ -130,6 +152,53 @@ def create_app(bundle: Bundle, *, version: int | None = None,
         return {"product": meta["product"], "version": version, **answer}
 
     return app
+
+
+def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., None], title: str) -> FastAPI:
+    """A retrieval product's API: POST /ask answers one question; there is no /predict."""
+    meta = bundle.metadata
+    app = FastAPI(title=f"Mofang product · {title}", version=__version__,
+                  description=f"retrieval-qa knowledge base answering questions with `{meta['target']}` "
+                              f"(ranking {meta.get('candidate')}, order {meta['order_id']}).")
+    stats = {"requests": 0, "started": time.time()}
+
+    class AskRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        question: Annotated[str, AfterValidator(_non_empty)] = Field(
+            ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, as a user types it")
+        k: int = Field(5, ge=1, le=MAX_ANSWERS, description="How many answers to return")
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "product": meta["product"], "version": version,
+                "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
+
+    @app.get("/metadata", dependencies=[Depends(caller)])
+    def metadata() -> dict[str, Any]:
+        return {"version": version, "schema": bundle.schema, **meta}
+
+    @app.post("/ask", dependencies=[Depends(caller)])
+    def ask(request: AskRequest) -> dict[str, Any]:
+        answer = bundle.ask(request.question.strip(), request.k)
+        stats["requests"] += 1
+        return {"product": meta["product"], "version": version, **answer}
+
+    return app
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the question is empty")
+    return value
+
+
+def _plain_tree(value: Any) -> Any:
+    """JSON-ready: numpy scalars as Python values, NaN as None, through dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_tree(v) for v in value]
+    return _plain(value)
 
 
 def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., None]:
