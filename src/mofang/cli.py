@@ -357,7 +357,7 @@ def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")]
           host: Annotated[str, typer.Option()] = "127.0.0.1",
           port: Annotated[int, typer.Option()] = 8000,
           tenant: Annotated[str | None, typer.Option()] = None) -> None:
-    """Serve a product version over HTTP (POST /predict, or POST /ask for retrieval-qa; GET /health, /metadata, /docs)."""
+    """Serve a product version over HTTP (POST /predict, or /ask for retrieval-qa; /health, /metadata, /docs)."""
     import uvicorn
 
     from mofang.products import create_app, open_bundle
