@@ -380,6 +380,7 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
     import tempfile
 
     from mofang.config import settings
+    from mofang.scheduling.ops_api import serve_ops
     from mofang.store import MetaStore
 
     if workers < 1:
@@ -387,7 +388,7 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
     if spec.executor == "ray":  # one driver keeps all the leases; Ray runs the jobs (n × slots at once)
         meta = MetaStore(spec.db_url) if spec.db_url else MetaStore()
         if metrics_port is not None:
-            metrics.serve(metrics_port, meta)
+            serve_ops(metrics_port, meta)
         try:
             serve(replace(spec, slots=workers * spec.slots))
         except KeyboardInterrupt:
@@ -402,7 +403,7 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
     log = JsonLog(home, f"supervisor:{os.getpid()}")
     meta = MetaStore(spec.db_url) if spec.db_url else MetaStore()
     if metrics_port is not None:
-        metrics.serve(metrics_port, meta)
+        serve_ops(metrics_port, meta)
     context = mp.get_context("spawn")
     processes: dict[int, Any] = {}
     started: dict[int, float] = {}
