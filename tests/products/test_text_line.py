@@ -64,5 +64,10 @@ def test_text_order_is_delivered_and_answers_chinese(tmp_path, home) -> None:
         assert robust["passed"] and "worst perturbation" in robust["message"]
         assert metadata["features"] == [{"name": "标题", "kind": "text"}]
         assert json.dumps(metadata["classes"], ensure_ascii=False) == '["体育", "娱乐", "科技", "财经"]'
+        report = tmp_path / "report.html"
+        assert CliRunner().invoke(app, ["products", "report", "news-topics", "--out", str(report)]).exit_code == 0
+        html = report.read_text("utf-8")
+        assert "Slices (" in html and "text length" in html and "chars" in html  # slice table by length
+        assert "Per-class report" in html and "robustness" in html
     finally:
         meta.dispose()
