@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import time
-from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from mofang.models.features import SMALL_BATCH, FeaturePipeline
 from mofang.models.labels import as_object_array, is_classification, label_lists
+from mofang.models.saved import SavedModel
 
 TOP_TERMS = 30  # text models: the importance report lists this many n-grams
 
 
-class Candidate:
+class Candidate(SavedModel):
     """A fitted model: its feature pipeline, its estimator and, for classification, its classes.
 
     Classification estimators are trained on class indices (0..k-1 into `classes_`), so every family
@@ -137,25 +135,6 @@ class Candidate:
         return dict(ranked[:TOP_TERMS] if terms is not None else ranked)
 
     # -- persisting and measuring ----------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path, compress=3)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path | io.BytesIO) -> Candidate:
-        """A saved candidate from a path, or from its bytes (decrypted from an encrypted bundle)."""
-        obj = joblib.load(path if isinstance(path, io.BytesIO) else Path(path))
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a Candidate")
-        return obj
-
-    @staticmethod
-    def size_mb(path: str | Path) -> float:
-        """Size of a saved candidate in MiB."""
-        return Path(path).stat().st_size / (1024 * 1024)
-
     def measure_latency(self, rows: pd.DataFrame, n: int = 200, max_seconds: float = 5.0) -> dict[str, float]:
         """p50/p95 milliseconds of one-row `predict` calls (the served path, coercion included)."""
         if len(rows) == 0:

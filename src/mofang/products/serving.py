@@ -134,14 +134,7 @@ def create_app(bundle: Bundle, *, version: int | None = None,
                                      description="Rows to score; fields as in the training data")))
     stats = {"requests": 0, "rows": 0, "started": time.time()}
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "product": meta["product"], "version": version,
-                "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
-
-    @app.get("/metadata", dependencies=[Depends(caller)])
-    def metadata() -> dict[str, Any]:
-        return {"version": version, "schema": bundle.schema, **meta}
+    _common_routes(app, bundle, version, caller, stats)
 
     @app.post("/predict", dependencies=[Depends(caller)])
     def predict(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -168,14 +161,7 @@ def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., No
             ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, as a user types it")
         k: int = Field(5, ge=1, le=MAX_ANSWERS, description="How many answers to return")
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "product": meta["product"], "version": version,
-                "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
-
-    @app.get("/metadata", dependencies=[Depends(caller)])
-    def metadata() -> dict[str, Any]:
-        return {"version": version, "schema": bundle.schema, **meta}
+    _common_routes(app, bundle, version, caller, stats)
 
     @app.post("/ask", dependencies=[Depends(caller)])
     def ask(request: AskRequest) -> dict[str, Any]:
@@ -184,6 +170,21 @@ def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., No
         return {"product": meta["product"], "version": version, **answer}
 
     return app
+
+
+def _common_routes(app: FastAPI, bundle: Bundle, version: int | None, caller: Callable[..., None],
+                   stats: dict[str, Any]) -> None:
+    """GET /health (open) and GET /metadata (guarded), the same for every kind of product."""
+    meta = bundle.metadata
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "product": meta["product"], "version": version,
+                "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
+
+    @app.get("/metadata", dependencies=[Depends(caller)])
+    def metadata() -> dict[str, Any]:
+        return {"version": version, "schema": bundle.schema, **meta}
 
 
 def _non_empty(value: str) -> str:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import copy
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -21,6 +18,7 @@ from mofang.models.retrieval.hybrid import Fusion, tune_fusion
 from mofang.models.retrieval.index import KnowledgeBase, QAColumns
 from mofang.models.retrieval.metrics import KS, RANK_METRICS, metric_from_ranks, ranks_from_scores, retrieval_metrics
 from mofang.models.retrieval.noanswer import NoAnswerThreshold, calibrate
+from mofang.models.saved import SavedModel
 from mofang.models.transformer.runtime import require_nlp
 
 TASK = "retrieval-qa"
@@ -43,7 +41,7 @@ class Ranking:
     confidence: np.ndarray
 
 
-class RetrievalModel:
+class RetrievalModel(SavedModel):
     """Passages (question–answer pairs or document chunks) indexed by BM25 and dense encoders; one retriever
     or a fusion of BM25 with one dense retriever ranks them, and a calibrated threshold on the top result's
     confidence answers "no answer".
@@ -344,25 +342,6 @@ class RetrievalModel:
         return out
 
     # -- persisting and measuring ----------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self, path, compress=3)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path | io.BytesIO) -> RetrievalModel:
-        """A saved model from a path, or from its bytes (decrypted from an encrypted bundle)."""
-        obj = joblib.load(path if isinstance(path, io.BytesIO) else Path(path))
-        if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a RetrievalModel")
-        return obj
-
-    @staticmethod
-    def size_mb(path: str | Path) -> float:
-        """Size of a saved model in MiB."""
-        return Path(path).stat().st_size / (1024 * 1024)
-
     def measure_latency(self, questions: Sequence[str] | pd.DataFrame, n: int = 200,
                         max_seconds: float = 5.0) -> dict[str, float]:
         """p50/p95 milliseconds of one-question `ask` calls (for a frame: its query column)."""
