@@ -218,6 +218,9 @@ class Order(Strict):
     data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise or joined (join:)")
     target: str | None = Field(None, description="Column to predict")
     id_column: str | None = Field(None, description="Row identifier; never used as a feature")
+    time_column: str | None = Field(None, description="Column of timestamps: time-series tasks are indexed by "
+                                                      "it; a tabular order naming it gets a time-aware split "
+                                                      "(train on the past, test on the future)")
     text: str | list[str] | None = Field(None, description="Text tasks: the text column(s) (default: every "
                                                            "column the data workshop profiles as free text)")
     multi_label: bool = Field(False, description="text-classification: a row may carry several labels, "
@@ -266,7 +269,7 @@ class Order(Strict):
         if self.multi_label and self.task != Task.TEXT_CLASSIFICATION:
             raise ValueError("'multi_label' applies to text-classification orders only")
         granted = self.columns
-        roles = [("target", self.target), ("id_column", self.id_column)]
+        roles = [("target", self.target), ("id_column", self.id_column), ("time_column", self.time_column)]
         roles += [("text", column) for column in self.text_columns]
         for role, column in roles:
             if column and column in granted.deny:
@@ -288,4 +291,4 @@ class Order(Strict):
         return [self.text] if isinstance(self.text, str) else list(self.text or [])
 
     def is_granted(self, column: str) -> bool:
-        return self.columns.grants(column, self.target, self.id_column, *self.text_columns)
+        return self.columns.grants(column, self.target, self.id_column, self.time_column, *self.text_columns)
