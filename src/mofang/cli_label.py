@@ -9,6 +9,14 @@ from `--id-column` (default: a column named `id`, else the data row number from 
 label) is the labeled pool: export leaves out its ids and, once it holds two classes, fits the built-in
 character TF-IDF model on it to suggest labels and pick the rows it is least sure about; import validates
 the filled queue (all or nothing) and merges it into the labels file. Thin views over mofang.models.active.
+
+Over an order's own data — the SOURCE is the order YAML — the rows whose target is empty are the pool, the
+labelled ones train the suggestions, ids are the order's id_column (else data row numbers), and import writes
+to the order's `labels:` file (or --labels), which the next run of the order merges into its target:
+
+    mofang label export order.yaml --count 200 --out to_label.csv
+    mofang label import to_label.csv --source order.yaml      # the order names `labels: labels.csv`
+    mofang run order.yaml
 """
 
 from __future__ import annotations
@@ -39,9 +47,6 @@ def _pool(source: Path, text_column: str | None, id_column: str | None) -> tuple
     from mofang.data.connectors import read_source
     from mofang.orders.schema import Source
 
-    if source.suffix.lower() in ORDER_SUFFIXES:
-        raise DataError("labeling an order's data is not wired to the line yet; pass the data file itself",
-                        source=str(source))
     frame = read_source(Source(path=source))
     columns = list(frame.columns)
     if id_column is None and "id" in columns:
@@ -63,17 +68,57 @@ def _pool(source: Path, text_column: str | None, id_column: str | None) -> tuple
     return ids, texts, text_column
 
 
+def _order_pool(order_file: Path):
+    """(order, pool) of an order's own data, read as the line reads it (granted columns, labels file merged);
+    the caller must be allowed to place the order."""
+    from mofang.data.label.pool import order_pool
+    from mofang.data.sources import read_granted
+    from mofang.orders import load_order
+
+    cli = _cli()
+    order = load_order(order_file)
+    if order.target is None:
+        raise DataError("the order names no target to label", source=str(order_file))
+    meta = cli._meta()
+    try:
+        cli._allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
+    finally:
+        meta.dispose()
+    # before anyone has labelled, the order's labels file does not exist yet: export reads the data alone
+    reading = order if order.labels is None or order.labels.exists() else order.model_copy(update={"labels": None})
+    frame, _ = read_granted(reading)
+    return order, order_pool(order, frame)
+
+
 def _queue(source: Path, labels: Path | None, allowed: str | None, text_column: str | None,
            id_column: str | None, multi_label: bool, separator: str):
+    """(queue, text column, labels file, labels the file holds): over a data file, or over an order's data
+    (its labelled rows train the suggestions; `labels` defaults to the order's labels file)."""
     from mofang.models.active import LabelingQueue
 
+    given: dict[str, str] = {}
+    if source.suffix.lower() in ORDER_SUFFIXES:
+        order, pool = _order_pool(source)
+        ids, texts, column = pool.ids, pool.texts, ", ".join(pool.text_columns)
+        labels = labels or order.labels
+        multi_label, separator = order.multi_label, order.label_separator
+        given = LabelingQueue.read_labels(labels) if labels is not None and labels.exists() else {}
+        known = {**pool.labels, **{k: v for k, v in given.items() if k not in pool.labels}}
+        queue = LabelingQueue(ids, texts, _allowed(allowed, known, multi_label, separator), labels=known,
+                              multi_label=multi_label, separator=separator)
+        return queue, column, labels, given
     ids, texts, column = _pool(source, text_column, id_column)
     known = LabelingQueue.read_labels(labels) if labels is not None and labels.exists() else {}
+    queue = LabelingQueue(ids, texts, _allowed(allowed, known, multi_label, separator), labels=known,
+                          multi_label=multi_label, separator=separator)
+    return queue, column, labels, known
+
+
+def _allowed(allowed: str | None, known: dict[str, str], multi_label: bool, separator: str) -> list[str]:
+    """The label set: --allowed, then every label seen so far."""
     wanted = [a.strip() for a in allowed.split(",")] if allowed else []
     seen = [part.strip() for label in known.values() for part in (label.split(separator) if multi_label else [label])]
-    queue = LabelingQueue(ids, texts, list(dict.fromkeys(wanted + seen)), labels=known, multi_label=multi_label,
-                          separator=separator)
-    return queue, column
+    return list(dict.fromkeys(wanted + seen))
 
 
 TextColumn = Annotated[str | None, typer.Option(help="Column holding the text (default: 'text', else the "
@@ -85,7 +130,8 @@ Separator = Annotated[str, typer.Option(help="Separator of labels in a multi-lab
 
 
 @label_app.command("export")
-def export(source: Annotated[Path, typer.Argument(help="The texts: a data file (CSV, xlsx, parquet, json)")],
+def export(source: Annotated[Path, typer.Argument(help="The texts: a data file (CSV, xlsx, parquet, json) or an "
+                                                       "order YAML (its own data)")],
            labels: Annotated[Path | None, typer.Option(help="The labeled pool (CSV id,label); its ids are "
                                                             "left out and train the suggestions")] = None,
            out: Annotated[Path | None, typer.Option(help="Queue to write (default: SOURCE.to_label.csv)")] = None,
@@ -101,7 +147,7 @@ def export(source: Annotated[Path, typer.Argument(help="The texts: a data file (
     try:
         if strategy not in STRATEGIES:
             raise DataError(f"unknown strategy '{strategy}' (expected: {', '.join(STRATEGIES)})")
-        queue, column = _queue(source, labels, None, text_column, id_column, multi_label, separator)
+        queue, column, _, _ = _queue(source, labels, None, text_column, id_column, multi_label, separator)
         rows = queue.propose(count, strategy=strategy, seed=seed)
         target = out or source.with_name(f"{source.stem}.to_label.csv")
         queue.export(target, rows)
@@ -116,8 +162,9 @@ def export(source: Annotated[Path, typer.Argument(help="The texts: a data file (
 @label_app.command("import")
 def import_(file: Annotated[Path, typer.Argument(help="A filled queue CSV (columns id and label)")],
             source: Annotated[Path, typer.Option(help="The texts file the queue came from")],
-            labels: Annotated[Path, typer.Option(help="The labeled pool (CSV id,label) to merge into; "
-                                                      "created when absent")],
+            labels: Annotated[Path | None, typer.Option(help="The labeled pool (CSV id,label) to merge into; "
+                                                             "created when absent (default for an order: its "
+                                                             "'labels' file)")] = None,
             allowed: Annotated[str | None, typer.Option(help="Allowed labels, comma-separated (default: the "
                                                              "labels already in --labels)")] = None,
             text_column: TextColumn = None, id_column: IdColumn = None,
@@ -125,11 +172,17 @@ def import_(file: Annotated[Path, typer.Argument(help="A filled queue CSV (colum
     """Check a filled queue (unknown ids, labels outside the allowed set) and merge it into the labels file."""
     cli = _cli()
     try:
-        queue, _ = _queue(source, labels, allowed, text_column, id_column, multi_label, separator)
+        queue, _, labels, given = _queue(source, labels, allowed, text_column, id_column, multi_label, separator)
+        if labels is None:
+            raise DataError("no labels file: pass --labels, or name one in the order's 'labels'", source=str(source))
         if not queue.allowed:
             raise DataError("no allowed labels: pass --allowed (e.g. --allowed 正面,负面)", source=str(labels))
+        before = dict(queue.labels)
         summary = queue.import_csv(file)
-        queue.save_labels(labels)
+        # the labels file keeps what people gave (an order's own labels stay in its data)
+        kept = {k: v for k, v in queue.labels.items() if k in given or before.get(k) != v}
+        type(queue)(queue.ids, [queue.texts[i] for i in queue.ids], queue.allowed, labels=kept,
+                    multi_label=queue.multi_label, separator=queue.separator).save_labels(labels)
     except MofangError as exc:
         raise cli._fail(exc) from None
     cli.out.print(f"{summary.file}: {summary.added:,} labels added, {summary.changed:,} changed, "

@@ -29,6 +29,7 @@ class SourceRead:
     sheets: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     join: dict | None = None
+    labels: dict | None = None  # a labels file: labels read, targets filled, data labels kept
 
 
 def read_granted(order: Order, on_source: Callable[[int, Source], None] | None = None,
@@ -62,6 +63,12 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
     if joined:
         _check_allowed_exist(order, data, order.data[0], [c for r in reads for c in r.denied])
     _check_roles(order, data)
+    if order.labels is not None:  # labels people gave rows of this data (mofang label import)
+        from mofang.data.label.pool import merge_labels
+
+        data, merged = merge_labels(order, data)
+        reads.append(SourceRead(label=str(order.labels), format="labels", rows=merged["labels"], columns=2,
+                                sha256=merged["sha256"], labels=merged))
     return data, reads
 
 

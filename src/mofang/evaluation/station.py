@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import select
 
 from mofang.evaluation.gates import check_gate
@@ -31,7 +32,7 @@ class EvaluationCenter(Station):
     name = "evaluation"
     inputs = ("dataset", "test", "candidates", "winner")
     outputs = ("evaluation",)
-    processes = ("score", "gate", "report")
+    processes = ("score", "gate", "refit", "learning_curve", "report")
 
     def score(self, ctx: StationContext) -> str:
         dataset, test, candidates = ctx.load("dataset"), ctx.load("test"), ctx.load("candidates")
@@ -82,6 +83,68 @@ class EvaluationCenter(Station):
         failed = [c["name"] for c in result["checks"] if not c["passed"]]
         return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"
 
+    def refit(self, ctx: StationContext) -> str:
+        """With `deployment.refit_on_all_rows` and a passed gate: the winner fitted again on every labelled
+        row (train + valid + test) for delivery, when the budget left allows it."""
+        from mofang.models.refit import REFIT_MARGIN, estimate_seconds, refit_on_rows, refittable
+
+        dataset, winner, gate = ctx.load("dataset"), ctx.load("winner"), ctx.load("gate")
+        if not ctx.order.deployment.refit_on_all_rows or dataset["task"] not in REFIT_TASKS:
+            return "not asked (the delivered model is the one measured on test)"
+        if not gate["passed"]:
+            return "not refitted: the gate failed"
+        candidate = Candidate.load(winner["model_path"])
+        if not refittable(candidate):
+            ctx.reason(f"refit on all rows: {winner['name']} cannot be fitted without validation rows; "
+                       "delivered as measured")
+            return "not refitted: no member can be fitted without validation rows"
+        rows = pd.concat([ctx.load(name) for name in ("train", "valid", "test")], ignore_index=True)
+        record = next(r for r in ctx.load("candidates") if r["name"] == winner["name"])
+        fitted_rows = len(ctx.load("train"))
+        need = REFIT_MARGIN * estimate_seconds(record.get("single_fit_s"), fitted_rows, len(rows))
+        left = ctx.remaining_s() - REFIT_RESERVE_S
+        if need > max(left, REFIT_CHEAP_S):
+            ctx.reason(f"refit on all rows skipped: about {need:.0f}s needed, {max(0.0, left):.0f}s left")
+            return f"not refitted: {need:.0f}s needed, {max(0.0, left):.0f}s left"
+        result = refit_on_rows(candidate, dataset, rows, ctx.order.seed)
+        if result.candidate is None:
+            return result.note
+        path = result.candidate.save(ctx.path("models") / "delivered-all-rows.joblib")
+        ctx.save("refit", {"model_path": str(path), "rows": result.rows, "note": result.note,
+                           "refitted": result.refitted, "kept": result.kept})
+        ctx.metric(refit_rows=result.rows)
+        ctx.reason(f"delivered model: {result.note}; the test figures in this report are the model's before "
+                   "the refit")
+        return result.note
+
+    def learning_curve(self, ctx: StationContext) -> str:
+        """Text orders with few labels: how macro-F1 grows with labels (replayed labeling rounds, uncertainty
+        vs random), for the report — when the budget left allows it."""
+        from mofang.evaluation import learning
+
+        dataset = ctx.load("dataset")
+        if dataset["task"] != "text-classification" or dataset.get("multi_label"):
+            return "not a single-label text order"
+        train, valid, test = (ctx.load(name) for name in ("train", "valid", "test"))
+        labelled, unlabelled = len(train) + len(valid) + len(test), _unlabelled_rows(ctx)
+        if not learning.wanted(labelled, unlabelled, False):
+            return f"{labelled:,} labels and none missing: no learning curve needed"
+        pool = pd.concat([train, valid], ignore_index=True)
+        text = [f["name"] for f in dataset["features"] if f["kind"] == "text"]
+        target = dataset["target"]
+        need = learning.estimate_seconds(pool, test, text, target, ctx.order.seed)
+        left = ctx.remaining_s() - REFIT_RESERVE_S
+        if need > max(left, learning.CHEAP_S):
+            ctx.reason(f"learning curve skipped: about {need:.0f}s needed, {max(0.0, left):.0f}s left")
+            return f"skipped: {need:.0f}s needed, {max(0.0, left):.0f}s left"
+        curve = learning.learning_curve(pool, test, text, target, ctx.order.seed, unlabelled)
+        curve["advice"] = learning.advice(curve, None)
+        ctx.save("learning_curve", curve)
+        ctx.metric(**{f"curve_{s}_f1_macro": round(v, 4) for s, v in curve["final"].items()})
+        ctx.reason("learning curve: " + curve["advice"])
+        return (f"{len(curve['rows'])} rounds replayed on {curve['pool']:,} labels: macro-F1 "
+                + ", ".join(f"{s} {v:.3f}" for s, v in curve["final"].items()))
+
     def report(self, ctx: StationContext) -> str:
         dataset, test, winner = ctx.load("dataset"), ctx.load("test"), ctx.load("winner")
         leaderboard, gate = ctx.load("leaderboard"), ctx.load("gate")
@@ -94,6 +157,11 @@ class EvaluationCenter(Station):
         plots = _plots(candidate, p)
         if ctx.has("robustness"):
             plots["robustness"] = _robustness_plot(ctx.load("robustness"), ctx.order.acceptance.max_robustness_drop)
+        learning_curve = ctx.load("learning_curve") if ctx.has("learning_curve") else None
+        if learning_curve:
+            from mofang.evaluation.learning import curve_plot
+
+            plots["learning_curve"] = curve_plot(learning_curve)
         names = list(METRICS_BY_TASK[Task(ctx.order.task)])
         if Task(ctx.order.task) == Task.TEXT_CLASSIFICATION:  # e.g. no hamming_loss when single-label
             names = [m for m in names if any(r["test_metrics"].get(m) is not None for r in leaderboard)]
@@ -106,12 +174,16 @@ class EvaluationCenter(Station):
                                  if candidate.is_classifier else None),
                    "slices": (text_slices(candidate, test, dataset["target"], dataset["features"],
                                           winner["primary_metric"])
-                              if Task(ctx.order.task) == Task.TEXT_CLASSIFICATION else None)}
+                              if Task(ctx.order.task) == Task.TEXT_CLASSIFICATION else None),
+                   "learning": learning_curve}
         path = write_report(ctx.path("report"), content, plots)
         failed = [c["name"] for c in gate["checks"] if not c["passed"]]
         evaluation = {"metrics": metrics, "leaderboard": leaderboard, "gate": gate, "verdict": verdict,
                       "report_path": str(path), "primary_metric": winner["primary_metric"],
                       "winner": winner["name"], "plots": sorted(plots)}
+        if ctx.has("refit"):  # the model to deliver: fitted again on every labelled row
+            refit = ctx.load("refit")
+            evaluation.update(delivered_model_path=refit["model_path"], refit=refit["note"])
         ctx.save("evaluation", evaluation)
         ctx.set_outcome(verdict=verdict, failed_checks=failed, report=str(path), metrics=metrics)
         ctx.reason(f"verdict {verdict}" + (f": failed {', '.join(failed)}" if failed else ""))
@@ -181,10 +253,25 @@ class EvaluationCenter(Station):
 
 
 RETRIEVAL_QA = "retrieval-qa"
+REFIT_TASKS = ("tabular-classification", "text-classification")  # tasks whose winner may be refitted on all rows
+REFIT_RESERVE_S = 4.0  # kept after a refit for the report, packaging and delivery
+REFIT_CHEAP_S = 5.0  # a refit estimated under this is done even past the budget (less than the budget's noise)
 RETRIEVAL_TEST_METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "no_answer_precision",
                           "no_answer_recall")
 EXAMPLES = 3  # example questions shown in the report, with their top answers
 EXAMPLE_K = 3
+
+
+def _unlabelled_rows(ctx: StationContext) -> int:
+    """Rows of the order's data whose target was empty when read (the data workshop left them out)."""
+    target = ctx.order.target
+    if not target or not ctx.has("raw"):
+        return 0
+    raw = ctx.load("raw")
+    if target not in raw.columns:
+        return 0
+    values = raw[target]
+    return int((values.isna() | (values.astype(str).str.strip() == "")).sum())
 
 
 def _questions(model: Any, test: Any) -> list[str]:

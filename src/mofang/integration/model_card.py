@@ -70,10 +70,19 @@ Columns not used as inputs:
 ## Intended use and limits
 
 Trained on the tenant's data only; held-out test split of {meta.get('rows', {}).get('test', '?')} rows.
+{_refit_line(meta)}
 Deployment target: {meta.get('deployment', 'cloud')}. Re-validate before use on data from another period
 or population. Personal data columns were excluded from the inputs.
 """
     return "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body
+
+
+def _refit_line(meta: dict[str, Any]) -> str:
+    """The note that the delivered model was fitted again after the gate, when it was."""
+    if not meta.get("refit"):
+        return ""
+    return (f"After the gate, the delivered model was fitted again: {meta['refit']}. The gate figures above are "
+            "those of the model before this refit.")
 
 
 def _fmt(value: Any) -> str:

@@ -30,7 +30,7 @@ class IntegrationWorkshop(Station):
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
-        shutil.copyfile(winner["model_path"], folder / "model.joblib")
+        shutil.copyfile(evaluation.get("delivered_model_path") or winner["model_path"], folder / "model.joblib")
         schema = input_schema(dataset)
         (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
         meta = {
@@ -42,6 +42,7 @@ class IntegrationWorkshop(Station):
             "label_separator": dataset.get("label_separator"), "metrics": evaluation["metrics"],
             "gate": evaluation["gate"], "verdict": evaluation["verdict"],
             "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
+            "refit": evaluation.get("refit"),
         }
         if dataset.get("retrieval"):
             meta["retrieval"] = _retrieval_meta(dataset, winner)

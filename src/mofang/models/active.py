@@ -97,9 +97,10 @@ def char_tfidf_fit_predict(train_texts: Sequence[str], train_labels: Sequence[An
     if len(classes) < 2:
         return classes, np.ones((len(texts), len(classes)))
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, lowercase=False)
-    # liblinear fits a small binary problem in milliseconds where lbfgs takes a tenth of a second
+    # liblinear fits a small binary problem in milliseconds where lbfgs takes a tenth of a second; with more
+    # classes saga took 0.04 s where lbfgs took 5 s (470 short texts, 4.7k n-grams, 4 classes, a loaded machine)
     model = LogisticRegression(C=10.0, max_iter=1000, class_weight="balanced",
-                               solver="liblinear" if len(classes) == 2 else "lbfgs")
+                               solver="liblinear" if len(classes) == 2 else "saga")
     model.fit(vectorizer.fit_transform(list(train_texts)), list(train_labels))
     return list(model.classes_), model.predict_proba(vectorizer.transform(list(texts)))
 

@@ -51,6 +51,7 @@ class ModelWorkshop(Station):
         metric, direction = primary_metric(ctx.order, dataset.get("classes"))
         budget, remaining = ctx.budget_s, ctx.remaining_s()
         reserve = max(6.0, 0.10 * budget)  # evaluation + report + packaging took 2–4 s on 30k rows
+        reserve += _after_gate_reserve(ctx.order, dataset, budget)
         measuring = sum(min(LATENCY_S, get_trainer(dataset["task"], f).latency_reserve_s) for f in families)
         train_s = max(0.0, remaining - reserve - measuring)
         fixed = {f: SHARES[f] for f in families if f in SHARES}
@@ -149,7 +150,8 @@ class ModelWorkshop(Station):
                   "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
                   "budget_s": round(budget_s, 2), "trials": info["trials"], "model_path": str(path),
                   "size_mb": round(Candidate.size_mb(path), 4), "p50_ms": round(latency["p50_ms"], 3),
-                  "p95_ms": round(latency["p95_ms"], 3), "note": note}
+                  "p95_ms": round(latency["p95_ms"], 3), "note": note,
+                  "single_fit_s": info.get("single_fit_s")}
         if len(blendable) == 2 and dataset["task"] in BLEND_TASKS:
             blend_path = ctx.path("models") / f"{family}.valid.joblib"
             joblib.dump({"proba": blendable["valid_proba"], "truth": blendable["valid_truth"]}, blend_path)
@@ -242,6 +244,7 @@ class ModelWorkshop(Station):
         ctx.reason(note)
         return {"name": name, "family": "ensemble", "params": ensemble.params, "valid_metrics": metrics,
                 "fit_seconds": round(sum(by_name[n]["fit_seconds"] for n in blend.members), 3), "budget_s": 0.0,
+                "single_fit_s": sum(by_name[n].get("single_fit_s") or 0.0 for n in blend.members),
                 "trials": 0, "model_path": str(path), "size_mb": round(Candidate.size_mb(path), 4),
                 "p50_ms": round(latency["p50_ms"], 3), "p95_ms": round(latency["p95_ms"], 3), "note": note}
 
@@ -481,6 +484,20 @@ def _slug(name: str) -> str:
     import re
 
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _after_gate_reserve(order: Any, dataset: dict[str, Any], budget: float) -> float:
+    """Seconds kept for the evaluation center's work after the gate: the refit on all rows when the order asks
+    for it, the learning curve of a text order with few labels."""
+    from mofang.evaluation.learning import wanted
+
+    extra = 0.0
+    if order.deployment.refit_on_all_rows and dataset["task"] in ("tabular-classification", "text-classification"):
+        extra += max(3.0, 0.05 * budget)
+    labelled = sum((dataset.get("rows") or {}).values())
+    if dataset["task"] == "text-classification" and wanted(labelled, 0, bool(dataset.get("multi_label"))):
+        extra += max(3.0, 0.05 * budget)
+    return extra
 
 
 def _ordered(families: dict[str, Any]) -> list[str]:

@@ -56,6 +56,7 @@ METRICS_BY_TASK: dict[Task, dict[str, str]] = {
     Task.RETRIEVAL_QA: RETRIEVAL_METRICS,
 }
 TEXT_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.RETRIEVAL_QA})
+LABELLED_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.TABULAR_CLASSIFICATION})  # may take a labels file
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _CRITERION = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
@@ -202,6 +203,11 @@ class Acceptance(Strict):
 
 class Deployment(Strict):
     target: Literal["cloud", "edge"] = "cloud"
+    refit_on_all_rows: bool = Field(
+        False, description="Classification orders: once the gate has passed, fit the winner again with its chosen "
+                           "parameters on every labelled row (train + valid + test) before packaging — more labels "
+                           "for the delivered model when they are few; the report's test figures are those of "
+                           "the model before the refit (families that stop early on validation rows are kept)")
 
 
 class Budget(Strict):
@@ -226,6 +232,10 @@ class Order(Strict):
     multi_label: bool = Field(False, description="text-classification: a row may carry several labels, "
                                                  "written in the target joined by label_separator")
     label_separator: str = Field("|", min_length=1, description="Separator of labels in a multi-label target")
+    labels: Path | None = Field(None, description="Classification orders: a labels file (CSV id,label) written by "
+                                                  "`mofang label import`; it fills the target of rows whose id "
+                                                  "(id_column, else the data row number from 1) it names and whose "
+                                                  "target is empty — a label in the data is never overridden")
     base_model: str | None = Field(None, description="Transformer families: a model-catalog name or a local "
                                                      "Hugging Face checkpoint folder (never downloaded)")
     columns: Columns = Field(default_factory=Columns)
@@ -266,6 +276,8 @@ class Order(Strict):
         if self.text is not None and self.task not in TEXT_TASKS:
             raise ValueError(f"'text' applies to text tasks ({', '.join(sorted(TEXT_TASKS))}), "
                              f"not {self.task.value}")
+        if self.labels is not None and self.task not in LABELLED_TASKS:
+            raise ValueError(f"'labels' applies to classification orders, not {self.task.value}")
         if self.multi_label and self.task != Task.TEXT_CLASSIFICATION:
             raise ValueError("'multi_label' applies to text-classification orders only")
         granted = self.columns
@@ -283,6 +295,8 @@ class Order(Strict):
         for source in self.data:
             if source.path is not None and not source.path.is_absolute():
                 source.path = (base / source.path).resolve()
+        if self.labels is not None and not self.labels.is_absolute():
+            self.labels = (base / self.labels).resolve()
         return self
 
     @property

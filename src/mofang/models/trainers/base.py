@@ -152,6 +152,7 @@ class Trainer:
         if candidate.is_classifier and not candidate.is_multi_label:  # for blending candidates on valid
             info["valid_proba"] = candidate.proba_from_matrix(X_valid)
             info["valid_truth"] = candidate.truth(y_valid_labels)
+        info["single_fit_s"] = round(featurize_s + result.slowest_s, 3)  # what one more fit would take
         if self.refit_on_valid and len(valid):
             left, need = budget_s - (time.monotonic() - started), 1.3 * (featurize_s + result.slowest_s)
             if left >= need:
@@ -168,9 +169,18 @@ class Trainer:
                seed: int) -> Candidate:
         """The chosen parameters fitted again on train and valid together: more rows for the
         delivered model (valid already chose the parameters, the threshold and the calibration)."""
-        rows = pd.concat([train, valid], ignore_index=True)
-        y_all = np.concatenate([y, y_valid]) if y.ndim == 1 else np.vstack([y, y_valid])
-        pipeline, X_all, _ = self.featurize(dataset["features"], rows, valid.iloc[:0])
+        return self.refit_rows(candidate, dataset, pd.concat([train, valid], ignore_index=True), seed, params)
+
+    def refit_rows(self, candidate: Candidate, dataset: dict[str, Any], rows: pd.DataFrame, seed: int,
+                   params: dict[str, Any] | None = None) -> Candidate:
+        """`candidate` fitted again on `rows` (its labelled ones) with the parameters it was chosen with;
+        threshold and calibration stay those chosen on valid. Only for families with `refit_on_valid`
+        (the others stop on validation rows and cannot be fitted without them)."""
+        if not self.refit_on_valid:
+            raise MofangError(f"{self.family} cannot be refitted without validation rows (it stops early on them)")
+        rows, y_all = self._labelled(rows, dataset["target"], dataset.get("classes"), dataset)
+        params = dict(candidate.params if params is None else params)
+        pipeline, X_all, _ = self.featurize(dataset["features"], rows, rows.iloc[:0])
         estimator = self.refit_estimator(candidate.estimator_, params, X_all, y_all, seed,
                                          self._multi_label(dataset), pipeline.categorical_indices_)
         refitted = self._candidate(params, dataset, pipeline, estimator)
