@@ -63,7 +63,7 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
     if joined:
         _check_allowed_exist(order, data, order.data[0], [c for r in reads for c in r.denied])
     _check_roles(order, data)
-    if order.labels is not None:  # labels people gave rows of this data (mofang label import)
+    if getattr(order, "labels", None) is not None:  # labels people gave rows of this data (mofang label import)
         from mofang.data.label.pool import merge_labels
 
         data, merged = merge_labels(order, data)
