@@ -45,6 +45,18 @@ def _register_scheduling() -> None:
     register(app)  # submit, worker, jobs list|cancel|retry|quota
 
 
+def _register_products() -> None:
+    from mofang.cli_products import register
+
+    register(app, products_app)  # serve, improve, products promote|rollback, market list|publish|unpublish
+
+
+def _register_bundle() -> None:
+    from mofang.cli_bundle import register
+
+    register(app, products_app)  # bundle verify, products export --edge|--mlflow
+
+
 def _register_labeling() -> None:
     from mofang.cli_label import label_app
 
@@ -87,10 +99,13 @@ def _allow(meta, action: str, tenant: str | None, what: str | None = None):
 
 
 def _product_version(meta, ref: str, tenant: str | None, action: str):
-    """The product version `ref` names (PRODUCT or PRODUCT@VERSION), found among what the caller may see
-    and authorized for `action`; returns (name, version, identity)."""
-    name, number = _parse_ref(ref)
-    version = _view(meta).product_version(name, number, _visible_tenant(meta, tenant))
+    """The product version `ref` names (PRODUCT — its champion, else its latest —, PRODUCT@VERSION or
+    PRODUCT@ALIAS), found among what the caller may see and authorized for `action`; returns
+    (name, version, identity)."""
+    from mofang.products.registry import parse_ref, resolve
+
+    name = parse_ref(ref).name
+    version = resolve(_view(meta), ref, _visible_tenant(meta, tenant))
     identity = _allow(meta, action, version.product.tenant_id, what=f"product '{name}'")
     return name, version, identity
 
@@ -308,15 +323,8 @@ def products_list(tenant: Annotated[str | None, typer.Option()] = None) -> None:
     out.print(table)
 
 
-def _parse_ref(ref: str) -> tuple[str, int | None]:
-    name, _, version = ref.partition("@")
-    if version and not version.isdigit():
-        raise typer.BadParameter(f"version must be a number, got '{version}'")
-    return name, int(version) if version else None
-
-
 @products_app.command("show")
-def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
+def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT, PRODUCT@VERSION or PRODUCT@ALIAS")],
                   tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Show a product version: metrics, bundle, report and model card."""
     try:
@@ -326,13 +334,17 @@ def products_show(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VE
         raise _fail(exc) from None
     bundle = Path(version.bundle_path)
     out.print(f"[bold]{name}@{version.version}[/] ({version.model_family}, job {version.job_id})")
+    from mofang.products.registry import aliases, lineage
+
+    owner = version.product.tenant_id
+    out.print(f"aliases: {aliases(meta, owner, name)}  lineage: {lineage(meta, owner, name, version.version)}")
     out.print(json.dumps(version.metrics, indent=1))
     out.print(f"bundle: {bundle} (encrypted at rest)")
     out.print(f"report: mofang products report {name}@{version.version} --out report.html")
 
 
 @products_app.command("report")
-def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
+def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT, PRODUCT@VERSION or PRODUCT@ALIAS")],
                     out_file: Annotated[Path, typer.Option("--out", help="Where to write the HTML")] = Path(
                         "report.html"),
                     card: Annotated[bool, typer.Option(help="The model card (markdown) instead")] = False,
@@ -350,32 +362,6 @@ def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
     except MofangError as exc:
         raise _fail(exc) from None
     out.print(f"{'model card' if card else 'report'} of {name}@{version.version} written to {out_file}")
-
-
-@app.command()
-def serve(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
-          host: Annotated[str, typer.Option()] = "127.0.0.1",
-          port: Annotated[int, typer.Option()] = 8000,
-          tenant: Annotated[str | None, typer.Option()] = None) -> None:
-    """Serve a product version over HTTP (POST /predict, or /ask for retrieval-qa; /health, /metadata, /docs)."""
-    import uvicorn
-
-    from mofang.products import create_app, open_bundle
-
-    try:
-        meta = _meta()
-        name, version, identity = _product_version(meta, ref, tenant, "product.serve")
-        from mofang.security.authz import product_guard
-
-        guard = None if identity.bootstrap else product_guard(meta, version.product.tenant_id)
-        bundle = open_bundle(version.bundle_path, version.product.tenant_id, meta)
-        application = create_app(bundle, version=version.version, guard=guard)
-    except MofangError as exc:
-        raise _fail(exc) from None
-    out.print(f"serving {name}@{version.version} on http://{host}:{port}  (docs: /docs)")
-    if guard is None:
-        err.print("[yellow]no API keys exist yet: the endpoint is open; create keys with `mofang keys create`[/]")
-    uvicorn.run(application, host=host, port=port, log_level="info")
 
 
 @data_app.command("run")
@@ -443,6 +429,9 @@ _register_security()
 _register_scheduling()
 _register_labeling()
 _register_devices()
+__import__("mofang.cli_portal", fromlist=["register"]).register(app)  # portal: API + web pages
+_register_products()
+_register_bundle()
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -62,7 +62,7 @@ def test_bad_input_is_one_clear_error_and_registers_nothing(tmp_path, home, csv,
 
 
 def test_unsupported_task_is_refused(tmp_path, home) -> None:
-    order = _write(tmp_path, GOOD_CSV, order_text=ORDER.replace("tabular-classification", "time-series-forecast")
+    order = _write(tmp_path, GOOD_CSV, order_text=ORDER.replace("tabular-classification", "instruction-tuning")
                    .format(path="data.csv", target="label"))
     result = CliRunner().invoke(app, ["run", str(order)])
     assert result.exit_code == 2 and "not on the line yet" in result.output
@@ -71,7 +71,7 @@ def test_unsupported_task_is_refused(tmp_path, home) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [(["resume", "999"], "no job 999"), (["serve", "nope"], "no product 'nope'"),
-     (["serve", "nope@x"], "version must be a number"), (["orders", "show", "nope"], "no order 'nope'"),
+     (["serve", "nope@x!"], "neither a version number nor an alias"), (["orders", "show", "nope"], "no order 'nope'"),
      (["products", "show", "nope@2"], "no product 'nope'")],
 )
 def test_unknown_ids_are_one_clear_error(home, args, needle) -> None:

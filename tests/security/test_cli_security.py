@@ -73,6 +73,9 @@ ATTACKS = {
     "products report --tenant": lambda f: ["products", "report", ORDER, "--tenant", TENANT, "--card", "--out",
                                            str(f.home.parent / "stolen.md")],
     "serve": lambda f: ["serve", ORDER, "--tenant", TENANT, "--port", "1"],
+    "products export": lambda f: ["products", "export", ORDER, "--edge", "--out", str(f.home.parent / "stolen.tar.gz")],
+    "products export --tenant": lambda f: ["products", "export", f"{ORDER}@1", "--tenant", TENANT, "--mlflow",
+                                           "--out", str(f.home.parent / "stolen.mlflow")],
     "destroy": lambda f: ["destroy", ORDER, "--tenant", TENANT],
     "destroy --whole-tenant": lambda f: ["destroy", "--whole-tenant", "--tenant", TENANT],
     "keys revoke": lambda f: ["keys", "revoke", f.key_id("owner_a")],
@@ -82,13 +85,22 @@ ATTACKS = {
     "jobs cancel": lambda f: ["jobs", "cancel", str(f.job)],
     "jobs retry": lambda f: ["jobs", "retry", str(f.job)],
     "jobs quota": lambda f: ["jobs", "quota", TENANT, "--max-running", "0"],
+    "portal": lambda f: ["portal", "--port", "1", "--workers", "0"],  # the whole factory's API: operators only
+    "products promote": lambda f: ["products", "promote", f"{ORDER}@1", "--alias", "champion"],
+    "products promote --tenant": lambda f: ["products", "promote", f"{ORDER}@champion", "--tenant", TENANT],
+    "products rollback": lambda f: ["products", "rollback", ORDER, "--tenant", TENANT],
+    "improve": lambda f: ["improve", ORDER, "--tenant", TENANT],
+    "market publish": lambda f: ["market", "publish", ORDER, "--tenant", TENANT],
+    "market unpublish": lambda f: ["market", "unpublish", ORDER, "--tenant", TENANT],
 }
 # Commands without an object id of a tenant (or operator-only, refused by role for every tenant key).
 NO_TENANT_OBJECT = {"run", "demo", "data inspect", "data run", "data ops", "orders list", "products list",
                     "label export", "label import",  # over files the caller names, no stored object
+                    "bundle verify",  # an archive file the caller names, checked against the factory's public key
                     "devices", "devices health",  # factory-wide hardware (operators only), no tenant object
                     "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list",
-                    "submit", "worker", "jobs list"}  # submit: the tenant named in the order file, like run
+                    "submit", "worker", "jobs list",  # submit: the tenant named in the order file, like run
+                    "market list"}  # the public catalog: published models only, never a tenant's data
 
 
 def _command_paths(command: object, prefix: str = "") -> set[str]:

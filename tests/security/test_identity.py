@@ -84,11 +84,11 @@ def test_revoked_key_is_refused(acme: MetaStore) -> None:
 def test_operator_keys_have_no_tenant(acme: MetaStore) -> None:
     identity, key = create_api_key(acme, tenant=None, user="ops", role="operator")
     assert authenticate(acme, key) == identity and identity.is_operator
-    with pytest.raises(ValueError):
+    with pytest.raises(MofangError, match="an operator key has no tenant"):
         create_api_key(acme, tenant="acme", user="ops", role="operator")
-    with pytest.raises(ValueError):
+    with pytest.raises(MofangError, match="owner keys belong to a tenant: name it"):
         create_api_key(acme, tenant=None, user="ann", role="owner")
-    with pytest.raises(ValueError):
+    with pytest.raises(MofangError, match="unknown role 'admin' \\(expected: owner, member, viewer, operator\\)"):
         create_api_key(acme, tenant="acme", user="ann", role="admin")
     with pytest.raises(NotFoundError, match="no tenant 'nobody'"):
         create_api_key(acme, tenant="nobody", user="ann", role="owner")

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from mofang.errors import NotFoundError
+from mofang.products.tables import AliasEvent, FeedbackRow, ImprovementRun, MarketListing, VersionLineage
 from mofang.security.identity import Identity, Role
 from mofang.security.scope import (
     ScopeViolation,
@@ -84,11 +85,23 @@ def populate(store: MetaStore, tenant: str) -> Ids:
                           key_hash=b"h"),
                    AuditEvent(at="t", actor="u", tenant_id=tenant, action="a", object="o", details={},
                               prev_hash="0", hash=tenant)])
+        s.add_all(product_rows(tenant, job))
         s.flush()
         order = s.scalar(select(OrderRecord.id).where(OrderRecord.tenant_id == tenant))
         product = s.scalar(select(Product.id).where(Product.tenant_id == tenant))
         version = s.scalar(select(ProductVersion.id).where(ProductVersion.product_id == product))
         return Ids(order, job, station.id, process.id, product, version, artifact.id, f"{tenant}key")
+
+
+def product_rows(tenant: str, job: int) -> list[object]:
+    """One row of each product engineering table (aliases, lineage, feedback, improvements, market)."""
+    return [AliasEvent(tenant_id=tenant, product="p1", alias="champion", version=1, actor="u"),
+            VersionLineage(tenant_id=tenant, product="p1", version=1, order_id="o1", job_id=job, order_digest="d",
+                           dataset_digest="d", code_version="0"),
+            FeedbackRow(tenant_id=tenant, product="p1", version=1, row={"y": 1}, caller="u"),
+            ImprovementRun(tenant_id=tenant, product="p1", champion_version=1, job_id=job, feedback_rows=1),
+            MarketListing(tenant_id=tenant, name=f"p1-{tenant}", version=1, task="t", family="f", card="c",
+                          path="/m", digest="d", published_by="u")]
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -51,3 +52,34 @@ def parse_number_strings(values: pd.Series) -> pd.Series:
     sign = np.where(negative, -sign, sign)
     result = number * np.power(10.0, exponent) * scale * percent * sign
     return pd.Series(result.to_numpy(dtype="float64"), index=values.index)
+
+
+def parse_number_value(value: object) -> float:
+    """One value parsed exactly as `parse_numbers` would inside a column, without pandas' per-call cost
+    (serving one row: a distinct amount per request never hits a cache). NaN where it is not a number."""
+    if value is None:
+        return np.nan
+    if isinstance(value, bool | int | float | np.number):
+        number = float(value)
+        return number if np.isfinite(number) else np.nan
+    text = to_text(value)
+    if text.isascii():  # what pandas' own conversion reads (plain, signed, exponent, surrounding spaces)
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            return number if np.isfinite(number) else np.nan
+    text = _SEPARATORS.sub("", unicodedata.normalize("NFKC", text).replace("−", "-"))
+    negative = len(text) >= 2 and text[0] == "(" and text[-1] == ")"
+    if negative:
+        text = text[1:-1]
+    match = _NUMBER.match(text)
+    if match is None:
+        return np.nan
+    parts = match.groupdict()
+    number = float(parts["num"]) * 10.0 ** float(parts["exp"] or 0)
+    number *= _MULTIPLIER.get(parts["mult"] or "", 1.0) * _PERCENT.get(parts["pct"] or "", 1.0)
+    if (parts["sign"] == "-") ^ (parts["sign2"] == "-") ^ negative:
+        number = -number
+    return number if np.isfinite(number) else np.nan

@@ -100,7 +100,7 @@ def _stack(order: Order, data: pd.DataFrame, frame: pd.DataFrame, source: Source
 def check_sources(order: Order) -> None:
     """Preflight before an order is admitted: every source readable, columns granted, roles present."""
     data, _ = read_granted(order)
-    if order.target:
+    if order.target and not _windows_label(order):
         labels = data[order.target].dropna().map(str).str.strip()
         if labels.nunique() < 2:
             seen = ", ".join(f"'{v}'" for v in labels.unique()[:3]) or "no values at all"
@@ -122,7 +122,8 @@ def _check_allowed_exist(order: Order, frame: pd.DataFrame, source: Source, deni
 
 
 def _check_roles(order: Order, data: pd.DataFrame) -> None:
-    for role, column in (("target column", order.target), ("id_column", order.id_column)):
+    target = None if _windows_label(order) else order.target
+    for role, column in (("target column", target), ("id_column", order.id_column)):
         if column and column not in data.columns:
             close = difflib.get_close_matches(column, list(data.columns), n=1)
             hint = f" — did you mean '{close[0]}'?" if close else ""
@@ -140,3 +141,9 @@ def _sha256(source: Source, frame: pd.DataFrame) -> str:
     if source.path is not None:
         return tree_digest(source.path) if source.path.is_dir() else file_digest(source.path)
     return hashlib.sha256(frame.to_csv(index=False).encode("utf-8")).hexdigest()
+
+
+def _windows_label(order: Order) -> bool:
+    """Whether the order's target is created from labelled windows at ingest (anomaly.windows), not read."""
+    anomaly = getattr(order, "anomaly", None)
+    return anomaly is not None and anomaly.windows is not None

@@ -22,10 +22,12 @@ from mofang.data.pii import find_pii
 from mofang.data.pipeline import op_context, run_operators
 from mofang.data.profile import profile_frame
 from mofang.data.recipes import Recipe, RecipeOverride, build_recipe
+from mofang.data.sensors import anomaly_info, choose_sensors
 from mofang.data.sources import read_granted
-from mofang.data.split import split_rows
+from mofang.data.split import split_by_time, split_rows
 from mofang.data.split_leakage import held_out_copies
 from mofang.data.types import coerce
+from mofang.data.windows import label_from_windows
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.orders.schema import TEXT_TASKS, Task
@@ -40,6 +42,7 @@ WIDE_CATEGORIES = 100  # a categorical column with more distinct values than thi
 CLASS_TASKS = (Task.TABULAR_CLASSIFICATION, Task.TEXT_CLASSIFICATION)  # tasks whose target has classes
 FREE_TEXT = "free text; the tabular path does not read free text"
 DOCUMENT_SOURCES = ("path", "title", "label")  # a documents record's columns returned with its passages
+TIME_ROLE = "the order's time column (orders the time-aware split, never a feature)"
 
 
 class DataWorkshop(Station):
@@ -54,6 +57,9 @@ class DataWorkshop(Station):
         total = len(ctx.order.data)
         data, reads = read_granted(ctx.order, lambda i, s: ctx.advance(i, total, f"reading {s.label}"))
         ctx.advance(total, total, "all sources read")
+        if ctx.order.anomaly is not None and ctx.order.anomaly.windows is not None:  # labels kept beside the data
+            data, note = label_from_windows(ctx.order, data, reads)
+            ctx.reason(note)
         for read in reads:
             if read.denied:
                 ctx.reason(f"did not keep columns {read.denied} of {read.label}: not granted by the order")
@@ -179,6 +185,12 @@ class DataWorkshop(Station):
         profile, raw = ctx.load("profile"), ctx.load("raw")
         if ctx.order.task == Task.RETRIEVAL_QA:
             return self._choose_retrieval_columns(ctx, frame, profile, raw)
+        if ctx.order.task == Task.TIME_SERIES_FORECAST:
+            from mofang.data.timeseries.workshop import choose_series_columns
+
+            return choose_series_columns(ctx, frame, profile)
+        if ctx.order.task == Task.ANOMALY_DETECTION:
+            return choose_sensors(ctx, frame, profile, raw)
         target, id_column = ctx.order.target or "", ctx.order.id_column
         aliases: dict[str, dict[str, str]] = {}
         for step in ctx.load("trace_clean")["steps"]:
@@ -196,7 +208,8 @@ class DataWorkshop(Station):
             if name in text_columns:  # the model reads this text; PII inside it was desensitized
                 kept.append({"name": name, "kind": "text"})
                 continue
-            reason = self._drop_reason(name, spec["kind"], frame, raw, id_column, pii)
+            reason = (TIME_ROLE if name == ctx.order.time_column
+                      else self._drop_reason(name, spec["kind"], frame, raw, id_column, pii))
             if reason == FREE_TEXT and text_columns:
                 reason = ("free text not named in the order's 'text' (the model reads "
                           + ", ".join(text_columns) + ")")
@@ -331,11 +344,17 @@ class DataWorkshop(Station):
     # -- split -----------------------------------------------------------------------------------
     def split(self, ctx: StationContext) -> str:
         """Split real rows 70/15/15; synthetic rows join train only, and only when their parent is there."""
+        if ctx.order.task == Task.TIME_SERIES_FORECAST:  # per series by time: the last horizon steps are test
+            from mofang.data.timeseries.workshop import split_series
+
+            return split_series(ctx)
         frame, features = ctx.load("validated"), ctx.load("features")
         target, id_column = ctx.order.target or "", ctx.order.id_column
         # a multi-label target's label combinations are too many to stratify by: split at random
         classification = ctx.order.task in CLASS_TASKS and not ctx.order.multi_label
         columns = ([id_column] if id_column else []) + [f["name"] for f in features["features"]] + [target]
+        time_column = ctx.order.time_column  # kept beside the features (never one) to order the parts by
+        columns = [c for c in columns if c] + ([time_column] if time_column and time_column not in columns else [])
         retrieval = ctx.order.task == Task.RETRIEVAL_QA
         if retrieval and not id_column:  # answers name the row they come from: keep the original row number
             columns.insert(0, ROW)
@@ -344,10 +363,13 @@ class DataWorkshop(Station):
         synthetic = (frame[SYNTHETIC].fillna(False).to_numpy(dtype=bool) if SYNTHETIC in frame.columns
                      else np.zeros(len(frame), dtype=bool))
         real, extra = frame[~synthetic].reset_index(drop=True), frame[synthetic].reset_index(drop=True)
-        parts = split_rows(real[target], classification, ctx.order.seed)
+        parts = (split_by_time(real[time_column], time_column, real[target] if target else None, classification)
+                 if time_column else split_rows(real[target], classification, ctx.order.seed))
         for label, count in parts.rare_classes.items():
             ctx.reason(f"class '{label}' has only {count} rows: kept in train only (too few to evaluate)")
         how = "stratified by class" if classification else "random"
+        if time_column:
+            how = f"by time on '{time_column}': train the earliest rows, valid and test later ones"
         if retrieval:
             how = "random (questions are not stratified by their answer)"
         ctx.reason(f"split 70/15/15 {how} with seed {ctx.order.seed}")
@@ -440,6 +462,10 @@ class DataWorkshop(Station):
                    "rows": {name: len(part) for name, part in parts.items()}, "dropped": features["dropped"]}
         if order.multi_label:
             dataset.update(multi_label=True, label_separator=order.label_separator)
+        if order.task == Task.TIME_SERIES_FORECAST:
+            dataset["forecast"] = ctx.load("forecast_info")
+        if order.task == Task.ANOMALY_DETECTION:
+            dataset["anomaly"] = anomaly_info(order, features)
         if order.task == Task.RETRIEVAL_QA:
             dataset["retrieval"] = {
                 "mode": "documents" if _is_documents(order, parts["train"]) else "pairs",

@@ -15,7 +15,9 @@ TITLES = {"roc_curve": "ROC curve", "pr_curve": "Precision-recall curve",
           "confusion_matrix": "Confusion matrix", "calibration": "Calibration curve",
           "feature_importance": "Feature importance (top 20)", "predicted_vs_actual": "Predicted vs actual",
           "residuals": "Residual histogram", "per_class_f1": "F1 per label",
-          "robustness": "Robustness to perturbed text", "recall_at_k": "Recall@k and MRR on test questions"}
+          "robustness": "Robustness to perturbed text", "recall_at_k": "Recall@k and MRR on test questions",
+          "anomaly_timeline": "Anomaly timeline: true and detected windows",
+          "score_distribution": "Anomaly scores of normal and anomalous readings"}
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

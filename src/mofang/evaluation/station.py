@@ -7,6 +7,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from mofang.evaluation.anomaly import gate_anomaly, report_anomaly, score_anomaly
+from mofang.evaluation.forecast import gate_forecast, refit_forecast, report_forecast, score_forecast
 from mofang.evaluation.gates import check_gate
 from mofang.evaluation.metrics import per_class_report
 from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots, retrieval_plots
@@ -40,6 +42,10 @@ class EvaluationCenter(Station):
         metric = winner["primary_metric"]
         if dataset["task"] == RETRIEVAL_QA:
             return self._score_retrieval(ctx, dataset, test, candidates, metric)
+        if dataset["task"] == ANOMALY_DETECTION:
+            return score_anomaly(ctx, dataset, test, candidates, metric)
+        if dataset["task"] == TIME_SERIES_FORECAST:
+            return score_forecast(ctx, dataset, candidates, metric)
         leaderboard = []
         for record in candidates:
             candidate = Candidate.load(record["model_path"])
@@ -52,6 +58,10 @@ class EvaluationCenter(Station):
         winner, leaderboard, test = ctx.load("winner"), ctx.load("leaderboard"), ctx.load("test")
         row = next(r for r in leaderboard if r["name"] == winner["name"])
         robustness = None
+        if ctx.load("dataset")["task"] == ANOMALY_DETECTION:
+            return gate_anomaly(ctx, winner, leaderboard, test)
+        if ctx.load("dataset")["task"] == TIME_SERIES_FORECAST:
+            return gate_forecast(ctx, winner, leaderboard)
         if ctx.load("dataset")["task"] == RETRIEVAL_QA:
             from mofang.models.retrieval import RetrievalModel
 
@@ -89,6 +99,8 @@ class EvaluationCenter(Station):
         from mofang.models.refit import REFIT_MARGIN, estimate_seconds, refit_on_rows, refittable
 
         dataset, winner, gate = ctx.load("dataset"), ctx.load("winner"), ctx.load("gate")
+        if dataset["task"] == TIME_SERIES_FORECAST:  # always: a forecast starts after the latest data
+            return refit_forecast(ctx, dataset, winner, gate)
         if not ctx.order.deployment.refit_on_all_rows or dataset["task"] not in REFIT_TASKS:
             return "not asked (the delivered model is the one measured on test)"
         if not gate["passed"]:
@@ -152,6 +164,11 @@ class EvaluationCenter(Station):
         verdict = "accepted" if gate["passed"] else "rejected"
         if dataset["task"] == RETRIEVAL_QA:
             return self._report_retrieval(ctx, dataset, test, winner, leaderboard, gate, metrics, verdict)
+        if dataset["task"] == ANOMALY_DETECTION:
+            return report_anomaly(ctx, dataset, test, winner, leaderboard, gate, metrics, verdict,
+                                  _reasons(ctx, winner))
+        if dataset["task"] == TIME_SERIES_FORECAST:
+            return report_forecast(ctx, dataset, winner, leaderboard, gate, verdict, _reasons(ctx, winner))
         candidate = Candidate.load(winner["model_path"])
         p = predictions(candidate, test, dataset["target"])
         plots = _plots(candidate, p)
@@ -253,6 +270,8 @@ class EvaluationCenter(Station):
 
 
 RETRIEVAL_QA = "retrieval-qa"
+ANOMALY_DETECTION = "anomaly-detection"
+TIME_SERIES_FORECAST = "time-series-forecast"
 REFIT_TASKS = ("tabular-classification", "text-classification")  # tasks whose winner may be refitted on all rows
 REFIT_RESERVE_S = 4.0  # kept after a refit for the report, packaging and delivery
 REFIT_CHEAP_S = 5.0  # a refit estimated under this is done even past the budget (less than the budget's noise)

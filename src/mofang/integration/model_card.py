@@ -46,6 +46,14 @@ def model_card(meta: dict[str, Any]) -> str:
                    f"`{meta['target']}` passages with their source ({sources}) and score"
                    + (f", or no answer when the top result's confidence is under {threshold:.4g}" if threshold
                       is not None else "") + ".\n")
+    anomaly = meta.get("anomaly")
+    if anomaly:
+        answers = (f"\nWatches {', '.join(f'`{c}`' for c in anomaly['sensors'])} over windows of {anomaly['window']} "
+                   f"readings (detector {anomaly['detector']}). `POST /score` with readings in time order returns "
+                   f"a score per reading and flags those at or above {anomaly['threshold']:.4g}, calibrated to flag "
+                   f"{anomaly['false_alarm_rate']:.2%} of normal validation readings"
+                   + (" (a supervised detector knows only the kinds of fault labelled in its training data)"
+                      if anomaly["detector"] == "lightgbm-windows" else "") + ".\n")
     body = f"""
 # {meta['product']} (version from job {meta['job_id']})
 

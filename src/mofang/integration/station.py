@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 
 from mofang.errors import MofangError
+from mofang.integration.agent_tool import write_tool_file
 from mofang.integration.model_card import model_card
 from mofang.line import Station, StationContext
+from mofang.products.monitoring import write_reference
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
 
@@ -22,9 +24,13 @@ class IntegrationWorkshop(Station):
     name = "integration"
     inputs = ("dataset", "winner", "evaluation")
     outputs = ("bundle",)
-    processes = ("package", "smoke_test")
+    processes = ("package", "edge_bundle", "smoke_test")
 
     def package(self, ctx: StationContext) -> str:
+        if ctx.order.task.value == "time-series-forecast":
+            from mofang.products.forecast import package_forecast
+
+            return package_forecast(ctx)
         dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
         folder = ctx.path("bundle")
         if folder.exists():
@@ -46,14 +52,30 @@ class IntegrationWorkshop(Station):
         }
         if dataset.get("retrieval"):
             meta["retrieval"] = _retrieval_meta(dataset, winner)
+        if dataset.get("anomaly"):
+            from mofang.products.anomaly import anomaly_meta
+
+            meta["anomaly"] = anomaly_meta(dataset, winner)
         (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str),
                                               "utf-8")
         (folder / "model_card.md").write_text(model_card(meta), "utf-8")
+        write_reference(folder, ctx)  # the training reference that served traffic is checked against for drift
+        write_tool_file(folder, schema, meta)  # the OpenAI / MCP tool description of the product
         shutil.copyfile(evaluation["report_path"], folder / "report.html")
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         ctx.metric(bundle_mb=round(size_mb, 3))
         ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})
         return f"bundle of {len(BUNDLE_FILES)} files, {size_mb:.2f} MB"
+
+    def edge_bundle(self, ctx: StationContext) -> str:
+        """The signed edge archive (ONNX + preprocessing as data + runner), parity-checked; see edge_process."""
+        if ctx.order.task.value == "time-series-forecast":
+            from mofang.products.forecast import edge_forecast
+
+            return edge_forecast(ctx)
+        from mofang.integration.edge_process import edge_bundle
+
+        return edge_bundle(ctx)
 
     def smoke_test(self, ctx: StationContext) -> str:
         from mofang.products.serving import load_bundle
@@ -63,6 +85,14 @@ class IntegrationWorkshop(Station):
         bundle = load_bundle(draft["path"])
         if bundle.is_retrieval:
             return self._smoke_test_retrieval(ctx, bundle, test, draft)
+        if bundle.schema["task"] == "time-series-forecast":
+            from mofang.products.forecast import smoke_test_forecast
+
+            return smoke_test_forecast(ctx, bundle, draft)
+        if bundle.schema["task"] == "anomaly-detection":
+            from mofang.products.anomaly import smoke_test_anomaly
+
+            return smoke_test_anomaly(ctx, bundle, test, draft)
         rows = test.head(16)
         reference = ctx.load("dataset")
         inputs = rows[[f["name"] for f in reference["features"]]]

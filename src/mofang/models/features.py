@@ -257,6 +257,10 @@ def coerce_value(value: Any, kind: str, dayfirst: bool | None = None) -> Any:
             return float(value)
     if kind == "numeric" and isinstance(value, str) and _PLAIN_NUMBER.match(value):
         return float(value)
+    if kind == "numeric" and isinstance(value, str):  # amounts rarely repeat: parse without pandas
+        from mofang.data.numeric import parse_number_value
+
+        return parse_number_value(value)
     if kind == "datetime":
         from mofang.data.dates import parse_date_value
 

@@ -13,11 +13,14 @@ from mofang.errors import MofangError
 from mofang.evaluation.metrics import compute_metrics, is_better
 from mofang.line.context import StationContext
 from mofang.line.station import Station
+from mofang.models.anomaly.workshop import plan_anomaly, select_anomaly, train_anomaly
 from mofang.models.candidate import Candidate
 from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, greedy_blend
 from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
+from mofang.models.timeseries.workshop import plan_forecast, select_forecast, train_forecast
 from mofang.models.trainers.base import THRESHOLD_METRICS, tune_threshold
+from mofang.products.market_base import market_candidates
 
 # the transformer goes before the TF-IDF families: time it does not use (no GPU, no checkpoint that reads
 # the text) flows on to them instead of being lost at the end
@@ -30,6 +33,8 @@ SHARES = {"dummy": 0.05, "linear": 0.20, "tfidf-linear": 0.25, "jieba-linear": 0
 LATENCY_S = 2.0  # at most this long measuring one candidate's latency
 BLEND_TASKS = ("text-classification",)  # tasks whose candidates may be blended into a soft-voting ensemble
 RETRIEVAL_QA = "retrieval-qa"
+ANOMALY_DETECTION = "anomaly-detection"
+TIME_SERIES_FORECAST = "time-series-forecast"
 DENSE = ("lsa", "minilm")  # dense encoders a retrieval model tries besides BM25 (minilm skipped on Chinese)
 LSA_COST = 8.0  # an LSA index took ~7× as long as BM25 on the same passages (7.6k medical Q/A pairs, 2 cores)
 NO_ANSWER_PRECISION = 0.9  # target precision of "no answer" when the order does not gate on it
@@ -47,6 +52,10 @@ class ModelWorkshop(Station):
         dataset = ctx.load("dataset")
         if dataset["task"] == RETRIEVAL_QA:
             return self._plan_retrieval(ctx, dataset)
+        if dataset["task"] == ANOMALY_DETECTION:
+            return plan_anomaly(ctx, dataset)
+        if dataset["task"] == TIME_SERIES_FORECAST:
+            return plan_forecast(ctx, dataset)
         families = _ordered(trainers_for(dataset["task"]))
         metric, direction = primary_metric(ctx.order, dataset.get("classes"))
         budget, remaining = ctx.budget_s, ctx.remaining_s()
@@ -88,6 +97,10 @@ class ModelWorkshop(Station):
         plan, dataset = ctx.load("plan"), ctx.load("dataset")
         if dataset["task"] == RETRIEVAL_QA:
             return self._train_retrieval(ctx, plan, dataset)
+        if dataset["task"] == ANOMALY_DETECTION:
+            return train_anomaly(ctx, plan, dataset)
+        if dataset["task"] == TIME_SERIES_FORECAST:
+            return train_forecast(ctx, plan, dataset)
         train, valid = ctx.load("train"), ctx.load("valid")
         folder = ctx.path("models")
         folder.mkdir(parents=True, exist_ok=True)
@@ -109,6 +122,7 @@ class ModelWorkshop(Station):
             if record is not None:
                 info_path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
                 records.append(record)
+        records += market_candidates(ctx, dataset, valid)  # `base_model: market:NAME@V` competes as it is
         if not records:
             raise MofangError("no candidate family could be trained; see the reasons of this process")
         ctx.save("candidates", records)
@@ -163,6 +177,10 @@ class ModelWorkshop(Station):
         plan, candidates = ctx.load("plan"), ctx.load("candidates")
         if plan.get("task") == RETRIEVAL_QA:
             return self._select_retrieval(ctx, plan, candidates)
+        if plan.get("task") == ANOMALY_DETECTION:
+            return select_anomaly(ctx, plan, candidates)
+        if plan.get("task") == TIME_SERIES_FORECAST:
+            return select_forecast(ctx, plan, candidates)
         candidates = [r for r in candidates if r["family"] != "ensemble"]  # one from an interrupted select
         metric, direction = plan["primary_metric"], plan["direction"]
         acceptance = ctx.order.acceptance

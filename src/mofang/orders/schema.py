@@ -36,7 +36,7 @@ class Task(StrEnum):
 
 
 SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.TEXT_CLASSIFICATION,
-                             Task.RETRIEVAL_QA})
+                             Task.RETRIEVAL_QA, Task.ANOMALY_DETECTION, Task.TIME_SERIES_FORECAST})
 
 CLASSIFICATION_METRICS = {
     "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",
@@ -49,12 +49,19 @@ TEXT_CLASSIFICATION_METRICS = {
 }
 RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "higher",
                      "no_answer_precision": "higher"}
+# anomaly-detection: events are runs of labelled readings (NAB-style windows); delay in readings
+ANOMALY_METRICS = {"event_f1": "higher", "event_precision": "higher", "event_recall": "higher",
+                   "detection_delay": "lower", "point_f1": "higher", "false_alarm_rate": "lower"}
+FORECAST_METRICS = {"mase": "lower", "smape": "lower", "wql": "lower"}
 METRICS_BY_TASK: dict[Task, dict[str, str]] = {
     Task.TABULAR_CLASSIFICATION: CLASSIFICATION_METRICS,
     Task.TABULAR_REGRESSION: REGRESSION_METRICS,
     Task.TEXT_CLASSIFICATION: TEXT_CLASSIFICATION_METRICS,
     Task.RETRIEVAL_QA: RETRIEVAL_METRICS,
+    Task.ANOMALY_DETECTION: ANOMALY_METRICS,
+    Task.TIME_SERIES_FORECAST: FORECAST_METRICS,
 }
+LABEL_OPTIONAL = frozenset({Task.ANOMALY_DETECTION})  # tasks whose 'target' (a label column) may be absent
 TEXT_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.RETRIEVAL_QA})
 LABELLED_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.TABULAR_CLASSIFICATION})  # may take a labels file
 
@@ -173,6 +180,23 @@ def _check_recipe(task: Task, recipe: dict[str, Any]) -> None:
         raise ValueError(f"recipe.{exc.field}: {exc.reason}" if exc.field else f"recipe: {exc.reason}") from None
 
 
+def _check_forecast(order: Order) -> None:
+    """A forecast order names its time column and a `forecast:` section whose columns are distinct from the
+    target and the time column; other tasks have no `forecast:` section."""
+    if order.task != Task.TIME_SERIES_FORECAST:
+        if order.forecast is not None:
+            raise ValueError(f"'forecast' applies to time-series-forecast orders only, not {order.task.value}")
+        return
+    if not order.time_column:
+        raise ValueError("a time-series-forecast order needs a 'time_column' (the timestamps of the series)")
+    if order.forecast is None:
+        raise ValueError("a time-series-forecast order needs a 'forecast' section with at least 'horizon' "
+                         "(e.g. forecast: {horizon: 13, series_column: store})")
+    for column in order.forecast.columns:
+        if column in (order.target, order.time_column):
+            raise ValueError(f"forecast column '{column}' is the order's target or time_column")
+
+
 def _redact_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
@@ -201,6 +225,78 @@ class Acceptance(Strict):
                                 "of the robustness suite (absolute, e.g. 0.05)")
 
 
+class AnomalySettings(Strict):
+    """anomaly-detection orders: which sensors to watch, over how many readings, and how often the product
+    may raise a false alarm."""
+
+    sensors: list[str] | None = Field(None, description="Sensor columns (default: every numeric column except "
+                                                        "the target, id and time columns)")
+    window: int = Field(10, ge=2, le=10_000, description="Readings per window: the detectors read each reading "
+                                                         "with the statistics of the window ending at it")
+    false_alarm_rate: float = Field(0.01, gt=0, lt=0.5, description="Share of normal readings the calibrated "
+                                                                     "threshold may flag (measured on valid)")
+    windows: Path | None = Field(None, description="JSON file of labelled anomaly windows ([[start, end], ...], "
+                                                   "or NAB's {\"<dir>/<file>.csv\": [[start, end], ...]}, matched "
+                                                   "to the sources by file name): readings inside a window get "
+                                                   "label 1 in the column the order's 'target' names")
+
+
+class Forecast(Strict):
+    """What a time-series-forecast order forecasts: how far ahead, per which series, with which covariates."""
+
+    horizon: int = Field(gt=0, le=10_000, description="Steps to forecast (and to hold out per series as test)")
+    series_column: str | None = Field(None, description="Id column of the series (one model across many series); "
+                                                        "absent: the data is one series")
+    frequency: str | None = Field(None, description="Pandas offset alias of the time index (D, W-FRI, MS, h, "
+                                                    "15min ...); inferred from the data when absent")
+    season_length: int | None = Field(None, gt=0, le=10_000, description="Steps per season (inferred from the "
+                                                                          "frequency when absent: 7 daily, 52 weekly)")
+    known_covariates: list[str] = Field(default_factory=list, description="Columns known in advance for the "
+                                                                           "forecast steps (holidays, prices)")
+    past_covariates: list[str] = Field(default_factory=list, description="Columns observed only up to now "
+                                                                          "(temperature, traffic)")
+    quantiles: list[float] = Field(default_factory=lambda: [0.1, 0.5, 0.9], min_length=1,
+                                   description="Quantiles of the prediction intervals (WQL is measured on them)")
+    backtest_windows: int = Field(3, ge=1, le=50, description="Rolling windows of `horizon` steps each candidate "
+                                                              "is backtested on before the test window")
+    duplicates: Literal["mean", "sum", "last"] = Field("mean", description="How rows of one series at one "
+                                                                           "time step are combined")
+
+    @field_validator("quantiles")
+    @classmethod
+    def _proper_quantiles(cls, value: list[float]) -> list[float]:
+        bad = [q for q in value if not 0.0 < q < 1.0]
+        if bad:
+            raise ValueError(f"quantiles must lie strictly between 0 and 1; got {bad}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"a quantile is listed twice: {value}")
+        return sorted(value)
+
+    @field_validator("frequency")
+    @classmethod
+    def _known_frequency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from pandas.tseries.frequencies import to_offset
+
+        try:
+            to_offset(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a pandas frequency; write e.g. D, W-FRI, MS, h or 15min") from None
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> Forecast:
+        both = sorted(set(self.known_covariates) & set(self.past_covariates))
+        if both:
+            raise ValueError(f"{both} listed as both known_covariates and past_covariates")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in (self.series_column, *self.known_covariates, *self.past_covariates) if c]
+
+
 class Deployment(Strict):
     target: Literal["cloud", "edge"] = "cloud"
     refit_on_all_rows: bool = Field(
@@ -212,6 +308,16 @@ class Deployment(Strict):
 
 class Budget(Strict):
     minutes: float = Field(10.0, gt=0, le=7 * 24 * 60, description="Wall-clock budget of the whole job")
+
+
+class Monitoring(Strict):
+    """Drift alarms of the served product: served rows are compared with the training reference per window."""
+
+    window_rows: int = Field(500, ge=20, le=1_000_000, description="Served rows per drift window")
+    min_rows: int = Field(200, ge=10, description="Rows before GET /drift evaluates the window being filled")
+    psi_alarm: float = Field(0.25, gt=0, description="Alarm when a feature's PSI exceeds this")
+    ks_alarm: float = Field(0.2, gt=0, le=1, description="Alarm when a numeric feature's KS statistic exceeds this")
+    prediction_psi_alarm: float = Field(0.25, gt=0, description="Alarm when the predictions' PSI exceeds this")
 
 
 class Order(Strict):
@@ -237,11 +343,18 @@ class Order(Strict):
                                                   "(id_column, else the data row number from 1) it names and whose "
                                                   "target is empty — a label in the data is never overridden")
     base_model: str | None = Field(None, description="Transformer families: a model-catalog name or a local "
-                                                     "Hugging Face checkpoint folder (never downloaded)")
+                                                     "Hugging Face checkpoint folder (never downloaded); or "
+                                                     "market:NAME@V, a published model that competes with the "
+                                                     "families trained on this order's data")
+    anomaly: AnomalySettings | None = Field(None, description="anomaly-detection: sensors, window, target "
+                                                               "false-alarm rate")
+    forecast: Forecast | None = Field(None, description="time-series-forecast: horizon, series id column, "
+                                                        "frequency, covariates, quantiles, backtest windows")
     columns: Columns = Field(default_factory=Columns)
     acceptance: Acceptance = Field(default_factory=Acceptance)
     deployment: Deployment = Field(default_factory=Deployment)
     budget: Budget = Field(default_factory=Budget)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
     recipe: Annotated[dict[str, Any] | None, Field(
         None, description="Changes to the task's default data recipe: base, params, add, remove")]
     seed: int = 42
@@ -265,7 +378,7 @@ class Order(Strict):
     def _consistent(self) -> Order:
         metrics = METRICS_BY_TASK.get(self.task)
         if metrics is not None:
-            if not self.target:
+            if not self.target and self.task not in LABEL_OPTIONAL:
                 raise ValueError(f"a {self.task.value} order needs a 'target' column")
             for name in self.acceptance.metrics:
                 if name not in metrics:
@@ -280,9 +393,13 @@ class Order(Strict):
             raise ValueError(f"'labels' applies to classification orders, not {self.task.value}")
         if self.multi_label and self.task != Task.TEXT_CLASSIFICATION:
             raise ValueError("'multi_label' applies to text-classification orders only")
+        _check_anomaly(self)
+        _check_forecast(self)
         granted = self.columns
         roles = [("target", self.target), ("id_column", self.id_column), ("time_column", self.time_column)]
         roles += [("text", column) for column in self.text_columns]
+        roles += [("forecast", column) for column in (self.forecast.columns if self.forecast else [])]
+        roles += [("anomaly.sensors", column) for column in ((self.anomaly.sensors if self.anomaly else None) or [])]
         for role, column in roles:
             if column and column in granted.deny:
                 raise ValueError(f"{role} '{column}' is listed in columns.deny")
@@ -295,6 +412,8 @@ class Order(Strict):
         for source in self.data:
             if source.path is not None and not source.path.is_absolute():
                 source.path = (base / source.path).resolve()
+        if self.anomaly is not None and self.anomaly.windows is not None and not self.anomaly.windows.is_absolute():
+            self.anomaly.windows = (base / self.anomaly.windows).resolve()
         if self.labels is not None and not self.labels.is_absolute():
             self.labels = (base / self.labels).resolve()
         return self
@@ -305,4 +424,32 @@ class Order(Strict):
         return [self.text] if isinstance(self.text, str) else list(self.text or [])
 
     def is_granted(self, column: str) -> bool:
-        return self.columns.grants(column, self.target, self.id_column, self.time_column, *self.text_columns)
+        return self.columns.grants(column, self.target, self.id_column, self.time_column, *self.text_columns,
+                                   *(self.forecast.columns if self.forecast else []))
+
+
+def _check_anomaly(order: Order) -> None:
+    """What an anomaly-detection order needs: a time column, sensors distinct from the other roles, and a
+    label column for any acceptance metric (nothing can be measured without labels)."""
+    if order.anomaly is not None and order.task != Task.ANOMALY_DETECTION:
+        raise ValueError(f"'anomaly' applies to anomaly-detection orders only, not {order.task.value}")
+    if order.task != Task.ANOMALY_DETECTION:
+        return
+    if not order.time_column:
+        raise ValueError("an anomaly-detection order needs 'time_column' (the readings' timestamps: the split "
+                         "and the event windows follow time)")
+    if order.anomaly is not None and order.anomaly.windows is not None and not order.target:
+        raise ValueError("anomaly.windows needs 'target': the name of the label column the windows create")
+    if order.acceptance.metrics and not order.target:
+        raise ValueError("acceptance metrics of an anomaly-detection order need 'target' (the column labelling "
+                         "anomalous readings 1/0) to be measured")
+    sensors = (order.anomaly.sensors or []) if order.anomaly else []
+    if order.anomaly and order.anomaly.sensors is not None and not sensors:
+        raise ValueError("anomaly.sensors is empty; name at least one sensor column or leave it out")
+    for column in sensors:
+        for role, name in (("target", order.target), ("time_column", order.time_column),
+                           ("id_column", order.id_column)):
+            if column == name:
+                raise ValueError(f"anomaly.sensors names '{column}', the order's {role}")
+    if len(set(sensors)) != len(sensors):
+        raise ValueError(f"anomaly.sensors names a column twice: {sensors}")

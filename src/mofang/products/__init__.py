@@ -1,6 +1,20 @@
-"""Product engineering center: delivery into the product registry and serving of product versions."""
+"""Product engineering center: delivery into the product registry, serving, monitoring, feedback and the
+improvement loop, and the marketplace. Names are imported lazily, so the store can register this center's
+tables (`mofang.products.tables`) without importing the line."""
 
-from mofang.products.delivery import DeliveryStation
-from mofang.products.serving import Bundle, create_app, load_bundle, open_bundle
+from __future__ import annotations
 
-__all__ = ["Bundle", "DeliveryStation", "create_app", "load_bundle", "open_bundle"]
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {"DeliveryStation": "mofang.products.delivery", "Bundle": "mofang.products.serving",
+            "create_app": "mofang.products.serving", "load_bundle": "mofang.products.serving",
+            "open_bundle": "mofang.products.serving"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'mofang.products' has no attribute '{name}'")
+    return getattr(import_module(_EXPORTS[name]), name)

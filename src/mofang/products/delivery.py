@@ -30,13 +30,17 @@ class DeliveryStation(Station):
         version = ctx.meta.add_product_version(
             ctx.tenant, ctx.order.id, ctx.order.task.value, ctx.job_id, str(stored), digest,
             winner["family"], evaluation["metrics"])
-        ctx.reason(f"delivered {ctx.order.id}@{version}: gate passed on every check")
+        from mofang.products.registry import on_delivered
+
+        alias = on_delivered(ctx.meta, tenant=ctx.tenant, product=ctx.order.id, version=version, job_id=ctx.job_id,
+                             spec=ctx.order.model_dump(mode="json"), dataset_digest=ctx.load("dataset")["digest"])
+        ctx.reason(f"delivered {ctx.order.id}@{version} as {alias}: gate passed on every check")
         from mofang.security.audit import MODEL_DELIVERED, AuditLog
 
         AuditLog(ctx.meta).record(MODEL_DELIVERED, actor="line", tenant=ctx.tenant, object=f"{ctx.order.id}@{version}",
                                   details={"job": ctx.job_id, "bundle_digest": digest, "family": winner["family"]})
         ctx.save("delivery", {"product": ctx.order.id, "version": version, "bundle": str(stored),
                               "digest": digest})
-        ctx.set_outcome(product=ctx.order.id, version=version, bundle=str(stored),
+        ctx.set_outcome(product=ctx.order.id, version=version, alias=alias, bundle=str(stored),
                         report=str(stored / "report.html"))
         return f"{ctx.order.id}@{version} → {stored}"

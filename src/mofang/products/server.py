@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import uvicorn
 
-from mofang.products.serving import create_app, open_bundle
+from mofang.products.serving import open_bundle
 from mofang.store.models import ProductVersion
 
 
@@ -24,10 +24,26 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(version: ProductVersion, timeout_s: float = 30.0,
-                   guard: Callable[[str | None], Any] | None = None) -> Iterator[str]:
-    """Serve a product version on 127.0.0.1:<free port>; yields its base URL; stops on exit."""
-    app = create_app(open_bundle(version.bundle_path, version.product.tenant_id), version=version.version,
-                     guard=guard)
+                   guard: Callable[[str | None], Any] | None = None, store: Any = None) -> Iterator[str]:
+    """Serve a product version on 127.0.0.1:<free port>; yields its base URL; stops on exit. Feedback and the
+    call audit go to `store` (the default MetaStore when None)."""
+    from mofang.products.multi import Served, serving_app
+    from mofang.store import MetaStore
+
+    meta = store or MetaStore()
+    try:
+        served = Served(open_bundle(version.bundle_path, version.product.tenant_id, meta), version.version, guard)
+        with running_app(serving_app([served], store=meta), timeout_s) as url:
+            yield url
+    finally:
+        if store is None:
+            meta.dispose()
+
+
+@contextmanager
+def running_app(app: Any, timeout_s: float = 30.0) -> Iterator[str]:
+    """Run an ASGI app on 127.0.0.1:<free port> in a thread; yields its base URL; stops (and runs its shutdown
+    hooks) on exit."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

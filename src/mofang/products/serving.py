@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 from fastapi import Depends, FastAPI
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
@@ -28,6 +27,8 @@ MAX_TEXT_CHARS = 100_000  # one text field of a served row
 MAX_QUESTION_CHARS = 2_000  # one question to a retrieval product
 MAX_ANSWERS = 50  # the most answers one question may ask for (`k`)
 RETRIEVAL_QA = "retrieval-qa"
+ANOMALY_DETECTION = "anomaly-detection"
+TIME_SERIES_FORECAST = "time-series-forecast"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Bundle:
     candidate: Any
     schema: dict[str, Any]
     metadata: dict[str, Any]
+    reference: dict[str, Any] | None = None  # the training reference for drift (reference.json), when packaged
 
     @property
     def feature_names(self) -> list[str]:
@@ -59,8 +61,9 @@ class Bundle:
 
     def predict_records(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Predict for raw JSON rows; missing fields are treated as missing values."""
-        frame = pd.DataFrame([{name: row.get(name) for name in self.feature_names} for row in records],
-                             columns=self.feature_names)
+        from mofang.integration.rows import model_input  # a few rows skip pandas (served one-row latency)
+
+        frame = model_input(records, self.feature_names, getattr(self.candidate, "pipeline_", None))
         if not self.is_classifier:
             return {"predictions": [_plain(v) for v in self.candidate.predict(frame)]}
         proba = self.candidate.predict_proba(frame)  # one transform for both answers
@@ -88,11 +91,22 @@ def load_bundle(path: str | Path, read: Callable[[Path], bytes] | None = None) -
         from mofang.models.retrieval import RetrievalModel
 
         model: Any = RetrievalModel.load(io.BytesIO(read(path / "model.joblib")))
+    elif schema.get("task") == TIME_SERIES_FORECAST:  # forecasts series: see mofang.products.forecast
+        from mofang.models.timeseries import ForecastModel
+
+        model = ForecastModel.load(io.BytesIO(read(path / "model.joblib")))
+    elif schema.get("task") == ANOMALY_DETECTION:  # scores readings: see mofang.products.anomaly
+        from mofang.models.anomaly import AnomalyModel
+
+        model = AnomalyModel.load(io.BytesIO(read(path / "model.joblib")))
     else:
         from mofang.models import Candidate
 
         model = Candidate.load(io.BytesIO(read(path / "model.joblib")))
-    return Bundle(path=path, candidate=model, schema=schema, metadata=metadata)
+    from mofang.products.monitoring import REFERENCE_FILE
+
+    reference = json.loads(read(path / REFERENCE_FILE).decode("utf-8")) if (path / REFERENCE_FILE).exists() else None
+    return Bundle(path=path, candidate=model, schema=schema, metadata=metadata, reference=reference)
 
 
 def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
@@ -111,19 +125,39 @@ def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
 
 
 def create_app(bundle: Bundle, *, version: int | None = None,
-               guard: Callable[[str | None], Any] | None = None) -> FastAPI:
+               guard: Callable[[str | None], Any] | None = None, store: Any = None, metrics: Any = None,
+               batching: bool = True, max_wait_ms: float = 0.0) -> FastAPI:
     """The product's API: POST /predict (POST /ask for a retrieval product), GET /health, GET /metadata,
-    OpenAPI docs at /docs.
+    GET /drift, POST /feedback, GET /metrics (Prometheus; on the root app when several products are served
+    together, see `multi.serving_app`), OpenAPI docs at /docs.
 
-    With a `guard`, /predict, /ask and /metadata need an API key (`Authorization: Bearer mf_...` or
+    With a `guard`, every route but /health and /metrics needs an API key (`Authorization: Bearer mf_...` or
     `X-API-Key`); the guard raises AuthError (401), Forbidden (403) or NotFoundError (404: another tenant's
-    product).
+    product). `store` (a MetaStore) records feedback and the call audit; `metrics` is a shared
+    `ServingMetrics` (a new one, served at /metrics, when None). Concurrent /predict requests are
+    micro-batched unless `batching` is False.
     """
+    from mofang.products.runtime import ProductRuntime, install
+    from mofang.products.telemetry import CallAudit, ServingMetrics
+
     meta = bundle.metadata
     caller = _caller(guard)
     title = f"{meta['product']}" + (f" v{version}" if version else "")
+    if bundle.schema.get("task") == TIME_SERIES_FORECAST:
+        from mofang.products.forecast import forecast_app
+
+        return forecast_app(bundle, version, caller, title)
+    if bundle.schema.get("task") == ANOMALY_DETECTION:
+        from mofang.products.anomaly import anomaly_app
+
+        return anomaly_app(bundle, version, caller, title)
+    runtime = ProductRuntime(bundle, version, metrics=metrics or ServingMetrics(), meta=store,
+                             audit=CallAudit(store) if store is not None else None, batching=batching,
+                             max_wait_ms=max_wait_ms)
     if bundle.is_retrieval:
-        return _retrieval_app(bundle, version, caller, title)
+        app = _retrieval_app(bundle, version, caller, title, runtime)
+        install(app, runtime, caller, own_metrics=metrics is None)
+        return app
     app = FastAPI(title=f"Mofang product · {title}", version=__version__,
                   description=f"{meta['task']} model predicting `{meta['target']}` "
                               f"(family {meta['family']}, order {meta['order_id']}).")
@@ -135,11 +169,13 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     stats = {"requests": 0, "rows": 0, "started": time.time()}
 
     _common_routes(app, bundle, version, caller, stats)
+    install(app, runtime, caller, own_metrics=metrics is None)
+    app.state.runtime = runtime
 
-    @app.post("/predict", dependencies=[Depends(caller)])
-    def predict(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+    @app.post("/predict")
+    async def predict(request: request_model, identity: Any = Depends(caller)) -> dict[str, Any]:  # type: ignore[valid-type]
         records = [row.model_dump(by_alias=True) for row in request.rows]  # type: ignore[attr-defined]
-        answer = bundle.predict_records(records)
+        answer = await runtime.predict(records, identity)
         stats["requests"] += 1
         stats["rows"] += len(records)
         return {"product": meta["product"], "version": version, **answer}
@@ -147,7 +183,8 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     return app
 
 
-def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., None], title: str) -> FastAPI:
+def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., Any], title: str,
+                   runtime: Any) -> FastAPI:
     """A retrieval product's API: POST /ask answers one question; there is no /predict."""
     meta = bundle.metadata
     app = FastAPI(title=f"Mofang product · {title}", version=__version__,
@@ -162,11 +199,13 @@ def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., No
         k: int = Field(5, ge=1, le=MAX_ANSWERS, description="How many answers to return")
 
     _common_routes(app, bundle, version, caller, stats)
+    app.state.runtime = runtime
 
-    @app.post("/ask", dependencies=[Depends(caller)])
-    def ask(request: AskRequest) -> dict[str, Any]:
+    @app.post("/ask")
+    def ask(request: AskRequest, identity: Any = Depends(caller)) -> dict[str, Any]:
         answer = bundle.ask(request.question.strip(), request.k)
         stats["requests"] += 1
+        runtime.called(identity, "ask", 1, False)
         return {"product": meta["product"], "version": version, **answer}
 
     return app
@@ -186,6 +225,10 @@ def _common_routes(app: FastAPI, bundle: Bundle, version: int | None, caller: Ca
     def metadata() -> dict[str, Any]:
         return {"version": version, "schema": bundle.schema, **meta}
 
+    from mofang.integration.openai_api import tool_routes
+
+    tool_routes(app, bundle, caller)  # GET /tool: the OpenAI / MCP tool description (integration workshop)
+
 
 def _non_empty(value: str) -> str:
     if not value.strip():
@@ -202,20 +245,21 @@ def _plain_tree(value: Any) -> Any:
     return _plain(value)
 
 
-def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., None]:
-    """A FastAPI dependency that checks the request's API key with `guard` (nothing when unguarded)."""
+def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., Any]:
+    """A FastAPI dependency that checks the request's API key with `guard` and gives the caller's identity
+    (None when unguarded)."""
     from fastapi import Header, HTTPException
 
     from mofang.errors import NotFoundError
     from mofang.security.authz import Forbidden
 
-    def check(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> None:
+    def check(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> Any:
         if guard is None:
-            return
+            return None
         key = x_api_key or (authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer "
                             else None)
         try:
-            guard(key)
+            return guard(key)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
         except MofangError as exc:

@@ -32,6 +32,10 @@ ACTIONS: MappingProxyType[str, frozenset[Role]] = MappingProxyType({
     "product.serve": _TENANT_READ,
     "product.predict": _TENANT_READ,
     "product.destroy": frozenset({Role.OWNER, Role.OPERATOR}),
+    "product.promote": _TENANT_WRITE,  # move an alias (champion, challenger) or roll back
+    "product.improve": _TENANT_WRITE,  # retrain on feedback
+    "product.publish": frozenset({Role.OWNER}),  # share a model with every tenant through the marketplace
+    "market.read": frozenset({Role.OWNER, Role.MEMBER, Role.VIEWER, Role.OPERATOR}),  # the public catalog
     "tenant.create": frozenset({Role.OPERATOR}),
     "tenant.destroy": frozenset({Role.OPERATOR}),
     "keys.create": frozenset({Role.OWNER, Role.OPERATOR}),

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from mofang.errors import NotFoundError
+from mofang.products.tables import forget as forget_products
 from mofang.security.audit import ORDER_DESTROYED, TENANT_DESTROYED, AuditLog
 from mofang.security.certificates import issue_certificate
 from mofang.security.keys import KeyRing
@@ -57,6 +58,9 @@ def plan_order(meta: MetaStore, artifacts: ArtifactStore, tenant: str, order_id:
             plan.kept.append({"path": str(path), "reason": "also used by another order of this tenant"})
         elif path.exists():
             plan.folders.append(path)
+    from mofang.products.tables import listed_copies
+
+    plan.folders += [p for p in listed_copies(meta, tenant, order_id) if p.exists() and p not in plan.folders]
     return plan
 
 
@@ -166,6 +170,7 @@ def _forget_order(meta: MetaStore, tenant: str, order_id: str) -> None:
         jobs = [job.id for job in record.jobs]
         _forget_runs(s, jobs)
         s.execute(delete(ProductVersion).where(ProductVersion.job_id.in_(jobs)))
+        forget_products(s, tenant, [order_id])  # aliases, lineage, feedback rows, listings of the order's product
         for job in record.jobs:
             job.status, job.spec, job.outcome, job.error, job.finished_at = DESTROYED, {}, {}, None, utcnow()
         record.spec = {"retention_days": (record.spec or {}).get("retention_days"), "destroyed": True}
@@ -183,6 +188,7 @@ def _forget_tenant(meta: MetaStore, tenant: str) -> None:
         products = list(s.scalars(select(Product.id).where(Product.tenant_id == tenant)))
         s.execute(delete(ProductVersion).where(ProductVersion.product_id.in_(products)))
         s.execute(delete(Product).where(Product.id.in_(products)))
+        forget_products(s, tenant)
         s.execute(delete(Job).where(Job.id.in_(jobs)))
         s.execute(delete(OrderRecord).where(OrderRecord.tenant_id == tenant))
         for key in s.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant, ApiKey.revoked_at.is_(None))):

@@ -89,8 +89,14 @@ def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role
 
     The key is returned only here: the store keeps a random salt and the scrypt hash of its secret.
     """
-    role = Role(role)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise MofangError(f"unknown role '{role}' (expected: {', '.join(r.value for r in Role)})") from None
     validate_slug(user, "user")
+    if (role == Role.OPERATOR) != (tenant is None):
+        raise MofangError("an operator key has no tenant" if tenant is not None
+                          else f"{role.value} keys belong to a tenant: name it (--tenant)")
     identity = Identity(user=user, tenant=tenant, role=role, key_id=secrets.token_hex(6))
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)

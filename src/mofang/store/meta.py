@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+import mofang.products.tables  # noqa: F401  (registers the product engineering tables in the same schema)
 import mofang.scheduling.tables  # noqa: F401  (registers the scheduling tables in the same schema)
 import mofang.security.tables  # noqa: F401  (registers the security tables in the same schema)
 from mofang.config import settings

@@ -1,0 +1,150 @@
+"""Edge bundles: the candidate as ONNX + its preprocessing as data + the numpy-only runner + the model card,
+parity-checked against the served product on the test split and packed as a signed tar.gz."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mofang.integration.archive import pack_signed
+from mofang.integration.onnx_export import export_estimator, quantize_int8
+from mofang.integration.preprocess import NotExportable, edge_spec
+
+EDGE_ARCHIVE = "edge.tar.gz"
+RUNNER = "mofang_edge_runner.py"
+PARITY_ROWS = 2000
+PROBA_TOLERANCE = 1e-3  # float32 graph vs the float64 native model
+QUANTIZED_PROBA_TOLERANCE = 0.02  # int8 weights
+REGRESSION_TOLERANCE = 1e-4  # relative to the scale of the predictions
+
+
+class EdgeRefused(NotExportable):
+    """The edge model does not answer like the served product (parity failed)."""
+
+
+@dataclass
+class Parity:
+    """ONNX vs native on the same rows: how far apart the answers are."""
+
+    rows: int
+    max_abs_diff: float
+    labels_match: bool
+    tolerance: float
+    quantized: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.labels_match and self.max_abs_diff <= self.tolerance
+
+    def describe(self) -> str:
+        labels = "labels match" if self.labels_match else "LABELS DIFFER"
+        return (f"{self.rows} test rows: {labels}, max |Δ| {self.max_abs_diff:.2e} "
+                f"(tolerance {self.tolerance:g}{', int8' if self.quantized else ''})")
+
+
+def records_of(frame: pd.DataFrame, features: list[str]) -> list[dict[str, Any]]:
+    """JSON-like rows (as a client sends them) from a frame: timestamps as ISO text, missing as None."""
+    out = []
+    for row in frame[features].itertuples(index=False, name=None):
+        out.append({name: _json_value(v) for name, v in zip(features, row, strict=True)})
+    return out
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def write_edge_folder(candidate: Any, schema: dict[str, Any], card: str, folder: Path, *,
+                      quantize: bool) -> dict[str, Any]:
+    """Write model.onnx, preprocess.json, the runner, schema.json and the model card into `folder`;
+    returns what was built (quantized or why not). Raises NotExportable naming what cannot be exported."""
+    from mofang.integration import edge_runner
+    from mofang.integration.preprocess import pipeline_spec
+
+    width = int(pipeline_spec(candidate.pipeline_)["width"])
+    exported = export_estimator(candidate, width)
+    data, quantized, note = exported.data, False, "fp32 (cloud target)"
+    if quantize:
+        int8 = quantize_int8(data)
+        if int8 is None:
+            note = "no weight matrices to quantize (tree ensemble or sklearn linear operator): kept fp32"
+        else:
+            data, quantized, note = int8, True, "int8 dynamic quantization of the weights"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "model.onnx").write_bytes(data)
+    spec = edge_spec(candidate, schema, "model.onnx", exported.output, exported.proba_columns)
+    (folder / "preprocess.json").write_text(json.dumps(spec, ensure_ascii=False), "utf-8")
+    shutil.copyfile(edge_runner.__file__, folder / RUNNER)
+    (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
+    (folder / "model_card.md").write_text(card, "utf-8")
+    return {"quantized": quantized, "quantization": note, "onnx_mb": round(len(data) / 2**20, 3),
+            "fp32": exported.data}
+
+
+def check_parity(bundle: Any, folder: Path, records: list[dict[str, Any]], quantized: bool) -> Parity:
+    """The edge runner (loaded from `folder`) against the served product's `predict_records` on `records`."""
+    from mofang.integration.edge_runner import EdgeModel
+
+    edge = EdgeModel(folder)
+    native = bundle.predict_records(records)
+    mine = edge.predict(records)
+    if "probabilities" not in native:  # regression
+        a = np.asarray(native["predictions"], dtype=float)
+        b = np.asarray(mine["predictions"], dtype=float)
+        scale = max(1.0, float(np.nanmax(np.abs(a))) if len(a) else 1.0)
+        diff = float(np.nanmax(np.abs(a - b))) / scale if len(a) else 0.0
+        tolerance = REGRESSION_TOLERANCE * (100 if quantized else 1)
+        return Parity(len(records), diff, True, tolerance, quantized)
+    classes = list(native["probabilities"][0]) if records else []
+    a = np.asarray([[p[c] for c in classes] for p in native["probabilities"]], dtype=float)
+    b = np.asarray([[p[c] for c in classes] for p in mine["probabilities"]], dtype=float)
+    diff = float(np.abs(a - b).max()) if a.size else 0.0
+    labels = [json.dumps(p, ensure_ascii=False) for p in native["predictions"]] == \
+             [json.dumps(p, ensure_ascii=False) for p in mine["predictions"]]
+    return Parity(len(records), diff, labels, QUANTIZED_PROBA_TOLERANCE if quantized else PROBA_TOLERANCE,
+                  quantized)
+
+
+def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path, key: Any, *,
+                       quantize: bool, about: dict[str, Any]) -> dict[str, Any]:
+    """Export, parity-check and pack the edge bundle of a loaded (served) `bundle` into `archive`.
+
+    With `quantize`, an int8 model that fails parity falls back to fp32 (recorded); a model that fails
+    parity in fp32 raises EdgeRefused with the figures. Returns the build record (parity included)."""
+    if bundle.is_retrieval:
+        raise NotExportable("a retrieval knowledge base is served (POST /ask), not exported to ONNX")
+    if bundle.schema.get("task") == "anomaly-detection":
+        raise NotExportable("an anomaly detector is served (POST /score); its ONNX export is not built yet")
+    records = records_of(test.head(PARITY_ROWS), bundle.feature_names)
+    with tempfile.TemporaryDirectory(prefix="mofang-edge-") as tmp:
+        folder = Path(tmp) / "edge"
+        built = write_edge_folder(bundle.candidate, bundle.schema, card, folder, quantize=quantize)
+        parity = check_parity(bundle, folder, records, built["quantized"])
+        if not parity.passed and built["quantized"]:
+            (folder / "model.onnx").write_bytes(built["fp32"])
+            built["quantization"] = f"int8 failed parity ({parity.describe()}): kept fp32"
+            built["quantized"] = False
+            parity = check_parity(bundle, folder, records, False)
+        if not parity.passed:
+            raise EdgeRefused(f"edge bundle refused: the ONNX model does not answer like the product on "
+                              f"{parity.describe()}")
+        record = {"parity": asdict(parity), "quantization": built["quantization"], "onnx_mb": built["onnx_mb"]}
+        pack_signed(folder, archive, key, {**about, "kind": "edge-bundle", **record})
+    record["archive_mb"] = round(archive.stat().st_size / 2**20, 3)
+    return record

@@ -1,0 +1,393 @@
+"""mofang_edge_runner: run a Mofang edge bundle with onnxruntime and numpy only.
+
+This file is shipped inside every edge bundle as `mofang_edge_runner.py`; it must import nothing but the
+standard library, numpy and onnxruntime. The bundle folder holds `model.onnx` (the estimator) and
+`preprocess.json` (the feature pipeline as data: column order, category maps, imputation, scaling, TF-IDF
+vocabulary and idf), applied here exactly as the factory's pipeline applies them.
+
+    python mofang_edge_runner.py rows.csv            # or rows.json (a list of objects), or - for stdin
+    python mofang_edge_runner.py --bundle DIR rows.json --out predictions.json
+
+Prints one JSON object per row: {"prediction": ..., "probabilities": {class: p}} (classification) or
+{"prediction": value} (regression).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import re
+import sys
+import unicodedata
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "mofang.edge/1"
+MISSING = frozenset({"", "NA", "N/A", "n/a", "na", "#N/A", "null", "NULL", "Null", "None", "none", "nan",
+                     "NaN", "NAN", "-", "--", "—", "无", "空", "NaT"})
+CATEGORY_MISSING = "__missing__"
+_TRUE = frozenset({"是", "y", "yes", "true", "t", "1", "1.0", "对", "真"})
+_FALSE = frozenset({"否", "n", "no", "false", "f", "0", "0.0", "错", "假"})
+_SPACES = re.compile(r"\s+")
+_SEPARATORS = re.compile(r"[\s,_']")
+_NUMBER = re.compile(
+    r"^(?P<sign>[-+])?(?:¥|\$|€|£|RMB|CNY|USD|HK\$)?(?P<sign2>[-+])?"
+    r"(?P<num>\d+(?:\.\d*)?|\.\d+)(?:[eE](?P<exp>[-+]?\d+))?"
+    r"(?P<mult>万亿|亿|万|千|[kK](?=[%‰]?$))?"
+    r"(?P<unit>[^\d%‰.+\-]{0,6}?|[a-zA-Z]{1,3}[23])(?P<pct>[%‰])?$")
+_MULTIPLIER = {"万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "k": 1e3, "K": 1e3}
+_PERCENT = {"%": 0.01, "‰": 0.001}
+_TIME = (r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d{1,9}))?)?)?"
+         r"\s*(?:Z|[+-]\d{2}:?\d{2})?$")
+_YMD = re.compile(r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})" + _TIME)
+_COMPACT = re.compile(r"^(?P<y>(?:19|20)\d{2})(?P<m>[01]\d)(?P<d>[0-3]\d)" + _TIME)
+_XXY = re.compile(r"^(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})" + _TIME)
+_CHINESE = [("年", "-"), ("月", "-"), ("日", ""), ("号", "")]
+_TRAILING_DASH = re.compile(r"-(?=\s|$)")
+_EPOCH = datetime(1970, 1, 1)
+DATE_PARTS = 5  # year, month, day of week, day of year, days since 1970
+
+
+# -- raw values → typed values (as the factory's data workshop reads them) --------------------------
+def to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def read_number(value: Any) -> float:
+    """A number as people write it (1,234 · 12% · 3.5万 · (12)); NaN when it is not one."""
+    if value is None or isinstance(value, bool):
+        return float(value) if isinstance(value, bool) else math.nan
+    if isinstance(value, int | float):
+        number = float(value)
+        return number if math.isfinite(number) else math.nan
+    text = to_text(value)
+    try:
+        number = float(text.strip())
+        return number if math.isfinite(number) else math.nan
+    except ValueError:
+        pass
+    text = unicodedata.normalize("NFKC", text).replace("−", "-")
+    text = _SEPARATORS.sub("", text)
+    negative = bool(re.match(r"^\(.*\)$", text))
+    text = re.sub(r"^\((.*)\)$", r"\1", text)
+    match = _NUMBER.match(text)
+    if not match:
+        return math.nan
+    parts = match.groupdict()
+    number = float(parts["num"]) * 10.0 ** float(parts["exp"] or 0)
+    number *= _MULTIPLIER.get(parts["mult"] or "", 1.0) * _PERCENT.get(parts["pct"] or "", 1.0)
+    if (parts["sign"] == "-") ^ (parts["sign2"] == "-") ^ negative:
+        number = -number
+    return number if math.isfinite(number) else math.nan
+
+
+def read_boolean(value: Any) -> float:
+    """1.0 / 0.0 for 是/否, Y/N, yes/no, true/false, 1/0; NaN otherwise."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if value in (0, 1) else math.nan
+    if value is None:
+        return math.nan
+    key = unicodedata.normalize("NFKC", to_text(value)).strip().lower()
+    return 1.0 if key in _TRUE else 0.0 if key in _FALSE else math.nan
+
+
+def read_label(value: Any) -> str | None:
+    """A category or text value: NFKC, stripped, one space between words; missing spellings → None."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = _SPACES.sub(" ", unicodedata.normalize("NFKC", to_text(value)).strip())
+    return None if text in MISSING else text
+
+
+def read_date(value: Any, dayfirst: bool | None) -> datetime | None:
+    """A date or date-time in the common written forms (ISO, 2023/1/5, 20230105, 5/1/2023, 2023年1月5日)."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", to_text(value)).strip()
+    for old, new in _CHINESE:
+        text = text.replace(old, new)
+    text = _TRAILING_DASH.sub("", text)
+    for pattern in (_YMD, _COMPACT, _XXY):
+        match = pattern.match(text)
+        if match:
+            return _stamp(match.groupdict(), dayfirst)
+    return None
+
+
+def _stamp(parts: dict[str, str | None], dayfirst: bool | None) -> datetime | None:
+    year = int(parts["y"] or 0)
+    if parts.get("a") is not None:
+        a, b = int(parts["a"] or 0), int(parts["b"] or 0)
+        first = a > 12 if dayfirst is None else dayfirst
+        day, month = (a, b) if first else (b, a)
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+    else:
+        day, month = int(parts["d"] or 0), int(parts["m"] or 0)
+    try:
+        stamp = datetime(year, month, day, int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0))
+    except (ValueError, OverflowError):
+        return None
+    return stamp + timedelta(microseconds=int((parts["f"] or "0").ljust(9, "0")) / 1000)
+
+
+def date_parts(stamp: datetime | None) -> list[float]:
+    if stamp is None:
+        return [math.nan] * DATE_PARTS
+    days = (stamp - _EPOCH).total_seconds() / 86400.0
+    return [float(stamp.year), float(stamp.month), float(stamp.weekday()),
+            float(stamp.timetuple().tm_yday), days]
+
+
+# -- the feature pipeline as data ---------------------------------------------------------------------
+class Tabular:
+    """Rows → the dense float matrix of the factory's FeaturePipeline ("tree" or "linear" mode)."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.features = spec["features"]
+        self.index = {name: {c: i for i, c in enumerate(cats)} for name, cats in spec.get("categories", {}).items()}
+        if spec["mode"] == "linear":
+            self.linear = {k: np.asarray(spec[k], dtype=float) for k in
+                           ("medians", "clip_low", "clip_high", "mean", "scale")}
+            self.onehot = {name: ({c: i for i, c in enumerate(e["columns"])}, set(e["infrequent"] or []),
+                                  len(e["columns"]) + (1 if e["infrequent"] else 0))
+                           for name, e in spec["onehot"].items()}
+
+    @property
+    def width(self) -> int:
+        return int(self.spec["width"])
+
+    def typed(self, feature: dict[str, Any], value: Any) -> Any:
+        kind = feature["kind"]
+        if kind == "numeric":
+            return read_number(value)
+        if kind == "boolean":
+            return read_boolean(value)
+        if kind == "datetime":
+            return read_date(value, feature.get("dayfirst"))
+        label = read_label(value)
+        aliases = feature.get("aliases") or {}
+        return aliases.get(label, label) if label is not None else None
+
+    def transform(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        n = len(rows)
+        values = {f["name"]: [self.typed(f, row.get(f["name"])) for row in rows] for f in self.features}
+        numeric: list[list[float]] = [[] for _ in range(n)]
+        for f in self.features:
+            if f["kind"] in ("numeric", "boolean"):
+                for i, v in enumerate(values[f["name"]]):
+                    numeric[i].append(v)
+            elif f["kind"] == "datetime":
+                for i, v in enumerate(values[f["name"]]):
+                    numeric[i].extend(date_parts(v))
+        block = np.asarray(numeric, dtype=float).reshape(n, -1)
+        categorical = [f["name"] for f in self.features if f["kind"] == "categorical"]
+        if self.spec["mode"] == "tree":
+            blocks = [block]
+            for name in categorical:
+                index = self.index[name]
+                blocks.append(np.asarray([index.get(str(v), math.nan) if v is not None else math.nan
+                                          for v in values[name]], dtype=float).reshape(-1, 1))
+            return np.hstack(blocks)
+        p = self.linear
+        missing = np.isnan(block)
+        clipped = np.clip(block, p["clip_low"], p["clip_high"])
+        filled = np.where(missing, p["medians"], clipped)
+        indicators = missing[:, self.spec["indicators"]].astype(float)
+        blocks = [(np.hstack([filled, indicators]) - p["mean"]) / p["scale"]]
+        for name in categorical:
+            if name not in self.onehot:
+                continue
+            columns, infrequent, width = self.onehot[name]
+            out = np.zeros((n, width))
+            for i, v in enumerate(values[name]):
+                key = CATEGORY_MISSING if v is None else str(v)
+                if key in columns:
+                    out[i, columns[key]] = 1.0
+                elif key in infrequent:
+                    out[i, width - 1] = 1.0
+            blocks.append(out)
+        return np.hstack(blocks)
+
+
+class TextTfidf:
+    """Rows → (indices, values) of the sparse character n-gram TF-IDF (plus the other columns)."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.vectorizers = [(v["offset"], tuple(v["ngram_range"]), v["vocabulary"],
+                             np.asarray(v["idf"], dtype=np.float64), v["sublinear_tf"]) for v in spec["vectorizers"]]
+        self.tabular = Tabular(spec["tabular"]) if spec.get("tabular") else None
+
+    def text(self, row: dict[str, Any]) -> str:
+        parts = []
+        for name in self.spec["text_columns"]:
+            value = row.get(name)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                parts.append("")
+            else:
+                parts.append(value if isinstance(value, str) else str(value))
+        joined = "\n".join(parts)
+        return _SPACES.sub(" ", unicodedata.normalize("NFKC", joined)).strip().lower()
+
+    def transform(self, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        entries: list[tuple[list[int], list[float]]] = []
+        extra = self.tabular.transform(rows) if self.tabular is not None else None
+        for r, row in enumerate(rows):
+            text = _SPACES.sub(" ", self.text(row))
+            indices: list[int] = []
+            weights: list[float] = []
+            for offset, (low, high), vocabulary, idf, sublinear in self.vectorizers:
+                counts: dict[int, int] = {}
+                for n in range(low, min(high, len(text)) + 1):
+                    for i in range(len(text) - n + 1):
+                        j = vocabulary.get(text[i:i + n])
+                        if j is not None:
+                            counts[j] = counts.get(j, 0) + 1
+                if not counts:
+                    continue
+                keys = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                if sublinear:
+                    tf = 1.0 + np.log(tf)
+                w = tf * idf[keys]
+                w /= np.linalg.norm(w) or 1.0
+                indices += (keys + offset).tolist()
+                weights += w.tolist()
+            if extra is not None:
+                start = int(self.spec["tabular_offset"])
+                indices += list(range(start, start + extra.shape[1]))
+                weights += extra[r].tolist()
+            entries.append((indices, weights))
+        width = max([len(i) for i, _ in entries] + [1])
+        index = np.zeros((len(rows), width), dtype=np.int64)
+        value = np.zeros((len(rows), width), dtype=np.float32)
+        for r, (i, w) in enumerate(entries):
+            index[r, :len(i)] = i
+            value[r, :len(w)] = w
+        return index, value
+
+
+# -- the model ----------------------------------------------------------------------------------------
+class EdgeModel:
+    """A loaded edge bundle: `predict(rows)` answers like the factory's served product."""
+
+    def __init__(self, folder: str | Path, model_file: str | None = None) -> None:
+        import onnxruntime as ort
+
+        folder = Path(folder)
+        self.spec = json.loads((folder / "preprocess.json").read_text("utf-8"))
+        if self.spec.get("format") != FORMAT:
+            raise ValueError(f"{folder / 'preprocess.json'}: not a {FORMAT} preprocessing file")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = 1
+        self.session = ort.InferenceSession(str(folder / (model_file or self.spec["model_file"])), options,
+                                            providers=["CPUExecutionProvider"])
+        pipeline = self.spec["pipeline"]
+        self.pipeline: Tabular | TextTfidf = TextTfidf(pipeline) if pipeline["kind"] == "text" else Tabular(pipeline)
+        self.output = self.spec["output"]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f["name"] for f in self.spec["features"]]
+
+    def scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """The model's raw answer: class probabilities (n, classes) or regression values (n,)."""
+        if isinstance(self.pipeline, TextTfidf):
+            index, value = self.pipeline.transform(rows)
+            feeds = {"indices": index, "values": value}
+        else:
+            feeds = {"X": self.pipeline.transform(rows).astype(np.float32)}
+        out = np.asarray(self.session.run([self.output], feeds)[0], dtype=np.float64)
+        if self.spec["task"].endswith("regression"):
+            return out.reshape(-1)
+        columns = self.spec["proba_columns"]
+        full = np.zeros((out.shape[0], len(self.spec["classes"])))
+        full[:, columns] = out
+        return full
+
+    def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """{"predictions": [...]} (+ "probabilities": [{class: p}] for classification)."""
+        if not rows:
+            return {"predictions": []}
+        scores = self.scores(rows)
+        if self.spec["task"].endswith("regression"):
+            return {"predictions": [float(v) for v in scores]}
+        classes = [str(c) for c in self.spec["classes"]]
+        return {"predictions": self.labels(scores),
+                "probabilities": [{c: round(float(p), 6) for c, p in zip(classes, row, strict=True)}
+                                  for row in scores]}
+
+    def labels(self, proba: np.ndarray) -> list[Any]:
+        classes = [str(c) for c in self.spec["classes"]]
+        threshold = self.spec.get("threshold")
+        if self.spec.get("multi_label"):
+            chosen = proba >= (0.5 if threshold is None else threshold)
+            if self.spec.get("at_least_one", True) and len(proba):
+                empty = ~chosen.any(axis=1)
+                chosen[empty, proba[empty].argmax(axis=1)] = True
+            return [[classes[k] for k in np.flatnonzero(row)] for row in chosen]
+        if threshold is not None and proba.shape[1] == 2:
+            index = (proba[:, 1] >= threshold).astype(int)
+        else:
+            index = proba.argmax(axis=1)
+        return [classes[k] for k in index]
+
+
+def read_rows(source: str) -> list[dict[str, Any]]:
+    """Rows from a CSV file, a JSON file (a list of objects, or {"rows": [...]}) or stdin ("-")."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8-sig")
+    stripped = text.lstrip()
+    if stripped.startswith(("[", "{")):
+        data = json.loads(text)
+        rows = data.get("rows") if isinstance(data, dict) else data
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ValueError(f"{source}: expected a JSON list of objects (or {{\"rows\": [...]}})")
+        return rows
+    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run a Mofang edge bundle on CSV or JSON rows.")
+    parser.add_argument("rows", help="a .csv or .json file of input rows, or - for stdin")
+    parser.add_argument("--bundle", default=str(Path(__file__).resolve().parent),
+                        help="the unpacked bundle folder (default: this file's folder)")
+    parser.add_argument("--out", help="write a JSON list of answers here instead of JSON lines on stdout")
+    args = parser.parse_args(argv)
+    model = EdgeModel(args.bundle)
+    try:
+        rows = read_rows(args.rows)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    unknown = sorted({k for row in rows for k in row} - set(model.feature_names) - set(model.spec.get("ignored", [])))
+    if unknown:
+        print(f"warning: ignoring unknown fields: {', '.join(unknown)}", file=sys.stderr)
+    answer = model.predict(rows)
+    probabilities = answer.get("probabilities")
+    answers = [{"prediction": p, **({"probabilities": probabilities[i]} if probabilities else {})}
+               for i, p in enumerate(answer["predictions"])]
+    if args.out:
+        Path(args.out).write_text(json.dumps(answers, ensure_ascii=False), "utf-8")
+    else:
+        for item in answers:
+            print(json.dumps(item, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

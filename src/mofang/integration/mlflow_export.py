@@ -1,0 +1,105 @@
+"""MLflow export: a product bundle as an MLflow pyfunc model directory (MLmodel, signature, input example),
+so teams on MLflow can `mlflow models serve` or register it. Needs `mlflow-skinny` (or `mlflow`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mofang.errors import MofangError
+
+SKIPPED_FILES = ("edge.tar.gz",)  # the edge archive is exported on its own (--edge)
+_COLUMN_TYPES = {"numeric": "double", "boolean": "double"}  # booleans as 1.0 / 0.0 (NaN: missing)
+
+
+try:  # optional: only the export and the loaded model need it
+    from mlflow.pyfunc import PythonModel
+except ImportError:  # pragma: no cover - without mlflow, export_mlflow explains what to install
+    PythonModel = object  # type: ignore[misc,assignment]
+
+
+class MofangPyfunc(PythonModel):  # type: ignore[misc,valid-type]
+    """Mofang's served Bundle behind MLflow's pyfunc interface (the bundle is the model's artifact)."""
+
+    def load_context(self, context: Any) -> None:
+        from mofang.products.serving import load_bundle
+
+        self.bundle = load_bundle(context.artifacts["bundle"])
+
+    def predict(self, context, model_input, params=None):  # untyped: MLflow reads hints as a signature
+        """Rows (a DataFrame or a list of dicts) → a DataFrame: `prediction` and, for classifiers, one
+        `probability_<class>` column per class; for a retrieval product, the best answer to each `question`."""
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(list(model_input))
+        if self.bundle.is_retrieval:
+            k = int((params or {}).get("k", 5))
+            answers = [self.bundle.ask(str(q), k) for q in frame["question"]]
+            return pd.DataFrame({
+                "answer": [a["answers"][0]["answer"] if a["answers"] else None for a in answers],
+                "source": [json.dumps(a["answers"][0]["source"], ensure_ascii=False) if a["answers"] else None
+                           for a in answers],
+                "no_answer": [a["no_answer"] for a in answers]})
+        records = [{k: (None if _missing(v) else v) for k, v in row.items()}
+                   for row in frame.to_dict(orient="records")]
+        answer = self.bundle.predict_records(records)
+        out = pd.DataFrame({"prediction": answer["predictions"]})
+        for column in (answer.get("probabilities") or [{}])[0]:
+            out[f"probability_{column}"] = [p[column] for p in answer["probabilities"]]
+        return out
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def signature_and_example(schema: dict[str, Any], candidate: Any) -> tuple[Any, pd.DataFrame]:
+    """The MLflow input signature from the product's input schema, and a one-row input example."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    if schema.get("task") == "retrieval-qa":
+        return ModelSignature(inputs=Schema([ColSpec("string", "question")])), pd.DataFrame(
+            {"question": ["How do I reset my password?"]})
+    columns, example = [], {}
+    categories = getattr(getattr(candidate, "pipeline_", None), "categories_", {}) or {}
+    for feature in schema["features"]:
+        name, kind = feature["name"], feature["kind"]
+        columns.append(ColSpec(_COLUMN_TYPES.get(kind, "string"), name, required=False))
+        example[name] = {"numeric": 0.0, "boolean": 1.0, "datetime": "2024-01-01"}.get(
+            kind, (categories.get(name) or ["example"])[0])
+    return ModelSignature(inputs=Schema(columns)), pd.DataFrame([example])
+
+
+def export_mlflow(read: Any, files: list[Path], out: Path) -> Path:
+    """Write the MLflow model directory `out` from a bundle's files; `read(path)` gives a file's plaintext
+    (the vault's reader for a delivered, encrypted bundle)."""
+    try:
+        import mlflow.pyfunc
+    except ImportError:
+        raise MofangError("the MLflow export needs mlflow: pip install mlflow-skinny") from None
+
+    from mofang import __version__
+    from mofang.products.serving import load_bundle
+
+    if out.exists() and any(out.iterdir()):
+        raise MofangError(f"{out} exists and is not empty; choose a new folder for the MLflow model")
+    with tempfile.TemporaryDirectory(prefix="mofang-mlflow-") as tmp:
+        plain = Path(tmp) / "bundle"
+        plain.mkdir()
+        for path in files:
+            if path.name not in SKIPPED_FILES and path.is_file():
+                (plain / path.name).write_bytes(read(path))
+        bundle = load_bundle(plain)
+        signature, example = signature_and_example(bundle.schema, bundle.candidate)
+        if out.exists():
+            shutil.rmtree(out)
+        mlflow.pyfunc.save_model(path=str(out), python_model=MofangPyfunc(), artifacts={"bundle": str(plain)},
+                                 signature=signature, input_example=example,
+                                 pip_requirements=[f"mofang=={__version__}"],
+                                 metadata={"mofang_product": bundle.metadata.get("product"),
+                                           "mofang_family": bundle.metadata.get("family")})
+    return out

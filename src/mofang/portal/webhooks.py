@@ -1,0 +1,155 @@
+"""Order notifications: one webhook per tenant, signed payloads, deliveries recorded (tables and signing).
+
+A receiver checks `X-Mofang-Signature: sha256=<hex>`, the HMAC-SHA256 with the tenant's webhook secret of
+`<X-Mofang-Timestamp>.<body>` (the timestamp is signed too, so a captured delivery cannot be replayed later
+than the receiver's tolerance); `verify_signature` is that check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mofang.errors import MofangError, NotFoundError
+from mofang.security.crypto import decrypt_bytes, encrypt_bytes
+from mofang.store import MetaStore
+from mofang.store.models import Base, Job, utcnow
+
+SIGNATURE_HEADER = "X-Mofang-Signature"
+TIMESTAMP_HEADER = "X-Mofang-Timestamp"
+EVENT_HEADER = "X-Mofang-Event"
+DELIVERY_HEADER = "X-Mofang-Delivery"
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+class WebhookError(MofangError):
+    """A webhook that cannot be configured (bad URL): a 422."""
+
+
+class WebhookEndpoint(Base):
+    """A tenant's webhook: where order state changes are posted, and its signing secret (encrypted with the
+    tenant's data key, so shredding the tenant's key makes it unreadable)."""
+
+    __tablename__ = "webhook_endpoints"
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    since_job_id: Mapped[int] = mapped_column(Integer, default=0)  # jobs up to this one predate the webhook
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One notification of one job state: its exact body, attempts, the receiver's last answer."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("tenant_id", "job_id", "event"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    job_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a destroyed order keeps its delivery log
+    order_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(48))
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+TABLES = [WebhookEndpoint.__table__, WebhookDelivery.__table__]
+
+
+def ensure_tables(meta: MetaStore) -> None:
+    """Create the notification tables when a store was opened before this module was imported."""
+    Base.metadata.create_all(meta.engine, tables=TABLES)
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, timestamp: str, signature: str, *, tolerance_s: float = 300,
+                     now: float | None = None) -> bool:
+    """What a receiver checks: the signature matches and the timestamp is recent."""
+    try:
+        age = abs((now or time.time()) - float(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def _context(tenant: str) -> bytes:
+    return b"mofang-webhook-secret\x00" + tenant.encode()
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise WebhookError(f"webhook url {url[:80]!r}: give an http(s) URL with a host")
+    return url
+
+
+def configure(meta: MetaStore, data_key: bytes, tenant: str, url: str) -> str:
+    """Set the tenant's webhook (replacing any) with a new secret; returns the secret (shown once). Jobs
+    that exist now are not announced."""
+    check_url(url)
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    with meta.session() as s:
+        newest = s.scalar(select(func.max(Job.id)).where(Job.tenant_id == tenant)) or 0
+        row = s.get(WebhookEndpoint, tenant)
+        if row is None:
+            row = WebhookEndpoint(tenant_id=tenant)
+            s.add(row)
+        row.url, row.since_job_id, row.created_at = url, newest, utcnow()
+        row.secret = encrypt_bytes(data_key, secret.encode(), _context(tenant))
+    return secret
+
+
+def secret_of(row: WebhookEndpoint, data_key: bytes) -> bytes:
+    return decrypt_bytes(data_key, row.secret, _context(row.tenant_id), name=f"webhook secret of {row.tenant_id}")
+
+
+def endpoint(meta: MetaStore, tenant: str) -> dict[str, Any]:
+    with meta.session() as s:
+        row = s.get(WebhookEndpoint, tenant)
+        if row is None:
+            raise NotFoundError(f"tenant '{tenant}' has no webhook")
+        return {"tenant": tenant, "url": row.url, "created_at": row.created_at.isoformat()}
+
+
+def remove(meta: MetaStore, tenant: str) -> None:
+    with meta.session() as s:
+        row = s.get(WebhookEndpoint, tenant)
+        if row is None:
+            raise NotFoundError(f"tenant '{tenant}' has no webhook")
+        s.delete(row)
+
+
+def deliveries(meta: MetaStore, tenant: str, limit: int = 100) -> list[dict[str, Any]]:
+    """The tenant's deliveries, newest first."""
+    with meta.session() as s:
+        rows = s.scalars(select(WebhookDelivery).where(WebhookDelivery.tenant_id == tenant)
+                         .order_by(WebhookDelivery.id.desc()).limit(limit))
+        return [{"id": r.id, "job_id": r.job_id, "order_id": r.order_id, "event": r.event, "status": r.status,
+                 "attempts": r.attempts, "last_status_code": r.last_status_code, "last_error": r.last_error,
+                 "created_at": r.created_at.isoformat(),
+                 "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None} for r in rows]
+
+
+def master_data_key(meta: MetaStore, home: Path, tenant: str) -> bytes:
+    """The tenant's data key (unwrapped with this install's master key)."""
+    from mofang.security.keys import KeyRing, load_master_key
+
+    return KeyRing(meta, load_master_key(home)).data_key(tenant)

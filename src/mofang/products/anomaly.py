@@ -1,0 +1,95 @@
+"""The served anomaly product: `POST /score` scores a window of sensor readings (scores + flags).
+
+(No `from __future__ import annotations` here: FastAPI must see the request model built at run time.)
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import ConfigDict, Field, create_model
+
+from mofang import __version__
+from mofang.errors import DataError
+
+ANOMALY_DETECTION = "anomaly-detection"
+
+
+def score_records(bundle: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scores and flags for readings in time order (JSON rows); the model's sensors are read from each row,
+    and its time column, when sent, starts a new window after a long pause as in training."""
+    model = bundle.candidate
+    columns = list(model.sensors) + ([model.time_column] if model.time_column else [])
+    frame = pd.DataFrame([{name: row.get(name) for name in columns} for row in records], columns=columns)
+    if model.time_column and frame[model.time_column].isna().any():
+        frame = frame.drop(columns=[model.time_column])  # without every time, the readings are one stream
+    answer = model.score_frame(frame)
+    flags = [bool(f) for f in answer["flags"]]
+    return {"scores": [round(float(s), 6) for s in answer["scores"]], "flags": flags,
+            "threshold": float(answer["threshold"]), "anomalies": int(sum(flags)), "window": model.window}
+
+
+def anomaly_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str) -> FastAPI:
+    """An anomaly product's API: POST /score answers rows of readings; GET /health and /metadata as for every
+    product."""
+    from mofang.products.serving import MAX_ROWS, _common_routes, _row_model
+
+    meta = bundle.metadata
+    window = bundle.candidate.window
+    app = FastAPI(title=f"Mofang product · {title}", version=__version__,
+                  description=f"anomaly-detection model watching {', '.join(bundle.candidate.sensors)} "
+                              f"(detector {meta['family']}, order {meta['order_id']}). Send readings in time "
+                              f"order; each is scored with the window of {window} readings ending at it, so "
+                              f"send {window - 1} readings of history before the ones you need scored at full "
+                              "strength.")
+    row_model = _row_model(bundle.schema)
+    request_model = create_model(
+        "ScoreRequest", __config__=ConfigDict(extra="forbid"),
+        rows=(list[row_model], Field(min_length=1, max_length=MAX_ROWS,
+                                     description="Sensor readings in time order; fields as in the training data")))
+    stats = {"requests": 0, "rows": 0, "started": time.time()}
+    _common_routes(app, bundle, version, caller, stats)
+
+    @app.post("/score", dependencies=[Depends(caller)])
+    def score(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        records = [row.model_dump(by_alias=True) for row in request.rows]  # type: ignore[attr-defined]
+        try:
+            answer = score_records(bundle, records)
+        except DataError as exc:
+            raise HTTPException(422, str(exc)) from None
+        stats["requests"] += 1
+        stats["rows"] += len(records)
+        return {"product": meta["product"], "version": version, **answer}
+
+    return app
+
+
+def smoke_test_anomaly(ctx: Any, bundle: Any, test: pd.DataFrame, draft: dict[str, Any]) -> str:
+    """The packaged model scores test readings exactly like the trained one (integration workshop)."""
+    import numpy as np
+
+    from mofang.errors import MofangError
+    from mofang.models.anomaly import AnomalyModel
+
+    trained = AnomalyModel.load(ctx.load("winner")["model_path"])
+    rows = test.head(max(64, 2 * trained.window))
+    served = score_records(bundle, rows.to_dict(orient="records"))
+    direct = trained.score_frame(rows)
+    if not np.allclose(served["scores"], direct["scores"], rtol=1e-5, atol=1e-6) \
+            or served["flags"] != [bool(f) for f in direct["flags"]]:
+        raise MofangError("the packaged anomaly model scores differently from the trained one")
+    ctx.save("bundle", draft)
+    return f"bundle loads and scores {len(rows)} test readings like the trained model"
+
+
+def anomaly_meta(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
+    """What an anomaly product's metadata adds: its sensors, window and calibrated threshold."""
+    from mofang.models.anomaly import AnomalyModel
+
+    model = AnomalyModel.load(winner["model_path"])
+    info = dataset["anomaly"]
+    return {"sensors": model.sensors, "window": model.window, "time_column": info["time_column"],
+            "label": info.get("label"), "threshold": model.threshold_, "false_alarm_rate": info["false_alarm_rate"],
+            "detector": model.family}

@@ -1,0 +1,153 @@
+"""A served product's runtime: micro-batched predictions, metrics, drift monitoring, the call audit and the
+routes that come with them (GET /metrics, GET /drift, POST /feedback).
+
+(No `from __future__ import annotations` here: FastAPI must see the request model built at run time.)
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from mofang.errors import MofangError
+from mofang.products.batching import MicroBatcher
+from mofang.products.monitoring import DriftMonitor
+from mofang.products.telemetry import CallAudit, ServingMetrics
+
+ENDPOINTS = frozenset({"predict", "ask", "feedback", "drift", "metadata", "health", "metrics"})
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ProductRuntime:
+    """Everything a served product keeps while it serves, shared by its routes."""
+
+    def __init__(self, bundle: Any, version: int | None, *, metrics: ServingMetrics, meta: Any = None,
+                 audit: CallAudit | None = None, batching: bool = True, max_wait_ms: float = 0.0) -> None:
+        self.bundle, self.version, self.metrics, self.meta, self.audit = bundle, version, metrics, meta, audit
+        self.name = bundle.metadata["product"]
+        self.tenant = bundle.metadata.get("tenant")
+        reference = getattr(bundle, "reference", None)
+        self.monitor = (DriftMonitor(reference, bundle.schema["features"], product=self.name,
+                                     on_result=lambda result: metrics.drift(self.name, result))
+                        if reference and not bundle.is_retrieval else None)
+        self._edges = (reference or {}).get("prediction", {}).get("edges") if not bundle.is_classifier else None
+        self.batcher = MicroBatcher(self._predict_and_watch, max_wait_ms=max_wait_ms,
+                                    on_batch=metrics.batch_rows.labels(self.name).observe) if batching else None
+
+    async def predict(self, records: list[dict[str, Any]], identity: Any) -> dict[str, Any]:
+        """The model's answer for raw rows (batched with concurrent requests), counted and audited."""
+        error = True
+        try:
+            if self.batcher is not None:
+                answer = await self.batcher.submit(records)
+            else:
+                answer = await asyncio.to_thread(self._predict_and_watch, records)
+            error = False
+            return answer
+        finally:
+            self.called(identity, "predict", len(records), error)
+
+    def called(self, identity: Any, endpoint: str, rows: int, error: bool) -> None:
+        if not error:
+            self.metrics.rows.labels(self.name).inc(rows)
+        if self.audit is not None:
+            user = getattr(identity, "user", None) or "anonymous"
+            self.audit.record(user, getattr(identity, "tenant", None) or self.tenant, self.name, endpoint, rows, error)
+
+    def _predict_and_watch(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """One model call (in a worker thread), then its predictions counted and fed to the drift monitor."""
+        answer = self.bundle.predict_records(records)
+        predictions = answer["predictions"]
+        if self.bundle.is_classifier:
+            labels = [label for p in predictions for label in (p if isinstance(p, list) else [p])]
+            for label, count in zip(*np.unique(np.asarray(labels, dtype=str), return_counts=True), strict=True):
+                self.metrics.predicted_class.labels(self.name, str(label)).inc(int(count))
+        elif self._edges is not None:
+            values = np.asarray([np.nan if p is None else p for p in predictions], dtype=float)
+            bins = np.searchsorted(np.asarray(self._edges, dtype=float), values[~np.isnan(values)], side="left")
+            uppers = [*(f"{e:.6g}" for e in self._edges), "+Inf"]
+            for index, count in zip(*np.unique(bins, return_counts=True), strict=True):
+                self.metrics.predicted_bucket.labels(self.name, uppers[int(index)]).inc(int(count))
+        if self.monitor is not None:
+            self.monitor.observe(records, predictions)
+        return answer
+
+
+def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *, own_metrics: bool) -> None:
+    """Add GET /drift, POST /feedback (and GET /metrics when the app is served alone) and the request
+    instrumentation to a product's app."""
+    bundle = runtime.bundle
+    app.add_middleware(_Instrument, runtime=runtime)  # type: ignore[arg-type]
+    if own_metrics:
+        @app.get("/metrics", include_in_schema=False)
+        def metrics() -> Response:
+            return Response(runtime.metrics.exposition(), media_type=PROMETHEUS_TEXT)
+
+    @app.get("/drift")
+    def drift(identity: Any = Depends(caller)) -> dict[str, Any]:
+        """Input and prediction drift of served traffic against the training reference."""
+        if runtime.monitor is None:
+            raise HTTPException(404, f"product '{runtime.name}' has no training reference to compare with "
+                                     "(delivered before monitoring, or a retrieval product)")
+        return runtime.monitor.report()
+
+    if bundle.is_retrieval:
+        return
+    target = bundle.schema["target"]
+
+    class FeedbackRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
+                                           description=f"Rows as sent to /predict plus the true `{target}`")
+
+    @app.post("/feedback")
+    def feedback(request: FeedbackRequest, identity: Any = Depends(caller)) -> dict[str, Any]:
+        """Record true outcomes (or corrections) for the improvement loop (`mofang improve`)."""
+        from mofang.products.feedback import record_feedback
+
+        if runtime.meta is None:
+            raise HTTPException(503, "this server has no product registry to record feedback in")
+        user = getattr(identity, "user", None) or "anonymous"
+        try:
+            count = record_feedback(runtime.meta, tenant=runtime.tenant, product=runtime.name,
+                                    version=runtime.version, target=target, rows=request.rows, caller=user)
+        except MofangError as exc:
+            runtime.called(identity, "feedback", len(request.rows), True)
+            raise HTTPException(422, str(exc)) from None
+        runtime.called(identity, "feedback", count, False)
+        return {"product": runtime.name, "version": runtime.version, "recorded": count}
+
+
+class _Instrument:
+    """Pure ASGI middleware: request count by status and latency per endpoint (cheaper than BaseHTTPMiddleware)."""
+
+    def __init__(self, app: Any, runtime: ProductRuntime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = scope["path"].rstrip("/").rsplit("/", 1)[-1]
+        endpoint = endpoint if endpoint in ENDPOINTS else "other"
+        status = 500
+        start = time.perf_counter()
+
+        async def sending(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if endpoint not in ("metrics", "health"):
+                r = self.runtime
+                r.metrics.requests.labels(r.name, str(r.version), endpoint, str(status)).inc()
+                r.metrics.latency.labels(r.name, endpoint).observe(time.perf_counter() - start)

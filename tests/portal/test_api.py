@@ -1,0 +1,140 @@
+"""The REST API over a real server: orders from YAML and the form, uploads, jobs, reports, products, datasets."""
+
+from __future__ import annotations
+
+import json
+
+from tests.portal.conftest import ORDER, TENANT, UPLOAD_MB, Factory
+
+
+def test_openapi_lists_the_versioned_api(factory: Factory) -> None:
+    with factory.client() as anyone:
+        spec = anyone.get("/openapi.json").json()
+        assert anyone.get("/docs").status_code == 200
+    paths = set(spec["paths"])
+    assert {"/api/v1/orders", "/api/v1/jobs/{job_id}/events", "/api/v1/products/{name}/predict",
+            "/api/v1/datasets/{digest}/card", "/api/v1/webhook"} <= paths
+    assert all(p.startswith("/api/v1/") for p in paths)
+
+
+def test_an_owner_reads_its_order_job_report_product_and_data_card(factory: Factory) -> None:
+    with factory.client("member_a") as a:
+        orders = a.get("/api/v1/orders").json()
+        assert ORDER in [o["order_id"] for o in orders] and {o["tenant"] for o in orders} == {TENANT}
+        order = a.get(f"/api/v1/orders/{ORDER}").json()
+        stations = [s["station"] for s in order["job_list"][0]["stations"]]
+        assert stations == ["data", "model", "evaluation", "integration", "delivery"]
+        job = a.get(f"/api/v1/jobs/{factory.job}").json()
+        assert job["status"] == "done" and job["outcome"]["verdict"] == "accepted"
+        assert "report" not in job["outcome"]  # no server paths
+        report = a.get(f"/api/v1/orders/{ORDER}/report")
+        assert report.status_code == 200 and "<html" in report.text.lower() and "data:image/png" in report.text
+        products = a.get("/api/v1/products").json()
+        mine = next(p for p in products if p["name"] == ORDER)
+        assert mine["versions"][0]["version"] == 1
+        product = a.get(f"/api/v1/products/{ORDER}").json()
+        assert product["schema"]["features"]
+        assert a.get(f"/api/v1/products/{ORDER}/versions/1/report").status_code == 200
+        assert "model-index" in a.get(f"/api/v1/products/{ORDER}/versions/1/card").text
+        datasets = a.get("/api/v1/datasets").json()
+        assert {"digest": factory.digest, "order_id": ORDER} in [{k: d[k] for k in ("digest", "order_id")}
+                                                                 for d in datasets]
+        card = a.get(f"/api/v1/datasets/{factory.digest}/card").json()
+        assert card["lineage"]["sources"]
+        assert a.get(f"/api/v1/datasets/{factory.digest}/card.html").status_code == 200
+
+
+def test_predict_validates_rows_like_the_served_product(factory: Factory) -> None:
+    row = {"年龄": "35岁", "城市": "上海", "学历": "本科", "月收入": "¥1.5万", "贷款金额": "120,000"}
+    with factory.client("viewer_a") as a:
+        answer = a.post(f"/api/v1/products/{ORDER}/predict", json={"rows": [row, {}]})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert len(body["predictions"]) == 2 and set(body["probabilities"][0]) == {"是", "否"}
+        bad = a.post(f"/api/v1/products/{ORDER}/predict", json={"rows": [{"no_such_field": 1}]})
+        assert bad.status_code == 422 and "rows[0]" in bad.text and "no_such_field" in bad.text
+
+
+def test_uploads_stream_to_the_tenant_area_with_a_size_limit(factory: Factory) -> None:
+    with factory.client("owner_a") as a:
+        listed = a.get("/api/v1/uploads").json()
+        assert factory.upload_id in [u["upload_id"] for u in listed]
+        stored = factory.home / "tenants" / TENANT / "uploads" / factory.upload_id / "loans.csv"
+        assert stored.stat().st_mode & 0o077 == 0
+        profile = a.get(f"/api/v1/uploads/{factory.upload_id}/profile").json()
+        assert profile["encoding"].lower() in {"gbk", "gb18030"} and profile["rows"] >= 400
+        assert {"身份证号", "手机号"} <= set(profile["pii"])
+        assert str(factory.home) not in json.dumps(profile, ensure_ascii=False)
+        declared = a.post("/api/v1/uploads", params={"name": "big.csv"}, content=b"x" * (UPLOAD_MB * 2**20 + 1))
+        assert declared.status_code == 413, declared.text
+
+        def chunks():  # no Content-Length: refused while streaming, once past the limit
+            for _ in range(UPLOAD_MB * 4 + 1):
+                yield b"y" * 2**18
+
+        streamed = a.post("/api/v1/uploads", params={"name": "big.csv"}, content=chunks())
+        assert streamed.status_code == 413, streamed.text
+        assert not any(u["name"] == "big.csv" for u in a.get("/api/v1/uploads").json())
+        traversal = a.post("/api/v1/uploads", params={"name": "../../etc/passwd.csv"}, content=b"a,b\n1,2\n")
+        assert traversal.json()["name"] == "passwd.csv"  # only the base name is kept, inside the upload folder
+        for name in ("run.sh", ".hidden.csv", "名单.csv.exe", "a;b.csv"):
+            refused = a.post("/api/v1/uploads", params={"name": name}, content=b"a,b\n1,2\n")
+            assert refused.status_code == 422, (name, refused.text)
+        empty = a.post("/api/v1/uploads", params={"name": "empty.csv"}, content=b"")
+        assert empty.status_code == 422
+
+
+def test_an_api_order_reads_only_uploaded_files(factory: Factory) -> None:
+    with factory.client("owner_a") as a:
+        for path in ("/etc/passwd", "../../../master.key", "nope/missing.csv"):
+            text = f"id: x1\ntenant: {TENANT}\ntask: tabular-classification\ndata: [{{path: '{path}'}}]\ntarget: y\n"
+            answer = a.post("/api/v1/orders", json={"yaml": text})
+            assert answer.status_code == 422 and "data.0.path" in answer.text, answer.text
+        url = (f"id: x2\ntenant: {TENANT}\ntask: tabular-classification\ntarget: y\n"
+               "data: [{url: 'sqlite:////etc/x.db', table: t}]\n")
+        assert "data.0.url" in a.post("/api/v1/orders", json={"yaml": url}).text
+        bare = (f"id: by-name\ntenant: {TENANT}\ntask: tabular-classification\ntarget: 是否违约\n"
+                "data: [{path: loans.csv}]\n")
+        placed = a.post("/api/v1/orders", json={"yaml": bare})  # a bare name: the newest upload of that name
+        assert placed.status_code == 201, placed.text
+        assert a.post(f"/api/v1/jobs/{placed.json()['job_id']}/cancel").json()["state"] == "cancelled"
+        typo = a.post("/api/v1/orders", json={"yaml": f"id: x3\ntenant: {TENANT}\ntask: tabular-clasification\n"})
+        assert typo.status_code == 422 and "did you mean 'tabular-classification'" in typo.text
+
+
+def test_an_order_placed_from_the_form_is_queued_and_can_be_cancelled(factory: Factory) -> None:
+    form = {"id": "form-order", "uploads": [factory.upload_id], "target": "是否违约", "id_column": "借款编号",
+            "deny": ["客户备注"], "metrics": {"roc_auc": ">= 0.5"}, "budget_minutes": 0.25}
+    with factory.client("member_a") as a:
+        placed = a.post("/api/v1/orders/form", json=form)
+        assert placed.status_code == 201, placed.text
+        job = placed.json()["job_id"]
+        spec = a.get("/api/v1/orders/form-order").json()["spec"]
+        assert spec["columns"]["deny"] == ["客户备注"] and spec["acceptance"]["metrics"]["roc_auc"] == ">= 0.5"
+        assert spec["data"] == [{**spec["data"][0], "path": f"{factory.upload_id}/loans.csv"}]  # no server folders
+        queued = a.get("/api/v1/jobs", params={"state": "queued"}).json()
+        assert job in [j["job_id"] for j in queued]
+        assert a.post("/api/v1/orders/form-order/cancel").json() == {"job_id": job, "state": "cancelled"}
+        assert a.get(f"/api/v1/jobs/{job}").json()["status"] == "cancelled"
+        assert a.post(f"/api/v1/jobs/{job}/cancel").status_code == 409
+
+
+def test_events_stream_the_job_until_it_ends(factory: Factory) -> None:
+    with factory.client("viewer_a") as a, a.stream("GET", f"/api/v1/jobs/{factory.job}/events") as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        text = "".join(stream.iter_text())
+    assert text.startswith("event: progress\n") and "event: end" in text and '"status": "done"' in text
+
+
+def test_every_page_renders_for_its_audience(factory: Factory) -> None:
+    pages = ["/orders", "/orders/new", f"/orders/{ORDER}", f"/orders/{ORDER}/report", "/products",
+             f"/products/{ORDER}", "/datasets", f"/datasets/{factory.digest}", "/audit"]
+    with factory.client("owner_a") as a:
+        for page in pages:
+            answer = a.get(page)
+            assert answer.status_code == 200 and "</html>" in answer.text, (page, answer.text[:300])
+        assert a.get("/", follow_redirects=False).headers["location"] == "/orders"
+        chinese = a.get("/orders", cookies={"mofang_lang": "zh-CN"}).text
+        assert "订单" in chinese and 'lang="zh-CN"' in chinese
+    with factory.client("operator") as ops:
+        assert ops.get("/ops").status_code == 200 and ops.get("/audit").status_code == 200
