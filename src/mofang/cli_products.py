@@ -69,7 +69,8 @@ def serve(refs: Annotated[list[str], typer.Argument(help="PRODUCT, PRODUCT@VERSI
         cli.out.print(f"serving {item.name}@{item.version} on http://{host}:{port}{where}  (docs: {where}/docs)")
     if any(item.guard is None for item in served):
         cli.err.print("[yellow]no API keys exist yet: the endpoint is open; create keys with `mofang keys create`[/]")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    # no per-request access log: it cost more than a one-row prediction; calls are audited per caller and minute
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
 
 def promote(ref: Annotated[str, typer.Argument(help="PRODUCT@VERSION (or PRODUCT@ALIAS) to promote")],

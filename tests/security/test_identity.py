@@ -133,3 +133,27 @@ def test_local_identity_reads_a_private_identity_file(meta: MetaStore, home: Pat
     with pytest.raises(AuthError, match="chmod 600") as caught:
         local_identity(meta)
     assert _secret(key) not in str(caught.value)
+
+
+def test_a_served_guard_remembers_a_verified_key_until_it_must_check_again(acme: MetaStore, monkeypatch) -> None:
+    from mofang.security import identity as identities
+    from mofang.security.authz import product_guard
+
+    _, key = create_api_key(acme, tenant="acme", user="app", role="member")
+    identity_of_key, revoked = create_api_key(acme, tenant="acme", user="leaver", role="member")
+    calls: list[str] = []
+    real = identities.authenticate
+    monkeypatch.setattr(identities, "authenticate", lambda meta, k, via=None: calls.append(k) or real(meta, k, via=via))
+    now = [100.0]
+    guard = product_guard(acme, "acme", reverify_s=30.0, clock=lambda: now[0])
+    assert guard(key).user == "app" and guard(key).user == "app" and len(calls) == 1  # one scrypt, then remembered
+    guard(revoked)
+    revoke_api_key(acme, identity_of_key.key_id)
+    now[0] += 29.0
+    assert guard(revoked).user == "leaver"  # within the re-verify window
+    now[0] += 2.0
+    with pytest.raises(MofangError):
+        guard(revoked)  # checked again: revoked
+    assert guard(key).user == "app" and len(calls) == 4
+    with pytest.raises(MofangError, match="an API key is required"):
+        guard(None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -11,6 +13,10 @@ from mofang.security.identity import Identity, Role
 
 if TYPE_CHECKING:
     from mofang.store import MetaStore
+
+
+REVERIFY_S = 30.0  # a served endpoint checks a remembered API key again after this long (revocation delay)
+MAX_VERIFIED = 10_000  # remembered keys per served product at most
 
 
 class Forbidden(MofangError):
@@ -79,24 +85,37 @@ def can(identity: Identity, action: str, tenant: str | None) -> bool:
     return True
 
 
-def product_guard(meta: MetaStore, tenant: str) -> Callable[[str | None], Identity]:
-    """The served endpoint's check of an API key: authenticated, and allowed to call `tenant`'s product."""
+def product_guard(meta: MetaStore, tenant: str, *, reverify_s: float = REVERIFY_S,
+                  clock: Callable[[], float] = time.monotonic) -> Callable[[str | None], Identity]:
+    """The served endpoint's check of an API key: authenticated, and allowed to call `tenant`'s product.
+
+    A key's scrypt check costs tens of milliseconds — more than a prediction — so a verified key is
+    remembered (by its SHA-256, never the key itself) for `reverify_s` seconds: a key revoked while a server
+    runs is refused from its next check at the latest that long after."""
     from mofang.security.audit import ACCESS_DENIED, AuditLog
     from mofang.security.identity import AuthError, authenticate
 
-    seen: set[str] = set()  # keys whose login this server has recorded (once each, not per request)
+    seen: set[bytes] = set()  # keys whose login this server has recorded (once each, not per request)
+    verified: dict[bytes, tuple[Identity, float]] = {}
 
     def check(key: str | None) -> Identity:
         if not key:
             raise AuthError("an API key is required: send 'Authorization: Bearer mf_...' or 'X-API-Key'")
-        identity = authenticate(meta, key, via=None if key in seen else "serve")
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+        hit = verified.get(digest)
+        if hit is not None and clock() - hit[1] < reverify_s:
+            return hit[0]  # authorized when it was verified; the policy does not change while serving
+        identity = authenticate(meta, key, via=None if digest in seen else "serve")
         try:
             authorize(identity, "product.predict", tenant, what="product")
         except (Forbidden, NotFoundError):
             AuditLog(meta).record(ACCESS_DENIED, actor=identity.user, tenant=identity.tenant,
                                   object="product.predict", details={"via": "serve"})
             raise
-        seen.add(key)
+        seen.add(digest)
+        if len(verified) >= MAX_VERIFIED:
+            verified.clear()
+        verified[digest] = (identity, clock())
         return identity
 
     return check
