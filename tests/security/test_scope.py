@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from mofang.errors import NotFoundError
+from mofang.portal.webhooks import WebhookDelivery, WebhookEndpoint  # registered here so ENTITIES is the same alone
 from mofang.products.tables import AliasEvent, FeedbackRow, ImprovementRun, MarketListing, VersionLineage
 from mofang.security.identity import Identity, Role
 from mofang.security.scope import (
@@ -86,6 +87,9 @@ def populate(store: MetaStore, tenant: str) -> Ids:
                    AuditEvent(at="t", actor="u", tenant_id=tenant, action="a", object="o", details={},
                               prev_hash="0", hash=tenant)])
         s.add_all(product_rows(tenant, job))
+        s.add_all([WebhookEndpoint(tenant_id=tenant, url="https://hooks.example/x", secret=b"s"),
+                   WebhookDelivery(tenant_id=tenant, job_id=job, order_id="o1", event="job.done",
+                                   url="https://hooks.example/x", body="{}")])
         s.flush()
         order = s.scalar(select(OrderRecord.id).where(OrderRecord.tenant_id == tenant))
         product = s.scalar(select(Product.id).where(Product.tenant_id == tenant))
