@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,14 +18,17 @@ from tests.scheduling.conftest import FAST, queued
 JOBS = 40
 
 
-def drain(url: str, worker: str, out: str) -> None:
-    """A competing worker: claim and finish as fast as possible, writing each claimed job id."""
+def drain(url: str, worker: str, out: str, ready: Any) -> None:
+    """A competing worker: claim and finish as fast as possible, writing each claimed job id. Both workers wait
+    at `ready` first, so one that imported faster cannot drain the queue before the other starts."""
     meta = MetaStore(url)
     queue = Queue(meta, SchedulerConfig(**FAST))
+    ready.wait(timeout=60)
     claimed = []
     while (claim := queue.claim(worker, node="n1")) is not None:
         claimed.append(claim.job_id)
         queue.finish(claim, "done", cpu_s=0.0, run_s=0.0)
+        time.sleep(0.002)  # a real worker runs the job between claims: the other one gets the lock too
     Path(out).write_text("\n".join(map(str, claimed)))
     queue.close()
     meta.dispose()
@@ -42,7 +47,8 @@ def test_two_processes_never_claim_the_same_job(url: str, tmp_path: Path) -> Non
     jobs = {queued(queue, ("acme", "bravo")[i % 2], f"o{i}") for i in range(JOBS)}
     context = mp.get_context("spawn")
     outs = [tmp_path / f"w{i}.txt" for i in range(2)]
-    workers = [context.Process(target=drain, args=(url, f"w{i}", str(out))) for i, out in enumerate(outs)]
+    ready = context.Barrier(2)
+    workers = [context.Process(target=drain, args=(url, f"w{i}", str(out), ready)) for i, out in enumerate(outs)]
     for process in workers:
         process.start()
     for process in workers:
