@@ -151,6 +151,7 @@ class ModelWorkshop(Station):
         note = (f"{family}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
                 f"budget, best valid {metric[0]} {_fmt(info['valid_metrics'].get(metric[0]))}"
                 + (f" ({info['stopped']})" if info.get("stopped") else "")
+                + (f"; {info['cross_validated']}" if info.get("cross_validated") else "")
                 + (f"; {info['sampled']}" if info.get("sampled") else "")
                 + (f"; {info['refit']}" if info.get("refit") else ""))
         if candidate.threshold_ is not None and candidate.is_multi_label:

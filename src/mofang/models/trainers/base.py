@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
 import optuna
 import pandas as pd
+import scipy.sparse as sp
 
 from mofang.errors import MofangError
 from mofang.evaluation.metrics import compute_metrics
@@ -41,6 +43,9 @@ class Trainer:
     multilabel_native: ClassVar[bool] = False
     latency_reserve_s: ClassVar[float] = 2.0  # planned time to measure a candidate's one-row latency
     refit_on_valid: ClassVar[bool] = False  # refit the chosen parameters on train + valid when time allows
+    # > 0: with few labelled rows (single-label classification), trials are scored by this many folds of
+    # cross-validation over train + valid instead of by the valid split alone (cheap families only)
+    cv_folds: ClassVar[int] = 0
     order: Any = None
 
     def pipeline_params(self) -> dict[str, Any]:
@@ -114,17 +119,24 @@ class Trainer:
         name, direction = metric or default_metric(self.task, classes)
         y_valid_labels = valid[target].to_numpy()
 
-        def objective(trial: optuna.Trial, deadline: float) -> tuple[float | None, Any]:
-            params = self.space(trial)
+        def fit_on_train(params: dict[str, Any], deadline: float) -> Candidate:
             estimator = self.build(params, seed)
             if multi and not self.multilabel_native:
                 estimator = self.fit_multilabel(estimator, X, y, X_valid, y_valid, deadline)
             else:
                 estimator = self.fit_estimator(estimator, X, y, X_valid, y_valid, deadline,
                                                pipeline.categorical_indices_)
-            candidate = self._candidate(params, dataset, pipeline, estimator)
-            scores = _scores(candidate, X_valid, y_valid_labels)
-            return scores.get(name), candidate
+            return self._candidate(params, dataset, pipeline, estimator)
+
+        folds = None if multi or sampled else cross_validation_folds(self.cv_folds, y, y_valid, seed)
+
+        def objective(trial: optuna.Trial, deadline: float) -> tuple[float | None, Any]:
+            params = self.space(trial)
+            if folds is not None:  # scored out of fold; only the chosen parameters are fitted on train
+                return self._cv_score(params, folds, X, X_valid, y, y_valid, dataset, pipeline, name,
+                                      seed, deadline), params
+            candidate = fit_on_train(params, deadline)
+            return _scores(candidate, X_valid, y_valid_labels).get(name), candidate
 
         result = search(objective, direction=direction,
                         budget_s=budget_s - (time.monotonic() - started) - refit_reserve,
@@ -132,7 +144,8 @@ class Trainer:
                         on_trial=on_trial)
         if result.best_model is None:
             raise MofangError(f"{self.family}: every trial failed ({result.stopped})")
-        candidate: Candidate = result.best_model
+        candidate: Candidate = (fit_on_train(dict(result.best_model), float("inf")) if folds is not None
+                                else result.best_model)
         chosen = dict(candidate.params)  # the parameters `build` takes, before the learned ones join
         candidate.params.update(self.learned_params(candidate.estimator_))
         if candidate.is_multi_label:
@@ -146,6 +159,10 @@ class Trainer:
         info = {"valid_metrics": _scores(candidate, X_valid, y_valid_labels), "trials": result.trials,
                 "failed_trials": result.failed, "fit_seconds": round(time.monotonic() - started, 3),
                 "stopped": result.stopped, "metric": name}
+        if folds is not None:
+            info["cross_validated"] = (f"trials scored by {len(folds)}-fold cross-validation over train + valid "
+                                       f"({len(y) + len(y_valid):,} rows, best {name} {_fmt(result.best_score)}); "
+                                       "valid scores are the chosen parameters fitted on train")
         if sampled:
             info["sampled"] = sampled
             candidate.params["train_rows"] = len(train)
@@ -163,6 +180,26 @@ class Trainer:
                 info["refit"] = f"not refitted on train + valid ({left:.1f}s left < {need:.1f}s needed)"
             info["fit_seconds"] = round(time.monotonic() - started, 3)
         return candidate, info
+
+    def _cv_score(self, params: dict[str, Any], folds: list[tuple[np.ndarray, np.ndarray]], X: Any,
+                  X_valid: Any, y: np.ndarray, y_valid: np.ndarray, dataset: dict[str, Any],
+                  pipeline: FeaturePipeline | TextPipeline, metric: str, seed: int,
+                  deadline: float) -> float | None:
+        """`metric` of these parameters on out-of-fold predictions over train + valid (pooled: one
+        score over every row, steadier than a mean of small folds). Fold models are uncalibrated
+        (calibration does not move the argmax a single-label metric reads)."""
+        X_all = sp.vstack([X, X_valid]).tocsr() if sp.issparse(X) else np.concatenate([X, X_valid])
+        y_all = np.concatenate([y, y_valid])
+        proba = np.zeros((len(y_all), len(dataset.get("classes") or [])))
+        candidate = None
+        for fit_rows, held_rows in folds:
+            estimator = self.fit_estimator(self.build(params, seed), X_all[fit_rows], y_all[fit_rows],
+                                           X_all[:0], y_all[:0], deadline, pipeline.categorical_indices_)
+            candidate = self._candidate(params, dataset, pipeline, estimator)
+            proba[held_rows] = candidate.proba_from_matrix(X_all[held_rows])
+        assert candidate is not None
+        truth = np.asarray(candidate.classes_, dtype=object)[y_all]
+        return compute_metrics(self.task, truth, candidate.labels(proba), proba, candidate.classes_).get(metric)
 
     def _refit(self, candidate: Candidate, params: dict[str, Any], dataset: dict[str, Any],
                train: pd.DataFrame, y: np.ndarray, valid: pd.DataFrame, y_valid: np.ndarray,
@@ -228,6 +265,26 @@ class Trainer:
         return df[keep].reset_index(drop=True), values[keep]
 
 
+CV_MAX_ROWS = 10_000  # labelled train + valid rows up to which a `cv_folds` family cross-validates its trials
+CV_MIN_ROWS_PER_FOLD = 20
+
+
+def cross_validation_folds(k: int, y: np.ndarray, y_valid: np.ndarray,
+                           seed: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Stratified folds over train + valid (positions in their concatenation) when a family asks for
+    `k` > 0 folds and the labelled rows are few enough for the valid split alone to choose noisily;
+    None otherwise (trials are then scored on valid)."""
+    rows = len(y) + len(y_valid)
+    if k < 2 or y.ndim != 1 or not len(y_valid) or rows > CV_MAX_ROWS or rows < k * CV_MIN_ROWS_PER_FOLD:
+        return None
+    from sklearn.model_selection import StratifiedKFold
+
+    y_all = np.concatenate([y, y_valid])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class with fewer members than folds: still placed as it can be
+        return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(y_all, y_all))
+
+
 THRESHOLD_METRICS = ("f1_macro", "accuracy", "recall_macro", "precision_macro")
 
 
@@ -273,6 +330,10 @@ def default_metric(task: str, classes: list[str] | None) -> tuple[str, str]:
     else:
         name = "rmse"
     return name, METRICS_BY_TASK[Task(task)][name]
+
+
+def _fmt(score: float | None) -> str:
+    return "n/a" if score is None else f"{score:.4f}"
 
 
 def _scores(candidate: Candidate, X: Any, y_true: np.ndarray) -> dict[str, float | None]:

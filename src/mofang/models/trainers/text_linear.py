@@ -15,11 +15,13 @@ from mofang.models.text.trainer import TextTrainer
 
 class LinearTextTrainer(TextTrainer):
     """TF-IDF → one-vs-rest linear scores → probabilities calibrated on valid. Tuned: the loss (SVM or
-    logistic), C and class weighting."""
+    logistic), C and class weighting; with few labelled rows each trial is scored by 5-fold
+    cross-validation over train + valid (a 342-row, 15-class valid split chose C by noise)."""
 
     max_trials = 40
     multilabel_native = True  # CalibratedLinear takes a 0/1 label matrix itself
     refit_on_valid = True
+    cv_folds = 5  # a fit takes well under a second on the few thousand rows where valid alone chooses noisily
 
     def first_params(self) -> dict[str, Any]:
         return {"loss": "svm", "C": 0.3, "balanced": False}
