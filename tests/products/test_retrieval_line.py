@@ -58,6 +58,7 @@ acceptance:
     recall_at_5: ">= 0.8"
   p95_latency_ms: 200
   max_model_mb: 50
+  max_robustness_drop: 0.5
 budget:
   minutes: 0.33
 """
@@ -129,6 +130,8 @@ def test_faq_order_is_delivered_encrypted_with_a_retrieval_report(delivered) -> 
     html = vault.read("demo-bank", bundle / "report.html").decode("utf-8")
     assert "ACCEPTED" in html and "Retrieval (" in html and "recall@k" in html.lower()
     assert "部门=" in html and RAW_PHONE not in html
+    assert "Robustness to perturbed text" in html  # the questions perturbed, MRR per perturbation
+    assert "max_robustness_drop" in html and "worst perturbation" in html  # gated, and passed (accepted)
     card = vault.read("demo-bank", bundle / "model_card.md").decode("utf-8")
     assert "POST /ask" in card and "mrr" in card
 

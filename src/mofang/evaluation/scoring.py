@@ -67,6 +67,33 @@ def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: lis
     return {"metric": name, "worst": worst_drop(report), **report.to_dict()}
 
 
+def retrieval_robustness(model: Any, test: pd.DataFrame, metric: str, seed: int = 0,
+                         rows: int = ROBUSTNESS_ROWS) -> dict[str, Any]:
+    """The robustness suite on a retrieval model's held-out questions: each question is perturbed (typos,
+    homophones, traditional characters, punctuation, whitespace, truncation) and ranked again; the drop
+    is in `metric` when it is a ranking metric (recall@k, MRR), else MRR. The answers are not touched."""
+    from mofang.evaluation.robustness import robustness_report, worst_drop
+    from mofang.models.retrieval.metrics import RANK_METRICS, mean_reciprocal_rank, recall_at_k
+    from mofang.models.retrieval.product import DEPTH
+
+    questions, gold = model.held_out_questions(test, "test")
+    if len(questions) > rows:
+        keep = sorted(pd.Series(range(len(questions))).sample(rows, random_state=seed))
+        questions, gold = [questions[i] for i in keep], [gold[i] for i in keep]
+    name = metric if metric in RANK_METRICS else "mrr"
+
+    def rank(batch: list[str]) -> list[list[int]]:
+        return [list(row) for row in model.search(batch, DEPTH).index] if batch else []
+
+    def score(truth: Any, ranked: Any) -> float:
+        if name == "mrr":
+            return mean_reciprocal_rank(ranked, truth)
+        return recall_at_k(ranked, truth, RANK_METRICS[name])
+
+    report = robustness_report(rank, questions, gold, score, seed=seed)
+    return {"metric": name, "worst": worst_drop(report), **report.to_dict()}
+
+
 def text_slices(candidate: Any, df: pd.DataFrame, target: str, features: list[dict[str, Any]],
                 metric: str) -> list[dict[str, Any]]:
     """The winner's `metric` on test slices: by text length (quartile buckets), and by every categorical

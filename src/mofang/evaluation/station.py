@@ -17,6 +17,7 @@ from mofang.evaluation.scoring import (
     REPORT_ONLY_ROWS,
     ROBUSTNESS_ROWS,
     predictions,
+    retrieval_robustness,
     score_candidate,
     text_robustness,
     text_slices,
@@ -74,12 +75,18 @@ class EvaluationCenter(Station):
             rows = test.drop(columns=[ctx.load("dataset")["target"]], errors="ignore").head(LATENCY_ROWS)
             latency = candidate.measure_latency(rows, n=LATENCY_ROWS)
         gated = ctx.order.acceptance.max_robustness_drop is not None
-        if Task(ctx.order.task) == Task.TEXT_CLASSIFICATION:  # (a retrieval model is not perturbed yet)
-            # always measured for text models (the report shows it); on a larger sample when the gate needs it
-            dataset = ctx.load("dataset")
+        # always measured for text models and retrieval questions (the report shows it); on a larger sample
+        # when the gate needs it
+        rows = ROBUSTNESS_ROWS if gated else REPORT_ONLY_ROWS
+        dataset = ctx.load("dataset")
+        if Task(ctx.order.task) == Task.TEXT_CLASSIFICATION:
             robustness = text_robustness(candidate, test, dataset["target"], dataset["features"],
-                                         winner["primary_metric"], seed=ctx.order.seed,
-                                         rows=ROBUSTNESS_ROWS if gated else REPORT_ONLY_ROWS)
+                                         winner["primary_metric"], seed=ctx.order.seed, rows=rows)
+        elif dataset["task"] == RETRIEVAL_QA and dataset["retrieval"]["mode"] != "documents":
+            robustness = retrieval_robustness(model, test, winner["primary_metric"], seed=ctx.order.seed, rows=rows)
+        elif gated:
+            ctx.reason("max_robustness_drop: no held-out text to perturb (documents only), so it is not measurable")
+        if robustness is not None:
             ctx.save("robustness", robustness)
             if not gated:
                 robustness = None
@@ -240,6 +247,8 @@ class EvaluationCenter(Station):
 
         model = RetrievalModel.load(winner["model_path"])
         plots = retrieval_plots(leaderboard, winner["name"])
+        if ctx.has("robustness"):
+            plots["robustness"] = _robustness_plot(ctx.load("robustness"), ctx.order.acceptance.max_robustness_drop)
         documents = dataset["retrieval"]["mode"] == "documents"
         examples = _retrieval_examples(model, test, documents)
         shown = {k: metrics.get(k) for k in RETRIEVAL_TEST_METRICS}

@@ -222,7 +222,8 @@ class Acceptance(Strict):
     max_model_mb: float | None = Field(None, gt=0, description="Largest allowed model size")
     max_robustness_drop: float | None = Field(
         None, ge=0, description="Text tasks: largest allowed drop of the primary metric under any perturbation "
-                                "of the robustness suite (absolute, e.g. 0.05)")
+                                "of the robustness suite (absolute, e.g. 0.05); retrieval-qa perturbs the held-out "
+                                "questions and reads recall@k or MRR")
 
 
 class AnomalySettings(Strict):
