@@ -372,7 +372,7 @@ class DataWorkshop(Station):
             how = f"by time on '{time_column}': train the earliest rows, valid and test later ones"
         if retrieval:
             how = "random (questions are not stratified by their answer)"
-        ctx.reason(f"split 70/15/15 {how} with seed {ctx.order.seed}")
+        ctx.reason(f"split 70/15/15 {how}" + ("" if time_column else f" with seed {ctx.order.seed}"))
         synthetic_trace = {"added_to_train": 0, "dropped_parent_held_out": 0}
         chosen = {"train": real.iloc[parts.train], "valid": real.iloc[parts.valid], "test": real.iloc[parts.test]}
         if len(extra):

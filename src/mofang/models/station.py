@@ -16,6 +16,7 @@ from mofang.line.station import Station
 from mofang.models.anomaly.workshop import plan_anomaly, select_anomaly, train_anomaly
 from mofang.models.candidate import Candidate
 from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, greedy_blend
+from mofang.models.limits import limits_broken, within_limits
 from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
 from mofang.models.timeseries.workshop import plan_forecast, select_forecast, train_forecast
@@ -185,32 +186,24 @@ class ModelWorkshop(Station):
         candidates = [r for r in candidates if r["family"] != "ensemble"]  # one from an interrupted select
         metric, direction = plan["primary_metric"], plan["direction"]
         acceptance = ctx.order.acceptance
-        eligible, excluded = [], []
-        for record in candidates:
-            why = _limits_broken(record, acceptance.max_model_mb, acceptance.p95_latency_ms)
-            (excluded if why else eligible).append((record, why))
-        pool = eligible or [(r, "") for r in candidates]
-        best = pool[0][0]
-        for record, _ in pool[1:]:
+        limits = within_limits(candidates, acceptance)
+        pool = limits.pool
+        best = pool[0]
+        for record in pool[1:]:
             if is_better(record["valid_metrics"].get(metric), best["valid_metrics"].get(metric), direction):
                 best = record
-        blended = self._blend(ctx, [r for r, _ in pool], best, metric, direction)
+        blended = self._blend(ctx, pool, best, metric, direction)
         if blended is not None:
             candidates.append(blended)
             ctx.save("candidates", candidates)
-            why = _limits_broken(blended, acceptance.max_model_mb, acceptance.p95_latency_ms)
+            why = limits_broken(blended, acceptance)
             if why:
                 ctx.reason(f"{blended['name']} not picked: {why}")
             else:
                 best = blended
         score = best["valid_metrics"].get(metric)
         reason = (f"picked {best['name']}: best {metric} {_fmt(score)} on valid, {best['size_mb']:.3g} MB, "
-                  f"p95 {best['p95_ms']:.1f} ms")
-        if excluded and eligible:
-            reason += "; excluded " + ", ".join(f"{r['name']} ({why})" for r, why in excluded)
-        if not eligible:
-            reason += ("; no candidate meets the size/latency limits ("
-                       + ", ".join(f"{r['name']}: {why}" for r, why in excluded) + "), so the best overall")
+                  f"p95 {best['p95_ms']:.1f} ms") + limits.note
         ctx.reason(reason)
         winner = {"name": best["name"], "family": best["family"], "model_path": best["model_path"],
                   "primary_metric": metric, "direction": direction, "valid_score": score, "reason": reason}
@@ -406,11 +399,8 @@ class ModelWorkshop(Station):
         metric, direction = plan["primary_metric"], plan["direction"]
         acceptance = ctx.order.acceptance
         built = [r for r in candidates if not r.get("skipped")]
-        eligible, excluded = [], []
-        for record in built:
-            why = _limits_broken(record, acceptance.max_model_mb, acceptance.p95_latency_ms)
-            (excluded if why else eligible).append((record, why))
-        pool = [r for r, _ in eligible] or built
+        limits = within_limits(built, acceptance)
+        pool = limits.pool
         tuned = next((r for r in pool if r.get("tuned_choice")), None)
         if plan.get("mode") == "documents":
             best, why_best = pool[0], "BM25 over the documents (no questions to tune or compare rankings on)"
@@ -425,12 +415,7 @@ class ModelWorkshop(Station):
             why_best = f"best {metric} on valid"
         score = best["valid_metrics"].get(metric)
         reason = (f"picked {best['name']}: {why_best}, {metric} {_fmt(score)}, {best['size_mb']:.3g} MB, "
-                  f"p95 {best['p95_ms']:.1f} ms per question")
-        if excluded and eligible:
-            reason += "; excluded " + ", ".join(f"{r['name']} ({why})" for r, why in excluded)
-        if not eligible:
-            reason += ("; no candidate meets the size/latency limits ("
-                       + ", ".join(f"{r['name']}: {why}" for r, why in excluded) + "), so the best overall")
+                  f"p95 {best['p95_ms']:.1f} ms per question") + limits.note
         ctx.reason(reason)
         winner = {"name": best["name"], "family": "retrieval", "model_path": best["model_path"],
                   "primary_metric": metric, "direction": direction, "valid_score": score, "reason": reason}
@@ -522,15 +507,6 @@ def _after_gate_reserve(order: Any, dataset: dict[str, Any], budget: float) -> f
 def _ordered(families: dict[str, Any]) -> list[str]:
     known = [f for f in FAMILY_ORDER if f in families]
     return known + sorted(f for f in families if f not in known)
-
-
-def _limits_broken(record: dict[str, Any], max_mb: float | None, max_p95: float | None) -> str:
-    broken = []
-    if max_mb is not None and record["size_mb"] > max_mb:
-        broken.append(f"{record['size_mb']:.1f} MB > {max_mb:g} MB")
-    if max_p95 is not None and not record["p95_ms"] <= max_p95:
-        broken.append(f"p95 {record['p95_ms']:.1f} ms > {max_p95:g} ms")
-    return ", ".join(broken)
 
 
 def _fmt(value: float | None) -> str:

@@ -82,25 +82,16 @@ def train_anomaly(ctx: Any, plan: dict[str, Any], dataset: dict[str, Any]) -> st
 
 def select_anomaly(ctx: Any, plan: dict[str, Any], candidates: list[dict[str, Any]]) -> str:
     """The winner: best valid metric among candidates within the order's size and latency limits."""
-    from mofang.models.station import _limits_broken
+    from mofang.models.limits import within_limits
 
-    acceptance = ctx.order.acceptance
-    eligible, excluded = [], []
-    for record in candidates:
-        why = _limits_broken(record, acceptance.max_model_mb, acceptance.p95_latency_ms)
-        (excluded if why else eligible).append((record, why))
-    pool = [r for r, _ in eligible] or candidates
+    limits = within_limits(candidates, ctx.order.acceptance)
+    pool = limits.pool
     position, why_best = choose([(r["family"], r["valid_metrics"]) for r in pool], plan["primary_metric"],
                                 plan["direction"], plan["labelled"])
     best = pool[position]
     metric = plan["primary_metric"]
     reason = (f"picked {best['name']}: {why_best}, threshold {best['threshold']:.4g}, {best['size_mb']:.3g} MB, "
-              f"p95 {best['p95_ms']:.1f} ms per window")
-    if excluded and eligible:
-        reason += "; excluded " + ", ".join(f"{r['name']} ({why})" for r, why in excluded)
-    if not eligible:
-        reason += ("; no candidate meets the size/latency limits ("
-                   + ", ".join(f"{r['name']}: {why}" for r, why in excluded) + "), so the best overall")
+              f"p95 {best['p95_ms']:.1f} ms per window") + limits.note
     ctx.reason(reason)
     score = best["valid_metrics"].get(metric)
     winner = {"name": best["name"], "family": best["family"], "model_path": best["model_path"],

@@ -11,6 +11,7 @@ import joblib
 import pandas as pd
 
 from mofang.line.context import StationContext
+from mofang.models.limits import within_limits
 from mofang.models.timeseries.backtest import backtest, score_windows
 from mofang.models.timeseries.forecasters import STATS_FAMILIES, make_forecaster
 from mofang.models.timeseries.intervals import ConformalIntervals
@@ -208,8 +209,8 @@ def select_forecast(ctx: StationContext, plan: dict[str, Any], candidates: list[
     metric = plan["primary_metric"]
     acceptance = ctx.order.acceptance
     built = [r for r in candidates if not r.get("skipped")]
-    eligible = [r for r in built if not _limits_broken(r, acceptance.max_model_mb, acceptance.p95_latency_ms)]
-    pool = eligible or built
+    limits = within_limits(built, acceptance)
+    pool = limits.pool
     scored = [r for r in pool if r["valid_metrics"].get(metric) is not None] or pool
     best = min(scored, key=lambda r: r["valid_metrics"].get(metric) if r["valid_metrics"].get(metric) is not None
                else float("inf"))  # ties keep the simpler family (listed first)
@@ -219,10 +220,7 @@ def select_forecast(ctx: StationContext, plan: dict[str, Any], candidates: list[
               f"p95 {best['p95_ms']:.1f} ms per forecast")
     if naive is not None and naive is not best and naive["valid_metrics"].get(metric) is not None and score:
         reason += f" (seasonal naive {_fmt(naive['valid_metrics'][metric])})"
-    excluded = [r for r in built if r not in eligible]
-    if excluded and eligible:
-        reason += "; excluded " + ", ".join(
-            f"{r['name']} ({_limits_broken(r, acceptance.max_model_mb, acceptance.p95_latency_ms)})" for r in excluded)
+    reason += limits.note
     ctx.reason(reason)
     winner = {"name": best["name"], "family": best["family"], "model_path": best["model_path"],
               "primary_metric": metric, "direction": "lower", "valid_score": score, "reason": reason}
@@ -235,15 +233,6 @@ def _skipped(family: str, reason: str, plan: dict[str, Any]) -> dict[str, Any]:
     return {"name": family, "family": family, "skipped": reason, "params": {}, "valid_metrics": {}, "backtest": [],
             "fit_seconds": 0.0, "budget_s": plan["train_s"], "trials": 0, "model_path": None, "size_mb": None,
             "p50_ms": None, "p95_ms": None, "note": reason}
-
-
-def _limits_broken(record: dict[str, Any], max_mb: float | None, max_p95: float | None) -> str:
-    broken = []
-    if max_mb is not None and record["size_mb"] > max_mb:
-        broken.append(f"{record['size_mb']:.1f} MB > {max_mb:g} MB")
-    if max_p95 is not None and not record["p95_ms"] <= max_p95:
-        broken.append(f"p95 {record['p95_ms']:.1f} ms > {max_p95:g} ms")
-    return ", ".join(broken)
 
 
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
