@@ -79,3 +79,13 @@ def test_a_family_without_folds_keeps_scoring_on_valid() -> None:
     train, valid = frame.iloc[:240].reset_index(drop=True), frame.iloc[240:].reset_index(drop=True)
     _, info = get_trainer("text-classification", "lsa-linear").fit(train, valid, dataset(train), 60.0, seed=1)
     assert "cross_validated" not in info
+
+
+def test_the_pick_ranks_a_cross_validated_family_by_its_cross_validated_score() -> None:
+    from mofang.models.station import selection_score
+
+    # valid-tuned families look better on valid than they are; a cross-validated one is ranked by its folds
+    linear = {"valid_metrics": {"f1_macro": 0.436}, "selection_metrics": {"f1_macro": 0.450}}
+    lsa = {"valid_metrics": {"f1_macro": 0.435}}
+    assert selection_score(linear, "f1_macro") == 0.450 and selection_score(lsa, "f1_macro") == 0.435
+    assert selection_score({"valid_metrics": {}}, "f1_macro") is None

@@ -58,7 +58,7 @@ acceptance:
     recall_at_5: ">= 0.8"
   p95_latency_ms: 200
   max_model_mb: 50
-  max_robustness_drop: 0.5
+  max_robustness_drop: 0.9  # truncation halves these short questions: MRR drops ~0.4-0.5
 budget:
   minutes: 0.33
 """

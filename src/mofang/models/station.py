@@ -168,6 +168,8 @@ class ModelWorkshop(Station):
                   "size_mb": round(Candidate.size_mb(path), 4), "p50_ms": round(latency["p50_ms"], 3),
                   "p95_ms": round(latency["p95_ms"], 3), "note": note,
                   "single_fit_s": info.get("single_fit_s")}
+        if info.get("selection_metrics"):
+            record["selection_metrics"] = info["selection_metrics"]
         if len(blendable) == 2 and dataset["task"] in BLEND_TASKS:
             blend_path = ctx.path("models") / f"{family}.valid.joblib"
             joblib.dump({"proba": blendable["valid_proba"], "truth": blendable["valid_truth"]}, blend_path)
@@ -190,7 +192,7 @@ class ModelWorkshop(Station):
         pool = limits.pool
         best = pool[0]
         for record in pool[1:]:
-            if is_better(record["valid_metrics"].get(metric), best["valid_metrics"].get(metric), direction):
+            if is_better(selection_score(record, metric), selection_score(best, metric), direction):
                 best = record
         blended = self._blend(ctx, pool, best, metric, direction)
         if blended is not None:
@@ -202,8 +204,12 @@ class ModelWorkshop(Station):
             else:
                 best = blended
         score = best["valid_metrics"].get(metric)
-        reason = (f"picked {best['name']}: best {metric} {_fmt(score)} on valid, {best['size_mb']:.3g} MB, "
-                  f"p95 {best['p95_ms']:.1f} ms") + limits.note
+        how = (f"cross-validated {metric} {_fmt(selection_score(best, metric))} (valid {_fmt(score)})"
+               if best.get("selection_metrics") else f"{metric} {_fmt(score)} on valid")
+        ranked = any(r.get("selection_metrics") for r in pool)
+        reason = (f"picked {best['name']}: best {how}, {best['size_mb']:.3g} MB, p95 {best['p95_ms']:.1f} ms"
+                  + ("; candidates ranked by their cross-validated score where they have one, else by valid"
+                     if ranked else "")) + limits.note
         ctx.reason(reason)
         winner = {"name": best["name"], "family": best["family"], "model_path": best["model_path"],
                   "primary_metric": metric, "direction": direction, "valid_score": score, "reason": reason}
@@ -241,7 +247,7 @@ class ModelWorkshop(Station):
             ensemble.threshold_ = tune_threshold(blend.proba[:, 1], truth, ensemble.classes_, threshold_metric)
             labels = ensemble.labels(blend.proba)
             metrics = compute_metrics(dataset["task"], truth, labels, blend.proba, ensemble.classes_)
-        value, single = metrics.get(metric), best["valid_metrics"].get(metric)
+        value, single = metrics.get(metric), selection_score(best, metric)
         slack = TOLERANCE if direction == "higher" else -TOLERANCE
         if value is None or (single is not None and is_better(single - slack, value, direction)):
             ctx.reason(f"{name}: valid log loss {_fmt(metrics.get('log_loss'))} is lower, but {metric} "
@@ -507,6 +513,12 @@ def _after_gate_reserve(order: Any, dataset: dict[str, Any], budget: float) -> f
 def _ordered(families: dict[str, Any]) -> list[str]:
     known = [f for f in FAMILY_ORDER if f in families]
     return known + sorted(f for f in families if f not in known)
+
+
+def selection_score(record: dict[str, Any], metric: str) -> float | None:
+    """What the pick ranks a candidate by: its cross-validated score when its family cross-validated its
+    trials (few labelled rows), else its valid score."""
+    return (record.get("selection_metrics") or record["valid_metrics"]).get(metric)
 
 
 def _fmt(value: float | None) -> str:

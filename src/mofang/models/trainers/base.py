@@ -160,6 +160,7 @@ class Trainer:
                 "failed_trials": result.failed, "fit_seconds": round(time.monotonic() - started, 3),
                 "stopped": result.stopped, "metric": name}
         if folds is not None:
+            info["selection_metrics"] = {name: result.best_score}  # steadier than valid: what the pick ranks by
             info["cross_validated"] = (f"trials scored by {len(folds)}-fold cross-validation over train + valid "
                                        f"({len(y) + len(y_valid):,} rows, best {name} {_fmt(result.best_score)}); "
                                        "valid scores are the chosen parameters fitted on train")
