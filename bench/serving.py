@@ -6,10 +6,12 @@ the model workshop restricted to the LightGBM family, so both servers answer wit
 server runs as a child process with one worker on 127.0.0.1. A loopback client (httpx, asyncio) sends one-row
 prediction requests from N concurrent connections for a fixed time: Mofang gets `POST /predict {"rows": [row]}`
 with the row as it is in the source file; MLflow gets `POST /invocations {"dataframe_records": [row]}` with the
-row typed as the MLflow signature declares (numbers as numbers), which is what an MLflow client sends.
+row typed as the MLflow signature declares (numbers as numbers), which is what an MLflow client sends. The
+load comes from raw keep-alive HTTP/1.1 connections (`--client httpx` for the httpx client: see RawConnection).
 Printed: requests/s and p50/p99 latency of each, and Mofang's throughput ratio over MLflow's.
 
-    .venv/bin/python bench/serving.py [--seconds 8] [--concurrency 1,8,32] [--rows 4000]
+    .venv/bin/python bench/serving.py [--seconds 8] [--concurrency 1,8,32] [--rows 4000] [--client raw|httpx]
+                                      [--auth]
 """
 
 from __future__ import annotations
@@ -99,13 +101,93 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> dict[str, float]:
+class RawConnection:
+    """A keep-alive HTTP/1.1 connection speaking just enough of the protocol to POST JSON and read the answer.
+
+    The load generator shares the machine's cores with the servers: httpx spent ~3.4 ms of CPU per request
+    here (more than `mofang serve` spends answering it), so at 8+ connections it measured itself as much as
+    the servers. This client spends a fraction of that; `--client httpx` keeps the old one for comparison."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        parsed = httpx.URL(url)
+        self.host, self.port, self.path = parsed.host, parsed.port or 80, parsed.raw_path.decode()
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{self.extra}"
+                          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+        if "content-length" in headers:
+            await self.reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                await self.reader.readexactly(size + 2)
+            await self.reader.readuntil(b"\r\n")
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
+async def load_raw(url: str, bodies: list[bytes], concurrency: int, seconds: float,
+                   headers: dict[str, str] | None = None) -> dict[str, float]:
+    """As `load`, from `concurrency` raw keep-alive connections."""
+    latencies: list[float] = []
+    errors = 0
+    connections = [RawConnection(url, headers) for _ in range(concurrency)]
+    for body in bodies[:3]:  # warm-up
+        await connections[0].post(body)
+    stop_at = time.perf_counter() + seconds
+
+    async def worker(offset: int) -> None:
+        nonlocal errors
+        i, connection = offset, connections[offset]
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                errors += await connection.post(bodies[i % len(bodies)]) != 200
+            except (OSError, asyncio.IncompleteReadError, ValueError):  # a dropped connection: a failed request
+                errors += 1
+                await connection.close()
+            latencies.append((time.perf_counter() - started) * 1000)
+            i += concurrency
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    for connection in connections:
+        await connection.close()
+    return _summary(latencies, errors, elapsed)
+
+
+def _summary(latencies: list[float], errors: int, elapsed: float) -> dict[str, float]:
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return {"rps": len(latencies) / elapsed, "p50": pick(0.50), "p99": pick(0.99), "errors": errors,
+            "n": len(latencies)}
+
+
+async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float,
+               headers: dict[str, str] | None = None) -> dict[str, float]:
     """One-row requests from `concurrency` connections for `seconds`; requests/s, p50/p99 ms, errors."""
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30, headers={"content-type": "application/json"}) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=30,
+                                 headers={"content-type": "application/json", **(headers or {})}) as client:
         for body in bodies[:3]:  # warm-up
             await client.post(url, content=body)
 
@@ -125,10 +207,26 @@ async def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) 
         began = time.perf_counter()
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
         elapsed = time.perf_counter() - began
-    latencies.sort()
-    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    return {"rps": len(latencies) / elapsed, "p50": pick(0.50), "p99": pick(0.99), "errors": errors,
-            "n": len(latencies)}
+    return _summary(latencies, errors, elapsed)
+
+
+def api_key(home: Path) -> str:
+    """An owner key of the demo product's tenant (shown once, as `mofang keys create` would)."""
+    from mofang.security.identity import create_api_key
+    from mofang.store import MetaStore
+
+    meta = MetaStore()
+    try:
+        tenant = meta.product_version(PRODUCT).product.tenant_id
+        return create_api_key(meta, tenant=tenant, user="bench", role="owner")[1]
+    finally:
+        meta.dispose()
+
+
+def _installed(module: str) -> str | None:
+    import importlib.util
+
+    return module if importlib.util.find_spec(module) is not None else None
 
 
 def main() -> None:
@@ -137,7 +235,12 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--rows", type=int, default=4000)
     parser.add_argument("--minutes", type=float, default=0.5)
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="the load generator: raw keep-alive sockets (light) or httpx (as measured before)")
+    parser.add_argument("--auth", action="store_true",
+                        help="serve with an API key (every request authenticated, audited per caller)")
     args = parser.parse_args()
+    drive = load_raw if args.client == "raw" else load
     levels = [int(c) for c in args.concurrency.split(",")]
     work = Path(tempfile.mkdtemp(prefix="mofang-bench-serving-"))
     home = work / "home"
@@ -149,35 +252,41 @@ def main() -> None:
         bin_dir = Path(sys.executable).parent  # mlflow execs `uvicorn` from PATH
         env = {**os.environ, "MOFANG_HOME": str(home), "MLFLOW_MODELS_WORKERS": "1",
                "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        mofang_headers: dict[str, str] = {}
+        if args.auth:  # the first key ends the open bootstrap: the server, and each request, must present one
+            env["MOFANG_API_KEY"] = key = api_key(home)
+            mofang_headers["Authorization"] = f"Bearer {key}"
         servers = {
             "mofang serve": ([str(bin_dir / "mofang"), "serve", PRODUCT, "--port", "18301"],
                              "http://127.0.0.1:18301", "/health", "/predict",
-                             [json.dumps({"rows": [r]}, ensure_ascii=False).encode() for r in raw]),
+                             [json.dumps({"rows": [r]}, ensure_ascii=False).encode() for r in raw], mofang_headers),
             "mlflow models serve": ([str(bin_dir / "mlflow"), "models", "serve", "-m", str(work / "mlflow-model"),
                                      "--env-manager", "local", "--host", "127.0.0.1", "--port", "18302",
                                      "--workers", "1"],
                                     "http://127.0.0.1:18302", "/ping", "/invocations",
                                     [json.dumps({"dataframe_records": [r]}, ensure_ascii=False).encode()
-                                     for r in typed]),
+                                     for r in typed], {}),
         }
         results: dict[str, dict[int, dict[str, float]]] = {name: {} for name in servers}
         processes = []
         try:  # both up at once, measured in turns at each level: the machine's other load hits both alike
-            for name, (command, base, health, path, bodies) in servers.items():
+            for name, (command, base, health, path, bodies, headers) in servers.items():
                 processes.append(start(command, base + health, env, work / f"{name.split()[0]}.log"))
                 check = httpx.post(base + path, content=bodies[0], timeout=30,
-                                   headers={"content-type": "application/json"})
+                                   headers={"content-type": "application/json", **headers})
                 if check.status_code != 200:
                     raise SystemExit(f"{name} refused the request: {check.status_code} {check.text[:500]}")
             for c in levels:
-                for name, (_, base, _, path, bodies) in servers.items():
-                    results[name][c] = asyncio.run(load(base + path, bodies, c, args.seconds))
+                for name, (_, base, _, path, bodies, headers) in servers.items():
+                    results[name][c] = asyncio.run(drive(base + path, bodies, c, args.seconds, headers))
         finally:
             for process in processes:
                 stop(process)
-        print(f"\nserving one LightGBM product, one-row requests, {args.seconds:g} s per point, one worker each; "
+        print(f"\nserving one LightGBM product, one-row requests, {args.seconds:g} s per point, one worker each, "
+              f"{args.client} client, mofang {'with an API key' if args.auth else 'open (no API key yet)'}; "
               f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
-              f"{platform.python_version()}")
+              f"{platform.python_version()}; uvicorn http={_installed('httptools') or 'h11'}, "
+              f"loop={_installed('uvloop') or 'asyncio'}")
         print(f"{'concurrency':>11} | {'server':<20} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} "
               f"| {'ratio':>6}")
         print("-" * 84)

@@ -21,8 +21,14 @@ from mofang.integration.preprocess import NotExportable, edge_spec
 EDGE_ARCHIVE = "edge.tar.gz"
 RUNNER = "mofang_edge_runner.py"
 PARITY_ROWS = 2000
+TRANSFORMER_PARITY_ROWS = 500  # three forward passes per row (served, fp32, int8): bounded on a CPU-only host
 PROBA_TOLERANCE = 1e-3  # float32 graph vs the float64 native model
 QUANTIZED_PROBA_TOLERANCE = 0.02  # int8 weights
+# a transformer's int8 weights move probabilities further (errors compound through its layers: MiniLM-L6
+# fine-tuned with LoRA, max |Δ| 0.044 on 400 test rows), so int8 is held to a looser max |Δ| and, instead of
+# every label, a share of labels that must agree (near ties flip); one that fails ships in fp32 (recorded)
+TRANSFORMER_INT8_TOLERANCE = 0.1
+TRANSFORMER_INT8_AGREEMENT = 0.98
 REGRESSION_TOLERANCE = 1e-4  # relative to the scale of the predictions
 
 
@@ -39,13 +45,20 @@ class Parity:
     labels_match: bool
     tolerance: float
     quantized: bool
+    agreement: float = 1.0  # share of rows whose predicted label(s) agree
+    min_agreement: float | None = None  # when set, this share must agree (else every label must)
 
     @property
     def passed(self) -> bool:
-        return self.labels_match and self.max_abs_diff <= self.tolerance
+        labels = self.labels_match if self.min_agreement is None else self.agreement >= self.min_agreement
+        return labels and self.max_abs_diff <= self.tolerance
 
     def describe(self) -> str:
-        labels = "labels match" if self.labels_match else "LABELS DIFFER"
+        if self.min_agreement is None:
+            labels = "labels match" if self.labels_match else "LABELS DIFFER"
+        else:
+            labels = (f"{self.agreement:.1%} of labels agree (at least {self.min_agreement:.0%} "
+                      f"{'met' if self.agreement >= self.min_agreement else 'NOT MET'})")
         return (f"{self.rows} test rows: {labels}, max |Δ| {self.max_abs_diff:.2e} "
                 f"(tolerance {self.tolerance:g}{', int8' if self.quantized else ''})")
 
@@ -72,12 +85,21 @@ def _json_value(value: Any) -> Any:
 
 def write_edge_folder(candidate: Any, schema: dict[str, Any], card: str, folder: Path, *,
                       quantize: bool) -> dict[str, Any]:
-    """Write model.onnx, preprocess.json, the runner, schema.json and the model card into `folder`;
-    returns what was built (quantized or why not). Raises NotExportable naming what cannot be exported."""
+    """Write model.onnx, preprocess.json (and a transformer's vocab.txt), the runner, schema.json and the model
+    card into `folder`; returns what was built (quantized or why not). Raises NotExportable naming what cannot
+    be exported."""
     from mofang.integration import edge_runner
     from mofang.integration.preprocess import pipeline_spec
+    from mofang.integration.transformer_export import is_transformer, write_vocab
+    from mofang.integration.transformer_export import pipeline_spec as transformer_pipeline
 
-    width = int(pipeline_spec(candidate.pipeline_)["width"])
+    vocab = None
+    if is_transformer(candidate):  # the tokenizer first: a byte-level BPE is refused before the export
+        pipeline, vocab = transformer_pipeline(candidate)
+        width = 0
+    else:
+        pipeline = pipeline_spec(candidate.pipeline_)
+        width = int(pipeline["width"])
     exported = export_estimator(candidate, width)
     data, quantized, note = exported.data, False, "fp32 (cloud target)"
     if quantize:
@@ -88,17 +110,21 @@ def write_edge_folder(candidate: Any, schema: dict[str, Any], card: str, folder:
             data, quantized, note = int8, True, "int8 dynamic quantization of the weights"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.onnx").write_bytes(data)
-    spec = edge_spec(candidate, schema, "model.onnx", exported.output, exported.proba_columns)
+    spec = edge_spec(candidate, schema, "model.onnx", exported.output, exported.proba_columns, pipeline=pipeline)
     (folder / "preprocess.json").write_text(json.dumps(spec, ensure_ascii=False), "utf-8")
+    if vocab is not None:
+        write_vocab(folder, vocab)
     shutil.copyfile(edge_runner.__file__, folder / RUNNER)
     (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
     (folder / "model_card.md").write_text(card, "utf-8")
     return {"quantized": quantized, "quantization": note, "onnx_mb": round(len(data) / 2**20, 3),
-            "fp32": exported.data}
+            "fp32": exported.data, "transformer": vocab is not None}
 
 
-def check_parity(bundle: Any, folder: Path, records: list[dict[str, Any]], quantized: bool) -> Parity:
-    """The edge runner (loaded from `folder`) against the served product's `predict_records` on `records`."""
+def check_parity(bundle: Any, folder: Path, records: list[dict[str, Any]], quantized: bool,
+                 transformer: bool = False) -> Parity:
+    """The edge runner (loaded from `folder`) against the served product's `predict_records` on `records`
+    (a transformer in int8: the looser tolerance and the share of labels that must agree)."""
     from mofang.integration.edge_runner import EdgeModel
 
     edge = EdgeModel(folder)
@@ -115,10 +141,16 @@ def check_parity(bundle: Any, folder: Path, records: list[dict[str, Any]], quant
     a = np.asarray([[p[c] for c in classes] for p in native["probabilities"]], dtype=float)
     b = np.asarray([[p[c] for c in classes] for p in mine["probabilities"]], dtype=float)
     diff = float(np.abs(a - b).max()) if a.size else 0.0
-    labels = [json.dumps(p, ensure_ascii=False) for p in native["predictions"]] == \
-             [json.dumps(p, ensure_ascii=False) for p in mine["predictions"]]
-    return Parity(len(records), diff, labels, QUANTIZED_PROBA_TOLERANCE if quantized else PROBA_TOLERANCE,
-                  quantized)
+    same = [json.dumps(p, ensure_ascii=False) == json.dumps(q, ensure_ascii=False)
+            for p, q in zip(native["predictions"], mine["predictions"], strict=True)]
+    agreement = sum(same) / len(same) if same else 1.0
+    device = getattr(getattr(bundle.candidate, "estimator_", None), "device_", None)
+    on_gpu = getattr(device, "type", "cpu") != "cpu"  # served in bfloat16 autocast: the fp32 graph differs as much
+    if transformer and (quantized or on_gpu):
+        return Parity(len(records), diff, all(same), TRANSFORMER_INT8_TOLERANCE, quantized, agreement,
+                      TRANSFORMER_INT8_AGREEMENT)
+    return Parity(len(records), diff, all(same), QUANTIZED_PROBA_TOLERANCE if quantized else PROBA_TOLERANCE,
+                  quantized, agreement)
 
 
 def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path, key: Any, *,
@@ -131,16 +163,19 @@ def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path
         raise NotExportable("a retrieval knowledge base is served (POST /ask), not exported to ONNX")
     if bundle.schema.get("task") == "anomaly-detection":
         raise NotExportable("an anomaly detector is served (POST /score); its ONNX export is not built yet")
-    records = records_of(test.head(PARITY_ROWS), bundle.feature_names)
+    from mofang.integration.transformer_export import is_transformer
+
+    rows = TRANSFORMER_PARITY_ROWS if is_transformer(bundle.candidate) else PARITY_ROWS
+    records = records_of(test.head(rows), bundle.feature_names)
     with tempfile.TemporaryDirectory(prefix="mofang-edge-") as tmp:
         folder = Path(tmp) / "edge"
         built = write_edge_folder(bundle.candidate, bundle.schema, card, folder, quantize=quantize)
-        parity = check_parity(bundle, folder, records, built["quantized"])
+        parity = check_parity(bundle, folder, records, built["quantized"], built["transformer"])
         if not parity.passed and built["quantized"]:
             (folder / "model.onnx").write_bytes(built["fp32"])
             built["quantization"] = f"int8 failed parity ({parity.describe()}): kept fp32"
             built["quantized"] = False
-            parity = check_parity(bundle, folder, records, False)
+            parity = check_parity(bundle, folder, records, False, built["transformer"])
         if not parity.passed:
             raise EdgeRefused(f"edge bundle refused: the ONNX model does not answer like the product on "
                               f"{parity.describe()}")

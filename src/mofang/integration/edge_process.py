@@ -34,9 +34,10 @@ def edge_bundle(ctx: StationContext) -> str:
         return f"skipped: {exc}"
     parity = record["parity"]
     ctx.metric(edge_parity_max_abs_diff=parity["max_abs_diff"], edge_parity_rows=parity["rows"],
-               edge_archive_mb=record["archive_mb"])
+               edge_parity_label_agreement=parity["agreement"], edge_archive_mb=record["archive_mb"])
     ctx.reason(f"edge bundle: {record['quantization']}; parity on {parity['rows']} test rows, "
-               f"max |Δ| {parity['max_abs_diff']:.2e} (tolerance {parity['tolerance']:g})")
+               f"max |Δ| {parity['max_abs_diff']:.2e} (tolerance {parity['tolerance']:g}), "
+               f"{parity['agreement']:.1%} of labels agree")
     files = list(draft.get("files", []))
     if EDGE_ARCHIVE not in files:
         draft["files"] = [*files, EDGE_ARCHIVE]

@@ -3,7 +3,8 @@
 This file is shipped inside every edge bundle as `mofang_edge_runner.py`; it must import nothing but the
 standard library, numpy and onnxruntime. The bundle folder holds `model.onnx` (the estimator) and
 `preprocess.json` (the feature pipeline as data: column order, category maps, imputation, scaling, TF-IDF
-vocabulary and idf), applied here exactly as the factory's pipeline applies them.
+vocabulary and idf, or a transformer's WordPiece tokenizer settings with its `vocab.txt`), applied here
+exactly as the factory's pipeline applies them.
 
     python mofang_edge_runner.py rows.csv            # or rows.json (a list of objects), or - for stdin
     python mofang_edge_runner.py --bundle DIR rows.json --out predictions.json
@@ -281,6 +282,177 @@ class TextTfidf:
         return index, value
 
 
+# -- WordPiece (BERT-style) tokenization, as Hugging Face `tokenizers` does it --------------------------
+# Whitespace as Rust's `char::is_whitespace` (the Unicode White_Space property), which the tokenizer uses.
+_WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000"
+                        + "".join(chr(c) for c in range(0x2000, 0x200B)))
+_CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+        (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+
+
+def _is_cjk(code: int) -> bool:
+    return any(low <= code <= high for low, high in _CJK)
+
+
+def _is_punctuation(char: str) -> bool:
+    code = ord(char)
+    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
+        return True
+    return unicodedata.category(char).startswith("P")
+
+
+class WordPiece:
+    """Text → token ids (without the special tokens around them) like a Hugging Face BERT tokenizer:
+    special (added) tokens matched in the raw text, BertNormalizer (clean control characters, space around
+    CJK characters, strip accents, lower case, per the tokenizer's settings), BertPreTokenizer (split on
+    whitespace, punctuation as tokens of its own), then greedy longest-match-first WordPiece."""
+
+    def __init__(self, spec: dict[str, Any], vocab: list[str]) -> None:
+        self.ids = {token: i for i, token in enumerate(vocab)}
+        for token, i in spec.get("added", {}).items():
+            self.ids[token] = int(i)
+        self.added = sorted(spec.get("added", {}), key=len, reverse=True)  # longest match first
+        self.unk = self.ids[spec["unk_token"]]
+        self.prefix = spec.get("continuing_subword_prefix", "##")
+        self.max_chars = int(spec.get("max_input_chars_per_word", 100))
+        self.clean_text = bool(spec.get("clean_text", True))
+        self.chinese = bool(spec.get("handle_chinese_chars", True))
+        self.lowercase = bool(spec.get("lowercase", True))
+        strip = spec.get("strip_accents")
+        self.strip_accents = self.lowercase if strip is None else bool(strip)
+        self._cache: dict[str, list[int]] = {}
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for piece, special in self._split_added(text):
+            if special:
+                ids.append(self.ids[piece])
+                continue
+            for word in self._words(self._normalize(piece)):
+                ids += self._word_ids(word)
+        return ids
+
+    def _split_added(self, text: str) -> list[tuple[str, bool]]:
+        if not self.added:
+            return [(text, False)]
+        pieces: list[tuple[str, bool]] = []
+        start = i = 0
+        while i < len(text):
+            match = next((t for t in self.added if text.startswith(t, i)), None)
+            if match is None:
+                i += 1
+                continue
+            if start < i:
+                pieces.append((text[start:i], False))
+            pieces.append((match, True))
+            i = start = i + len(match)
+        if start < len(text):
+            pieces.append((text[start:], False))
+        return pieces
+
+    def _normalize(self, text: str) -> str:
+        if self.clean_text:
+            kept = []
+            for char in text:
+                code = ord(char)
+                # control, format, private-use and surrogate characters go; unassigned ones (Cn) stay, as in
+                # the Rust tokenizer
+                if code == 0 or code == 0xFFFD or (char not in "\t\n\r"
+                                                   and unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs")):
+                    continue
+                kept.append(" " if char in _WHITESPACE else char)
+            text = "".join(kept)
+        if self.chinese:
+            text = "".join(f" {char} " if _is_cjk(ord(char)) else char for char in text)
+        if self.strip_accents:
+            text = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+        if self.lowercase:
+            text = "".join(char.lower() for char in text)  # char by char, as the Rust tokenizer does (Σ → σ)
+        return text
+
+    @staticmethod
+    def _words(text: str) -> list[str]:
+        words: list[str] = []
+        current: list[str] = []
+        for char in text:
+            if char in _WHITESPACE:
+                if current:
+                    words.append("".join(current))
+                    current = []
+            elif _is_punctuation(char):
+                if current:
+                    words.append("".join(current))
+                    current = []
+                words.append(char)
+            else:
+                current.append(char)
+        if current:
+            words.append("".join(current))
+        return words
+
+    def _word_ids(self, word: str) -> list[int]:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        if len(word) > self.max_chars:
+            return [self.unk]
+        ids: list[int] = []
+        start = 0
+        while start < len(word):
+            end, found = len(word), None
+            while start < end:
+                piece = word[start:end] if start == 0 else self.prefix + word[start:end]
+                found = self.ids.get(piece)
+                if found is not None:
+                    break
+                end -= 1
+            if found is None:
+                ids = [self.unk]
+                break
+            ids.append(found)
+            start = end
+        if len(self._cache) < 100_000:
+            self._cache[word] = ids
+        return ids
+
+
+class TransformerText:
+    """Rows → token id lists of a fine-tuned transformer: the text columns joined with a newline, WordPiece
+    ids inside the special tokens, a long text cut to its head, tail or head+tail like the factory does."""
+
+    def __init__(self, spec: dict[str, Any], folder: Path) -> None:
+        self.spec = spec
+        vocab = (folder / spec["vocab_file"]).read_text("utf-8").split("\n")
+        self.tokenizer = WordPiece(spec["tokenizer"], vocab[:int(spec["vocab_size"])])
+        self.prefix_ids, self.suffix_ids = list(spec["prefix_ids"]), list(spec["suffix_ids"])
+        self.max_length, self.keep, self.pad_id = int(spec["max_length"]), spec["keep"], int(spec["pad_id"])
+
+    def text(self, row: dict[str, Any]) -> str:
+        parts = []
+        for name in self.spec["text_columns"]:
+            value = row.get(name)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                parts.append("")
+            else:
+                parts.append(value if isinstance(value, str) else str(value))
+        return "\n".join(parts)
+
+    def ids(self, text: str) -> list[int]:
+        body = self.tokenizer.encode(text)
+        before, after = len(self.prefix_ids), len(self.suffix_ids)
+        room = max(1, self.max_length - before - after)
+        if len(body) > room:
+            if self.keep == "head":
+                body = body[:room]
+            else:
+                head = room // 4 if self.keep == "head+tail" else 0
+                body = body[:head] + body[len(body) - (room - head):]
+        return (self.prefix_ids + body + self.suffix_ids) or [self.pad_id]
+
+    def transform(self, rows: list[dict[str, Any]]) -> list[list[int]]:
+        return [self.ids(self.text(row)) for row in rows]
+
+
 # -- the model ----------------------------------------------------------------------------------------
 class EdgeModel:
     """A loaded edge bundle: `predict(rows)` answers like the factory's served product."""
@@ -298,7 +470,9 @@ class EdgeModel:
         self.session = ort.InferenceSession(str(folder / (model_file or self.spec["model_file"])), options,
                                             providers=["CPUExecutionProvider"])
         pipeline = self.spec["pipeline"]
-        self.pipeline: Tabular | TextTfidf = TextTfidf(pipeline) if pipeline["kind"] == "text" else Tabular(pipeline)
+        self.pipeline: Tabular | TextTfidf | TransformerText = (
+            TransformerText(pipeline, folder) if pipeline["kind"] == "transformer" else
+            TextTfidf(pipeline) if pipeline["kind"] == "text" else Tabular(pipeline))
         self.output = self.spec["output"]
 
     @property
@@ -307,18 +481,41 @@ class EdgeModel:
 
     def scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """The model's raw answer: class probabilities (n, classes) or regression values (n,)."""
-        if isinstance(self.pipeline, TextTfidf):
+        if isinstance(self.pipeline, TransformerText):
+            out = self._transformer_scores(self.pipeline.transform(rows))
+        elif isinstance(self.pipeline, TextTfidf):
             index, value = self.pipeline.transform(rows)
-            feeds = {"indices": index, "values": value}
+            out = self._run({"indices": index, "values": value})
         else:
-            feeds = {"X": self.pipeline.transform(rows).astype(np.float32)}
-        out = np.asarray(self.session.run([self.output], feeds)[0], dtype=np.float64)
+            out = self._run({"X": self.pipeline.transform(rows).astype(np.float32)})
         if self.spec["task"].endswith("regression"):
             return out.reshape(-1)
         columns = self.spec["proba_columns"]
         full = np.zeros((out.shape[0], len(self.spec["classes"])))
         full[:, columns] = out
         return full
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return np.asarray(self.session.run([self.output], feeds)[0], dtype=np.float64)
+
+    def _transformer_scores(self, ids: list[list[int]]) -> np.ndarray:
+        """Forward passes over length-sorted batches (little padding, masked), answers in the input order."""
+        pad, size = self.pipeline.pad_id, int(self.spec["pipeline"].get("batch_size", 32))  # type: ignore[union-attr]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out: np.ndarray | None = None
+        for start in range(0, len(order), size):
+            batch = order[start:start + size]
+            width = max(len(ids[i]) for i in batch)
+            input_ids = np.full((len(batch), width), pad, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for r, i in enumerate(batch):
+                input_ids[r, :len(ids[i])] = ids[i]
+                mask[r, :len(ids[i])] = 1
+            answer = self._run({"input_ids": input_ids, "attention_mask": mask})
+            if out is None:
+                out = np.zeros((len(ids), answer.shape[1]))
+            out[batch] = answer
+        return out if out is not None else np.zeros((0, len(self.spec["proba_columns"])))
 
     def predict(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         """{"predictions": [...]} (+ "probabilities": [{class: p}] for classification)."""

@@ -26,14 +26,14 @@ class OnnxModel:
     data: bytes
     output: str
     proba_columns: list[int] | None
-    inputs: str  # "dense" (X: float rows × columns) or "sparse" (indices + values per row)
+    inputs: str  # "dense" (X: float rows × columns), "sparse" (indices + values per row) or "tokens" (ids + mask)
 
 
 def export_estimator(candidate: Any, width: int) -> OnnxModel:
     """The candidate's estimator as ONNX over `width` transformed input columns; NotExportable says why not."""
     estimator = candidate.estimator_
     name = type(estimator).__name__
-    if candidate.is_multi_label and name != "CalibratedLinear":
+    if candidate.is_multi_label and name not in ("CalibratedLinear", "TransformerClassifier"):
         raise NotExportable(f"multi-label {candidate.family} ({name}) has no ONNX export yet")
     if name in ("LGBMClassifier", "LGBMRegressor"):
         exported = _lightgbm(candidate, estimator, width)
@@ -45,13 +45,14 @@ def export_estimator(candidate: Any, width: int) -> OnnxModel:
         return _sklearn_linear(candidate, estimator, width)
     if name == "CalibratedLinear":
         return _calibrated_linear(candidate, estimator)
-    if name == "TransformerClassifier":
-        raise NotExportable("a transformer's byte-level BPE tokenizer has no numpy-only form for the edge runner "
-                            "(and its torch.onnx export is not built yet)")
+    if name == "TransformerClassifier":  # tokens in, not feature columns: see transformer_export
+        from mofang.integration.transformer_export import export_transformer
+
+        return export_transformer(candidate)
     raise NotExportable(f"family '{candidate.family}' ({name}) has no ONNX converter in the factory")
 
 
-def _proba_columns(candidate: Any, estimator: Any, width: int) -> list[int]:
+def proba_columns(candidate: Any, estimator: Any, width: int) -> list[int]:
     known = getattr(estimator, "classes_", None)
     if width == len(candidate.classes_) and (known is None or candidate.is_multi_label):
         return list(range(width))
@@ -69,7 +70,7 @@ def _lightgbm(candidate: Any, estimator: Any, width: int) -> OnnxModel:
     if candidate.is_classifier:
         classes = len(getattr(estimator, "classes_", []))
         return OnnxModel(model.SerializeToString(), "probabilities",
-                         _proba_columns(candidate, estimator, classes), "dense")
+                         proba_columns(candidate, estimator, classes), "dense")
     return OnnxModel(model.SerializeToString(), "variable", None, "dense")
 
 
@@ -82,7 +83,7 @@ def _sklearn_linear(candidate: Any, estimator: Any, width: int) -> OnnxModel:
                             target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET})
     if candidate.is_classifier:
         return OnnxModel(model.SerializeToString(), "probabilities",
-                         _proba_columns(candidate, estimator, len(estimator.classes_)), "dense")
+                         proba_columns(candidate, estimator, len(estimator.classes_)), "dense")
     return OnnxModel(model.SerializeToString(), "variable", None, "dense")
 
 
@@ -124,7 +125,7 @@ def _calibrated_linear(candidate: Any, estimator: Any) -> OnnxModel:
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", width])], init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="mofang")
     model.ir_version = 8
-    return OnnxModel(model.SerializeToString(), "probabilities", _proba_columns(candidate, estimator, width),
+    return OnnxModel(model.SerializeToString(), "probabilities", proba_columns(candidate, estimator, width),
                      "sparse")
 
 

@@ -27,12 +27,14 @@ def pipeline_spec(pipeline: Any) -> dict[str, Any]:
 
 
 def edge_spec(candidate: Any, schema: dict[str, Any], model_file: str, output: str,
-              proba_columns: list[int] | None) -> dict[str, Any]:
-    """The whole `preprocess.json`: features, pipeline, how to read the ONNX output, classes, threshold."""
+              proba_columns: list[int] | None, pipeline: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The whole `preprocess.json`: features, pipeline (given, or that of the candidate's feature pipeline),
+    how to read the ONNX output, classes, threshold."""
     spec: dict[str, Any] = {
         "format": FORMAT, "task": candidate.task, "family": candidate.family, "model_file": model_file,
         "output": output, "features": [dict(f) for f in candidate.features],
-        "ignored": list(schema.get("ignored") or []), "pipeline": pipeline_spec(candidate.pipeline_),
+        "ignored": list(schema.get("ignored") or []),
+        "pipeline": pipeline if pipeline is not None else pipeline_spec(candidate.pipeline_),
     }
     if candidate.is_classifier:
         spec.update(classes=[str(c) for c in candidate.classes_], proba_columns=proba_columns,

@@ -69,6 +69,10 @@ def serving_app(served: list[Served], *, store: Any = None, batching: bool = Tru
     def prometheus() -> Response:
         from mofang.products.runtime import PROMETHEUS_TEXT
 
+        for app in apps:
+            runtime = getattr(app.state, "runtime", None)
+            if runtime is not None:
+                runtime.settle()
         return Response(metrics.exposition(), media_type=PROMETHEUS_TEXT)
 
     _flush_audit_on_shutdown(root, apps)

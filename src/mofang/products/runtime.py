@@ -33,11 +33,19 @@ class ProductRuntime:
         self.tenant = bundle.metadata.get("tenant")
         reference = getattr(bundle, "reference", None)
         self.monitor = (DriftMonitor(reference, bundle.schema["features"], product=self.name,
-                                     on_result=lambda result: metrics.drift(self.name, result))
+                                     on_result=lambda result: metrics.drift(self.name, result), background=True)
                         if reference and not bundle.is_retrieval else None)
         self._edges = (reference or {}).get("prediction", {}).get("edges") if not bundle.is_classifier else None
         self.batcher = MicroBatcher(self._predict_and_watch, max_wait_ms=max_wait_ms,
                                     on_batch=metrics.batch_rows.labels(self.name).observe) if batching else None
+        # labelled children looked up once: `labels(...)` costs more than the increment it returns
+        self._rows = metrics.rows.labels(self.name)
+        self._per_class: dict[str, Any] = {}
+        self._per_bucket: dict[int, Any] = {}
+        self._uppers = [*(f"{e:.6g}" for e in self._edges), "+Inf"] if self._edges is not None else []
+        self._edge_array = np.asarray(self._edges, dtype=float) if self._edges is not None else None
+        self._per_request: dict[tuple[str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
 
     async def predict(self, records: list[dict[str, Any]], identity: Any) -> dict[str, Any]:
         """The model's answer for raw rows (batched with concurrent requests), counted and audited."""
@@ -54,25 +62,51 @@ class ProductRuntime:
 
     def called(self, identity: Any, endpoint: str, rows: int, error: bool) -> None:
         if not error:
-            self.metrics.rows.labels(self.name).inc(rows)
+            self._rows.inc(rows)
         if self.audit is not None:
             user = getattr(identity, "user", None) or "anonymous"
             self.audit.record(user, getattr(identity, "tenant", None) or self.tenant, self.name, endpoint, rows, error)
+
+    def settle(self) -> None:
+        """Let the drift windows already full finish (their gauges are part of the metrics)."""
+        if self.monitor is not None:
+            self.monitor.settle()
+
+    def requested(self, endpoint: str, status: int, seconds: float) -> None:
+        """Count one finished request and its latency."""
+        counter = self._per_request.get((endpoint, status))
+        if counter is None:
+            counter = self._per_request[(endpoint, status)] = self.metrics.requests.labels(
+                self.name, str(self.version), endpoint, str(status))
+        counter.inc()
+        latency = self._latency.get(endpoint)
+        if latency is None:
+            latency = self._latency[endpoint] = self.metrics.latency.labels(self.name, endpoint)
+        latency.observe(seconds)
 
     def _predict_and_watch(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """One model call (in a worker thread), then its predictions counted and fed to the drift monitor."""
         answer = self.bundle.predict_records(records)
         predictions = answer["predictions"]
         if self.bundle.is_classifier:
-            labels = [label for p in predictions for label in (p if isinstance(p, list) else [p])]
-            for label, count in zip(*np.unique(np.asarray(labels, dtype=str), return_counts=True), strict=True):
-                self.metrics.predicted_class.labels(self.name, str(label)).inc(int(count))
-        elif self._edges is not None:
+            counts: dict[str, int] = {}
+            for p in predictions:
+                for label in (p if isinstance(p, list) else (p,)):
+                    counts[label] = counts.get(label, 0) + 1
+            for label, count in counts.items():
+                child = self._per_class.get(label)
+                if child is None:
+                    child = self._per_class[label] = self.metrics.predicted_class.labels(self.name, str(label))
+                child.inc(count)
+        elif self._edge_array is not None:
             values = np.asarray([np.nan if p is None else p for p in predictions], dtype=float)
-            bins = np.searchsorted(np.asarray(self._edges, dtype=float), values[~np.isnan(values)], side="left")
-            uppers = [*(f"{e:.6g}" for e in self._edges), "+Inf"]
-            for index, count in zip(*np.unique(bins, return_counts=True), strict=True):
-                self.metrics.predicted_bucket.labels(self.name, uppers[int(index)]).inc(int(count))
+            bins = np.searchsorted(self._edge_array, values[~np.isnan(values)], side="left")
+            for index in bins.tolist():
+                child = self._per_bucket.get(index)
+                if child is None:
+                    child = self._per_bucket[index] = self.metrics.predicted_bucket.labels(self.name,
+                                                                                           self._uppers[index])
+                child.inc()
         if self.monitor is not None:
             self.monitor.observe(records, predictions)
         return answer
@@ -86,6 +120,7 @@ def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *
     if own_metrics:
         @app.get("/metrics", include_in_schema=False)
         def metrics() -> Response:
+            runtime.settle()
             return Response(runtime.metrics.exposition(), media_type=PROMETHEUS_TEXT)
 
     @app.get("/drift")
@@ -148,6 +183,4 @@ class _Instrument:
             await self.app(scope, receive, sending)
         finally:
             if endpoint not in ("metrics", "health"):
-                r = self.runtime
-                r.metrics.requests.labels(r.name, str(r.version), endpoint, str(status)).inc()
-                r.metrics.latency.labels(r.name, endpoint).observe(time.perf_counter() - start)
+                self.runtime.requested(endpoint, status, time.perf_counter() - start)

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from mofang import __version__
@@ -161,7 +162,7 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     app = FastAPI(title=f"Mofang product · {title}", version=__version__,
                   description=f"{meta['task']} model predicting `{meta['target']}` "
                               f"(family {meta['family']}, order {meta['order_id']}).")
-    row_model = _row_model(bundle.schema)
+    row_model = _row_model(bundle.schema, parsed=True)
     request_model = create_model(
         "PredictRequest", __config__=ConfigDict(extra="forbid"),
         rows=(list[row_model], Field(min_length=1, max_length=MAX_ROWS,
@@ -172,13 +173,16 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     install(app, runtime, caller, own_metrics=metrics is None)
     app.state.runtime = runtime
 
-    @app.post("/predict")
-    async def predict(request: request_model, identity: Any = Depends(caller)) -> dict[str, Any]:  # type: ignore[valid-type]
+    @app.post("/predict", response_class=JSONResponse)
+    async def predict(request: request_model, identity: Any = Depends(caller)) -> Response:  # type: ignore[valid-type]
+        # rows as validated: numeric, boolean and date fields already read (once) into their values
         records = [row.model_dump(by_alias=True) for row in request.rows]  # type: ignore[attr-defined]
         answer = await runtime.predict(records, identity)
         stats["requests"] += 1
         stats["rows"] += len(records)
-        return {"product": meta["product"], "version": version, **answer}
+        # the answer holds plain JSON values already (see predict_records): no jsonable_encoder pass
+        return Response(_json({"product": meta["product"], "version": version, **answer}),
+                        media_type="application/json")
 
     return app
 
@@ -247,19 +251,32 @@ def _plain_tree(value: Any) -> Any:
 
 def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., Any]:
     """A FastAPI dependency that checks the request's API key with `guard` and gives the caller's identity
-    (None when unguarded)."""
+    (None when unguarded). It runs on the event loop: a key the guard verified recently is answered from its
+    memory (`guard.remembered`) without a trip to the thread pool; any other check (scrypt, the metadata store)
+    runs in a worker thread."""
+    import asyncio
+
     from fastapi import Header, HTTPException
 
     from mofang.errors import NotFoundError
     from mofang.security.authz import Forbidden
 
-    def check(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> Any:
-        if guard is None:
+    if guard is None:
+        async def open_endpoint() -> None:  # no key to read: no header parameters to parse either
             return None
+
+        return open_endpoint
+    remembered = getattr(guard, "remembered", None)
+
+    async def check(authorization: str | None = Header(None), x_api_key: str | None = Header(None)) -> Any:
         key = x_api_key or (authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer "
                             else None)
+        if key and remembered is not None:
+            identity = remembered(key)
+            if identity is not None:
+                return identity
         try:
-            return guard(key)
+            return await asyncio.to_thread(guard, key)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from None
         except MofangError as exc:
@@ -270,14 +287,16 @@ def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., Any]:
     return check
 
 
-def _row_model(schema: dict[str, Any]) -> type[BaseModel]:
+def _row_model(schema: dict[str, Any], parsed: bool = False) -> type[BaseModel]:
     """A pydantic model of one input row: each feature typed by its kind; unknown fields rejected so a
     misspelt field gets a 422 naming it instead of being silently treated as missing. Columns the
     training data had but the model does not use (id, target, dropped ones) are accepted and ignored,
-    so a client can send rows exactly as they look in the source."""
+    so a client can send rows exactly as they look in the source. With `parsed`, a numeric, boolean or
+    date field validates to the value it was read as (what the model reads it as: the same numbers,
+    read once per request instead of again by the model and the drift monitor)."""
     fields: dict[str, Any] = {}
     for i, feature in enumerate(schema["features"]):
-        check = AfterValidator(_readable_as(feature))
+        check = AfterValidator(_readable_as(feature, parsed))
         fields[f"f{i}"] = (Annotated[Any, check], Field(None, alias=feature["name"]))
     passive = schema.get("ignored") or [c for c in (schema.get("id_column"), schema.get("target")) if c]
     for j, name in enumerate(passive):
@@ -291,8 +310,9 @@ def _any_scalar(value: Any) -> Any:
     return value
 
 
-def _readable_as(feature: dict[str, Any]):
-    """A validator: the value must read as the feature's kind, the way the model will read it."""
+def _readable_as(feature: dict[str, Any], parsed: bool = False):
+    """A validator: the value must read as the feature's kind, the way the model will read it; gives the
+    value as sent, or with `parsed` the value it reads as (numeric, boolean and date kinds)."""
     kind, dayfirst = feature["kind"], feature.get("dayfirst")
     what = {"numeric": "a number", "datetime": "a date", "boolean": "yes/no"}.get(kind)
 
@@ -304,12 +324,17 @@ def _readable_as(feature: dict[str, Any]):
             return value
         if value is None or (isinstance(value, str) and value.strip() in MISSING):
             return None
-        parsed = coerce_value(value, kind, dayfirst)
-        if parsed is None or (isinstance(parsed, float) and math.isnan(parsed)):
+        read = coerce_value(value, kind, dayfirst)
+        if read is None or (isinstance(read, float) and math.isnan(read)):
             raise ValueError(f"cannot read {value!r} as {what}")
-        return value
+        return read if parsed else value
 
     return check
+
+
+def _json(answer: dict[str, Any]) -> bytes:
+    """JSON bytes as FastAPI's JSONResponse writes them (UTF-8, compact, no NaN)."""
+    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def _plain(value: Any) -> Any:
