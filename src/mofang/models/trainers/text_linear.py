@@ -3,14 +3,18 @@ logistic regression."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, ClassVar
 
 import numpy as np
 import optuna
+import pandas as pd
 
+from mofang.models.candidate import Candidate
 from mofang.models.registry import trainer
 from mofang.models.text.linear import CalibratedLinear
 from mofang.models.text.trainer import TextTrainer
+from mofang.models.trainers.base import cross_validation_folds, default_metric
 
 
 class LinearTextTrainer(TextTrainer):
@@ -23,8 +27,57 @@ class LinearTextTrainer(TextTrainer):
     refit_on_valid = True
     cv_folds = 5  # a fit takes well under a second on the few thousand rows where valid alone chooses noisily
 
+    # character n-gram ranges compared by cross-validation when the rows are few (the first is the default)
+    ngram_choices: ClassVar[tuple[tuple[int, int], ...]] = ()
+    _ngrams: tuple[int, int] | None = None
+
     def first_params(self) -> dict[str, Any]:
         return {"loss": "svm", "C": 0.3, "balanced": False}
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame, dataset: dict[str, Any], budget_s: float,
+            seed: int = 42, **options: Any) -> tuple[Candidate, dict[str, Any]]:
+        """With few labelled rows, each of `ngram_choices` is searched on an equal share of the budget and
+        the one with the best cross-validated score kept (short texts may read better without trigrams)."""
+        labelled = [self._labelled(f, dataset["target"], dataset.get("classes"), dataset)[1] for f in (train, valid)]
+        few = cross_validation_folds(self.cv_folds, *labelled, seed) is not None if self.cv_folds else False
+        if len(self.ngram_choices) < 2 or not few or self._multi_label(dataset):
+            return super().fit(train, valid, dataset, budget_s, seed, **options)
+        started, tried = time.monotonic(), []
+        for i, ngrams in enumerate(self.ngram_choices):
+            self._ngrams = ngrams
+            share = (budget_s - (time.monotonic() - started)) / (len(self.ngram_choices) - i)
+            candidate, info = super().fit(train, valid, dataset, share, seed, **options)
+            tried.append((ngrams, candidate, info))
+        self._ngrams = None
+        metric = tried[0][2]["metric"]
+        direction = (options.get("metric") or default_metric(self.task, dataset.get("classes")))[1]
+        scores = [(info.get("selection_metrics") or info["valid_metrics"]).get(metric) for _, _, info in tried]
+        best = max(range(len(tried)), key=lambda i: -np.inf if scores[i] is None else
+                   (scores[i] if direction == "higher" else -scores[i]))
+        ngrams, candidate, info = tried[best]
+        compared = ", ".join(f"{a}–{b} {metric} {s:.4f}" if s is not None else f"{a}–{b} n/a"
+                             for ((a, b), _, _), s in zip(tried, scores, strict=True))
+        info["cross_validated"] = (info.get("cross_validated", "trials scored on valid")
+                                   + f"; character n-grams {compared}: {ngrams[0]}–{ngrams[1]} kept")
+        info["trials"] = sum(i["trials"] for _, _, i in tried)
+        info["fit_seconds"] = round(time.monotonic() - started, 3)
+        return candidate, info
+
+    def pipeline_params(self) -> dict[str, Any]:
+        return {**self.family_pipeline(), **({"char_ngrams": self._ngrams} if self._ngrams else {})}
+
+    def family_pipeline(self) -> dict[str, Any]:
+        """This family's TextPipeline settings (`pipeline_params` adds the n-gram range being tried)."""
+        return {}
+
+    def refit_rows(self, candidate: Candidate, dataset: dict[str, Any], rows: pd.DataFrame, seed: int,
+                   params: dict[str, Any] | None = None) -> Candidate:
+        """Refitted with the candidate's own n-gram range (the one its selection kept)."""
+        self._ngrams = tuple(getattr(candidate.pipeline_, "char_ngrams", ())) or None
+        try:
+            return super().refit_rows(candidate, dataset, rows, seed, params)
+        finally:
+            self._ngrams = None
 
     def space(self, trial: optuna.Trial) -> dict[str, Any]:
         loss = trial.suggest_categorical("loss", ["svm", "logistic"])
@@ -52,8 +105,9 @@ class CharTfidfLinearTrainer(LinearTextTrainer):
     """Character 1–3-grams: no word segmentation needed, robust to typos and mixed scripts."""
 
     chars_per_second = 200_000
+    ngram_choices = ((1, 3), (1, 2))
 
-    def pipeline_params(self) -> dict[str, Any]:
+    def family_pipeline(self) -> dict[str, Any]:
         return {"char_ngrams": (1, 3), "max_features": 200_000}
 
 
@@ -63,5 +117,5 @@ class WordTfidfLinearTrainer(LinearTextTrainer):
 
     chars_per_second = 120_000
 
-    def pipeline_params(self) -> dict[str, Any]:
+    def family_pipeline(self) -> dict[str, Any]:
         return {"chars": False, "words": True, "word_ngrams": (1, 2), "max_word_features": 150_000}
