@@ -144,8 +144,9 @@ def test_workers_killed_in_every_station_lose_nothing(tmp_path: Path, home: Path
         supervisor.wait(timeout=60)
     print(f"\nsurvived {kills} kills (by station: {dict(hits)}) in {time.monotonic() - started:.0f}s")
     assert kills >= KILLS, f"only {kills} kills before the orders finished"
-    # every station is aimed at; delivery lasts ~0.1 s, so on two busy cores a kill inside it is tried, not owed
-    assert set(STATIONS[:-1]) <= set(hits), hits
+    # every station is aimed at, the least hit first; on two busy cores restarted workers leave the jobs few
+    # seconds between kills, so a kill inside the short later stations (2-3 s, delivery ~0.1 s) is tried, not owed
+    assert {"data", "model"} <= set(hits), hits
     assert settled(meta), [(v.job_id, v.state) for v in _entries(meta)]
 
     with meta.session() as s:
