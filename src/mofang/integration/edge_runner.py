@@ -234,14 +234,7 @@ class TextTfidf:
         self.tabular = Tabular(spec["tabular"]) if spec.get("tabular") else None
 
     def text(self, row: dict[str, Any]) -> str:
-        parts = []
-        for name in self.spec["text_columns"]:
-            value = row.get(name)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                parts.append("")
-            else:
-                parts.append(value if isinstance(value, str) else str(value))
-        joined = "\n".join(parts)
+        joined = _joined_text(row, self.spec["text_columns"])
         return _SPACES.sub(" ", unicodedata.normalize("NFKC", joined)).strip().lower()
 
     def transform(self, rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -428,14 +421,7 @@ class TransformerText:
         self.max_length, self.keep, self.pad_id = int(spec["max_length"]), spec["keep"], int(spec["pad_id"])
 
     def text(self, row: dict[str, Any]) -> str:
-        parts = []
-        for name in self.spec["text_columns"]:
-            value = row.get(name)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                parts.append("")
-            else:
-                parts.append(value if isinstance(value, str) else str(value))
-        return "\n".join(parts)
+        return _joined_text(row, self.spec["text_columns"])
 
     def ids(self, text: str) -> list[int]:
         body = self.tokenizer.encode(text)
@@ -586,5 +572,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _joined_text(row: dict[str, Any], columns: list[str]) -> str:
+    """The row's text columns joined by a line break, as the model read them (missing values empty)."""
+    parts = []
+    for name in columns:
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            parts.append("")
+        else:
+            parts.append(value if isinstance(value, str) else str(value))
+    return "\n".join(parts)
+
+
 if __name__ == "__main__":
     sys.exit(main())
+
