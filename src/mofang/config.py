@@ -1,4 +1,5 @@
-"""Where Mofang keeps its state: MOFANG_HOME (files) and MOFANG_DB_URL (metadata)."""
+"""Where Mofang keeps its state: MOFANG_HOME (files) and MOFANG_DB_URL (metadata); the optional OpenAI-compatible
+LLM endpoint: MOFANG_LLM_ENDPOINT (base URL such as http://host:8000/v1), MOFANG_LLM_API_KEY, MOFANG_LLM_MODEL."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved locations for one Mofang installation."""
+    """Resolved locations (and the optional LLM endpoint) of one Mofang installation."""
 
     home: Path
     db_url: str
+    llm_endpoint: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
 
     @property
     def tenants_dir(self) -> Path:
@@ -20,7 +24,14 @@ class Settings:
 
 
 def settings() -> Settings:
-    """Read the settings from the environment (defaults: ./.mofang and SQLite inside it)."""
+    """Read the settings from the environment (defaults: ./.mofang and SQLite inside it, no LLM endpoint)."""
     home = Path(os.environ.get("MOFANG_HOME", ".mofang")).expanduser().resolve()
     db_url = os.environ.get("MOFANG_DB_URL") or f"sqlite:///{home / 'mofang.db'}"
-    return Settings(home=home, db_url=db_url)
+    return Settings(home=home, db_url=db_url, llm_endpoint=_env("MOFANG_LLM_ENDPOINT"),
+                    llm_api_key=_env("MOFANG_LLM_API_KEY"), llm_model=_env("MOFANG_LLM_MODEL"))
+
+
+def _env(name: str) -> str | None:
+    """An environment variable, stripped; None when unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value or None

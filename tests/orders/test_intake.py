@@ -61,11 +61,12 @@ def test_bad_input_is_one_clear_error_and_registers_nothing(tmp_path, home, csv,
     assert not (home / "tenants").exists()
 
 
-def test_unsupported_task_is_refused(tmp_path, home) -> None:
+def test_instruction_tuning_without_a_base_model_is_refused_at_intake(tmp_path, home) -> None:
     order = _write(tmp_path, GOOD_CSV, order_text=ORDER.replace("tabular-classification", "instruction-tuning")
                    .format(path="data.csv", target="label"))
     result = CliRunner().invoke(app, ["run", str(order)])
-    assert result.exit_code == 2 and "not on the line yet" in result.output
+    assert result.exit_code == 2 and "needs 'base_model'" in result.output
+    assert not (home / "tenants").exists()  # nothing read, nothing written
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,10 @@ class DataWorkshop(Station):
         if ctx.order.anomaly is not None and ctx.order.anomaly.windows is not None:  # labels kept beside the data
             data, note = label_from_windows(ctx.order, data, reads)
             ctx.reason(note)
+        if ctx.order.task == Task.INSTRUCTION_TUNING:  # read as conversations: system, history, prompt, response
+            from mofang.data.conversations import read_conversations
+
+            data = read_conversations(ctx, data, reads)
         for read in reads:
             if read.denied:
                 ctx.reason(f"did not keep columns {read.denied} of {read.label}: not granted by the order")
@@ -155,14 +159,28 @@ class DataWorkshop(Station):
         """Run the recipe's validate steps, then choose features: no ids, PII, constants or leaks."""
         operators = Recipe.model_validate(ctx.load("recipe")).for_process("validate")
         frame = self._latest_table(ctx, "validate")
-        traces: list[dict] = [self._drop_unlabeled(ctx, frame)]
-        frame = frame[frame[ctx.order.target].notna()].reset_index(drop=True) if ctx.order.target else frame
+        conversations = ctx.order.task == Task.INSTRUCTION_TUNING  # the target became the response column
+        traces: list[dict] = [] if conversations else [self._drop_unlabeled(ctx, frame)]
+        if ctx.order.target and not conversations:
+            frame = frame[frame[ctx.order.target].notna()].reset_index(drop=True)
         if operators:
             table, more = run_operators(to_table(frame), operators, _op_context(ctx))
             frame = to_frame(table)
             for trace in more:
                 ctx.reason(_trace_summary(trace))
             traces += more
+        if conversations:
+            from mofang.data.conversations import choose_conversation_columns
+
+            rows_in = len(frame)
+            frame = choose_conversation_columns(ctx, frame)
+            trace = OpTrace(op="validate.tokens", process="validate", rows_in=rows_in)
+            trace.dropped, trace.rows_out = rows_in - len(frame), len(frame)
+            trace.details["note"] = f"conversations over llm.max_seq_len {ctx.order.llm.max_seq_len} tokens dropped"
+            traces.append(trace.as_dict())
+            ctx.save("validated", frame)
+            ctx.save("trace_validate", {"steps": traces})
+            return f"{len(frame):,} conversations within {ctx.order.llm.max_seq_len} tokens"
         ctx.save("validated", frame)
         ctx.save("trace_validate", {"steps": traces})
         return self._choose_features(ctx, frame)
@@ -348,6 +366,10 @@ class DataWorkshop(Station):
             from mofang.data.timeseries.workshop import split_series
 
             return split_series(ctx)
+        if ctx.order.task == Task.INSTRUCTION_TUNING:  # decontaminated against test, refusal pairs in train
+            from mofang.data.conversations import split_conversations
+
+            return split_conversations(ctx)
         frame, features = ctx.load("validated"), ctx.load("features")
         target, id_column = ctx.order.target or "", ctx.order.id_column
         # a multi-label target's label combinations are too many to stratify by: split at random
@@ -466,6 +488,10 @@ class DataWorkshop(Station):
             dataset["forecast"] = ctx.load("forecast_info")
         if order.task == Task.ANOMALY_DETECTION:
             dataset["anomaly"] = anomaly_info(order, features)
+        if order.task == Task.INSTRUCTION_TUNING:
+            from mofang.data.conversations import conversation_info
+
+            dataset["instructions"] = conversation_info(ctx)
         if order.task == Task.RETRIEVAL_QA:
             dataset["retrieval"] = {
                 "mode": "documents" if _is_documents(order, parts["train"]) else "pairs",
@@ -494,7 +520,7 @@ def _op_context(ctx: StationContext) -> OpContext:
     """The operators' view of this job: its order's roles and seed, the profile's kinds, the tenant's key.
     A retrieval-qa answer is served text, not a label: the operators treat it as text (normalized,
     desensitized, scored); rows without an answer are dropped by `validate`."""
-    target = None if ctx.order.task == Task.RETRIEVAL_QA else ctx.order.target
+    target = None if ctx.order.task in (Task.RETRIEVAL_QA, Task.INSTRUCTION_TUNING) else ctx.order.target
     return op_context(tenant=ctx.tenant, seed=ctx.order.seed, task=ctx.order.task.value, target=target,
                       id_column=ctx.order.id_column, profile=ctx.load("profile"), home=ctx.artifacts.home,
                       meta=ctx.meta)

@@ -17,7 +17,9 @@ TITLES = {"roc_curve": "ROC curve", "pr_curve": "Precision-recall curve",
           "residuals": "Residual histogram", "per_class_f1": "F1 per label",
           "robustness": "Robustness to perturbed text", "recall_at_k": "Recall@k and MRR on test questions",
           "anomaly_timeline": "Anomaly timeline: true and detected windows",
-          "score_distribution": "Anomaly scores of normal and anomalous readings"}
+          "score_distribution": "Anomaly scores of normal and anomalous readings",
+          "generation_metrics": "Base vs tuned answers on the test prompts",
+          "training_curve": "Validation loss of the fine-tuning trials"}
 
 
 def _fmt(value: Any, digits: int = 4) -> str:

@@ -47,6 +47,10 @@ class EvaluationCenter(Station):
             return score_anomaly(ctx, dataset, test, candidates, metric)
         if dataset["task"] == TIME_SERIES_FORECAST:
             return score_forecast(ctx, dataset, candidates, metric)
+        if dataset["task"] == INSTRUCTION_TUNING:
+            from mofang.evaluation.generation import score_generation
+
+            return score_generation(ctx, dataset, test, candidates, metric)
         leaderboard = []
         for record in candidates:
             candidate = Candidate.load(record["model_path"])
@@ -63,6 +67,10 @@ class EvaluationCenter(Station):
             return gate_anomaly(ctx, winner, leaderboard, test)
         if ctx.load("dataset")["task"] == TIME_SERIES_FORECAST:
             return gate_forecast(ctx, winner, leaderboard)
+        if ctx.load("dataset")["task"] == INSTRUCTION_TUNING:
+            from mofang.evaluation.generation import gate_generation
+
+            return gate_generation(ctx, winner, leaderboard)
         if ctx.load("dataset")["task"] == RETRIEVAL_QA:
             from mofang.models.retrieval import RetrievalModel
 
@@ -176,6 +184,10 @@ class EvaluationCenter(Station):
                                   _reasons(ctx, winner))
         if dataset["task"] == TIME_SERIES_FORECAST:
             return report_forecast(ctx, dataset, winner, leaderboard, gate, verdict, _reasons(ctx, winner))
+        if dataset["task"] == INSTRUCTION_TUNING:
+            from mofang.evaluation.generation import report_generation
+
+            return report_generation(ctx, dataset, winner, leaderboard, gate, verdict, _reasons(ctx, winner))
         candidate = Candidate.load(winner["model_path"])
         p = predictions(candidate, test, dataset["target"])
         plots = _plots(candidate, p)
@@ -281,6 +293,7 @@ class EvaluationCenter(Station):
 RETRIEVAL_QA = "retrieval-qa"
 ANOMALY_DETECTION = "anomaly-detection"
 TIME_SERIES_FORECAST = "time-series-forecast"
+INSTRUCTION_TUNING = "instruction-tuning"
 REFIT_TASKS = ("tabular-classification", "text-classification")  # tasks whose winner may be refitted on all rows
 REFIT_RESERVE_S = 4.0  # kept after a refit for the report, packaging and delivery
 REFIT_CHEAP_S = 5.0  # a refit estimated under this is done even past the budget (less than the budget's noise)

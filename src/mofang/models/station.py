@@ -17,6 +17,7 @@ from mofang.models.anomaly.workshop import plan_anomaly, select_anomaly, train_a
 from mofang.models.candidate import Candidate
 from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, greedy_blend
 from mofang.models.limits import limits_broken, within_limits
+from mofang.models.llm.workshop import plan_llm, select_llm, train_llm
 from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
 from mofang.models.timeseries.workshop import plan_forecast, select_forecast, train_forecast
@@ -36,6 +37,7 @@ BLEND_TASKS = ("text-classification",)  # tasks whose candidates may be blended 
 RETRIEVAL_QA = "retrieval-qa"
 ANOMALY_DETECTION = "anomaly-detection"
 TIME_SERIES_FORECAST = "time-series-forecast"
+INSTRUCTION_TUNING = "instruction-tuning"
 DENSE = ("lsa", "minilm")  # dense encoders a retrieval model tries besides BM25 (minilm skipped on Chinese)
 LSA_COST = 8.0  # an LSA index took ~7× as long as BM25 on the same passages (7.6k medical Q/A pairs, 2 cores)
 NO_ANSWER_PRECISION = 0.9  # target precision of "no answer" when the order does not gate on it
@@ -57,6 +59,8 @@ class ModelWorkshop(Station):
             return plan_anomaly(ctx, dataset)
         if dataset["task"] == TIME_SERIES_FORECAST:
             return plan_forecast(ctx, dataset)
+        if dataset["task"] == INSTRUCTION_TUNING:
+            return plan_llm(ctx, dataset)
         families = _ordered(trainers_for(dataset["task"]))
         metric, direction = primary_metric(ctx.order, dataset.get("classes"))
         budget, remaining = ctx.budget_s, ctx.remaining_s()
@@ -102,6 +106,8 @@ class ModelWorkshop(Station):
             return train_anomaly(ctx, plan, dataset)
         if dataset["task"] == TIME_SERIES_FORECAST:
             return train_forecast(ctx, plan, dataset)
+        if dataset["task"] == INSTRUCTION_TUNING:
+            return train_llm(ctx, plan, dataset)
         train, valid = ctx.load("train"), ctx.load("valid")
         folder = ctx.path("models")
         folder.mkdir(parents=True, exist_ok=True)
@@ -185,6 +191,8 @@ class ModelWorkshop(Station):
             return select_anomaly(ctx, plan, candidates)
         if plan.get("task") == TIME_SERIES_FORECAST:
             return select_forecast(ctx, plan, candidates)
+        if plan.get("task") == INSTRUCTION_TUNING:
+            return select_llm(ctx, plan, candidates)
         candidates = [r for r in candidates if r["family"] != "ensemble"]  # one from an interrupted select
         metric, direction = plan["primary_metric"], plan["direction"]
         acceptance = ctx.order.acceptance

@@ -36,7 +36,8 @@ class Task(StrEnum):
 
 
 SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.TEXT_CLASSIFICATION,
-                             Task.RETRIEVAL_QA, Task.ANOMALY_DETECTION, Task.TIME_SERIES_FORECAST})
+                             Task.RETRIEVAL_QA, Task.ANOMALY_DETECTION, Task.TIME_SERIES_FORECAST,
+                             Task.INSTRUCTION_TUNING})
 
 CLASSIFICATION_METRICS = {
     "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",
@@ -53,6 +54,11 @@ RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "h
 ANOMALY_METRICS = {"event_f1": "higher", "event_precision": "higher", "event_recall": "higher",
                    "detection_delay": "lower", "point_f1": "higher", "false_alarm_rate": "lower"}
 FORECAST_METRICS = {"mase": "lower", "smape": "lower", "wql": "lower"}
+# instruction-tuning: generated answers against the references of held-out prompts (Chinese-aware tokens);
+# hallucination_rate: unsupported claims / claims (grounding check); refusal_rate: out-of-domain questions refused
+GENERATION_METRICS = {"rouge_l": "higher", "bleu": "higher", "f1": "higher", "exact_match": "higher",
+                      "choice_accuracy": "higher", "hallucination_rate": "lower", "grounded_rate": "higher",
+                      "refusal_rate": "higher", "eval_loss": "lower", "judge_score": "higher"}
 METRICS_BY_TASK: dict[Task, dict[str, str]] = {
     Task.TABULAR_CLASSIFICATION: CLASSIFICATION_METRICS,
     Task.TABULAR_REGRESSION: REGRESSION_METRICS,
@@ -60,9 +66,12 @@ METRICS_BY_TASK: dict[Task, dict[str, str]] = {
     Task.RETRIEVAL_QA: RETRIEVAL_METRICS,
     Task.ANOMALY_DETECTION: ANOMALY_METRICS,
     Task.TIME_SERIES_FORECAST: FORECAST_METRICS,
+    Task.INSTRUCTION_TUNING: GENERATION_METRICS,
 }
-LABEL_OPTIONAL = frozenset({Task.ANOMALY_DETECTION})  # tasks whose 'target' (a label column) may be absent
+# tasks whose 'target' (a label column, or a Q&A table's answer column) may be absent
+LABEL_OPTIONAL = frozenset({Task.ANOMALY_DETECTION, Task.INSTRUCTION_TUNING})
 TEXT_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.RETRIEVAL_QA})
+PROMPT_TASKS = frozenset({Task.INSTRUCTION_TUNING})  # 'text' names the prompt column(s) of a Q&A table
 LABELLED_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.TABULAR_CLASSIFICATION})  # may take a labels file
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
@@ -298,6 +307,81 @@ class Forecast(Strict):
         return [c for c in (self.series_column, *self.known_covariates, *self.past_covariates) if c]
 
 
+class Rag(Strict):
+    """instruction-tuning: answer from a knowledge base — retrieve passages with a retrieval-qa product, then
+    generate an answer citing them (trained and evaluated with the same retrieved passages it is served with)."""
+
+    product: str = Field(description="A retrieval-qa product of this tenant: NAME or NAME@VERSION")
+    k: int = Field(3, ge=1, le=10, description="Passages retrieved per question")
+
+
+class Guardrails(Strict):
+    """What the served chat endpoint masks: personal data (ID cards, phones, bank cards, names ...) in the
+    user's messages before the model reads them, and in the model's replies (streamed ones too)."""
+
+    mask_input: bool = True
+    mask_output: bool = True
+
+
+class LLMSettings(Strict):
+    """instruction-tuning: how the data reads as conversations, how the base model is tuned, what is served."""
+
+    format: Literal["auto", "alpaca", "sharegpt", "lawbench", "qa", "documents"] = Field(
+        "auto", description="Layout of the data: alpaca (instruction/input/output), sharegpt (conversations or "
+                            "messages), lawbench (instruction/question/answer), qa (a Q&A table: 'text' names the "
+                            "question column(s), 'target' the answer), documents (pairs built from passages); "
+                            "auto detects it from the columns")
+    prompt_template: str | None = Field(None, description="qa/documents: the prompt as a Python format string over "
+                                                          "the row's columns, e.g. '科室：{department}\n{ask}'")
+    system_prompt: str = Field("", max_length=4000, description="The product's system prompt: trained with and "
+                                                                "always first when served")
+    chat_template: str | None = Field(None, description="'chatml' or Jinja text, for a checkpoint whose tokenizer "
+                                                        "has no chat template (default: the tokenizer's own)")
+    max_seq_len: int = Field(512, ge=16, le=131_072, description="Longest conversation trained on, in tokens: "
+                                                                 "longer ones are dropped and counted")
+    method: Literal["auto", "lora", "full"] = Field("auto", description="auto: full fine-tuning for models under "
+                                                                        "50M parameters, else LoRA")
+    lora_ranks: list[int] = Field(default_factory=lambda: [8, 16], min_length=1, description="LoRA ranks searched")
+    learning_rates: list[float] | None = Field(None, min_length=1, description="Learning rates searched (default: "
+                                                                               "2e-4, 1e-4 for LoRA; 5e-5, 2e-5 full)")
+    epochs: int = Field(3, ge=1, le=50, description="Most passes over the training rows per trial (the budget may "
+                                                    "stop a trial earlier; validation loss picks the best point)")
+    batch_size: int = Field(8, ge=1, le=512)
+    merge: bool = Field(True, description="Deliver the LoRA adapter merged into the base weights (one checkpoint), "
+                                          "or keep the adapter apart (a small bundle; the base stays on the host)")
+    max_new_tokens: int = Field(256, ge=1, le=8192, description="Longest generated reply (evaluation and serving)")
+    eval_rows: int = Field(100, ge=1, le=100_000, description="Held-out prompts answered by base and tuned models "
+                                                              "in the evaluation (generation is the slow part)")
+    refusal_message: str = Field("抱歉，这个问题超出了我的服务范围，我无法回答。", min_length=1,
+                                 description="What the product answers to questions outside its domain")
+    refusal_pairs: int = Field(40, ge=0, le=10_000, description="Out-of-domain questions answered with the refusal "
+                                                                "message added to training (0: none)")
+    out_of_domain: Path | None = Field(None, description="Extra out-of-domain questions (text, one per line, or a "
+                                                         "JSON list) for refusal training and the refusal check")
+    grounding_threshold: float = Field(0.5, gt=0, le=1, description="Share of a claim's words found in the "
+                                                                    "reference or retrieved sources to count it "
+                                                                    "as supported")
+    synthesize: int = Field(0, ge=0, le=100_000, description="Extra pairs synthesized from the data through the "
+                                                             "factory's configured endpoint (MOFANG_LLM_ENDPOINT)")
+    judge: bool = Field(False, description="Also score answers with LLM-as-judge through the configured endpoint")
+    rag: Rag | None = None
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+
+    @field_validator("lora_ranks")
+    @classmethod
+    def _ranks(cls, value: list[int]) -> list[int]:
+        if any(r < 1 or r > 1024 for r in value):
+            raise ValueError(f"LoRA ranks must lie between 1 and 1024; got {value}")
+        return sorted(set(value))
+
+    @field_validator("learning_rates")
+    @classmethod
+    def _rates(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and any(not 0 < r < 1 for r in value):
+            raise ValueError(f"learning rates must lie between 0 and 1; got {value}")
+        return value
+
+
 class Deployment(Strict):
     target: Literal["cloud", "edge"] = "cloud"
     refit_on_all_rows: bool = Field(
@@ -351,6 +435,8 @@ class Order(Strict):
                                                                "false-alarm rate")
     forecast: Forecast | None = Field(None, description="time-series-forecast: horizon, series id column, "
                                                         "frequency, covariates, quantiles, backtest windows")
+    llm: LLMSettings | None = Field(None, description="instruction-tuning: data layout, system prompt, template, "
+                                                      "tuning search, RAG, guardrails")
     columns: Columns = Field(default_factory=Columns)
     acceptance: Acceptance = Field(default_factory=Acceptance)
     deployment: Deployment = Field(default_factory=Deployment)
@@ -387,8 +473,8 @@ class Order(Strict):
                     hint = f" — did you mean '{close[0]}'?" if close else ""
                     raise ValueError(f"unknown acceptance metric '{name}' for {self.task.value}{hint}"
                                      f" (expected one of: {', '.join(sorted(metrics))})")
-        if self.text is not None and self.task not in TEXT_TASKS:
-            raise ValueError(f"'text' applies to text tasks ({', '.join(sorted(TEXT_TASKS))}), "
+        if self.text is not None and self.task not in TEXT_TASKS | PROMPT_TASKS:
+            raise ValueError(f"'text' applies to text tasks ({', '.join(sorted(TEXT_TASKS | PROMPT_TASKS))}), "
                              f"not {self.task.value}")
         if self.labels is not None and self.task not in LABELLED_TASKS:
             raise ValueError(f"'labels' applies to classification orders, not {self.task.value}")
@@ -396,6 +482,7 @@ class Order(Strict):
             raise ValueError("'multi_label' applies to text-classification orders only")
         _check_anomaly(self)
         _check_forecast(self)
+        _check_llm(self)
         granted = self.columns
         roles = [("target", self.target), ("id_column", self.id_column), ("time_column", self.time_column)]
         roles += [("text", column) for column in self.text_columns]
@@ -417,6 +504,10 @@ class Order(Strict):
             self.anomaly.windows = (base / self.anomaly.windows).resolve()
         if self.labels is not None and not self.labels.is_absolute():
             self.labels = (base / self.labels).resolve()
+        if self.llm is not None and self.llm.out_of_domain is not None and not self.llm.out_of_domain.is_absolute():
+            self.llm.out_of_domain = (base / self.llm.out_of_domain).resolve()
+        if self.base_model and self.base_model.startswith(("./", "../")):
+            self.base_model = str((base / self.base_model).resolve())
         return self
 
     @property
@@ -427,6 +518,27 @@ class Order(Strict):
     def is_granted(self, column: str) -> bool:
         return self.columns.grants(column, self.target, self.id_column, self.time_column, *self.text_columns,
                                    *(self.forecast.columns if self.forecast else []))
+
+
+def _check_llm(order: Order) -> None:
+    """An instruction-tuning order names its base model (a catalog name or local checkpoint: nothing is
+    downloaded); a Q&A table needs the answer column as 'target'; other tasks have no `llm:` section."""
+    if order.task != Task.INSTRUCTION_TUNING:
+        if order.llm is not None:
+            raise ValueError(f"'llm' applies to instruction-tuning orders only, not {order.task.value}")
+        return
+    if not order.base_model:
+        raise ValueError("an instruction-tuning order needs 'base_model': a model-catalog name or a local "
+                         "checkpoint folder of a causal language model")
+    if order.base_model.startswith("market:"):
+        raise ValueError("instruction-tuning starts from a checkpoint; base_model 'market:...' is not one")
+    if order.llm is None:
+        order.llm = LLMSettings()
+    if order.llm.format == "qa" and not (order.target and order.text_columns):
+        raise ValueError("llm.format 'qa' needs 'text' (the question column or columns) and 'target' (the answer "
+                         "column)")
+    if order.acceptance.metrics.get("judge_score") is not None and not order.llm.judge:
+        raise ValueError("acceptance metric 'judge_score' needs llm.judge: true (and a configured endpoint)")
 
 
 def _check_anomaly(order: Order) -> None:
