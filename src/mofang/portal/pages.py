@@ -29,8 +29,10 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIONS = ("data", "model", "evaluation", "integration", "delivery")
 _FIRST = ("tabular-classification", "tabular-regression", "text-classification")
 # The wizard's templates: the common tasks first, then whatever else the line supports (retrieval-qa orders
-# name document folders, which the wizard's file upload does not make).
-TASK_TEMPLATES = [*_FIRST, *sorted(t.value for t in SUPPORTED_TASKS if t.value not in (*_FIRST, "retrieval-qa"))]
+# name document folders, which the wizard's file upload does not make; instruction-tuning orders name a base
+# checkpoint on the factory's disk and an llm section: both are placed as YAML, CLI or REST orders).
+_YAML_ONLY = ("retrieval-qa", "instruction-tuning")
+TASK_TEMPLATES = [*_FIRST, *sorted(t.value for t in SUPPORTED_TASKS if t.value not in (*_FIRST, *_YAML_ONLY))]
 DEFAULT_METRICS = {"tabular-classification": ("roc_auc", ">= 0.70"), "tabular-regression": ("r2", ">= 0.50"),
                    "text-classification": ("f1_macro", ">= 0.70")}
 
