@@ -31,6 +31,10 @@ class IntegrationWorkshop(Station):
             from mofang.products.forecast import package_forecast
 
             return package_forecast(ctx)
+        if ctx.order.task.value == "instruction-tuning":  # a chat model: see mofang.products.llm
+            from mofang.products.llm import package_llm
+
+            return package_llm(ctx)
         dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
         folder = ctx.path("bundle")
         if folder.exists():
@@ -73,6 +77,10 @@ class IntegrationWorkshop(Station):
             from mofang.products.forecast import edge_forecast
 
             return edge_forecast(ctx)
+        if ctx.order.task.value == "instruction-tuning":
+            from mofang.products.llm import edge_llm
+
+            return edge_llm(ctx)
         from mofang.integration.edge_process import edge_bundle
 
         return edge_bundle(ctx)
@@ -89,6 +97,10 @@ class IntegrationWorkshop(Station):
             from mofang.products.forecast import smoke_test_forecast
 
             return smoke_test_forecast(ctx, bundle, draft)
+        if bundle.schema["task"] == "instruction-tuning":
+            from mofang.products.llm import smoke_test_llm
+
+            return smoke_test_llm(ctx, bundle, draft)
         if bundle.schema["task"] == "anomaly-detection":
             from mofang.products.anomaly import smoke_test_anomaly
 

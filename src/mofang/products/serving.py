@@ -30,6 +30,7 @@ MAX_ANSWERS = 50  # the most answers one question may ask for (`k`)
 RETRIEVAL_QA = "retrieval-qa"
 ANOMALY_DETECTION = "anomaly-detection"
 TIME_SERIES_FORECAST = "time-series-forecast"
+INSTRUCTION_TUNING = "instruction-tuning"
 
 
 @dataclass
@@ -96,6 +97,10 @@ def load_bundle(path: str | Path, read: Callable[[Path], bytes] | None = None) -
         from mofang.models.timeseries import ForecastModel
 
         model = ForecastModel.load(io.BytesIO(read(path / "model.joblib")))
+    elif schema.get("task") == INSTRUCTION_TUNING:  # chats (OpenAI-compatible): see mofang.products.llm
+        from mofang.products.llm import load_llm
+
+        model = load_llm(path, read, schema)
     elif schema.get("task") == ANOMALY_DETECTION:  # scores readings: see mofang.products.anomaly
         from mofang.models.anomaly import AnomalyModel
 
@@ -148,6 +153,10 @@ def create_app(bundle: Bundle, *, version: int | None = None,
         from mofang.products.forecast import forecast_app
 
         return forecast_app(bundle, version, caller, title)
+    if bundle.schema.get("task") == INSTRUCTION_TUNING:  # chats (OpenAI-compatible): see mofang.products.llm
+        from mofang.products.llm import llm_app
+
+        return llm_app(bundle, version, caller, title, audit=CallAudit(store) if store is not None else None)
     if bundle.schema.get("task") == ANOMALY_DETECTION:
         from mofang.products.anomaly import anomaly_app
 

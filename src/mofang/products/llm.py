@@ -1,0 +1,442 @@
+"""The instruction-tuning product: its bundle (packaged and smoke-tested by the integration workshop) and its
+OpenAI-compatible API, `POST /v1/chat/completions` (streaming too), with the product's system prompt, PII
+guardrails on input and output, and RAG answers citing their sources.
+
+(No `from __future__ import annotations` here: FastAPI must see the request models at run time.)
+"""
+
+import io
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from mofang import __version__
+from mofang.errors import MofangError
+
+INSTRUCTION_TUNING = "instruction-tuning"
+BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+MODEL_FOLDER, ADAPTER_FOLDER, RETRIEVER_FILE = "model", "adapter", "retriever.joblib"
+CHECKPOINT_FILES = frozenset({"config.json", "generation_config.json", "model.safetensors.index.json",
+                              "adapter_config.json"})
+PROBE = "你好，请简单介绍一下你能帮我做什么。"
+SMOKE_TOKENS = 16
+MAX_MESSAGES = 200
+MAX_CONTENT_CHARS = 100_000
+
+
+# -- the bundle ----------------------------------------------------------------------------------
+def package_llm(ctx: Any) -> str:
+    """The integration workshop's package process for an instruction-tuned model: the merged checkpoint (or the
+    adapter, the base staying on this host), the RAG retriever, schema, metadata, model card and report."""
+    import joblib
+
+    from mofang.models.llm.chat import TOKENIZER_FILES
+
+    dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
+    folder = ctx.path("bundle")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    keep = CHECKPOINT_FILES | set(TOKENIZER_FILES)
+    source = Path(winner["model_dir"])
+    if winner.get("adapter"):
+        _copy_checkpoint(source, folder / ADAPTER_FOLDER, keep)
+        spec = {"kind": "llm", "model": None, "adapter": ADAPTER_FOLDER, "base_model_path": winner["base_model_path"]}
+    else:
+        _copy_checkpoint(source, folder / MODEL_FOLDER, keep)
+        spec = {"kind": "llm", "model": MODEL_FOLDER, "adapter": None, "base_model_path": None}
+    joblib.dump(spec, folder / "model.joblib")
+    rag = winner.get("rag")
+    if rag:
+        shutil.copyfile(rag["retriever_path"], folder / RETRIEVER_FILE)
+    schema = llm_schema(winner)
+    (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
+    meta = {"product": ctx.order.id, "tenant": ctx.tenant, "order_id": ctx.order.id, "job_id": ctx.job_id,
+            "task": INSTRUCTION_TUNING, "target": None, "family": winner["family"], "candidate": winner["name"],
+            "dataset_digest": dataset["digest"], "rows": dataset["rows"], "features": [], "dropped": [],
+            "classes": None, "metrics": evaluation["metrics"], "gate": evaluation["gate"],
+            "verdict": evaluation["verdict"], "deployment": ctx.order.deployment.target,
+            "reason": winner.get("reason", ""),
+            "llm": {"base_model": winner.get("base_model_path"), "adapter_kept": bool(winner.get("adapter")),
+                    "max_positions": winner["max_positions"], "max_new_tokens": winner["max_new_tokens"],
+                    "rag": {k: rag[k] for k in ("k", "product", "version") if k in rag} if rag else None,
+                    "guardrails": schema["guardrails"]}}
+    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")
+    (folder / "model_card.md").write_text(_card(meta, schema), "utf-8")
+    shutil.copyfile(evaluation["report_path"], folder / "report.html")
+    size_mb = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+    ctx.metric(bundle_mb=round(size_mb, 3))
+    files = [*BUNDLE_FILES, spec["model"] or ADAPTER_FOLDER] + ([RETRIEVER_FILE] if rag else [])
+    ctx.save("bundle_draft", {"path": str(folder), "files": files})
+    return f"bundle of {len(files)} entries, {size_mb:.2f} MB" + (" (adapter on the host's base model)"
+                                                                   if spec["adapter"] else "")
+
+
+def llm_schema(winner: dict[str, Any]) -> dict[str, Any]:
+    """How the product is asked: chat messages under its system prompt, template and limits."""
+    guard = winner.get("guardrails") or {}
+    rag = winner.get("rag")
+    return {"task": INSTRUCTION_TUNING, "system_prompt": winner.get("system_prompt", ""),
+            "chat_template": winner.get("chat_template"), "max_positions": int(winner["max_positions"]),
+            "max_new_tokens": int(winner["max_new_tokens"]), "refusal_message": winner.get("refusal_message", ""),
+            "rag": {"k": int(rag["k"])} if rag else None,
+            "guardrails": {"mask_input": bool(guard.get("mask_input", True)),
+                           "mask_output": bool(guard.get("mask_output", True))},
+            "features": [], "target": None, "id_column": None, "classes": None, "ignored": []}
+
+
+def _copy_checkpoint(source: Path, target: Path, keep: frozenset[str] | set[str]) -> None:
+    """The weights, config and tokenizer files of a checkpoint folder (no optimizer or trainer state)."""
+    if not source.is_dir():
+        raise MofangError(f"the trained model folder {source} is missing")
+    target.mkdir(parents=True)
+    copied = 0
+    for path in sorted(source.iterdir()):
+        if path.is_file() and (path.name in keep or path.suffix == ".safetensors"):
+            shutil.copyfile(path, target / path.name)
+            copied += path.suffix == ".safetensors"
+    if not copied:
+        raise MofangError(f"{source} holds no safetensors weights to package")
+
+
+def _card(meta: dict[str, Any], schema: dict[str, Any]) -> str:
+    from mofang.integration.model_card import model_card
+
+    numeric = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, int | float)}
+    card = model_card({**meta, "metrics": numeric, "target": "the assistant's reply"})
+    guard = schema["guardrails"]
+    masked = [what for what, on in (("user input", guard["mask_input"]), ("replies", guard["mask_output"])) if on]
+    return card + (
+        "\n## Serving\n\nOpenAI-compatible `POST /v1/chat/completions` (`stream: true` for server-sent events) "
+        f"and `GET /v1/models`. The product's system prompt always comes first; a client's system message is "
+        f"added after it. Replies are at most {schema['max_new_tokens']} tokens by default; the model reads "
+        f"{schema['max_positions']} positions.\n"
+        + (f"\nPersonal data is masked in {' and '.join(masked)}.\n" if masked else "")
+        + (f"\nAnswers come from the top {schema['rag']['k']} passages of the knowledge base, cited as [n] and "
+           "returned as `sources`.\n" if schema["rag"] else ""))
+
+
+def edge_llm(ctx: Any) -> str:
+    """A chat model is served (POST /v1/chat/completions); it has no ONNX edge archive."""
+    why = "an instruction-tuned language model is served (POST /v1/chat/completions), not exported to ONNX"
+    if ctx.order.deployment.target == "edge":
+        raise MofangError(f"the order asks for deployment.target edge, but {why}")
+    ctx.reason(f"no edge bundle: {why}")
+    return f"skipped: {why}"
+
+
+@dataclass
+class ChatProduct:
+    """A loaded instruction-tuning bundle: the chat model, the RAG retriever (or None) and the serving settings."""
+
+    chat: Any
+    retriever: Any
+    schema: dict[str, Any]
+
+    def prepare(self, messages: list[dict[str, str]]) -> "Prepared":
+        """The conversation the model reads for a client's messages: the product's system prompt first (a client's
+        system messages added after it), PII masked when the guardrails say so, and with RAG the last user
+        message answered from retrieved passages."""
+        from mofang.models.llm.conversations import system_text
+        from mofang.models.llm.rag import rag_messages, retrieve
+        from mofang.products.guardrails import mask_pii
+
+        guard = self.schema.get("guardrails") or {}
+        masked: list[str] = []
+        own, turns = [], []
+        for message in messages:
+            content = message["content"]
+            if guard.get("mask_input") and message["role"] in ("system", "user"):
+                content, kinds = mask_pii(content)
+                masked += [k for k in kinds if k not in masked]
+            (own if message["role"] == "system" else turns).append({"role": message["role"], "content": content})
+        if not turns or turns[-1]["role"] != "user":
+            raise MofangError("messages: the last message (after system messages) must be the user's")
+        system = system_text(self.schema.get("system_prompt") or "", "\n\n".join(m["content"] for m in own))
+        rag = self.schema.get("rag")
+        if not rag or self.retriever is None:
+            head = [{"role": "system", "content": system}] if system else []
+            return Prepared(head + turns, masked)
+        question = turns[-1]["content"]
+        passages = retrieve(self.retriever, question, int(rag["k"])) if question.strip() else []
+        conversation = rag_messages(question, passages, system_prompt=system, history=turns[:-1],
+                                    refusal_message=self.schema.get("refusal_message") or None)
+        return Prepared(conversation, masked, passages, rag=True)
+
+
+@dataclass
+class Prepared:
+    messages: list[dict[str, str]]
+    masked_input: list[str]
+    passages: list[dict[str, Any]] = field(default_factory=list)
+    rag: bool = False
+
+    @property
+    def no_answer(self) -> bool:
+        """RAG found no passage: the product answers with its refusal message without generating."""
+        return self.rag and not self.passages
+
+
+def load_llm(path: Path, read: Callable[[Path], bytes], schema: dict[str, Any]) -> ChatProduct:
+    """The bundle's chat model (merged checkpoint, or the adapter on the host's base checkpoint) and retriever,
+    loaded the way the server loads them (encrypted files decrypted in memory through `read`)."""
+    import joblib
+
+    from mofang.models.llm.chat import ADAPTER_CONFIG, ChatModel
+    from mofang.security.crypto import is_encrypted
+
+    spec = joblib.load(io.BytesIO(read(path / "model.joblib")))
+    if not isinstance(spec, dict) or spec.get("kind") != "llm":
+        raise MofangError(f"{path}/model.joblib does not describe a language-model bundle")
+    folder = path / spec["model"] if spec.get("model") else Path(spec.get("base_model_path") or "")
+    if not (folder / "config.json").is_file():
+        raise MofangError(f"the base checkpoint {folder} that this product's adapter runs on is not on this "
+                          "machine" if not spec.get("model") else f"{path} lacks its model folder {folder.name}/")
+    adapter = path / spec["adapter"] if spec.get("adapter") else None
+    probes = [folder / "config.json"] + ([adapter / ADAPTER_CONFIG] if adapter else [])
+    encrypted = any(p.is_file() and is_encrypted(p) for p in probes)
+    chat = ChatModel.load(folder, adapter=adapter, read=read if encrypted else None,
+                          chat_template=schema.get("chat_template"))
+    retriever = None
+    if (path / RETRIEVER_FILE).exists():
+        from mofang.models.retrieval import RetrievalModel
+
+        retriever = RetrievalModel.load(io.BytesIO(read(path / RETRIEVER_FILE)))
+    elif schema.get("rag"):
+        raise MofangError(f"{path} is a RAG product but lacks its knowledge base ({RETRIEVER_FILE})")
+    return ChatProduct(chat, retriever, schema)
+
+
+def smoke_test_llm(ctx: Any, bundle: Any, draft: dict[str, Any]) -> str:
+    """The packaged product answers a test prompt (greedy) exactly like the trained model folder."""
+    from mofang.models.llm.chat import ChatModel
+
+    winner = ctx.load("winner")
+    if winner.get("adapter"):
+        trained = ChatModel.load(winner["base_model_path"], adapter=winner["model_dir"],
+                                 chat_template=winner.get("chat_template"))
+    else:
+        trained = ChatModel.load(winner["model_dir"], chat_template=winner.get("chat_template"))
+    messages = _probe(ctx, bundle.schema)
+    served = bundle.candidate.chat.generate(messages, max_new_tokens=SMOKE_TOKENS)
+    direct = trained.generate(messages, max_new_tokens=SMOKE_TOKENS)
+    if served.text != direct.text:
+        raise MofangError("the packaged model answers a test prompt differently from the trained one: "
+                          f"{served.text[:60]!r} vs {direct.text[:60]!r}")
+    ctx.save("bundle", draft)
+    return f"bundle loads and answers a test prompt like the trained model ({served.completion_tokens} tokens)"
+
+
+def _probe(ctx: Any, schema: dict[str, Any]) -> list[dict[str, str]]:
+    """The first test conversation as the product renders it (without its reply), or a greeting."""
+    from mofang.models.llm.conversations import conversation
+
+    rag = {"k": schema["rag"]["k"], "refusal_message": schema.get("refusal_message")} if schema.get("rag") else None
+    try:
+        test = ctx.load("test")
+        if len(test):
+            return conversation(test.iloc[0].to_dict(), schema.get("system_prompt") or "", with_response=False,
+                                rag=rag)
+    except (FileNotFoundError, KeyError, AttributeError, TypeError, ValueError):
+        pass
+    head = [{"role": "system", "content": schema["system_prompt"]}] if schema.get("system_prompt") else []
+    return [*head, {"role": "user", "content": PROBE}]
+
+
+# -- the API -------------------------------------------------------------------------------------
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text"] = "text"
+    text: str = Field(..., max_length=MAX_CONTENT_CHARS)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant"]
+    content: str | list[TextPart] = Field(..., description="Text, or a list of text parts")
+
+    def plain(self) -> dict[str, str]:
+        text = self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+        return {"role": "system" if self.role == "developer" else self.role, "content": text}
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # user, presence_penalty, ... accepted and ignored
+    model: str | None = Field(None, description="The product's name (any value is answered by this product)")
+    messages: list[ChatMessage] = Field(..., min_length=1, max_length=MAX_MESSAGES)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(None, ge=1, description="Longest reply in tokens (default: the product's)")
+    max_completion_tokens: int | None = Field(None, ge=1, description="Same as max_tokens (newer clients)")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 (the default): greedy, reproducible")
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    n: Literal[1] = 1
+
+
+def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, audit: Any = None) -> FastAPI:
+    """A chat product's API: POST /v1/chat/completions, GET /v1/models; GET /health, /metadata and /tool as for
+    every product. Generation runs in worker threads, one at a time per model; `audit` (a CallAudit) counts
+    calls per caller."""
+    from mofang.models.llm.chat import PromptTooLong
+    from mofang.models.llm.rag import citations
+    from mofang.products.guardrails import StreamMasker, mask_pii
+    from mofang.products.serving import _common_routes
+
+    meta, schema, product = bundle.metadata, bundle.schema, bundle.candidate
+    name = str(meta["product"])
+    app = FastAPI(title=f"Mofang product · {title}", version=__version__,
+                  description=f"instruction-tuned chat model (family {meta.get('family')}, order "
+                              f"{meta.get('order_id')}), OpenAI-compatible at /v1/chat/completions.")
+    stats = {"requests": 0, "started": time.time()}
+    created = int(time.time())
+    _common_routes(app, bundle, version, caller, stats)
+    app.state.runtime = _Runtime(audit)  # the multi-product server flushes the audit on shutdown
+
+    def record(identity: Any, error: bool) -> None:
+        stats["requests"] += 1
+        if audit is not None:
+            user = getattr(identity, "user", None) or "anonymous"
+            audit.record(user, getattr(identity, "tenant", None) or meta.get("tenant"), name, "chat", 1, error)
+
+    @app.get("/v1/models", dependencies=[Depends(caller)])
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": created,
+                                            "owned_by": meta.get("tenant") or "mofang"}]}
+
+    @app.post("/v1/chat/completions")
+    def completions(request: ChatCompletionRequest, identity: Any = Depends(caller)) -> Response:
+        try:
+            prepared = product.prepare([m.plain() for m in request.messages])
+        except MofangError as exc:
+            record(identity, True)
+            return _error(422, str(exc), "invalid_request_error")
+        limit = request.max_completion_tokens or request.max_tokens or int(schema["max_new_tokens"])
+        options = {"max_new_tokens": limit, "temperature": request.temperature, "top_p": request.top_p,
+                   "seed": request.seed}
+        head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": name}
+        sources = (lambda text: citations(text, prepared.passages)) if prepared.rag else None
+        if prepared.no_answer:
+            stream = _Canned(schema.get("refusal_message") or "")
+        else:
+            try:
+                stream = product.chat.stream(prepared.messages, **options) if request.stream else None
+                reply = None if request.stream else product.chat.generate(prepared.messages, **options)
+            except PromptTooLong as exc:
+                record(identity, True)
+                return _error(400, str(exc), "invalid_request_error", code="context_length_exceeded",
+                              prompt_tokens=exc.prompt_tokens, max_prompt_tokens=exc.limit)
+            except MofangError as exc:
+                record(identity, True)
+                return _error(422, str(exc), "invalid_request_error")
+        mask_output = bool((schema.get("guardrails") or {}).get("mask_output"))
+        if request.stream:
+            include_usage = bool(request.stream_options and request.stream_options.include_usage)
+            events = _events(stream, head, StreamMasker() if mask_output else None, sources, include_usage,
+                             lambda error: record(identity, error))
+            return StreamingResponse(events, media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        if prepared.no_answer:
+            reply = stream.as_reply()
+        text, masked_output = mask_pii(reply.text) if mask_output else (reply.text, [])
+        answer = {**head, "object": "chat.completion",
+                  "choices": [{"index": 0, "finish_reason": reply.finish_reason,
+                               "message": {"role": "assistant", "content": text}}],
+                  "usage": _usage(reply),
+                  "guardrails": {"input_masked": prepared.masked_input, "output_masked": masked_output}}
+        if sources is not None:
+            answer["sources"] = sources(reply.text)
+            answer["no_answer"] = prepared.no_answer
+        record(identity, False)
+        return JSONResponse(answer)
+
+    return app
+
+
+class _Runtime:
+    """What the multi-product server reads from a product's runtime: its call audit (flushed on shutdown)."""
+
+    def __init__(self, audit: Any) -> None:
+        self.audit = audit
+
+    def settle(self) -> None:
+        """No drift windows to finish: a chat product has no training reference."""
+
+
+class _Canned:
+    """A fixed reply (RAG found nothing: the refusal message) that streams like a generated one."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.reply = text, None
+
+    def as_reply(self) -> Any:
+        from mofang.models.llm.chat import Reply
+
+        return Reply(self.text, 0, 0, "stop")
+
+    def __iter__(self) -> Iterator[str]:
+        self.reply = self.as_reply()
+        yield self.text
+
+
+def _events(stream: Any, head: dict[str, Any], masker: Any, sources: Callable[[str], Any] | None,
+            include_usage: bool, done: Callable[[bool], None]) -> Iterator[bytes]:
+    """OpenAI chat.completion.chunk events: the role, content deltas (masked as they go), the finish reason
+    (with the sources of a RAG answer), optionally usage, then [DONE]."""
+
+    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        chunk = {**head, "object": "chat.completion.chunk",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+
+    yield event({"role": "assistant", "content": ""})
+    pieces = iter(stream)
+    error = True
+    try:
+        for piece in pieces:
+            text = masker.feed(piece) if masker is not None else piece
+            if text:
+                yield event({"content": text})
+        rest = masker.flush() if masker is not None else ""
+        if rest:
+            yield event({"content": rest})
+        reply = stream.reply
+        extra = {"sources": sources(reply.text)} if sources is not None else {}
+        yield event({}, reply.finish_reason, **extra)
+        if include_usage:
+            usage = {**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(reply)}
+            yield f"data: {json.dumps(usage)}\n\n".encode()
+        error = False
+    except MofangError as exc:
+        failure = {"error": {"message": str(exc), "type": "server_error"}}
+        yield f"data: {json.dumps(failure, ensure_ascii=False)}\n\n".encode()
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # a client that left stops the generation at its next token
+        done(error)
+    yield b"data: [DONE]\n\n"
+
+
+def _usage(reply: Any) -> dict[str, int]:
+    return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
+            "total_tokens": reply.prompt_tokens + reply.completion_tokens}
+
+
+def _error(status: int, message: str, kind: str, **extra: Any) -> JSONResponse:
+    """An OpenAI-style error body: {"error": {"message", "type", ...}}."""
+    return JSONResponse({"error": {"message": message, "type": kind, **extra}}, status_code=status)
