@@ -162,6 +162,9 @@ def test_the_product_answers_chat_completions_streamed_and_not(line) -> None:
                 assert chunk["object"] == "chat.completion.chunk"
                 pieces.append(chunk["choices"][0]["delta"].get("content") or "")
         assert done and "".join(pieces) == content
+        tool = httpx.get(f"{url}/tool", timeout=30).json()
+        assert tool["endpoint"] == {"method": "POST", "path": "/v1/chat/completions"}
+        assert "messages" in tool["openai"]["function"]["parameters"]["properties"]
         too_long = httpx.post(f"{url}/v1/chat/completions", timeout=60,
                               json={"messages": [{"role": "user", "content": "合同" * 400}]})
         assert too_long.status_code == 400 and "tokens" in too_long.text

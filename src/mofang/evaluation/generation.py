@@ -46,7 +46,7 @@ def _sources(rows: Any) -> list[list[str]] | None:
             for passages, reference in zip(rows[PASSAGES], rows["response"], strict=True)]
 
 
-def _choice_rows(rows: Any) -> list[tuple[int, str]]:
+def choice_rows(rows: Any) -> list[tuple[int, str]]:
     """(row position, reference letter) when the test set is multiple choice (single-answer rows only)."""
     letters = [choice_letter(str(r)) for r in rows["response"]]
     if not letters or sum(bool(x) for x in letters) < CHOICE_SHARE * len(letters):
@@ -62,12 +62,11 @@ def _options(prompt: str) -> list[str]:
     return found if len(found) >= 2 else list(LETTERS[:4])
 
 
-def _score_model(ctx: StationContext, model: Any, rows: Any, convs: list[Any], ood: list[str],
-                 choices: list[tuple[int, str]], examples: list[Any]) -> tuple[dict[str, Any], list[str]]:
-    """A model's metrics on the test prompts, and its answers."""
+def score_model(llm: Any, model: Any, rows: Any, convs: list[Any], ood: list[str],
+                choices: list[tuple[int, str]], examples: list[Any]) -> tuple[dict[str, Any], list[str]]:
+    """A model's metrics on the test prompts (`llm`: the order's llm settings), and its answers."""
     from mofang.models.llm.sft import validation_loss
 
-    llm = ctx.order.llm
     started = time.monotonic()
     replies = model.generate_batch(convs, max_new_tokens=llm.max_new_tokens)
     seconds = time.monotonic() - started
@@ -107,7 +106,7 @@ def score_generation(ctx: StationContext, dataset: dict[str, Any], test: Any, ca
         raise ValueError("no test conversations to evaluate on")
     convs = conversations(rows, llm.system_prompt, with_response=False, rag=rag_settings(order))
     ood = list((dataset.get("instructions") or {}).get("out_of_domain") or [])[:OUT_OF_DOMAIN_ROWS]
-    choices = _choice_rows(rows)
+    choices = choice_rows(rows)
     examples = encode(open_order_base(order), rows, order)
     compared = {"base": next(r for r in candidates if r["family"] == "base"),
                 winner["name"]: {**next(r for r in candidates if r["name"] == winner["name"]),
@@ -116,7 +115,7 @@ def score_generation(ctx: StationContext, dataset: dict[str, Any], test: Any, ca
     for index, (name, record) in enumerate(compared.items()):
         ctx.advance(index, len(compared), f"{name}: answering {len(rows)} test prompts")
         model = load_chat(record, plan["template"], plan["base"])
-        metrics, answers[name] = _score_model(ctx, model, rows, convs, ood, choices, examples)
+        metrics, answers[name] = score_model(llm, model, rows, convs, ood, choices, examples)
         leaderboard.append({**record, "test_metrics": metrics})
         del model
     if llm.judge:

@@ -22,7 +22,9 @@ _KINDS: dict[str, dict[str, Any]] = {
 }
 
 
-ENDPOINTS = {"retrieval-qa": "/ask", "anomaly-detection": "/score"}  # the rest answer POST /predict
+ENDPOINTS = {"retrieval-qa": "/ask", "anomaly-detection": "/score",  # the rest answer POST /predict
+             "instruction-tuning": "/v1/chat/completions"}
+CHAT = "instruction-tuning"
 
 
 def tool_name(product: str) -> str:
@@ -35,6 +37,14 @@ def tool_name(product: str) -> str:
 
 def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """JSON Schema of the request body the product accepts."""
+    if schema.get("task") == CHAT:  # the OpenAI chat request, messages of text
+        message = {"type": "object", "required": ["role", "content"], "properties": {
+            "role": {"type": "string", "enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}
+        return {"type": "object", "required": ["messages"], "properties": {
+            "messages": {"type": "array", "items": message, "minItems": 1,
+                         "description": "The conversation; the last message is the user's question"},
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": schema.get("max_new_tokens", 256)},
+            "stream": {"type": "boolean", "default": False}}}
     if schema.get("task") == "retrieval-qa":
         return {"type": "object", "additionalProperties": False, "required": ["question"], "properties": {
             "question": {"type": "string", "minLength": 1, "maxLength": schema.get("max_question_chars", 2000),
@@ -56,6 +66,10 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """JSON Schema of the product's answer."""
+    if schema.get("task") == CHAT:
+        return {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object"}},
+                                                 "usage": {"type": "object"},
+                                                 "sources": {"type": "array", "items": {"type": "object"}}}}
     if schema.get("task") == "retrieval-qa":
         return {"type": "object", "properties": {"answers": {"type": "array", "items": {"type": "object"}},
                                                  "no_answer": {"type": "boolean"}}}
@@ -77,6 +91,10 @@ def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 def description(schema: dict[str, Any], meta: dict[str, Any]) -> str:
     product, target = meta.get("product", "product"), schema.get("target")
+    if schema.get("task") == CHAT:
+        grounded = " answers from its knowledge base with the sources cited," if schema.get("rag") else ""
+        return (f"Ask the Mofang assistant '{product}' (a model tuned on the customer's domain) a question in a "
+                f"chat;{grounded} it declines questions outside its domain and masks personal data.")
     if schema.get("task") == "retrieval-qa":
         return (f"Ask the '{product}' knowledge base a question; returns the closest `{target}` passages with "
                 f"their source and score, or no answer when none is close enough.")
