@@ -329,7 +329,10 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
         options = {"max_new_tokens": limit, "temperature": request.temperature, "top_p": request.top_p,
                    "seed": request.seed}
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": name}
-        sources = (lambda text: citations(text, prepared.passages)) if prepared.rag else None
+        # a RAG answer names the passages it cites (sources) and every passage it was given (retrieved)
+        retrieved = [{"index": i + 1, **p} for i, p in enumerate(prepared.passages or [])]
+        sources = (lambda text: {"sources": citations(text, prepared.passages), "retrieved": retrieved}) \
+            if prepared.rag else None
         if prepared.no_answer:
             stream = _Canned(schema.get("refusal_message") or "")
         else:
@@ -359,8 +362,7 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
                   "usage": _usage(reply),
                   "guardrails": {"input_masked": prepared.masked_input, "output_masked": masked_output}}
         if sources is not None:
-            answer["sources"] = sources(reply.text)
-            answer["no_answer"] = prepared.no_answer
+            answer.update(sources(reply.text), no_answer=prepared.no_answer)
         record(identity, False)
         return JSONResponse(answer)
 
@@ -393,7 +395,7 @@ class _Canned:
         yield self.text
 
 
-def _events(stream: Any, head: dict[str, Any], masker: Any, sources: Callable[[str], Any] | None,
+def _events(stream: Any, head: dict[str, Any], masker: Any, sources: Callable[[str], dict[str, Any]] | None,
             include_usage: bool, done: Callable[[bool], None]) -> Iterator[bytes]:
     """OpenAI chat.completion.chunk events: the role, content deltas (masked as they go), the finish reason
     (with the sources of a RAG answer), optionally usage, then [DONE]."""
@@ -415,7 +417,7 @@ def _events(stream: Any, head: dict[str, Any], masker: Any, sources: Callable[[s
         if rest:
             yield event({"content": rest})
         reply = stream.reply
-        extra = {"sources": sources(reply.text)} if sources is not None else {}
+        extra = sources(reply.text) if sources is not None else {}
         yield event({}, reply.finish_reason, **extra)
         if include_usage:
             usage = {**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(reply)}
