@@ -63,7 +63,8 @@ def package_llm(ctx: Any) -> str:
     meta = {"product": ctx.order.id, "tenant": ctx.tenant, "order_id": ctx.order.id, "job_id": ctx.job_id,
             "task": INSTRUCTION_TUNING, "target": None, "family": winner["family"], "candidate": winner["name"],
             "dataset_digest": dataset["digest"], "rows": dataset["rows"], "features": [], "dropped": [],
-            "classes": None, "metrics": evaluation["metrics"], "gate": evaluation["gate"],
+            "classes": None, "metrics": evaluation["metrics"], "base_metrics": evaluation.get("base_metrics"),
+            "gate": evaluation["gate"],
             "verdict": evaluation["verdict"], "deployment": ctx.order.deployment.target,
             "reason": winner.get("reason", ""),
             "llm": {"base_model": winner.get("base_model_path"), "adapter_kept": bool(winner.get("adapter")),
@@ -115,6 +116,12 @@ def _card(meta: dict[str, Any], schema: dict[str, Any]) -> str:
     card = model_card({**meta, "metrics": numeric, "target": "the assistant's reply"})
     guard = schema["guardrails"]
     masked = [what for what, on in (("user input", guard["mask_input"]), ("replies", guard["mask_output"])) if on]
+    base = meta.get("base_metrics") or {}
+    shown = [k for k in ("rouge_l", "bleu", "f1", "choice_accuracy", "hallucination_rate", "refusal_rate",
+                         "eval_loss", "judge_score") if numeric.get(k) is not None and base.get(k) is not None]
+    if shown:
+        card += ("\n## Base vs tuned (test prompts)\n\n| metric | base | tuned |\n|---|---|---|\n"
+                 + "".join(f"| {k} | {base[k]:.4g} | {numeric[k]:.4g} |\n" for k in shown))
     return card + (
         "\n## Serving\n\nOpenAI-compatible `POST /v1/chat/completions` (`stream: true` for server-sent events) "
         f"and `GET /v1/models`. The product's system prompt always comes first; a client's system message is "
