@@ -152,3 +152,23 @@ def test_a_merged_adapter_answers_like_the_adapter(tiny: Path, tmp_path: Path) -
     assert torch.allclose(adapted, folded, atol=1e-4)
     assert not torch.allclose(plain, folded, atol=1e-4)  # the adapter changed something
     assert (merged / "tokenizer.json").exists() and not (merged / "adapter_config.json").exists()
+
+
+def test_the_loss_on_learned_positions_equals_the_loss_over_full_logits(tiny: Path) -> None:
+    import torch
+
+    from mofang.models.llm.sft import collate, load_causal_lm, token_loss, with_lora
+
+    base = open_base(str(tiny))
+    batch = collate([supervised_ids(base.tokenizer, c, base.template) for c in chats(6)],
+                    base.tokenizer.pad_token_id, torch, "cpu")
+    for model in (load_causal_lm(base.path, "cpu"), with_lora(load_causal_lm(base.path, "cpu"), 4, 0)):
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        expected = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                                     ignore_index=IGNORE, reduction="sum")
+        loss, count = token_loss(model, batch, torch)
+        assert count == int((labels != IGNORE).sum()) > 0
+        assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+        loss.backward()  # gradients flow through the selected positions
+        assert any(p.grad is not None for p in model.parameters() if p.requires_grad)

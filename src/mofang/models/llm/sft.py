@@ -132,13 +132,34 @@ def collate(examples: Sequence[Example], pad_id: int, torch: Any, device: str) -
 
 
 def token_loss(model: Any, batch: dict[str, Any], torch: Any) -> tuple[Any, int]:
-    """(sum of the cross-entropy over the label tokens, how many there are) of one batch."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    shift_logits = logits[:, :-1, :].float()
-    shift_labels = batch["labels"][:, 1:]
-    loss = torch.nn.functional.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]),
-                                             shift_labels.reshape(-1), ignore_index=IGNORE, reduction="sum")
-    return loss, int((shift_labels != IGNORE).sum())
+    """(sum of the cross-entropy over the label tokens, how many there are) of one batch.
+
+    The output layer runs only at positions whose next token is learned: with a 150k-token vocabulary the
+    logits of every position ([batch, length, vocab]) and their gradient were most of a step's time and
+    memory, and prompt positions never needed them."""
+    labels = torch.nn.functional.pad(batch["labels"], (0, 1), value=IGNORE)[:, 1:]  # the next token's label
+    keep = labels != IGNORE
+    core = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = core.get_output_embeddings()
+    if _plain_head(core) and head is not None:
+        hidden = core.get_decoder()(input_ids=batch["input_ids"],
+                                    attention_mask=batch["attention_mask"]).last_hidden_state
+        logits = head(hidden[keep]).float()
+    else:  # a model that scales or caps its logits: its own forward pass
+        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = full[keep].float()
+    loss = torch.nn.functional.cross_entropy(logits, labels[keep], reduction="sum")
+    return loss, int(keep.sum())
+
+
+def _plain_head(model: Any) -> bool:
+    """Whether logits are just the output layer applied to the decoder's last hidden state."""
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(model, "get_decoder"):
+        return False
+    scaled = any(getattr(config, name, None) not in (None, 1.0) for name in ("final_logit_softcapping",
+                                                                             "logit_scale", "logits_scaling"))
+    return not scaled
 
 
 def validation_loss(model: Any, examples: Sequence[Example], batch_size: int, pad_id: int, device: str) -> float:
