@@ -57,8 +57,8 @@ def test_multiple_choice_accuracy_by_log_likelihood(chat, lawbench_choices) -> N
              for i, _ in choices]
     expected = float(np.mean([p == letter for p, (_, letter) in zip(picks, choices, strict=True)]))
     assert metrics["choice_accuracy"] == pytest.approx(expected)
-    text = score_generations(answers, [str(r) for r in rows["response"]])
-    for name in ("rouge_l", "bleu", "f1", "exact_match"):
+    text = score_generations(answers, [str(r) for r in rows["response"]], sources=[None] * len(rows))
+    for name in ("rouge_l", "bleu", "f1", "exact_match", "hallucination_rate", "grounded_rate"):
         assert metrics[name] == pytest.approx(text[name])
     assert metrics["false_refusal_rate"] == pytest.approx(np.mean([is_refusal(a, llm.refusal_message)
                                                                    for a in answers]))

@@ -72,7 +72,8 @@ def score_model(llm: Any, model: Any, rows: Any, convs: list[Any], ood: list[str
     seconds = time.monotonic() - started
     answers = [r.text for r in replies]
     references = [str(r) for r in rows["response"]]
-    metrics: dict[str, Any] = score_generations(answers, references, sources=_sources(rows),
+    # claims are checked against the retrieved passages and the reference (RAG) or the reference alone
+    metrics: dict[str, Any] = score_generations(answers, references, sources=_sources(rows) or [None] * len(rows),
                                                 threshold=llm.grounding_threshold)
     generated = sum(r.completion_tokens for r in replies)
     metrics["generated_tokens_per_s"] = round(generated / seconds, 2) if seconds else None
