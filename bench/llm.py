@@ -17,9 +17,9 @@ weight decay 0:
       `DataCollatorForSeq2Seq` (padding to the longest in the batch, labels -100); `max_steps`, no evaluation, no
       saving, no reports. Its wall is `trainer.train()`; a collator wrapper counts the tokens of the batches used.
 Tokens/s counts non-padding tokens; the padding share is the share of computed positions that were padding.
-The peer runs first, then Mofang, once each. Both pick their CPU threads from the load average at their start
-(`default_threads`, shown in the table), and on a shared machine other people's work shifts either run: read the
-ratio, measured minutes apart, rather than the absolute numbers, and rerun when the load column differs much.
+The peer runs first, then Mofang, once each, with the same number of CPU threads (--threads, default every core;
+the product itself picks them from the load average). On a shared machine other people's work shifts either run:
+read the ratio, measured minutes apart, rather than the absolute numbers, and rerun when the load column differs.
 Mofang's seconds include its end-of-epoch validation on the --valid-rows rows and saving its best weights; the
 peer does neither. "median step s" is the median time between consecutive optimizer steps of each loop (its
 set-up, first step and epoch ends left out): the cost of a step alone.
@@ -247,7 +247,7 @@ def run_peer(base: Any, train: Sequence[Example], method: str, rank: int, rate: 
     device = device_of(torch)
     load = os.getloadavg()[0]
     clock = step_clock()
-    with torch_threads(None):
+    with torch_threads(args.threads):
         threads = torch.get_num_threads()
         model = load_causal_lm(base.path, device)
         if method == "lora":
@@ -304,7 +304,7 @@ def run_mofang(base: Any, split: Split, method: str, rank: int, rate: float, epo
     config = TrialConfig(method, rank if method == "lora" else None, rate, epochs)
     result = train_sft(base.path, split.train, split.valid, config, folder=work / "mofang", pad_id=pad_id(base),
                        batch_size=args.batch_size, deadline=math.inf, seed=args.seed, on_step=on_step,
-                       tokenizer=base.tokenizer)
+                       tokenizer=base.tokenizer, threads=args.threads)
     note = f"{result.epochs_done:g} epochs, best valid loss at epoch {result.best_epoch:g}"
     return Throughput("Mofang train_sft", result.steps, result.seconds, result.tokens, result.padded_tokens,
                       threads[0], load, ends, note), result
@@ -436,7 +436,12 @@ def main() -> int:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--system", help="system prompt for every set (default: one per set)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="CPU threads of both loops (default: every core)")
     args = parser.parse_args()
+    if args.threads is None:
+        from mofang.models.transformer.runtime import available_cores
+
+        args.threads = available_cores()
     missing = [str(CASES[k].path) for k in args.datasets if not CASES[k].path.is_file()]
     if missing:
         print(f"dataset file(s) missing: {', '.join(missing)} (the shared datasets belong in {SHARED.parent})",

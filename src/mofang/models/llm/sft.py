@@ -185,11 +185,13 @@ def validation_loss(model: Any, examples: Sequence[Example], batch_size: int, pa
 
 def train_sft(base_path: Path, train: Sequence[Example], valid: Sequence[Example], config: TrialConfig, *,
               folder: Path, pad_id: int, batch_size: int, deadline: float, seed: int,
-              on_step: Callable[[int, int, float], None] | None = None, tokenizer: Any = None) -> SFTResult:
+              on_step: Callable[[int, int, float], None] | None = None, tokenizer: Any = None,
+              threads: int | None = None) -> SFTResult:
     """Fine-tune the model at `base_path` on `train` under `config` until its epochs are done or `deadline`
     (time.monotonic()) passes; keep the weights with the lowest validation loss in `folder/best`.
 
-    A trial folder holding a state from an interrupted run (same config) resumes at its last epoch end."""
+    A trial folder holding a state from an interrupted run (same config) resumes at its last epoch end.
+    `threads`: CPU threads (None: the cores the load average leaves free)."""
     from mofang.models.transformer.runtime import require_nlp, torch_threads
 
     torch, _ = require_nlp()
@@ -197,7 +199,7 @@ def train_sft(base_path: Path, train: Sequence[Example], valid: Sequence[Example
         raise MofangError("no training conversations left to fine-tune on")
     folder.mkdir(parents=True, exist_ok=True)
     device = device_of(torch)
-    with torch_threads(None):
+    with torch_threads(threads):
         model = load_causal_lm(base_path, device)
         if config.method == "lora":
             model = with_lora(model, config.rank or 8, seed)
