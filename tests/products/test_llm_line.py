@@ -7,7 +7,7 @@ refused at intake with the field to fix."""
 from __future__ import annotations
 
 import json
-import os
+import re
 from pathlib import Path
 
 import httpx
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from mofang.cli import app
 from mofang.models.transformer.tiny import tiny_qwen2_checkpoint
 from tests.models.test_transformer_coverage import qwen_tokenizer_dir
+from tests.products.tiny_orders import mofang_home
 
 pytest.importorskip("peft")
 pytestmark = pytest.mark.slow  # a real order down the whole line (about a minute on 2 cores)
@@ -69,23 +70,15 @@ def line(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReques
     home, folder = tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("order")
     base = tiny_qwen2_checkpoint(tmp_path_factory.mktemp("tiny-qwen"), tokenizer_folder=qwen_tokenizer_dir(request),
                                  max_positions=256)
-    old = {k: os.environ.get(k) for k in ("MOFANG_HOME", "HF_HUB_OFFLINE")}
-    os.environ.update(MOFANG_HOME=str(home), HF_HUB_OFFLINE="1")
     (folder / "law.json").write_text(json.dumps(law_rows(), ensure_ascii=False), encoding="utf-8")
     (folder / "order.yaml").write_text(ORDER.format(base=base), encoding="utf-8")
-    try:
+    with mofang_home(home):
         result = CliRunner().invoke(app, ["run", str(folder / "order.yaml")])
         assert result.exit_code == 0, result.output
         meta = MetaStore()
         yield {"meta": meta, "version": meta.product_version("law-assistant"), "folder": folder, "base": base,
                "home": home}
         meta.dispose()
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _reasons(meta, job_id: int) -> dict[str, list[str]]:
@@ -163,6 +156,11 @@ def test_the_product_answers_chat_completions_streamed_and_not(line) -> None:
                 assert chunk["object"] == "chat.completion.chunk"
                 pieces.append(chunk["choices"][0]["delta"].get("content") or "")
         assert done and "".join(pieces) == content
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+        assert re.search(r'mofang_requests_total\{endpoint="completions",product="law-assistant",status="200",'
+                         r'version="1"\} 2\.0', metrics), metrics[:3000]  # the plain and the streamed reply
+        drift = httpx.get(f"{url}/drift", timeout=30)
+        assert drift.status_code == 404 and "chat product" in drift.text
         tool = httpx.get(f"{url}/tool", timeout=30).json()
         assert tool["endpoint"] == {"method": "POST", "path": "/v1/chat/completions"}
         assert "messages" in tool["openai"]["function"]["parameters"]["properties"]

@@ -7,7 +7,6 @@ synthesizes extra pairs and judges the answers; neither is required by the line.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from mofang.cli import app
 from mofang.models.transformer.tiny import tiny_qwen2_checkpoint
 from mofang.products.server import running_app
 from tests.models.test_transformer_coverage import qwen_tokenizer_dir
+from tests.products.tiny_orders import mofang_home
 
 pytest.importorskip("peft")
 pytestmark = pytest.mark.slow  # two orders down the whole line (about a minute and a half on 2 cores)
@@ -115,23 +115,14 @@ def rag_line(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     (folder / "faq.yaml").write_text(RETRIEVAL_ORDER, encoding="utf-8")
     (folder / "assistant.yaml").write_text(RAG_ORDER.format(base=base), encoding="utf-8")
     calls: list[str] = []
-    keys = ("MOFANG_HOME", "HF_HUB_OFFLINE", "MOFANG_LLM_ENDPOINT")
-    old = {k: os.environ.get(k) for k in keys}
-    with running_app(endpoint_app(calls)) as endpoint:
-        os.environ.update(MOFANG_HOME=str(home), HF_HUB_OFFLINE="1", MOFANG_LLM_ENDPOINT=f"{endpoint}/v1")
-        try:
-            for name in ("faq.yaml", "assistant.yaml"):
-                result = CliRunner().invoke(app, ["run", str(folder / name)])
-                assert result.exit_code == 0, result.output
-            meta = MetaStore()
-            yield {"meta": meta, "version": meta.product_version("labor-assistant"), "home": home, "calls": calls}
-            meta.dispose()
-        finally:
-            for key, value in old.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+    with running_app(endpoint_app(calls)) as endpoint, mofang_home(home), pytest.MonkeyPatch.context() as env:
+        env.setenv("MOFANG_LLM_ENDPOINT", f"{endpoint}/v1")
+        for name in ("faq.yaml", "assistant.yaml"):
+            result = CliRunner().invoke(app, ["run", str(folder / name)])
+            assert result.exit_code == 0, result.output
+        meta = MetaStore()
+        yield {"meta": meta, "version": meta.product_version("labor-assistant"), "home": home, "calls": calls}
+        meta.dispose()
 
 
 def test_conversations_carry_retrieved_passages_and_answers_are_grounded_in_them(rag_line) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 from mofang.data.sensors import labels_of
 from mofang.evaluation.anomaly_metrics import anomaly_metrics, runs
 from mofang.evaluation.anomaly_plots import anomaly_plots
-from mofang.evaluation.gates import check_gate
+from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report
 from mofang.models.anomaly.features import segments
 from mofang.models.anomaly.model import AnomalyModel
@@ -49,12 +49,7 @@ def gate_anomaly(ctx: Any, winner: dict[str, Any], leaderboard: list[dict[str, A
     result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"])
     result.update(size_mb=round(size_mb, 4), p50_ms=round(latency["p50_ms"], 3), p95_ms=round(latency["p95_ms"], 3),
                   winner=winner["name"], latency_unit=f"one window of {model.window} readings")
-    for check in result["checks"]:
-        ctx.reason(("gate passed: " if check["passed"] else "gate FAILED: ") + check["message"])
-    ctx.metric(gate_passed=result["passed"], size_mb=result["size_mb"], p95_ms=result["p95_ms"])
-    ctx.save("gate", result)
-    failed = [c["name"] for c in result["checks"] if not c["passed"]]
-    return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"
+    return record_gate(ctx, result)
 
 
 def report_anomaly(ctx: Any, dataset: dict[str, Any], test: pd.DataFrame, winner: dict[str, Any],

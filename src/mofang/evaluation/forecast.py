@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mofang.evaluation.gates import check_gate
+from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.plots import render_png
 from mofang.evaluation.report import write_report
 from mofang.line.context import StationContext
@@ -56,12 +56,7 @@ def gate_forecast(ctx: StationContext, winner: dict[str, Any], leaderboard: list
     result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"], None)
     result.update(size_mb=round(size_mb, 4), p50_ms=round(latency["p50_ms"], 3), p95_ms=round(latency["p95_ms"], 3),
                   winner=winner["name"])
-    for check in result["checks"]:
-        ctx.reason(("gate passed: " if check["passed"] else "gate FAILED: ") + check["message"])
-    ctx.metric(gate_passed=result["passed"], size_mb=result["size_mb"], p95_ms=result["p95_ms"])
-    ctx.save("gate", result)
-    failed = [c["name"] for c in result["checks"] if not c["passed"]]
-    return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"
+    return record_gate(ctx, result)
 
 
 def report_forecast(ctx: StationContext, dataset: dict[str, Any], winner: dict[str, Any],

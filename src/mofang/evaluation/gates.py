@@ -42,3 +42,13 @@ def _check(name: str, criterion: Criterion, observed: float | None, unit: str) -
         message = f"{name} {observed:.4g}{unit} does not meet {criterion}{unit}"
     return {"name": name, "criterion": f"{criterion}{unit}", "observed": observed if measurable else None,
             "passed": passed, "message": message}
+
+
+def record_gate(ctx: Any, result: dict[str, Any]) -> str:
+    """Record a gate result in the job (a reason per check, the metrics, the `gate` artifact); its summary."""
+    for check in result["checks"]:
+        ctx.reason(("gate passed: " if check["passed"] else "gate FAILED: ") + check["message"])
+    ctx.metric(gate_passed=result["passed"], size_mb=result["size_mb"], p95_ms=result["p95_ms"])
+    ctx.save("gate", result)
+    failed = [c["name"] for c in result["checks"] if not c["passed"]]
+    return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"

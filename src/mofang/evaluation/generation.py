@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mofang.evaluation.gates import check_gate
+from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.generation_metrics import choice_letter, grounding, is_refusal, score_generations
 from mofang.evaluation.plots import render_png
 from mofang.evaluation.report import write_report
@@ -186,12 +186,7 @@ def gate_generation(ctx: StationContext, winner: dict[str, Any], leaderboard: li
     result = check_gate(ctx.order, row["test_metrics"], size_mb, p95, None)
     result.update(size_mb=round(size_mb, 3), p50_ms=round(p50, 2), p95_ms=round(p95, 2), winner=winner["name"],
                   latency="time to the first streamed token")
-    for check in result["checks"]:
-        ctx.reason(("gate passed: " if check["passed"] else "gate FAILED: ") + check["message"])
-    ctx.metric(gate_passed=result["passed"], size_mb=result["size_mb"], p95_ms=result["p95_ms"])
-    ctx.save("gate", result)
-    failed = [c["name"] for c in result["checks"] if not c["passed"]]
-    return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"
+    return record_gate(ctx, result)
 
 
 def report_generation(ctx: StationContext, dataset: dict[str, Any], winner: dict[str, Any],

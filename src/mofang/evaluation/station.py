@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from mofang.evaluation.anomaly import gate_anomaly, report_anomaly, score_anomaly
 from mofang.evaluation.forecast import gate_forecast, refit_forecast, report_forecast, score_forecast
-from mofang.evaluation.gates import check_gate
+from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.metrics import per_class_report
 from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots, retrieval_plots
 from mofang.evaluation.report import write_report
@@ -101,12 +101,7 @@ class EvaluationCenter(Station):
         result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"], robustness)
         result.update(size_mb=round(size_mb, 4), p50_ms=round(latency["p50_ms"], 3),
                       p95_ms=round(latency["p95_ms"], 3), winner=winner["name"])
-        for check in result["checks"]:
-            ctx.reason(("gate passed: " if check["passed"] else "gate FAILED: ") + check["message"])
-        ctx.metric(gate_passed=result["passed"], size_mb=result["size_mb"], p95_ms=result["p95_ms"])
-        ctx.save("gate", result)
-        failed = [c["name"] for c in result["checks"] if not c["passed"]]
-        return "gate passed" if result["passed"] else f"gate failed: {', '.join(failed)}"
+        return record_gate(ctx, result)
 
     def refit(self, ctx: StationContext) -> str:
         """With `deployment.refit_on_all_rows` and a passed gate: the winner fitted again on every labelled

@@ -295,10 +295,10 @@ class ChatCompletionRequest(BaseModel):
     n: Literal[1] = 1
 
 
-def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, audit: Any = None) -> FastAPI:
+def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:
     """A chat product's API: POST /v1/chat/completions, GET /v1/models; GET /health, /metadata and /tool as for
-    every product. Generation runs in worker threads, one at a time per model; `audit` (a CallAudit) counts
-    calls per caller."""
+    every product. Generation runs in worker threads, one at a time per model; `runtime` (the product's
+    ProductRuntime) counts replies and audits calls per caller; `serving.create_app` adds /metrics."""
     from mofang.models.llm.chat import PromptTooLong
     from mofang.models.llm.rag import citations
     from mofang.products.guardrails import StreamMasker, mask_pii
@@ -312,13 +312,11 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
     stats = {"requests": 0, "started": time.time()}
     created = int(time.time())
     _common_routes(app, bundle, version, caller, stats)
-    app.state.runtime = _Runtime(audit)  # the multi-product server flushes the audit on shutdown
+    app.state.runtime = runtime  # the multi-product server flushes its audit on shutdown
 
     def record(identity: Any, error: bool) -> None:
         stats["requests"] += 1
-        if audit is not None:
-            user = getattr(identity, "user", None) or "anonymous"
-            audit.record(user, getattr(identity, "tenant", None) or meta.get("tenant"), name, "chat", 1, error)
+        runtime.called(identity, "chat", 1, error)
 
     @app.get("/v1/models", dependencies=[Depends(caller)])
     def models() -> dict[str, Any]:
@@ -374,16 +372,6 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
         return JSONResponse(answer)
 
     return app
-
-
-class _Runtime:
-    """What the multi-product server reads from a product's runtime: its call audit (flushed on shutdown)."""
-
-    def __init__(self, audit: Any) -> None:
-        self.audit = audit
-
-    def settle(self) -> None:
-        """No drift windows to finish: a chat product has no training reference."""
 
 
 class _Canned:

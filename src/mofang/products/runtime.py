@@ -19,7 +19,8 @@ from mofang.products.batching import MicroBatcher
 from mofang.products.monitoring import DriftMonitor
 from mofang.products.telemetry import CallAudit, ServingMetrics
 
-ENDPOINTS = frozenset({"predict", "ask", "feedback", "drift", "metadata", "health", "metrics"})
+ENDPOINTS = frozenset({"predict", "ask", "feedback", "drift", "metadata", "health", "metrics",
+                       "completions", "models"})  # completions: a chat product's /v1/chat/completions
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -128,10 +129,10 @@ def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *
         """Input and prediction drift of served traffic against the training reference."""
         if runtime.monitor is None:
             raise HTTPException(404, f"product '{runtime.name}' has no training reference to compare with "
-                                     "(delivered before monitoring, or a retrieval product)")
+                                     "(delivered before monitoring, a retrieval or a chat product)")
         return runtime.monitor.report()
 
-    if bundle.is_retrieval:
+    if bundle.is_retrieval or bundle.schema.get("task") == "instruction-tuning":  # no outcome column to correct
         return
     target = bundle.schema["target"]
 

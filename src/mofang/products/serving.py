@@ -153,17 +153,20 @@ def create_app(bundle: Bundle, *, version: int | None = None,
         from mofang.products.forecast import forecast_app
 
         return forecast_app(bundle, version, caller, title)
-    if bundle.schema.get("task") == INSTRUCTION_TUNING:  # chats (OpenAI-compatible): see mofang.products.llm
-        from mofang.products.llm import llm_app
-
-        return llm_app(bundle, version, caller, title, audit=CallAudit(store) if store is not None else None)
     if bundle.schema.get("task") == ANOMALY_DETECTION:
         from mofang.products.anomaly import anomaly_app
 
         return anomaly_app(bundle, version, caller, title)
+    chat = bundle.schema.get("task") == INSTRUCTION_TUNING
     runtime = ProductRuntime(bundle, version, metrics=metrics or ServingMetrics(), meta=store,
-                             audit=CallAudit(store) if store is not None else None, batching=batching,
+                             audit=CallAudit(store) if store is not None else None, batching=batching and not chat,
                              max_wait_ms=max_wait_ms)
+    if chat:  # chats (OpenAI-compatible): see mofang.products.llm
+        from mofang.products.llm import llm_app
+
+        app = llm_app(bundle, version, caller, title, runtime)
+        install(app, runtime, caller, own_metrics=metrics is None)
+        return app
     if bundle.is_retrieval:
         app = _retrieval_app(bundle, version, caller, title, runtime)
         install(app, runtime, caller, own_metrics=metrics is None)
