@@ -12,7 +12,8 @@ questions answered with the product's refusal message are trained on — as the 
 Throughput: the same model (same init, the same LoRA config via peft, or full tuning), the same examples, the
 same number of optimizer steps, batch size, learning rate (warmup 5 %, cosine decay), gradient clipping 1.0 and
 weight decay 0:
-  (a) Mofang `train_sft`: batches grouped by length (sorted within shuffled pools of 50 batches);
+  (a) Mofang `train_sft`: batches grouped by length (sorted within shuffled pools of 50 batches), the output
+      layer applied only at positions whose next token is learned;
   (b) the peer, `transformers.Trainer` as shipped: its default random sampler, its default optimizer, and
       `DataCollatorForSeq2Seq` (padding to the longest in the batch, labels -100); `max_steps`, no evaluation, no
       saving, no reports. Its wall is `trainer.train()`; a collator wrapper counts the tokens of the batches used.

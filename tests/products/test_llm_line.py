@@ -192,3 +192,28 @@ def test_a_checkpoint_without_a_chat_template_needs_one_named(line, tmp_path: Pa
     result = CliRunner().invoke(app, ["run", str(tmp_path / "order.yaml")])
     said = " ".join(result.output.split())  # the console wraps long lines
     assert result.exit_code == 2 and "field 'llm.chat_template'" in said and "has no chat template" in said, said
+
+
+def test_the_portal_tries_the_chat_product(line) -> None:
+    from fastapi.testclient import TestClient
+
+    from mofang.portal import create_app
+    from mofang.security.identity import create_api_key, create_tenant
+    from mofang.store.models import Tenant
+
+    meta = line["meta"]
+    with meta.session() as s:
+        if s.get(Tenant, "demo-law") is None:
+            create_tenant(meta, "demo-law")
+    key = create_api_key(meta, tenant="demo-law", user="clerk", role="member")[1]
+    with TestClient(create_app(meta, Path(line["home"]))) as portal:
+        form = portal.get("/signin").text
+        signin_token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        signed = portal.post("/signin", data={"api_key": key, "csrf_token": signin_token}, follow_redirects=True)
+        assert signed.status_code == 200, signed.text[:500]
+        page = portal.get("/products/law-assistant")
+        assert page.status_code == 200 and 'name="question"' in page.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        tried = portal.post("/products/law-assistant/try", data={"csrf_token": token, "question": "合同纠纷怎么办？"})
+        assert tried.status_code == 200, tried.text[:2000]
+        assert 'id="chat-reply"' in tried.text

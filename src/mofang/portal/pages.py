@@ -250,6 +250,11 @@ async def try_product(name: str, request: Request, caller: Caller = Depends(page
     try:
         if bundle.is_retrieval:
             answer = bundle.ask(values.get("question", "").strip() or "?", 3)
+        elif bundle.schema["task"] == "instruction-tuning":  # one chat turn, under the product's guardrails
+            chat = bundle.candidate
+            question = values.get("question", "").strip() or "?"
+            answer = chat.answer(chat.prepare([{"role": "user", "content": question}]))
+            answer = {"reply": answer["text"], "sources": answer.get("sources") or []}
         else:
             row = {f["name"]: values[f["name"]] for f in bundle.schema["features"] if values.get(f["name"], "").strip()}
             answer = bundle.predict_records(checked_rows(bundle, [row]))

@@ -179,6 +179,23 @@ class ChatProduct:
                                     refusal_message=self.schema.get("refusal_message") or None)
         return Prepared(conversation, masked, passages, rag=True)
 
+    def answer(self, prepared: "Prepared", **options: Any) -> dict[str, Any]:
+        """A whole reply to a prepared conversation (the refusal message when RAG found nothing), masked when the
+        guardrails say so; a RAG reply names the passages it cites (`sources`) and every one it was given
+        (`retrieved`). Raises PromptTooLong when the conversation does not fit the model."""
+        from mofang.products.guardrails import mask_pii
+
+        if prepared.no_answer:
+            reply = _Canned(self.schema.get("refusal_message") or "").as_reply()
+        else:
+            reply = self.chat.generate(prepared.messages, **options)
+        mask_output = bool((self.schema.get("guardrails") or {}).get("mask_output"))
+        text, masked = mask_pii(reply.text) if mask_output else (reply.text, [])
+        answer: dict[str, Any] = {"reply": reply, "text": text, "output_masked": masked}
+        if prepared.rag:
+            answer.update(prepared.cited(reply.text), no_answer=prepared.no_answer)
+        return answer
+
 
 @dataclass
 class Prepared:
@@ -191,6 +208,13 @@ class Prepared:
     def no_answer(self) -> bool:
         """RAG found no passage: the product answers with its refusal message without generating."""
         return self.rag and not self.passages
+
+    def cited(self, text: str) -> dict[str, Any]:
+        """The passages a RAG reply cites as [n] (`sources`) and every passage it was given (`retrieved`)."""
+        from mofang.models.llm.rag import citations
+
+        return {"sources": citations(text, self.passages),
+                "retrieved": [{"index": i + 1, **p} for i, p in enumerate(self.passages)]}
 
 
 def load_llm(path: Path, read: Callable[[Path], bytes], schema: dict[str, Any]) -> ChatProduct:
@@ -300,8 +324,7 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
     every product. Generation runs in worker threads, one at a time per model; `runtime` (the product's
     ProductRuntime) counts replies and audits calls per caller; `serving.create_app` adds /metrics."""
     from mofang.models.llm.chat import PromptTooLong
-    from mofang.models.llm.rag import citations
-    from mofang.products.guardrails import StreamMasker, mask_pii
+    from mofang.products.guardrails import StreamMasker
     from mofang.products.serving import _common_routes
 
     meta, schema, product = bundle.metadata, bundle.schema, bundle.candidate
@@ -334,40 +357,35 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
         options = {"max_new_tokens": limit, "temperature": request.temperature, "top_p": request.top_p,
                    "seed": request.seed}
         head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": name}
-        # a RAG answer names the passages it cites (sources) and every passage it was given (retrieved)
-        retrieved = [{"index": i + 1, **p} for i, p in enumerate(prepared.passages or [])]
-        sources = (lambda text: {"sources": citations(text, prepared.passages), "retrieved": retrieved}) \
-            if prepared.rag else None
-        if prepared.no_answer:
-            stream = _Canned(schema.get("refusal_message") or "")
-        else:
-            try:
-                stream = product.chat.stream(prepared.messages, **options) if request.stream else None
-                reply = None if request.stream else product.chat.generate(prepared.messages, **options)
-            except PromptTooLong as exc:
-                record(identity, True)
-                return _error(400, str(exc), "invalid_request_error", code="context_length_exceeded",
-                              prompt_tokens=exc.prompt_tokens, max_prompt_tokens=exc.limit)
-            except MofangError as exc:
-                record(identity, True)
-                return _error(422, str(exc), "invalid_request_error")
-        mask_output = bool((schema.get("guardrails") or {}).get("mask_output"))
+        try:
+            if request.stream:
+                stream = (_Canned(schema.get("refusal_message") or "") if prepared.no_answer
+                          else product.chat.stream(prepared.messages, **options))
+            else:
+                done = product.answer(prepared, **options)
+        except PromptTooLong as exc:
+            record(identity, True)
+            return _error(400, str(exc), "invalid_request_error", code="context_length_exceeded",
+                          prompt_tokens=exc.prompt_tokens, max_prompt_tokens=exc.limit)
+        except MofangError as exc:
+            record(identity, True)
+            return _error(422, str(exc), "invalid_request_error")
         if request.stream:
+            mask_output = bool((schema.get("guardrails") or {}).get("mask_output"))
             include_usage = bool(request.stream_options and request.stream_options.include_usage)
-            events = _events(stream, head, StreamMasker() if mask_output else None, sources, include_usage,
+            events = _events(stream, head, StreamMasker() if mask_output else None,
+                             prepared.cited if prepared.rag else None, include_usage,
                              lambda error: record(identity, error))
             return StreamingResponse(events, media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        if prepared.no_answer:
-            reply = stream.as_reply()
-        text, masked_output = mask_pii(reply.text) if mask_output else (reply.text, [])
+        reply = done["reply"]
         answer = {**head, "object": "chat.completion",
                   "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                               "message": {"role": "assistant", "content": text}}],
+                               "message": {"role": "assistant", "content": done["text"]}}],
                   "usage": _usage(reply),
-                  "guardrails": {"input_masked": prepared.masked_input, "output_masked": masked_output}}
-        if sources is not None:
-            answer.update(sources(reply.text), no_answer=prepared.no_answer)
+                  "guardrails": {"input_masked": prepared.masked_input, "output_masked": done["output_masked"]}}
+        if prepared.rag:
+            answer.update({k: done[k] for k in ("sources", "retrieved", "no_answer")})
         record(identity, False)
         return JSONResponse(answer)
 
