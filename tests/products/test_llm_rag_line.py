@@ -60,7 +60,7 @@ llm:
   system_prompt: 你是劳动法律咨询助手，只根据资料回答。
   max_seq_len: 320
   method: lora
-  lora_ranks: [4]
+  lora_ranks: [4, 8]              # two trials, compared by validation loss
   learning_rates: [0.01]
   epochs: 2
   max_new_tokens: 12
@@ -136,6 +136,9 @@ def test_conversations_carry_retrieved_passages_and_answers_are_grounded_in_them
     assert any("RAG: prompts answered from the top 2 passages of labor-faq v1" in r for r in reasons["split"])
     assert any("synthesized" in r and "pairs through the configured endpoint" in r for r in reasons["ingest"])
     assert any("retrieved passages and the reference" in r for r in reasons["score"])
+    trials = [r for r in reasons["train"] if r.startswith("sft-lora-r")]
+    assert len(trials) == 2 and all("best valid loss" in r for r in trials), reasons["train"]
+    assert any(r.startswith("picked sft-lora-r") and "LoRA adapter merged" in r for r in reasons["select"])
     assert any(re.search(r"judge \(.*\) scored \d+ answers", r) for r in reasons["score"]), reasons["score"]
     assert {"synthesis", "judge"} <= set(rag_line["calls"])
     assert version.metrics["judge_score"] == pytest.approx(0.75)  # (4 - 1) / 4 for every answer
