@@ -39,8 +39,16 @@ def read_conversations(ctx: Any, data: pd.DataFrame, reads: list[Any]) -> pd.Dat
             prompt_column = order.text_columns[0]
             if len(order.text_columns) > 1 and template is None:
                 template = "\n".join("{" + c + "}" for c in order.text_columns)
-        frame, info = to_instructions(data, label=label, fmt=llm.format, prompt_column=prompt_column,
-                                      response_column=order.target, template=template)
+        frames, infos = [], []
+        for part, where in _per_source(data, reads, label):  # errors name the file and its own row
+            converted, part_info = to_instructions(part, label=where, fmt=llm.format, prompt_column=prompt_column,
+                                                   response_column=order.target, template=template)
+            frames.append(converted)
+            infos.append(part_info)
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        info = infos[0] if len(infos) == 1 else {
+            "format": ", ".join(sorted({str(i.get("format")) for i in infos})), "rows": len(frame),
+            "dropped": sum(int(i.get("dropped") or 0) for i in infos), "sources": infos}
     ctx.reason(f"read as {info.get('format')} conversations: {len(frame):,} rows"
                + (f" ({_dropped_note(info)})" if info.get("dropped") else ""))
     if llm.synthesize:
@@ -50,6 +58,17 @@ def read_conversations(ctx: Any, data: pd.DataFrame, reads: list[Any]) -> pd.Dat
     frame = frame[[*CANONICAL, *[c for c in frame.columns if c not in CANONICAL]]]
     ctx.save("conversation_info", json.loads(json.dumps(info, default=str)))
     return frame.reset_index(drop=True)
+
+
+def _per_source(data: pd.DataFrame, reads: list[Any], label: str) -> list[tuple[pd.DataFrame, str]]:
+    """The stacked data cut back into its sources (rows numbered from 1 in each), or whole when joined."""
+    if len(reads) < 2 or sum(r.rows for r in reads) != len(data) or any(r.join for r in reads):
+        return [(data, label)]
+    parts, start = [], 0
+    for read in reads:
+        parts.append((data.iloc[start:start + read.rows].reset_index(drop=True), read.label))
+        start += read.rows
+    return parts
 
 
 def _dropped_note(info: dict[str, Any]) -> str:
