@@ -134,3 +134,25 @@ def test_missing_inputs_are_reported(meta, artifacts) -> None:
     job_id = _job(meta)
     with pytest.raises(JobFailed, match="needs \\['numbers'\\]"):
         run(job_id, meta=meta, artifacts=artifacts, stations=[LINE[1]])
+
+
+def test_objects_alive_before_a_job_are_left_out_of_collections_while_it_runs(meta, artifacts) -> None:
+    import gc
+
+    from mofang.line import Station, StationContext
+
+    seen: list[int] = []
+
+    class Watch(Station):
+        name = "watch"
+        processes = ("look",)
+
+        def look(self, ctx: StationContext) -> str:
+            seen.append(gc.get_freeze_count())
+            return "looked"
+
+    before = gc.get_freeze_count()
+    job = run(_job(meta), meta=meta, artifacts=artifacts, stations=[Watch()])
+    assert job.status == "done"
+    assert seen[0] > 10_000  # the interpreter's and libraries' objects are frozen during the job
+    assert gc.get_freeze_count() == before == 0  # and handed back to the collector afterwards

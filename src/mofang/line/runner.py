@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 
@@ -42,11 +44,31 @@ def run(job_id: int, *, meta: MetaStore, artifacts: ArtifactStore | None = None,
     Done processes are skipped, so calling this again on an interrupted or failed job resumes it at
     its first unfinished process. Raises JobFailed if a process fails, KeyboardInterrupt if stopped.
     """
-    artifacts = artifacts or ArtifactStore()
-    progress = progress or SilentProgress()
     job = meta.job(job_id)
     if job.status not in RESUMABLE:
         raise MofangError(f"job {job_id} is {job.status}; only queued, interrupted or failed jobs run")
+    with _earlier_objects_frozen():
+        return _run(job, meta=meta, artifacts=artifacts or ArtifactStore(), progress=progress or SilentProgress(),
+                    stations=stations)
+
+
+@contextlib.contextmanager
+def _earlier_objects_frozen() -> Iterator[None]:
+    """Objects alive when a job starts (imported libraries, loaded models, caches) are left out of the garbage
+    collector's scans while it runs, and handed back after it. A process that has loaded torch, transformers and
+    a tokenizer holds ~0.9M objects: a full collection then took 0.53 s instead of 0.12 s, and a 45-second tabular
+    job run after the LLM tests in one process fitted fewer trials and missed its gate."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run(job: Job, *, meta: MetaStore, artifacts: ArtifactStore, progress: Progress,
+         stations: Sequence[Station] | None) -> Job:
+    job_id = job.id
     order = Order.model_validate(job.spec)
     line = list(stations) if stations is not None else stations_for(order)
     ctx = StationContext(job_id=job_id, order=order, meta=meta, artifacts=artifacts, progress=progress,
