@@ -14,6 +14,7 @@ from mofang.data.instructions.synthesis import parse_pairs, synthesize_pairs
 from mofang.errors import MofangError
 from mofang.models.llm.endpoint import EndpointClient
 from mofang.products.server import running_app
+from tests.openai_replies import completion
 
 PASSAGES = [
     "依法成立的合同，自成立时生效。当事人应当按照约定全面履行自己的义务。",
@@ -43,7 +44,7 @@ def synthesis_app() -> FastAPI:
                      {"question": f"关于「{passage[:6]}」的问题二？", "answer": invented},
                      {"question": "没有答案的问题？"}]
             content = "好的：\n```json\n" + json.dumps(pairs, ensure_ascii=False) + "\n```"
-        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+        return completion(content)
 
     return app
 

@@ -14,13 +14,9 @@ from mofang.errors import MofangError
 from mofang.evaluation.judge import judge_answers, parse_score
 from mofang.models.llm.endpoint import EndpointClient, configured_endpoint
 from mofang.products.server import free_port, running_app
+from tests.openai_replies import completion
 
 _PROMPT = re.compile(r"参考答案 / Reference:\n(.*)\n\n模型回答 / Answer:\n(.*)\Z", re.DOTALL)
-
-
-def _completion(content: str) -> dict[str, Any]:
-    return {"id": "x", "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]}
 
 
 def judge_app(calls: dict[str, list]) -> FastAPI:
@@ -38,13 +34,13 @@ def judge_app(calls: dict[str, list]) -> FastAPI:
         calls["ok"].append({"body": body, "auth": request.headers.get("authorization")})
         user = body["messages"][-1]["content"]
         if user == "echo":
-            return _completion(f"model={body.get('model')} max_tokens={body['max_tokens']}")
+            return completion(f"model={body.get('model')} max_tokens={body['max_tokens']}")
         reference, answer = _PROMPT.search(user).groups()
         if not answer.strip():
-            return _completion("I cannot judge an empty answer.")
+            return completion("I cannot judge an empty answer.")
         if answer == reference:
-            return _completion('```json\n{"score": 5, "reason": "与参考答案一致"}\n```')
-        return _completion("评分：1 分（与参考答案不符）")
+            return completion('```json\n{"score": 5, "reason": "与参考答案一致"}\n```')
+        return completion("评分：1 分（与参考答案不符）")
 
     @app.post("/fail/v1/chat/completions")
     def fail() -> JSONResponse:

@@ -21,6 +21,7 @@ from mofang.cli import app
 from mofang.models.transformer.tiny import tiny_qwen2_checkpoint
 from mofang.products.server import running_app
 from tests.models.test_transformer_coverage import qwen_tokenizer_dir
+from tests.openai_replies import completion
 from tests.products.tiny_orders import mofang_home
 
 pytest.importorskip("peft")
@@ -94,7 +95,7 @@ def endpoint_app(calls: list[str]) -> FastAPI:
         else:
             calls.append("judge")
             content = '{"score": 4, "reason": "基本正确"}'
-        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+        return completion(content)
 
     return server
 

@@ -11,6 +11,15 @@ from mofang.integration.preprocess import NotExportable
 from mofang.line import StationContext
 
 
+def no_edge_bundle(ctx: StationContext, why: str) -> str:
+    """A product without an edge archive: an error when the order's deployment target is the edge, else the
+    reason recorded and the process summary."""
+    if ctx.order.deployment.target == "edge":
+        raise MofangError(f"the order asks for deployment.target edge, but {why}")
+    ctx.reason(f"no edge bundle: {why}")
+    return f"skipped: {why}"
+
+
 def edge_bundle(ctx: StationContext) -> str:
     """Export, parity-check, quantize (edge target) and sign the edge archive of the packaged bundle."""
     from mofang.products.serving import load_bundle
@@ -28,10 +37,7 @@ def edge_bundle(ctx: StationContext) -> str:
                                     load_factory_key(ctx.artifacts.home), quantize=edge_target, about=about)
     except NotExportable as exc:
         (folder / EDGE_ARCHIVE).unlink(missing_ok=True)
-        if edge_target:
-            raise MofangError(f"the order asks for deployment.target edge, but {exc}") from None
-        ctx.reason(f"no edge bundle: {exc}")
-        return f"skipped: {exc}"
+        return no_edge_bundle(ctx, str(exc))
     parity = record["parity"]
     ctx.metric(edge_parity_max_abs_diff=parity["max_abs_diff"], edge_parity_rows=parity["rows"],
                edge_parity_label_agreement=parity["agreement"], edge_archive_mb=record["archive_mb"])

@@ -72,10 +72,9 @@ def package_forecast(ctx: Any) -> str:
 def edge_forecast(ctx: Any) -> str:
     """A forecast product is served (POST /forecast); it has no ONNX edge archive."""
     why = "a forecast model is served (POST /forecast), not exported to ONNX"
-    if ctx.order.deployment.target == "edge":
-        raise MofangError(f"the order asks for deployment.target edge, but {why}")
-    ctx.reason(f"no edge bundle: {why}")
-    return f"skipped: {why}"
+    from mofang.integration.edge_process import no_edge_bundle
+
+    return no_edge_bundle(ctx, why)
 
 
 def smoke_test_forecast(ctx: Any, bundle: Any, draft: dict[str, Any]) -> str:

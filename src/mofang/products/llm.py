@@ -135,10 +135,9 @@ def _card(meta: dict[str, Any], schema: dict[str, Any]) -> str:
 def edge_llm(ctx: Any) -> str:
     """A chat model is served (POST /v1/chat/completions); it has no ONNX edge archive."""
     why = "an instruction-tuned language model is served (POST /v1/chat/completions), not exported to ONNX"
-    if ctx.order.deployment.target == "edge":
-        raise MofangError(f"the order asks for deployment.target edge, but {why}")
-    ctx.reason(f"no edge bundle: {why}")
-    return f"skipped: {why}"
+    from mofang.integration.edge_process import no_edge_bundle
+
+    return no_edge_bundle(ctx, why)
 
 
 @dataclass
