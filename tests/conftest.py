@@ -10,7 +10,15 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SHARED_DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+# ../shared/datasets beside the checkout, or MOFANG_SHARED_DATASETS; required in CI (CI=true or MOFANG_REQUIRE_SHARED=1)
+SHARED_DATASETS = Path(os.environ.get("MOFANG_SHARED_DATASETS")
+                       or Path(__file__).resolve().parents[2] / "shared" / "datasets")
+
+
+def shared_required() -> bool:
+    """Whether a missing shared dataset fails the run (CI) instead of skipping the test (a laptop)."""
+    return (os.environ.get("MOFANG_REQUIRE_SHARED") == "1"
+            or os.environ.get("CI", "").lower() in ("1", "true", "yes"))
 
 
 @pytest.fixture()
@@ -55,10 +63,15 @@ def make_ctx(meta, artifacts) -> Callable:
 
 
 def shared_dataset(relative: str) -> Path:
-    """A file of ../shared/datasets, or skip the test when this machine lacks it."""
+    """A file of ../shared/datasets; when this machine lacks it, the test skips saying where it looked — or
+    fails in CI, where a missing shared folder is a broken machine, not a reason to test less."""
     path = SHARED_DATASETS / relative
     if not path.exists():
-        pytest.skip(f"shared dataset {relative} is not on this machine")
+        why = (f"shared dataset {relative} not found at {path} (put ../shared/datasets beside the checkout "
+               "or set MOFANG_SHARED_DATASETS)")
+        if shared_required():
+            pytest.fail(why)
+        pytest.skip(why)
     return path
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from mofang.core.terminal import console
 from mofang.errors import MofangError, NotFoundError
 
 app = typer.Typer(help="Mofang (模坊): an AI model factory — one order in, a served model product out.",
@@ -62,9 +62,9 @@ def _register_labeling() -> None:
 
     app.add_typer(label_app, name="label")
 
-# Piped output (scripts, CI logs) gets wide tables instead of the 80-column default.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False)
+# Piped output (scripts, CI logs) is never hard-wrapped: see mofang.core.terminal.
+out = console()
+err = console(stderr=True)
 
 EXIT_REJECTED = 3
 

@@ -32,3 +32,35 @@ def test_inspect_masks_personal_data_and_writes_nothing(tmp_path: Path, home: Pa
 def test_inspect_names_a_missing_file(tmp_path: Path, home: Path) -> None:
     result = CliRunner().invoke(app, ["data", "inspect", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2 and "nope.csv" in result.output
+
+
+def test_inspect_piped_to_cat_keeps_every_line_whole(tmp_path: Path, home: Path) -> None:
+    """Through a pipe (scripts, CI logs, `| tee log`) no line breaks inside a path or a word, whatever the
+    terminal around it is: the 150-character path and every table row come out on one line each."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "a-folder-with-a-long-name-for-the-customers-files"
+    stem = "customer_records_exported_from_the_core_banking_system"
+    path = folder / (stem + "_" * (150 - len(str(folder)) - len(stem) - 5) + ".csv")
+    assert len(str(path)) >= 150
+    path.parent.mkdir(parents=True)
+    note = "a_remark_long_enough_to_pass_eighty_columns_when_the_samples_are_joined_in_one_cell"
+    pd.DataFrame({"customer_reference_number": [f"CR-{i:06d}" for i in range(20)],
+                  "free_text_remark_of_the_branch_officer": [f"{note}_{i}" for i in range(20)]}).to_csv(path,
+                                                                                                       index=False)
+    mofang = shutil.which("mofang", path=str(Path(sys.executable).parent)) or "mofang"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    done = subprocess.run(f"'{mofang}' data inspect '{path}' | cat", shell=True, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert any(str(path) in line for line in lines), done.stdout
+    rows = [line for line in lines if "free_text_remark_of_the_branch_officer" in line]
+    assert len(rows) == 1 and rows[0].count(note[:39]) == 3, done.stdout  # samples shortened with "…", not wrapped
+    assert "\x1b[" not in done.stdout  # no colour codes in a pipe
+    missing = subprocess.run(f"'{mofang}' data inspect '{path}.missing' 2>&1 | cat", shell=True,
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert any(f"{path}.missing" in line for line in missing.stdout.splitlines()), missing.stdout

@@ -12,11 +12,8 @@ from mofang.data import read_source
 from mofang.data.instructions import CANONICAL, messages, to_instructions
 from mofang.data.jsontables import parse_json
 from mofang.errors import DataError
+from tests.conftest import shared_dataset
 from tests.data.helpers import source
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "qa"
-LAWBENCH = SHARED / "lawbench" / "3-8.json"
-MEDICAL = SHARED / "medical_dialogue_internal_gb18030.csv"
 
 
 def _read(path: Path, text: str) -> pd.DataFrame:
@@ -76,8 +73,8 @@ def test_alpaca_with_input_system_and_history(tmp_path: Path) -> None:
     assert list(out.columns) == list(CANONICAL)  # the alpaca columns were all used
 
 
-@pytest.mark.skipif(not LAWBENCH.exists(), reason=f"shared dataset {LAWBENCH} is not on this machine")
 def test_lawbench_real_file() -> None:
+    LAWBENCH = shared_dataset("qa/lawbench/3-8.json")  # noqa: N806 - the file the test reads
     frame, _ = parse_json(LAWBENCH.read_text(encoding="utf-8"), "json", str(LAWBENCH))
     out, info = to_instructions(frame, label=str(LAWBENCH))
     assert info["format"] == "lawbench" and info["rows_in"] == len(frame)
@@ -88,8 +85,8 @@ def test_lawbench_real_file() -> None:
     assert (out["prompt"].str.len() > 0).all() and (out["response"].str.len() > 0).all()
 
 
-@pytest.mark.skipif(not MEDICAL.exists(), reason=f"shared dataset {MEDICAL} is not on this machine")
 def test_medical_gb18030_csv_as_qa_with_template() -> None:
+    MEDICAL = shared_dataset("qa/medical_dialogue_internal_gb18030.csv")  # noqa: N806 - the file the test reads
     frame = read_source(source(MEDICAL))
     assert frame.attrs["source"]["encoding"].lower() in ("gb18030", "gbk")
     template = "科室：{department}\n{title}\n{ask}"

@@ -122,7 +122,7 @@ def test_replies_streamed_and_not_agree_and_mask_the_personal_data_the_model_say
     answer = httpx.post(url + CHAT, json={"model": "legal-chat", "messages": ASK}, timeout=60).json()
     content = answer["choices"][0]["message"]["content"]
     assert answer["object"] == "chat.completion" and answer["model"] == "legal-chat"
-    assert content == mask_pii(PII_REPLY)[0] == "您的手机号是138****5678，身份证号是110***********002X。"
+    assert content == mask_pii(PII_REPLY, generated=True)[0] == "您的手机号是138****5678，身份证号是110***********002X。"
     assert answer["choices"][0]["finish_reason"] == "stop"
     assert answer["guardrails"] == {"input_masked": [], "output_masked": ["mobile", "id_card"]}
     chat = bundle.candidate.chat
@@ -231,11 +231,12 @@ def test_a_rag_product_answers_from_its_passages_with_sources_or_refuses(served_
     "您的手机号是13812345678，身份证号是11010519491231002X。",
     "身份证11010519491231002X手机13812345678",
     "请拨打 138 1234 5678 联系我，卡号 6222 0212 3456 7890 128 已冻结",
+    "身份证号是110105194912310021，请核对",  # a wrong check digit: a generated number of that shape is masked too
 ])
 def test_a_streamed_reply_is_masked_exactly_like_the_whole_reply(text: str) -> None:
     from mofang.products.guardrails import StreamMasker
 
-    whole, kinds = mask_pii(text)
+    whole, kinds = mask_pii(text, generated=True)
     assert whole != text
     for cut in range(len(text) + 1):
         for second in (cut, min(len(text), cut + 5)):
@@ -247,6 +248,14 @@ def test_a_streamed_reply_is_masked_exactly_like_the_whole_reply(text: str) -> N
         sent += masker.feed(character)
         assert whole.startswith(sent)
     assert sent + masker.flush() == whole and masker.kinds == kinds
+
+
+def test_generated_text_masks_an_id_number_of_the_right_shape_whatever_its_check_digit() -> None:
+    wrong = "110105194912310021"  # region, birth date and sequence of an ID; its check digit should be X
+    assert mask_pii(f"身份证号{wrong}")[0] == f"身份证号{wrong}"  # what a person typed: checksums decide
+    masked, kinds = mask_pii(f"身份证号{wrong}", generated=True)  # what a model said: the shape decides
+    assert masked == "身份证号110***********0021" and kinds == ["id_card"]
+    assert mask_pii("订单号20240101123456789012", generated=True)[1] == []  # no ID shape: no mask
 
 
 def test_rag_prompts_number_their_passages_and_citations_are_read_back() -> None:

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from rich.console import Console
 
+from mofang.core.terminal import console as pipe_safe_console
+
 
 class Progress(Protocol):
     def station_started(self, station: str, processes: tuple[str, ...]) -> None: ...
@@ -39,7 +41,7 @@ class ConsoleProgress:
     """One line per station and per process on the terminal, with a live line for long processes."""
 
     def __init__(self, console: Console | None = None, min_interval_s: float = 2.0) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or pipe_safe_console(stderr=True)
         self.live = self.console.is_terminal
         self.min_interval_s = min_interval_s
         self._last = 0.0

@@ -12,10 +12,13 @@ MAX_PENDING = 2048  # with no boundary in sight, text is sent anyway once this m
 BOUNDARIES = frozenset(" \t\r\n，。！？；：、）》」』”’,!?;")
 
 
-def mask_pii(text: str) -> tuple[str, list[str]]:
+def mask_pii(text: str, *, generated: bool = False) -> tuple[str, list[str]]:
     """`text` with each piece of personal data masked (138****5678, 110***********002X, 张*) and the kinds
-    found, in order of first appearance."""
-    spans = find_spans(text)
+    found, in order of first appearance.
+
+    `generated`: the text is a model's reply, where masking errs wide — an ID number or credit code of the right
+    shape is masked even when its check digit is wrong (a model garbles digits; a user rarely does)."""
+    spans = find_spans(text, checksums=not generated)
     return _masked(text, spans, 0, len(text)), list(dict.fromkeys(s.kind for s in spans))
 
 
@@ -41,7 +44,7 @@ class StreamMasker:
 
     Text is sent up to a boundary (whitespace or punctuation) at least HOLD characters before the end and outside
     every span found so far, so a number or name still arriving is never sent half unmasked; the output joined
-    equals `mask_pii` of the whole reply."""
+    equals `mask_pii(reply, generated=True)` of the whole reply."""
 
     def __init__(self, hold: int = HOLD) -> None:
         self.hold = hold
@@ -71,7 +74,7 @@ class StreamMasker:
 
     def _spans(self) -> tuple[int, list[Span]]:
         origin = max(0, self.sent - CONTEXT)
-        return origin, find_spans(self.text[origin:])
+        return origin, find_spans(self.text[origin:], checksums=False)
 
     def _send(self, cut: int, origin: int, spans: list[Span]) -> str:
         out = _masked(self.text, spans, self.sent, cut, origin)

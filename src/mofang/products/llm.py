@@ -189,7 +189,7 @@ class ChatProduct:
         else:
             reply = self.chat.generate(prepared.messages, **options)
         mask_output = bool((self.schema.get("guardrails") or {}).get("mask_output"))
-        text, masked = mask_pii(reply.text) if mask_output else (reply.text, [])
+        text, masked = mask_pii(reply.text, generated=True) if mask_output else (reply.text, [])
         answer: dict[str, Any] = {"reply": reply, "text": text, "output_masked": masked}
         if prepared.rag:
             answer.update(prepared.cited(reply.text), no_answer=prepared.no_answer)

@@ -69,6 +69,7 @@ class Pattern:
     regex: str
     check: Callable[[str], bool] | None = None
     score: float = 0.9  # the confidence Presidio is given for it
+    checksum: bool = False  # `check` verifies only a check digit: the shape alone is enough where masking errs wide
 
     @property
     def compiled(self) -> re.Pattern[str]:
@@ -136,7 +137,7 @@ _NAME_VERBS = "|".join(map(re.escape, names.VERBS))
 
 PATTERNS: tuple[Pattern, ...] = (
     Pattern("id_card", "id_card_18", f"{_NO_DIGIT_BEFORE}(?P<v>{ID_CARD}){_NO_DIGIT_AFTER}",
-            valid_id_card, 1.0),
+            valid_id_card, 1.0, checksum=True),
     Pattern("id_card", "id_card_15", f"身份证(?:号码|号)?{_GAP}(?P<v>{ID_CARD_15})"
             f"{_NO_DIGIT_AFTER}", valid_id_card_15, 0.8),
     # two mobiles glued together ("1860019001318611124650") are two mobiles, not one long number
@@ -151,7 +152,8 @@ PATTERNS: tuple[Pattern, ...] = (
             f"(?:[\\s-][0-9]{{4}}){{2,3}}(?:[\\s-][0-9]{{1,3}})?)(?![0-9Xx])", _bank_card, 0.9),
     Pattern("email", "email", f"(?P<v>{_EMAIL_START}[A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.{_TLD})",
             None, 1.0),
-    Pattern("uscc", "uscc", f"(?<![0-9A-Za-z])(?P<v>{_USCC_HEAD}{_USCC_TAIL})(?![0-9A-Za-z])", valid_uscc, 1.0),
+    Pattern("uscc", "uscc", f"(?<![0-9A-Za-z])(?P<v>{_USCC_HEAD}{_USCC_TAIL})(?![0-9A-Za-z])", valid_uscc, 1.0,
+            checksum=True),
     Pattern("passport", "passport", "(?<![0-9A-Za-z])(?P<v>[EG][0-9]{8}|E[A-HJ-NP-Z][0-9]{7})(?![0-9A-Za-z])",
             None, 0.7),
     Pattern("passport", "passport_context", f"(?:护照|通行证|[Pp]assport|PASSPORT)(?:号码|号|No\\.?)?{_GAP}"
