@@ -122,7 +122,8 @@ def test_replies_streamed_and_not_agree_and_mask_the_personal_data_the_model_say
     answer = httpx.post(url + CHAT, json={"model": "legal-chat", "messages": ASK}, timeout=60).json()
     content = answer["choices"][0]["message"]["content"]
     assert answer["object"] == "chat.completion" and answer["model"] == "legal-chat"
-    assert content == mask_pii(PII_REPLY, generated=True)[0] == "您的手机号是138****5678，身份证号是110***********002X。"
+    masked = "您的手机号是138****5678，身份证号是110***********002X。"
+    assert content == mask_pii(PII_REPLY, generated=True)[0] == masked
     assert answer["choices"][0]["finish_reason"] == "stop"
     assert answer["guardrails"] == {"input_masked": [], "output_masked": ["mobile", "id_card"]}
     chat = bundle.candidate.chat
