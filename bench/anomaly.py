@@ -14,7 +14,7 @@ earliest 70% train, the next 15% valid, the latest 15% test; nothing is shuffled
   adds from what window features and detector selection add. Seconds: fit and score (the peer's two rows share one
   forest).
 
-Both are scored on test with `mofang.evaluation.anomaly_metrics` (an event = a run of labelled readings; detected
+Both are scored on test with `mofang.core.metrics.anomaly` (an event = a run of labelled readings; detected
 when any reading in it is flagged; a run of flags touching no event is a false alarm; precision = detected /
 (detected + false alarms); delay = readings from the event start to the first flag). NAB figures pool the counts
 of its 7 series.
@@ -101,7 +101,7 @@ def baseline_flags(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame,
 
 
 def score(test: pd.DataFrame, flags: np.ndarray) -> dict:
-    from mofang.evaluation.anomaly_metrics import anomaly_metrics
+    from mofang.core.metrics.anomaly import anomaly_metrics
     from mofang.models.anomaly.features import segments
 
     return anomaly_metrics(test["anomaly"].to_numpy(), flags, test["time"].to_numpy(),

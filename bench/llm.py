@@ -323,7 +323,7 @@ def pad_id(base: Any) -> int:
 
 def evaluate(chat: Any, split: Split, system: str, args: argparse.Namespace, refusal_message: str) -> dict[str, float]:
     """Generation metrics on the eval rows, the refusal rate on held-out out-of-domain questions, the test loss."""
-    from mofang.evaluation.generation_metrics import is_refusal, score_generations
+    from mofang.core.metrics.generation import is_refusal, score_generations
     from mofang.models.llm.conversations import conversations
     from mofang.models.llm.sft import validation_loss
 
@@ -449,7 +449,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     warnings.filterwarnings("ignore")
-    from mofang.errors import MofangError
+    from mofang.core.errors import MofangError
     from mofang.models.llm.checkpoint import choose_method, open_base
     from mofang.models.llm.workshop import DEFAULT_RATES
     from mofang.orders.schema import LLMSettings

@@ -120,3 +120,11 @@ def mariadb_url() -> str:
         pytest.skip(f"MariaDB unreachable at {MARIADB_URL}: {type(exc).__name__}")
     engine.dispose()
     return MARIADB_URL
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    """Name the random order's seed at the end of the run too (the header that shows it is hidden by -q)."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int) and config.pluginmanager.has_plugin("randomly"):
+        terminalreporter.write_line(f"test order: random, seed {seed} (rerun this order: pytest -p randomly "
+                                    f"--randomly-seed={seed}; file order: pytest -p no:randomly)")

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.core.terminal import console
-from mofang.errors import MofangError, NotFoundError
 
 app = typer.Typer(help="Mofang (模坊): an AI model factory — one order in, a served model product out.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -83,7 +83,7 @@ def _meta():
 def _allow(meta, action: str, tenant: str | None, what: str | None = None):
     """The CLI's identity (MOFANG_API_KEY, the identity file, or the bootstrap operator of a fresh install),
     authorized for `action` on an object of `tenant`; another tenant's object reads as not found."""
-    from mofang.errors import NotFoundError
+    from mofang.core.errors import NotFoundError
     from mofang.security.audit import ACCESS_DENIED, AuditLog
     from mofang.security.authz import Forbidden, authorize
     from mofang.security.identity import local_identity
@@ -114,8 +114,9 @@ def _view(meta):
     """The metadata store as the CLI's identity may see it: lookups are tenant-scoped at the chokepoint, so
     a forgotten filter still cannot show another tenant's rows."""
     from mofang.security.identity import local_identity
+    from mofang.security.scope import TenantScope
 
-    return meta.scoped(local_identity(meta))
+    return meta.scoped(TenantScope.of(local_identity(meta)))
 
 
 def _visible_tenant(meta, tenant: str | None) -> str | None:
@@ -131,21 +132,30 @@ def _visible_tenant(meta, tenant: str | None) -> str | None:
 
 
 def _finish(job_id: int) -> None:
-    """Run or resume a job in the foreground with progress, then print its outcome."""
-    from mofang.line import ConsoleProgress, JobFailed, run
+    """Claim the queued job with a worker in this process (the path of `mofang worker`), run it with progress,
+    then print its outcome."""
+    from mofang.line import ConsoleProgress
+    from mofang.scheduling.foreground import run_here
 
     meta = _meta()
     try:
-        job = run(job_id, meta=meta, progress=ConsoleProgress())
+        outcome = run_here(job_id, meta, progress=ConsoleProgress(), note=lambda text: err.print(f"[dim]{text}[/]"))
     except KeyboardInterrupt:
-        err.print(f"\n[yellow]interrupted.[/] resume with: [bold]mofang resume {job_id}[/]")
-        raise typer.Exit(130) from None
-    except JobFailed as exc:
-        err.print(f"[bold red]failed:[/] {exc}")
-        err.print(f"fix the cause, then resume with: [bold]mofang resume {job_id}[/]")
-        raise typer.Exit(1) from None
+        outcome = None
     except MofangError as exc:
         raise _fail(exc) from None
+    if outcome is None or outcome.outcome == "interrupted":
+        err.print(f"\n[yellow]interrupted.[/] resume with: [bold]mofang resume {job_id}[/]")
+        raise typer.Exit(130)
+    if outcome.outcome == "failed":
+        err.print(f"[bold red]failed:[/] {outcome.error}")
+        err.print(f"fix the cause, then resume with: [bold]mofang resume {job_id}[/]")
+        raise typer.Exit(1)
+    if outcome.outcome == "cancelled":
+        err.print(f"[yellow]job {job_id} cancelled[/] by request; queue it again with: "
+                  f"[bold]mofang jobs retry {job_id}[/]")
+        raise typer.Exit(1)
+    job = meta.job(job_id)
     _print_outcome(job)
     if job.status == "rejected":
         raise typer.Exit(EXIT_REJECTED)
@@ -171,8 +181,9 @@ def _print_outcome(job) -> None:
 
 @app.command("run")
 def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML file")]) -> None:
-    """Validate an order, queue its job and run it in the foreground."""
-    from mofang.orders import load_order, submit
+    """Validate an order, queue its job and run it here, in the foreground."""
+    from mofang.orders import load_order
+    from mofang.scheduling.submit import submit
 
     try:
         order = load_order(order_file)
@@ -187,10 +198,13 @@ def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML fi
 
 @app.command()
 def resume(job_id: Annotated[int, typer.Argument(help="The job to resume")]) -> None:
-    """Resume an interrupted or failed job at its first unfinished process."""
+    """Resume an interrupted or failed job at its first unfinished process (queued again, then run here)."""
+    from mofang.scheduling.foreground import requeue
+
     try:
         meta = _meta()
         _allow(meta, "job.resume", _view(meta).job(job_id).tenant_id, what=f"job {job_id}")
+        requeue(job_id, meta)
     except MofangError as exc:
         raise _fail(exc) from None
     _finish(job_id)
@@ -283,7 +297,7 @@ def orders_report(order_id: str,
                                                                            "with a report)")] = None,
                   tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Decrypt an order's evaluation report (delivered or rejected) to a file you can open."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.vault import open_vault
 
     try:
@@ -350,7 +364,7 @@ def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT, PRODUCT@VE
                     card: Annotated[bool, typer.Option(help="The model card (markdown) instead")] = False,
                     tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Decrypt a product version's evaluation report (or model card) to a file you can open."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.vault import open_vault
 
     try:
@@ -367,7 +381,7 @@ def products_report(ref: Annotated[str, typer.Argument(help="PRODUCT, PRODUCT@VE
 @data_app.command("run")
 def data_run(recipe_file: Annotated[Path, typer.Argument(help="A data job: sources, recipe steps, output")]) -> None:
     """Run a data recipe over its sources and publish a dataset version with its data card."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.data.job import load_data_job, run_data_job
     from mofang.line import ConsoleProgress
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 bundle_app = typer.Typer(help="Signed edge bundles: verify an archive before running it.", no_args_is_help=True)
 
@@ -60,7 +60,7 @@ def _factory_public_pem() -> str:
     """This installation's factory public key; without one (a customer machine), --public-key is needed."""
     import os
 
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.signing import KEY_ENV, KEY_FILE, load_factory_key
 
     home = settings().home
@@ -76,7 +76,7 @@ def products_export(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
                     mlflow: Annotated[bool, typer.Option("--mlflow", help="An MLflow pyfunc model folder")] = False,
                     tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Decrypt a product version for the customer: its signed edge archive, or an MLflow model folder."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.integration.edge import EDGE_ARCHIVE
     from mofang.security.vault import open_vault
 

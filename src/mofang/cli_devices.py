@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 devices_app = typer.Typer(help="Machines of this factory: CPUs, memory, disk, GPUs and their health (operators).",
                           invoke_without_command=True)

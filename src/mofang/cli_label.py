@@ -26,7 +26,7 @@ from typing import Annotated
 
 import typer
 
-from mofang.errors import DataError, MofangError
+from mofang.core.errors import DataError, MofangError
 
 label_app = typer.Typer(help="Active learning: queues of texts for people to label, and their labels back.",
                         no_args_is_help=True)

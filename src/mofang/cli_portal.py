@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 
 def portal(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -24,7 +24,7 @@ def portal(host: Annotated[str, typer.Option(help="Address to listen on")] = "12
 
     from mofang import cli
     from mofang.cli_scheduling import _operator
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.portal import create_app
     from mofang.portal.workers import EmbeddedWorkers
 

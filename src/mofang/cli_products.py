@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 market_app = typer.Typer(help="The marketplace: product versions tenants share as models (never their data).",
                          no_args_is_help=True)

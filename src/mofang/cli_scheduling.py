@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 jobs_app = typer.Typer(help="Queued and running jobs: list, cancel, retry, tenant quotas.", no_args_is_help=True)
 
@@ -105,7 +105,7 @@ def worker(workers: Annotated[int, typer.Option("-n", "--workers", help="Worker 
 
 
 def _home() -> Path:
-    from mofang.config import settings
+    from mofang.core.config import settings
 
     return settings().home
 
@@ -115,7 +115,9 @@ def jobs_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant"
               state: Annotated[str | None, typer.Option(help="Only this state (held, queued, leased, done, "
                                                              "rejected, failed, cancelled)")] = None,
               limit: Annotated[int, typer.Option(help="Newest N")] = 50) -> None:
-    """List jobs in the queue: state, priority, attempts, lease, needs and the last error."""
+    """List jobs in the queue: state, priority, attempts, declared needs (CPUs, memory, GPUs), lease and the
+    last error."""
+    from mofang.scheduling.placement import needs_from
     from mofang.scheduling.tables import STATES
 
     cli = _cli()
@@ -128,8 +130,8 @@ def jobs_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant"
         queue.close()
     except MofangError as exc:
         raise cli._fail(exc) from None
-    table = Table("job", "tenant", "order", "state", "job status", "prio", "attempts", "needs", "cpu s", "when",
-                  "last error")
+    table = Table("job", "tenant", "order", "state", "job status", "prio", "attempts", "cpus", "mem GB", "gpu",
+                  "cpu s", "when", "last error")
     now = time.time()
     for v in views:
         if v.state == "leased":
@@ -138,12 +140,11 @@ def jobs_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant"
             when = f"retry in {v.not_before - now:.0f}s"
         else:
             when = f"{v.submitted_at:%Y-%m-%d %H:%M}"
-        needs = f"{v.needs.get('cpus', 1):g} cpu {v.needs.get('memory_gb', 0.5):g} GB" + (
-            f" {v.needs['gpu']} gpu" if v.needs.get("gpu") else "")
+        needs = needs_from(v.needs, where=f"job {v.job_id}")
         error = f"[{v.error_kind}] {v.last_error}" if v.error_kind else ""
         table.add_row(str(v.job_id), v.tenant, v.order_id, v.state + (" (cancelling)" if v.cancel_requested else ""),
-                      v.job_status, str(v.priority), f"{v.attempts}/{v.max_attempts}", needs, f"{v.cpu_s:.1f}", when,
-                      error[:80])
+                      v.job_status, str(v.priority), f"{v.attempts}/{v.max_attempts}", f"{needs.cpus:g}",
+                      f"{needs.memory_gb:g}", str(needs.gpu), f"{v.cpu_s:.1f}", when, error[:80])
     cli.out.print(table)
 
 
@@ -187,7 +188,7 @@ def jobs_quota(tenant: Annotated[str, typer.Argument(help="The tenant")],
                cpu_minutes: Annotated[float | None, typer.Option(help="CPU minutes per UTC day")] = None,
                clear: Annotated[bool, typer.Option("--clear", help="Remove both limits")] = False) -> None:
     """Show or set a tenant's limits (operators only)."""
-    from mofang.errors import NotFoundError
+    from mofang.core.errors import NotFoundError
     from mofang.store.models import Tenant
 
     cli = _cli()

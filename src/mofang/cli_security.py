@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 tenants_app = typer.Typer(help="Tenants (customers) of this factory.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys and the master key.", no_args_is_help=True)
@@ -58,7 +58,7 @@ def keys_create(user: Annotated[str, typer.Option(help="Who the key is for")],
                 tenant: Annotated[str | None, typer.Option(help="The key's tenant (none for operator)")] = None,
                 save: Annotated[bool, typer.Option(help="Also make it this machine's CLI identity")] = False) -> None:
     """Create an API key; the key is printed once and only its salted hash is stored."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.audit import KEY_CREATED, AuditLog
     from mofang.security.identity import create_api_key, save_local_key
 
@@ -98,7 +98,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (mf_<id>_
 @keys_app.command("rotate-master")
 def keys_rotate_master() -> None:
     """Re-wrap every tenant's data key under a new master key (data is not re-encrypted)."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.audit import KEY_ROTATED
     from mofang.security.keys import MasterKey, save_master_key
 
@@ -122,7 +122,7 @@ def keys_rotate_master() -> None:
 def audit_verify(checkpoint: Annotated[Path | None, typer.Option(help="A checkpoint file from "
                                                                       "`mofang audit checkpoint`")] = None) -> None:
     """Check every link of the audit chain (and that it still holds a saved checkpoint's head)."""
-    from mofang.config import settings
+    from mofang.core.config import settings
 
     cli = _cli()
     try:
@@ -143,7 +143,7 @@ def audit_verify(checkpoint: Annotated[Path | None, typer.Option(help="A checkpo
 @audit_app.command("checkpoint")
 def audit_checkpoint(out_file: Annotated[Path, typer.Argument(help="Where to write the signed head")]) -> None:
     """Write the chain's head, signed by the factory key; keep it outside the database."""
-    from mofang.config import settings
+    from mofang.core.config import settings
 
     cli = _cli()
     try:
@@ -186,7 +186,7 @@ def destroy(target: Annotated[str | None, typer.Argument(help="The order to dest
             expired: Annotated[bool, typer.Option(help="Destroy every order past its retention_days")] = False,
             verify: Annotated[Path | None, typer.Option(help="Check a destruction certificate")] = None) -> None:
     """Destroy an order's (or a whole tenant's) data, models and keys, with a signed certificate."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security import destroy as destruction
     from mofang.security.certificates import verify_certificate
     from mofang.store import ArtifactStore

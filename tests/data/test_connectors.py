@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from mofang.core.errors import DataError
 from mofang.data import read_source
 from mofang.data.connectors import sniff_separator
-from mofang.errors import DataError
 from mofang.orders import Source
 from tests.conftest import postgres_url
 from tests.data.helpers import source

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import read_source
-from mofang.errors import DataError
 from tests.data.helpers import source
 
 GARBAGE = bytes(b % 255 + 1 for b in os.urandom(8192))  # no NUL byte: the text readers must notice otherwise

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data.conversations import read_conversations
 from mofang.data.sources import read_granted
-from mofang.errors import DataError
 from mofang.orders.loader import parse_order
 
 ORDER = """\

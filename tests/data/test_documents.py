@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import read_source
 from mofang.data.doctext import extract
-from mofang.errors import DataError
 from tests.data.helpers import source
 
 HTML = """<html><head><title>页面标题</title><style>p {color: red}</style><script>var x = "<p>no</p>";</script>

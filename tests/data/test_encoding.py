@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import read_source
 from mofang.data.encoding import decode_text
-from mofang.errors import DataError
 from tests.data.helpers import source
 
 TABLE = "姓名,城市,金额\n张三,北京,1\n李四,上海,2\n王五,广州,3\n"

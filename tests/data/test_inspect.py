@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from mofang.core.errors import DataError
 from mofang.data.inspect import inspect_target
-from mofang.errors import DataError
 
 
 def test_csv_profile(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request
 
+from mofang.core.errors import MofangError
 from mofang.data.instructions.synthesis import parse_pairs, synthesize_pairs
-from mofang.errors import MofangError
 from mofang.models.llm.endpoint import EndpointClient
 from mofang.products.server import running_app
 from tests.openai_replies import completion

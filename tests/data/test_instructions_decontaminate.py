@@ -7,9 +7,9 @@ import random
 import pandas as pd
 import pytest
 
+from mofang.core.errors import MofangError
 from mofang.data.instructions import decontaminate
 from mofang.data.instructions.decontaminate import near_duplicates, ngrams, normalize
-from mofang.errors import MofangError
 
 HELD = ["劳动合同到期不续签，公司需要支付经济补偿金吗？", "交通事故责任认定书对赔偿金额有什么影响？",
         "房东提前解除租赁合同应当承担什么责任？"]

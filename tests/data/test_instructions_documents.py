@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mofang.core.errors import MofangError
 from mofang.data import read_source
 from mofang.data.instructions import CANONICAL, pairs_from_documents, passages
 from mofang.data.instructions.documents import sentences
-from mofang.errors import MofangError
 from tests.data.helpers import source
 
 HANDBOOK = """# 员工手册

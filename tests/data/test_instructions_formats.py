@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import read_source
 from mofang.data.instructions import CANONICAL, messages, to_instructions
 from mofang.data.jsontables import parse_json
-from mofang.errors import DataError
 from tests.conftest import shared_dataset
 from tests.data.helpers import source
 

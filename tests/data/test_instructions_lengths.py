@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mofang.core.errors import MofangError
 from mofang.data.instructions import filter_by_tokens, messages
-from mofang.errors import MofangError
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data.instructions import CANONICAL, load_out_of_domain, refusal_pairs, split_out_of_domain
 from mofang.data.instructions.refusals import CHINESE_QUESTIONS, ENGLISH_QUESTIONS, QUESTIONS
-from mofang.errors import DataError
 
 REFUSAL = "抱歉，我只能回答法律相关的问题。"
 

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mofang.cli_label import label_app
+from mofang.core.errors import DataError
 from mofang.data.sources import read_granted
-from mofang.errors import DataError
 from mofang.models.active import LabelingQueue
 from mofang.orders import load_order
 from tests.models.text_fixtures import news
@@ -78,7 +78,7 @@ def test_a_labels_file_never_overrides_the_data_and_must_match_its_ids(order_fil
 
 
 def test_labels_belong_to_classification_orders(tmp_path: Path) -> None:
-    from mofang.errors import OrderError
+    from mofang.core.errors import OrderError
 
     text = ORDER.replace("task: text-classification", "task: retrieval-qa")
     (tmp_path / "o.yaml").write_text(text, encoding="utf-8")

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from mofang.core.errors import DataError
 from mofang.data import read_source
-from mofang.errors import DataError
 from mofang.orders import Source
 from tests.conftest import mariadb_url
 

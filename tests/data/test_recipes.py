@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mofang.core.errors import OrderError
 from mofang.data.ops import RecipeError
 from mofang.data.recipes import RecipeOverride, build_recipe, default_recipe, load_recipe
-from mofang.errors import OrderError
 from mofang.orders import parse_order
 
 ORDER = """

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import check_sources
 from mofang.data.sources import read_granted
-from mofang.errors import DataError
 from tests.data.helpers import order_for
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import DataWorkshop
 from mofang.data.leakage import leak_score
-from mofang.errors import DataError
 from mofang.orders import parse_order
 from tests.data.helpers import loans_table, order_for
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import DataWorkshop
 from mofang.data.split import split_by_time, time_keys
-from mofang.errors import DataError
 from mofang.orders import parse_order
 from tests.conftest import shared_dataset
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import DataWorkshop
-from mofang.errors import DataError
 from mofang.orders import parse_order
 
 ORDER = """

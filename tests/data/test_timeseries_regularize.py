@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data.timeseries import FILLED, SeriesSpec, infer_frequency, regularize, season_length_for
-from mofang.errors import DataError
 from tests.conftest import shared_dataset
 
 

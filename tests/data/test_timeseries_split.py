@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data.timeseries import time_split
-from mofang.errors import DataError
 
 
 def _series(lengths: dict[str, int]) -> pd.DataFrame:

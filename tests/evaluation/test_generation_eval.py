@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mofang.core.metrics.generation import is_refusal, score_generations
 from mofang.evaluation.generation import _options, choice_rows, score_model
-from mofang.evaluation.generation_metrics import is_refusal, score_generations
 from mofang.models.llm.conversations import conversations
 from mofang.models.transformer.tiny import tiny_qwen2_checkpoint
 from mofang.orders.schema import LLMSettings

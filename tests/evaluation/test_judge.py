@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.evaluation.judge import judge_answers, parse_score
 from mofang.models.llm.endpoint import EndpointClient, configured_endpoint
 from mofang.products.server import free_port, running_app

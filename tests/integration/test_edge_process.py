@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.integration.edge import EDGE_ARCHIVE
 from mofang.integration.edge_process import edge_bundle
 from mofang.models.registry import get_trainer

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.integration.mlflow_export import export_mlflow
 from mofang.models.registry import get_trainer
 from mofang.products.serving import load_bundle

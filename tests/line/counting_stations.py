@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.line import Station, StationContext
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.line import JobFailed, Station, run
 from mofang.orders import Order
 from mofang.store.models import ProcessRun

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.models.features import DATE_PARTS, FeaturePipeline
 from tests.models.tabular_fixtures import classification_data
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.llm.checkpoint import choose_method, open_base
 from mofang.models.llm.sft import TrialConfig, length_grouped_batches, merge_adapter, train_sft
 from mofang.models.llm.templates import IGNORE, chat_template, supervised_ids

@@ -78,7 +78,7 @@ def test_an_order_delivers_the_model_refitted_on_all_rows_with_a_learning_curve(
     result = CliRunner().invoke(app, ["run", str(tmp_path / "order.yaml")])
     assert result.exit_code == 0, result.output
 
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.products.serving import open_bundle
     from mofang.security.vault import open_vault
     from mofang.store import MetaStore

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.models.retrieval import QAColumns, RetrievalModel
 from tests.models.retrieval_fixtures import OUT_OF_DOMAIN, faq_frame
 

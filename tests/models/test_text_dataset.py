@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mofang.core.errors import DataError
 from mofang.data import DataWorkshop
-from mofang.errors import DataError
 from mofang.orders import parse_order
 from tests.models.text_fixtures import news
 

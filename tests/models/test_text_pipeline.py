@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.models.features import FeaturePipeline
 from mofang.models.text.pipeline import TextPipeline, normalize_text
 from mofang.models.trainers.base import Trainer

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from mofang.evaluation import compute_metrics
+from mofang.core.metrics import compute_metrics
 from mofang.models import Trainer, get_trainer, primary_metric, trainer, trainers_for
 from tests.models.tabular_fixtures import classification_data, make_order
 

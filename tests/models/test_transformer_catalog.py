@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.transformer.catalog import load_catalog, resolve, resolve_entry
 
 

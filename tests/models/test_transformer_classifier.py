@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.transformer.classifier import TransformerClassifier, encode_window
 from mofang.models.transformer.tiny import tiny_bert_checkpoint, tiny_qwen2_checkpoint
 from tests.models.test_transformer_coverage import qwen_tokenizer_dir

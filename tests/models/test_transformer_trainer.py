@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.candidate import Candidate
 from mofang.models.registry import TRAINERS, get_trainer
 from mofang.models.trainers.transformer import TransformerTrainer, choose_base_model

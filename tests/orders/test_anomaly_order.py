@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mofang.errors import OrderError
+from mofang.core.errors import OrderError
 from mofang.orders import SUPPORTED_TASKS, Task, load_order, parse_order
 
 VALID = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mofang.errors import OrderError
+from mofang.core.errors import OrderError
 from mofang.orders import Task, parse_order
 
 BASE = """\

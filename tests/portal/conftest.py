@@ -84,6 +84,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
     from mofang.portal import create_app
     from mofang.portal.records import datasets
     from mofang.security.identity import create_api_key, create_tenant
+    from mofang.security.scope import TenantScope
     from mofang.store import MetaStore
 
     root = tmp_path_factory.mktemp("portal")
@@ -112,7 +113,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
                 from mofang.security.identity import authenticate
 
                 owner = authenticate(meta, made.keys["owner_a"])
-                made.digest = datasets(Caller(owner, meta, meta.scoped(owner)), TENANT)[0]["digest"]
+                made.digest = datasets(Caller(owner, meta, meta.scoped(TenantScope.of(owner))), TENANT)[0]["digest"]
             yield made
     finally:
         meta.dispose()

@@ -282,7 +282,7 @@ def test_the_integration_workshop_packages_and_smoke_tests_the_bundle(make_ctx, 
                                                                       keep_adapter: bool) -> None:
     import pandas as pd
 
-    from mofang.errors import MofangError
+    from mofang.core.errors import MofangError
     from mofang.integration.station import IntegrationWorkshop
     from mofang.orders.schema import Order
 

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mofang.cli import app
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.products.market import open_listing
 from mofang.products.multi import Served, serving_app
 from mofang.products.server import running_app
@@ -27,7 +27,7 @@ REF = f"market:{ORDER_ID}@1"
 
 def _order_with_base(meta, folder: Path) -> list[dict]:
     """Tenant beta orders a churn model on its own data with the listing as base; returns the job's candidates."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.vault import open_vault
 
     order = write_order(folder, rows=500, extra=f"base_model: {REF}\n")

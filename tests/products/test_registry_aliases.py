@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mofang.cli import app
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.products import registry
 from mofang.products.registry import CHALLENGER, CHAMPION, Ref, RegistryError, parse_ref, resolve
 from mofang.products.tables import ImprovementRun

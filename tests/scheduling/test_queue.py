@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from mofang.core.errors import DataError, OrderError
 from mofang.devices.capacity import Needs
-from mofang.errors import DataError, OrderError
 from mofang.line import JobFailed
 from mofang.scheduling.queue import Queue, QueueError
 from mofang.scheduling.retry import backoff_s, classify

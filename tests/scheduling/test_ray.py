@@ -13,10 +13,10 @@ import pyarrow as pa
 import pytest
 
 from mofang.data.ops import OpContext, operator_class
+from mofang.data.ops.raydata import map_batches_on_ray
 from mofang.demo import write_demo
 from mofang.orders import load_order
 from mofang.scheduling.queue import Queue
-from mofang.scheduling.raydata import map_batches_on_ray
 from mofang.scheduling.submit import submit
 from mofang.scheduling.worker import WorkerSpec, serve
 from mofang.security.scratch import plaintext_files

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.security.authz import ACTIONS, Forbidden, authorize, can
 from mofang.security.identity import Identity, Role
 

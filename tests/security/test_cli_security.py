@@ -171,8 +171,16 @@ def test_logins_failed_logins_and_refusals_are_audited(factory: Factory) -> None
     assert "viewer_a" not in own and TENANT not in own  # a tenant sees its own events only
 
 
+@pytest.fixture()
+def doomed(tmp_path: Path) -> Factory:
+    """A factory of its own: destroying the order and the tenant must not take the shared one from the tests
+    that run after this one (in random order, any of them may)."""
+    return Factory(tmp_path)
+
+
 @pytest.mark.slow
-def test_certified_destruction_of_an_order_then_the_tenant(factory: Factory) -> None:
+def test_certified_destruction_of_an_order_then_the_tenant(doomed: Factory) -> None:
+    factory = doomed
     tenant_dir = factory.home / "tenants" / TENANT
     job_dir = tenant_dir / "jobs" / str(factory.job)
     bundle = next((tenant_dir / "artifacts" / "bundle").rglob("model.joblib")).parent

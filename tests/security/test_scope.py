@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.portal.webhooks import WebhookDelivery, WebhookEndpoint  # registered here so ENTITIES is the same alone
 from mofang.products.tables import AliasEvent, FeedbackRow, ImprovementRun, MarketListing, VersionLineage
 from mofang.security.identity import Identity, Role
@@ -295,7 +295,7 @@ def test_safe_child_refuses_symlink_escapes(tmp_path: Path) -> None:
 
 def test_a_scoped_store_view_answers_only_for_its_tenant(store: MetaStore, two: tuple[Ids, Ids]) -> None:
     a, b = two
-    view = store.scoped(member("bravo"))
+    view = store.scoped(TenantScope.of(member("bravo")))
     assert [r.tenant_id for r in view.orders()] == ["bravo"]  # no tenant filter given: the scope applies
     assert [p.tenant_id for p in view.products()] == ["bravo"]
     with pytest.raises(NotFoundError):
@@ -303,5 +303,5 @@ def test_a_scoped_store_view_answers_only_for_its_tenant(store: MetaStore, two: 
     assert view.job(b.job).tenant_id == "bravo"
     with pytest.raises(NotFoundError):
         view.order("o1", "acme")
-    assert {r.tenant_id for r in store.scoped(OPERATOR).orders()} == {"acme", "bravo"}
+    assert {r.tenant_id for r in store.scoped(TenantScope.of(OPERATOR)).orders()} == {"acme", "bravo"}
     assert {r.tenant_id for r in store.orders()} == {"acme", "bravo"}  # the store itself stays unscoped

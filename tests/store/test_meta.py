@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.store import ArtifactStore, MetaStore
 from tests.conftest import postgres_url
 

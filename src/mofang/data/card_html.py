@@ -10,7 +10,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from mofang.evaluation.plots import render_png
+from mofang.core.plots import render_png
 
 MAX_BARS = 30
 

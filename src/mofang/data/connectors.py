@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.documents import is_document_source, read_documents
 from mofang.data.encoding import decode_text
 from mofang.data.excel import read_excel
 from mofang.data.jsontables import parse_json
 from mofang.data.missing import blank_missing, stringify
 from mofang.data.sql import clean_header, read_sql
-from mofang.errors import DataError
 from mofang.orders.schema import Source
 
 SEPARATORS = (",", ";", "\t", "|")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.ops import ROW
-from mofang.errors import DataError
 
 CANONICAL = ("system", "history", "prompt", "response")
 REFUSAL = "__refusal__"  # marks the refusal pairs added to train (never held out)

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from mofang.core.errors import DataError
 from mofang.data.encoding import decode_text
 from mofang.data.safety import open_zip
-from mofang.errors import DataError
 
 DOCUMENT_FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html",
                     ".htm": "html", ".docx": "docx", ".pdf": "pdf"}

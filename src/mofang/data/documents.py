@@ -7,9 +7,9 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.doctext import DOCUMENT_FORMATS, extract, first_line
 from mofang.data.safety import check_count, check_total, iter_tar, open_zip, read_zip_member, safe_member_name
-from mofang.errors import DataError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 SKIPPED_LISTED = 50  # names of skipped files kept in the read info

@@ -6,7 +6,7 @@ import codecs
 from collections.abc import Iterable
 from functools import cache
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 _MAGIC = {b"PK\x03\x04": "a zip/xlsx file", b"PAR1": "a parquet file", b"%PDF": "a PDF file",
           b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",

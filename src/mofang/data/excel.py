@@ -9,9 +9,9 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.missing import blank_missing, to_text
 from mofang.data.safety import open_zip
-from mofang.errors import DataError
 
 ALL_SHEETS = "*"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.connectors import read_source
 from mofang.data.types import infer_kind
-from mofang.errors import DataError
 from mofang.orders.schema import Source
 
 SAMPLES = 3

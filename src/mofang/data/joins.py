@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.orders.schema import Source
 
 BEFORE = "the sources before it"

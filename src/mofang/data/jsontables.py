@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.missing import stringify
-from mofang.errors import DataError
 
 KEY_COLUMN = "key"
 

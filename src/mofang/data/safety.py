@@ -8,7 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 MAX_MEMBERS = 100_000
 MAX_TOTAL_BYTES = 1 << 30  # uncompressed bytes read from one archive (everything stays in memory)

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.pii import find_pii
-from mofang.errors import DataError
 
 SENSOR_KINDS = ("numeric", "boolean")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.connectors import read_source
 from mofang.data.joins import join_onto
-from mofang.errors import DataError
 from mofang.orders.schema import Order, Source
 
 

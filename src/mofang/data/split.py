@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 SHARES = (0.70, 0.15, 0.15)
 MIN_ROWS = 30

@@ -8,8 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.missing import stringify
-from mofang.errors import DataError
 from mofang.orders.schema import Source
 
 Granted = Callable[[str], bool]

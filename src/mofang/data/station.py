@@ -28,6 +28,7 @@ from mofang.data.split import split_by_time, split_rows
 from mofang.data.split_leakage import held_out_copies
 from mofang.data.types import coerce
 from mofang.data.windows import label_from_windows
+from mofang.devices.capacity import Needs
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.orders.schema import TEXT_TASKS, Task
@@ -51,6 +52,7 @@ class DataWorkshop(Station):
     name = "data"
     outputs = ("dataset", "train", "valid", "test", "data_card")
     processes = ("ingest", "profile", *RECIPE_PROCESSES, "validate", "split", "publish")
+    resources = Needs(cpus=1, memory_gb=1)  # the sources as frames, a few copies through the recipe
 
     # -- ingest ----------------------------------------------------------------------------------
     def ingest(self, ctx: StationContext) -> str:
@@ -255,7 +257,7 @@ class DataWorkshop(Station):
             ctx.reason(f"text features: {', '.join(text_columns)}"
                        + (" (named by the order)" if ctx.order.text_columns else " (profiled as free text)"))
         if not kept:
-            from mofang.errors import DataError
+            from mofang.core.errors import DataError
 
             raise DataError("no usable feature columns remain after the leakage guard; dropped: "
                             + "; ".join(f"{d['name']} ({d['reason']})" for d in dropped))
@@ -312,7 +314,7 @@ class DataWorkshop(Station):
         (its PII check still applies); none for other tasks. Raises DataError when there are none."""
         if ctx.order.task not in TEXT_TASKS:
             return []
-        from mofang.errors import DataError
+        from mofang.core.errors import DataError
 
         named = ctx.order.text_columns
         for name in named:

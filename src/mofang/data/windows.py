@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 
 def label_from_windows(order: Any, data: pd.DataFrame, reads: list[Any]) -> tuple[pd.DataFrame, str]:

@@ -34,7 +34,7 @@ def operator_guard(meta: MetaStore) -> Callable[..., Identity]:
     """A FastAPI dependency: the request's API key (`Authorization: Bearer mf_...` or `X-API-Key`) must
     belong to an identity allowed `devices.read` (operators): 401 without a valid key, 403 otherwise.
     Logins are audited once per key per process; refusals always."""
-    from mofang.errors import MofangError, NotFoundError
+    from mofang.core.errors import MofangError, NotFoundError
     from mofang.security.audit import ACCESS_DENIED, AuditLog
     from mofang.security.authz import Forbidden, authorize
     from mofang.security.identity import authenticate
@@ -74,7 +74,7 @@ def devices_router(authorize: Callable[..., Any] = authorize_devices, *, meta: M
     def store() -> MetaStore:
         if meta is not None:
             return meta
-        from mofang.config import settings
+        from mofang.core.config import settings
         from mofang.store import MetaStore
 
         url = settings().db_url

@@ -130,7 +130,7 @@ def local_node(home: Path | None = None) -> Node:
     """This machine as the current process sees it."""
     import psutil
 
-    from mofang.config import settings
+    from mofang.core.config import settings
 
     limits = cgroup_limits()
     memory = psutil.virtual_memory()

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.core.metrics.anomaly import anomaly_metrics, runs
 from mofang.data.sensors import labels_of
-from mofang.evaluation.anomaly_metrics import anomaly_metrics, runs
 from mofang.evaluation.anomaly_plots import anomaly_plots
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from mofang.evaluation.anomaly_metrics import runs
-from mofang.evaluation.plots import render_png
+from mofang.core.metrics.anomaly import runs
+from mofang.core.plots import render_png
 
 MAX_POINTS = 5000  # readings drawn on the timeline (every k-th beyond that; windows are drawn in full)
 

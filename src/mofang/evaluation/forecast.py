@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.core.plots import render_png
 from mofang.evaluation.gates import check_gate, record_gate
-from mofang.evaluation.plots import render_png
 from mofang.evaluation.report import write_report
 from mofang.line.context import StationContext
 from mofang.models.timeseries.metrics import ID, POINT, TIME, VALUE, forecast_metrics, quantile_column

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from mofang.core.metrics.generation import choice_letter, grounding, is_refusal, score_generations
+from mofang.core.plots import render_png
 from mofang.evaluation.gates import check_gate, record_gate
-from mofang.evaluation.generation_metrics import choice_letter, grounding, is_refusal, score_generations
-from mofang.evaluation.plots import render_png
 from mofang.evaluation.report import write_report
 from mofang.line.context import StationContext
 from mofang.models.llm.conversations import PASSAGES, conversations

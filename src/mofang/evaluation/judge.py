@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 
 class ChatClient(Protocol):

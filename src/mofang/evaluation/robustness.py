@@ -356,7 +356,7 @@ def worst_drop(report: RobustnessReport) -> dict[str, Any] | None:
 
 def robustness_plot(report: RobustnessReport, *, max_drop: float | None = None, title: str | None = None) -> bytes:
     """PNG bytes: a bar of the drop per perturbation, the allowed `max_drop` as a dashed line when given."""
-    from mofang.evaluation.plots import render_png
+    from mofang.core.plots import render_png
 
     rows = report.rows[::-1]  # the first perturbation on top
 

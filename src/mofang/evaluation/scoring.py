@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from mofang.evaluation.metrics import compute_metrics
+from mofang.core.metrics.predictive import compute_metrics
 
 
 def predictions(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from mofang.core.metrics.predictive import per_class_report
+from mofang.devices.capacity import Needs
 from mofang.evaluation.anomaly import gate_anomaly, report_anomaly, score_anomaly
 from mofang.evaluation.forecast import gate_forecast, refit_forecast, report_forecast, score_forecast
 from mofang.evaluation.gates import check_gate, record_gate
-from mofang.evaluation.metrics import per_class_report
 from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots, retrieval_plots
 from mofang.evaluation.report import write_report
 from mofang.evaluation.scoring import (
@@ -36,6 +37,7 @@ class EvaluationCenter(Station):
     inputs = ("dataset", "test", "candidates", "winner")
     outputs = ("evaluation",)
     processes = ("score", "gate", "refit", "learning_curve", "report")
+    resources = Needs(cpus=1, memory_gb=1)  # the winner scored on test; a refit on every row
 
     def score(self, ctx: StationContext) -> str:
         dataset, test, candidates = ctx.load("dataset"), ctx.load("test"), ctx.load("candidates")

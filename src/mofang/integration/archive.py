@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.security.signing import FactoryKey, load_public_key, public_key_id, verify_signature
 
 MANIFEST = "MANIFEST.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.integration.edge import EDGE_ARCHIVE, build_edge_archive
 from mofang.integration.preprocess import NotExportable
 from mofang.line import StationContext

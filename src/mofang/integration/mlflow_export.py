@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 SKIPPED_FILES = ("edge.tar.gz",)  # the edge archive is exported on its own (--edge)
 _COLUMN_TYPES = {"numeric": "double", "boolean": "double"}  # booleans as 1.0 / 0.0 (NaN: missing)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.integration.edge_runner import FORMAT
 from mofang.models.features import FeaturePipeline
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
+from mofang.devices.capacity import Needs
 from mofang.integration.agent_tool import write_tool_file
 from mofang.integration.model_card import model_card
 from mofang.line import Station, StationContext
@@ -25,6 +26,7 @@ class IntegrationWorkshop(Station):
     inputs = ("dataset", "winner", "evaluation")
     outputs = ("bundle",)
     processes = ("package", "edge_bundle", "smoke_test")
+    resources = Needs(cpus=1, memory_gb=1)  # the bundle loaded the way the server does; the edge export
 
     def package(self, ctx: StationContext) -> str:
         if ctx.order.task.value == "time-series-forecast":

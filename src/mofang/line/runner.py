@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 
 from sqlalchemy import select
 
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.line.context import ProcessRecord, StationContext
 from mofang.line.progress import Progress, SilentProgress
 from mofang.line.station import Station

@@ -8,6 +8,7 @@ from mofang.devices.capacity import Needs
 
 if TYPE_CHECKING:
     from mofang.line.context import StationContext
+    from mofang.orders.schema import Order
 
 
 class Station:
@@ -37,6 +38,12 @@ class Station:
                 raise TypeError(f"station {cls.name!r} lists process {process!r} but has no such method")
         if len(set(cls.processes)) != len(cls.processes):
             raise TypeError(f"station {cls.name!r} lists a process twice")
+
+    @classmethod
+    def needs_for(cls, order: Order) -> Needs:
+        """What the station needs for `order`: its `resources`, unless it overrides this because its needs
+        depend on the order (e.g. the model workshop on the order's task)."""
+        return cls.resources
 
     def skip(self, ctx: StationContext) -> str | None:
         """Return a reason to skip the whole station for this job (e.g. a rejected product)."""

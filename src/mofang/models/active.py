@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mofang.errors import DataError, MofangError
+from mofang.core.errors import DataError, MofangError
 
 Strategy = Literal["margin", "entropy", "least_confident"]
 STRATEGIES: tuple[str, ...] = ("margin", "entropy", "least_confident")
@@ -434,7 +434,7 @@ def labels_to_reach(rows: Sequence[Mapping[str, Any]], score: float) -> dict[str
 
 def learning_curve_plot(rows: Sequence[Mapping[str, Any]], *, metric: str = "score", title: str | None = None) -> bytes:
     """PNG bytes: score against labels per strategy (averaged over the seeds in `rows`)."""
-    from mofang.evaluation.plots import render_png
+    from mofang.core.plots import render_png
 
     curves = _mean_curves(rows)
     seeds = len({row.get("seed") for row in rows})

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mofang.evaluation.metrics import compute_metrics
+from mofang.core.metrics.predictive import compute_metrics
 from mofang.models.candidate import Candidate
 
 MAX_MEMBERS = 3

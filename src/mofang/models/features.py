@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import OneHotEncoder
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 Mode = Literal["tree", "linear"]
 DATE_PARTS = ("year", "month", "dayofweek", "dayofyear", "days")

@@ -9,8 +9,9 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from mofang.errors import MofangError
-from mofang.evaluation.metrics import compute_metrics, is_better
+from mofang.core.errors import MofangError
+from mofang.core.metrics.predictive import compute_metrics, is_better
+from mofang.devices.capacity import Needs
 from mofang.line.context import StationContext
 from mofang.line.station import Station
 from mofang.models.anomaly.workshop import plan_anomaly, select_anomaly, train_anomaly
@@ -22,6 +23,7 @@ from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
 from mofang.models.timeseries.workshop import plan_forecast, select_forecast, train_forecast
 from mofang.models.trainers.base import THRESHOLD_METRICS, tune_threshold
+from mofang.orders.schema import Order
 from mofang.products.market_base import market_candidates
 
 # the transformer goes before the TF-IDF families: time it does not use (no GPU, no checkpoint that reads
@@ -41,6 +43,11 @@ INSTRUCTION_TUNING = "instruction-tuning"
 DENSE = ("lsa", "minilm")  # dense encoders a retrieval model tries besides BM25 (minilm skipped on Chinese)
 LSA_COST = 8.0  # an LSA index took ~7× as long as BM25 on the same passages (7.6k medical Q/A pairs, 2 cores)
 NO_ANSWER_PRECISION = 0.9  # target precision of "no answer" when the order does not gate on it
+# what training needs by task, where it differs from the tabular default (`ModelWorkshop.resources`): a language
+# model is fine-tuned on torch threads with its optimizer state in memory; text may fine-tune a small transformer
+NEEDS_BY_TASK = {INSTRUCTION_TUNING: Needs(cpus=2, memory_gb=6), "text-classification": Needs(cpus=2, memory_gb=3),
+                 RETRIEVAL_QA: Needs(cpus=1, memory_gb=2), ANOMALY_DETECTION: Needs(cpus=1, memory_gb=1),
+                 TIME_SERIES_FORECAST: Needs(cpus=1, memory_gb=1)}
 
 
 class ModelWorkshop(Station):
@@ -48,7 +55,13 @@ class ModelWorkshop(Station):
     inputs = ("dataset", "train", "valid")
     outputs = ("candidates", "winner")
     processes = ("plan", "train", "select")
+    resources = Needs(cpus=1, memory_gb=2)  # tabular: boosted trees and linear models on the order's table
     latency_calls = 200  # one-row predict calls timed per candidate (fewer in tests)
+
+    @classmethod
+    def needs_for(cls, order: Order) -> Needs:
+        """Training needs by the order's task (a language model needs the most)."""
+        return NEEDS_BY_TASK.get(order.task.value, cls.resources)
 
     # -- plan ------------------------------------------------------------------------------------
     def plan(self, ctx: StationContext) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mofang.errors import OrderError
+from mofang.core.errors import OrderError
 from mofang.orders.schema import SUPPORTED_TASKS, Order
 from mofang.store import MetaStore
 
@@ -35,7 +35,7 @@ def submit(order: Order, meta: MetaStore, *, source_file: str | Path | None = No
 def _check_base_model(order: Order, source_file: str | Path | None) -> None:
     """An instruction-tuning order's base model opens, has a chat template and reads llm.max_seq_len tokens:
     checked at intake, so a wrong path or template is reported before a job exists."""
-    from mofang.errors import MofangError
+    from mofang.core.errors import MofangError
     from mofang.models.llm.workshop import open_order_base
 
     try:

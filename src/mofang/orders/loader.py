@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mofang.errors import OrderError
+from mofang.core.errors import OrderError
 from mofang.orders.schema import Order
 
 

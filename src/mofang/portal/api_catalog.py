@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.portal import records
 from mofang.portal.api_orders import TenantQuery, report_response
 from mofang.portal.auth import Caller, current_caller, portal_state

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.devices.api import devices_router
-from mofang.errors import MofangError, NotFoundError
 from mofang.portal import webhooks
 from mofang.portal.api_orders import TenantQuery, job_entry
 from mofang.portal.auth import Caller, current_caller, portal_state

@@ -10,11 +10,12 @@ from pathlib import Path
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.portal.sessions import CSRF_HEADER, SESSION_COOKIE, Session, SessionStore
 from mofang.security.audit import ACCESS_DENIED, AuditLog
 from mofang.security.authz import Forbidden, authorize
 from mofang.security.identity import AuthError, Identity, authenticate
+from mofang.security.scope import TenantScope
 from mofang.security.tables import ApiKey
 from mofang.store import MetaStore
 
@@ -112,7 +113,7 @@ def optional_caller(request: Request, api_key: str | None = Depends(_api_key_hea
     key = api_key or (bearer.credentials if bearer else None)
     if key:
         identity = state.identify(key)
-        return Caller(identity, state.meta, state.meta.scoped(identity))
+        return Caller(identity, state.meta, state.meta.scoped(TenantScope.of(identity)))
     session = state.sessions.get(request.cookies.get(SESSION_COOKIE))
     if session is None:
         return None
@@ -122,7 +123,7 @@ def optional_caller(request: Request, api_key: str | None = Depends(_api_key_hea
     if request.method not in SAFE_METHODS and not _is_form_page(request) \
             and not session.csrf_ok(request.headers.get(CSRF_HEADER)):
         raise Forbidden("missing or wrong CSRF token (send the session's token in X-CSRF-Token)")
-    return Caller(session.identity, state.meta, state.meta.scoped(session.identity), session)
+    return Caller(session.identity, state.meta, state.meta.scoped(TenantScope.of(session.identity)), session)
 
 
 def current_caller(caller: Caller | None = Depends(optional_caller)) -> Caller:

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from mofang.errors import NotFoundError, OrderError
+from mofang.core.errors import NotFoundError, OrderError
 from mofang.orders import Order, Task, parse_order
 from mofang.portal import uploads
 from mofang.portal.auth import Caller

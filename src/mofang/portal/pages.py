@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.orders.schema import METRICS_BY_TASK, SUPPORTED_TASKS, Task
 from mofang.portal import i18n, ordering, records, uploads
 from mofang.portal.api_catalog import bundles, checked_rows

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mofang.errors import NotFoundError
+from mofang.core.errors import NotFoundError
 from mofang.portal.auth import Caller
 from mofang.security.scope import safe_child
 from mofang.security.vault import open_vault

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.security.crypto import decrypt_bytes, encrypt_bytes
 from mofang.store import MetaStore
 from mofang.store.models import Base, Job, utcnow

@@ -12,9 +12,10 @@ from fastapi import Depends, FastAPI, HTTPException
 from pydantic import ConfigDict, Field, create_model
 
 from mofang import __version__
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 ANOMALY_DETECTION = "anomaly-detection"
+ANOMALOUS, NORMAL = "anomalous", "normal"  # the classes scored readings are counted in (mofang_predictions_total)
 
 
 def score_records(bundle: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -31,9 +32,11 @@ def score_records(bundle: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
             "threshold": float(answer["threshold"]), "anomalies": int(sum(flags)), "window": model.window}
 
 
-def anomaly_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str) -> FastAPI:
+def anomaly_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str,
+                runtime: Any) -> FastAPI:
     """An anomaly product's API: POST /score answers rows of readings; GET /health and /metadata as for every
-    product."""
+    product. `runtime` (the product's ProductRuntime) counts scored readings and flags and audits calls;
+    `serving.create_app` adds /metrics, /drift and /feedback."""
     from mofang.products.serving import MAX_ROWS, _common_routes, _row_model
 
     meta = bundle.metadata
@@ -52,15 +55,20 @@ def anomaly_app(bundle: Any, version: int | None, caller: Callable[..., Any], ti
     stats = {"requests": 0, "rows": 0, "started": time.time()}
     _common_routes(app, bundle, version, caller, stats)
 
-    @app.post("/score", dependencies=[Depends(caller)])
-    def score(request: request_model) -> dict[str, Any]:  # type: ignore[valid-type]
+    @app.post("/score")
+    def score(request: request_model, identity: Any = Depends(caller)) -> dict[str, Any]:  # type: ignore[valid-type]
         records = [row.model_dump(by_alias=True) for row in request.rows]  # type: ignore[attr-defined]
+        error = True
         try:
             answer = score_records(bundle, records)
+            error = False
         except DataError as exc:
             raise HTTPException(422, str(exc)) from None
+        finally:
+            runtime.called(identity, "score", len(records), error)
         stats["requests"] += 1
         stats["rows"] += len(records)
+        runtime.count_classes({ANOMALOUS: answer["anomalies"], NORMAL: len(records) - answer["anomalies"]})
         return {"product": meta["product"], "version": version, **answer}
 
     return app
@@ -70,7 +78,7 @@ def smoke_test_anomaly(ctx: Any, bundle: Any, test: pd.DataFrame, draft: dict[st
     """The packaged model scores test readings exactly like the trained one (integration workshop)."""
     import numpy as np
 
-    from mofang.errors import MofangError
+    from mofang.core.errors import MofangError
     from mofang.models.anomaly import AnomalyModel
 
     trained = AnomalyModel.load(ctx.load("winner")["model_path"])

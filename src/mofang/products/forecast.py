@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from mofang import __version__
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 TIME_SERIES_FORECAST = "time-series-forecast"
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
@@ -91,8 +91,11 @@ def smoke_test_forecast(ctx: Any, bundle: Any, draft: dict[str, Any]) -> str:
     return f"bundle loads and forecasts {len(series)} series like the trained model"
 
 
-def forecast_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str) -> FastAPI:
-    """A forecast product's API: POST /forecast; GET /health and /metadata as for every product."""
+def forecast_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str,
+                 runtime: Any) -> FastAPI:
+    """A forecast product's API: POST /forecast; GET /health and /metadata as for every product. `runtime` (the
+    product's ProductRuntime) counts and audits forecasts; `serving.create_app` adds /metrics, /drift and
+    /feedback."""
     from mofang.models.timeseries import UnknownSeries
     from mofang.products.serving import _common_routes
 
@@ -111,17 +114,25 @@ def forecast_app(bundle: Any, version: int | None, caller: Callable[..., Any], t
 
     _common_routes(app, bundle, version, caller, stats)
 
-    @app.post("/forecast", dependencies=[Depends(caller)])
-    def forecast(request: ForecastRequest) -> dict[str, Any]:
+    def answer(request: ForecastRequest) -> dict[str, Any]:
         if request.horizon > model.horizon:
             raise HTTPException(422, f"horizon {request.horizon} exceeds the trained maximum {model.horizon}")
         try:
-            answer = model.forecast(str(request.series_id), request.horizon, request.known_covariates)
+            return model.forecast(str(request.series_id), request.horizon, request.known_covariates)
         except UnknownSeries as exc:
             raise HTTPException(404, str(exc)) from None
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
+
+    @app.post("/forecast")
+    def forecast(request: ForecastRequest, identity: Any = Depends(caller)) -> dict[str, Any]:
+        error = True
+        try:
+            answered = answer(request)
+            error = False
+        finally:
+            runtime.called(identity, "forecast", 1, error)  # one series forecast
         stats["requests"] += 1
-        return {"product": meta["product"], "version": version, **answer}
+        return {"product": meta["product"], "version": version, **answered}
 
     return app

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.products.feedback import feedback_rows, mark_used
 from mofang.products.registry import CHALLENGER, CHAMPION, Ref, promote, resolve, unset
 from mofang.products.tables import ImprovementRun
@@ -49,7 +49,7 @@ class Decision:
 def improve(meta: MetaStore, tenant: str, product: str, *, actor: str, progress: Any = None,
             min_feedback: int = 1) -> Decision:
     """Retrain `product` of `tenant` on its order's data plus the feedback not used before; see the module doc."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.orders import submit
     from mofang.orders.schema import Order
     from mofang.products.serving import open_bundle
@@ -113,7 +113,7 @@ def _decide(meta: MetaStore, order: Any, champion: Any, job: Any, feedback: int,
     comparison = compare(meta, order, champion, challenger, job.id)
     name, direction = comparison["metric"], comparison["direction"]
     new, old = comparison["challenger"]["metrics"].get(name), comparison["champion"]["metrics"].get(name)
-    from mofang.evaluation.metrics import is_better
+    from mofang.core.metrics.predictive import is_better
 
     text = f"{name} {_fmt(new)} vs champion v{champion.version} {_fmt(old)} on the same {comparison['rows']} test rows"
     if not comparison["challenger"]["gate"]["passed"]:
@@ -132,7 +132,7 @@ def _decide(meta: MetaStore, order: Any, champion: Any, job: Any, feedback: int,
 
 def compare(meta: MetaStore, order: Any, champion: Any, challenger: Any, job_id: int) -> dict[str, Any]:
     """Champion and challenger scored on the challenger job's test split and checked against the same gate."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.evaluation.gates import check_gate
     from mofang.evaluation.scoring import score_candidate
     from mofang.models.metric import primary_metric

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mofang import __version__
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 INSTRUCTION_TUNING = "instruction-tuning"
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")

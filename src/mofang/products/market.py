@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.products.registry import Ref, parse_ref, resolve
 from mofang.products.tables import MarketListing
 from mofang.store import ArtifactStore, MetaStore
@@ -46,7 +46,7 @@ def is_market_ref(text: str) -> bool:
 
 def publish(meta: MetaStore, tenant: str, ref: Ref | str, *, actor: str) -> MarketListing:
     """Publish a delivered version of the tenant's product; returns the listing."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.audit import AuditLog
     from mofang.security.vault import open_vault
 
@@ -129,7 +129,7 @@ def catalog(meta: MetaStore) -> list[dict[str, Any]]:
 def open_listing(meta: MetaStore, ref: str, consumer: str | None) -> tuple[Any, MarketListing]:
     """The bundle of a live listing `market:NAME[@V]` (its latest live version when V is absent), decrypted in
     memory for `consumer` (who owns the served endpoint, its feedback and audit)."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.products.serving import load_bundle
     from mofang.security.vault import open_vault
 

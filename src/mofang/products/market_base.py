@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.products.market import PREFIX, is_market_ref, open_listing
 
 FAMILY = "market"

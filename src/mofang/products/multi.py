@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from mofang import __version__
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.products.serving import Bundle, create_app
 from mofang.products.telemetry import ServingMetrics
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 
 def open_retriever(ctx: Any, ref: str) -> tuple[Any, dict[str, Any]]:

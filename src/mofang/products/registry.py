@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mofang import __version__
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.products.tables import AliasEvent, ImprovementRun, VersionLineage
 from mofang.store import MetaStore
 from mofang.store.models import ProductVersion

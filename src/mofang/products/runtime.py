@@ -14,14 +14,22 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.products.batching import MicroBatcher
 from mofang.products.monitoring import DriftMonitor
 from mofang.products.telemetry import CallAudit, ServingMetrics
 
-ENDPOINTS = frozenset({"predict", "ask", "feedback", "drift", "metadata", "health", "metrics",
+ENDPOINTS = frozenset({"predict", "ask", "forecast", "score", "feedback", "drift", "metadata", "health", "metrics",
                        "completions", "models"})  # completions: a chat product's /v1/chat/completions
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+NOT_MONITORED = {  # kinds the drift monitor does not apply to, and why: GET /drift answers 200 with the reason
+    "time-series-forecast": "a forecast product is asked for a series id and a horizon, not feature rows: there are "
+                            "no served inputs to compare with a training reference (send observed actuals to "
+                            "POST /feedback to follow its accuracy)",
+    "anomaly-detection": "an anomaly product judges readings against its own calibrated notion of normal, so its "
+                         "flags are the drift signal: compare the flagged share (mofang_predictions_total, class "
+                         "'anomalous') with the false-alarm rate in /metadata",
+}
 
 
 class ProductRuntime:
@@ -33,9 +41,10 @@ class ProductRuntime:
         self.name = bundle.metadata["product"]
         self.tenant = bundle.metadata.get("tenant")
         reference = getattr(bundle, "reference", None)
+        self.unmonitored = NOT_MONITORED.get(bundle.schema.get("task"))  # why drift does not apply, if it does not
         self.monitor = (DriftMonitor(reference, bundle.schema["features"], product=self.name,
                                      on_result=lambda result: metrics.drift(self.name, result), background=True)
-                        if reference and not bundle.is_retrieval else None)
+                        if reference and not bundle.is_retrieval and self.unmonitored is None else None)
         self._edges = (reference or {}).get("prediction", {}).get("edges") if not bundle.is_classifier else None
         self.batcher = MicroBatcher(self._predict_and_watch, max_wait_ms=max_wait_ms,
                                     on_batch=metrics.batch_rows.labels(self.name).observe) if batching else None
@@ -68,6 +77,14 @@ class ProductRuntime:
             user = getattr(identity, "user", None) or "anonymous"
             self.audit.record(user, getattr(identity, "tenant", None) or self.tenant, self.name, endpoint, rows, error)
 
+    def count_classes(self, counts: dict[str, int]) -> None:
+        """Add answers to the predicted-class counter (label -> how many)."""
+        for label, count in counts.items():
+            child = self._per_class.get(label)
+            if child is None:
+                child = self._per_class[label] = self.metrics.predicted_class.labels(self.name, str(label))
+            child.inc(count)
+
     def settle(self) -> None:
         """Let the drift windows already full finish (their gauges are part of the metrics)."""
         if self.monitor is not None:
@@ -94,11 +111,7 @@ class ProductRuntime:
             for p in predictions:
                 for label in (p if isinstance(p, list) else (p,)):
                     counts[label] = counts.get(label, 0) + 1
-            for label, count in counts.items():
-                child = self._per_class.get(label)
-                if child is None:
-                    child = self._per_class[label] = self.metrics.predicted_class.labels(self.name, str(label))
-                child.inc(count)
+            self.count_classes(counts)
         elif self._edge_array is not None:
             values = np.asarray([np.nan if p is None else p for p in predictions], dtype=float)
             bins = np.searchsorted(self._edge_array, values[~np.isnan(values)], side="left")
@@ -116,7 +129,6 @@ class ProductRuntime:
 def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *, own_metrics: bool) -> None:
     """Add GET /drift, POST /feedback (and GET /metrics when the app is served alone) and the request
     instrumentation to a product's app."""
-    bundle = runtime.bundle
     app.add_middleware(_Instrument, runtime=runtime)  # type: ignore[arg-type]
     if own_metrics:
         @app.get("/metrics", include_in_schema=False)
@@ -127,31 +139,40 @@ def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *
     @app.get("/drift")
     def drift(identity: Any = Depends(caller)) -> dict[str, Any]:
         """Input and prediction drift of served traffic against the training reference."""
+        if runtime.unmonitored is not None:
+            return {"product": runtime.name, "version": runtime.version, "monitored": False,
+                    "reason": runtime.unmonitored}
         if runtime.monitor is None:
             raise HTTPException(404, f"product '{runtime.name}' has no training reference to compare with "
                                      "(delivered before monitoring, a retrieval or a chat product)")
         return runtime.monitor.report()
 
-    if bundle.is_retrieval or bundle.schema.get("task") == "instruction-tuning":  # no outcome column to correct
+    _feedback_route(app, runtime, caller)
+
+
+def _feedback_route(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any]) -> None:
+    """POST /feedback for a product whose answers have a true outcome to record (not retrieval or chat)."""
+    from mofang.products.feedback import feedback_help, outcome_field, record_feedback
+
+    schema = runtime.bundle.schema
+    target = outcome_field(schema)
+    if target is None:  # no outcome column to correct
         return
-    target = bundle.schema["target"]
 
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000,
-                                           description=f"Rows as sent to /predict plus the true `{target}`")
+        rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000, description=feedback_help(schema))
 
     @app.post("/feedback")
     def feedback(request: FeedbackRequest, identity: Any = Depends(caller)) -> dict[str, Any]:
         """Record true outcomes (or corrections) for the improvement loop (`mofang improve`)."""
-        from mofang.products.feedback import record_feedback
-
         if runtime.meta is None:
             raise HTTPException(503, "this server has no product registry to record feedback in")
         user = getattr(identity, "user", None) or "anonymous"
         try:
             count = record_feedback(runtime.meta, tenant=runtime.tenant, product=runtime.name,
-                                    version=runtime.version, target=target, rows=request.rows, caller=user)
+                                    version=runtime.version, target=target, rows=request.rows, caller=user,
+                                    schema=schema)
         except MofangError as exc:
             runtime.called(identity, "feedback", len(request.rows), True)
             raise HTTPException(422, str(exc)) from None

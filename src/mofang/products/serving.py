@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from mofang import __version__
+from mofang.core.errors import MofangError
 from mofang.data.missing import MISSING
-from mofang.errors import MofangError
 from mofang.models.features import coerce_value
 
 MAX_ROWS = 10_000
@@ -31,6 +31,7 @@ RETRIEVAL_QA = "retrieval-qa"
 ANOMALY_DETECTION = "anomaly-detection"
 TIME_SERIES_FORECAST = "time-series-forecast"
 INSTRUCTION_TUNING = "instruction-tuning"
+UNBATCHED = (RETRIEVAL_QA, INSTRUCTION_TUNING, TIME_SERIES_FORECAST, ANOMALY_DETECTION)  # no POST /predict
 
 
 @dataclass
@@ -117,7 +118,7 @@ def load_bundle(path: str | Path, read: Callable[[Path], bytes] | None = None) -
 
 def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
     """A delivered (encrypted) bundle of `tenant`, decrypted in memory with the tenant's data key."""
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.security.vault import open_vault
     from mofang.store import MetaStore
 
@@ -133,9 +134,11 @@ def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
 def create_app(bundle: Bundle, *, version: int | None = None,
                guard: Callable[[str | None], Any] | None = None, store: Any = None, metrics: Any = None,
                batching: bool = True, max_wait_ms: float = 0.0) -> FastAPI:
-    """The product's API: POST /predict (POST /ask for a retrieval product), GET /health, GET /metadata,
-    GET /drift, POST /feedback, GET /metrics (Prometheus; on the root app when several products are served
-    together, see `multi.serving_app`), OpenAPI docs at /docs.
+    """The product's API: POST /predict (a retrieval product: POST /ask; a forecast: POST /forecast; an anomaly
+    detector: POST /score; a chat product: POST /v1/chat/completions), GET /health, GET /metadata, GET /drift,
+    POST /feedback (not for retrieval or chat), GET /metrics (Prometheus; on the root app when several products
+    are served together, see `multi.serving_app`), OpenAPI docs at /docs. Every kind shares the runtime
+    (metrics, drift, feedback, call audit, auth); a kind with routes of its own only adds them (`_kind_app`).
 
     With a `guard`, every route but /health and /metrics needs an API key (`Authorization: Bearer mf_...` or
     `X-API-Key`); the guard raises AuthError (401), Forbidden (403) or NotFoundError (404: another tenant's
@@ -149,27 +152,15 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     meta = bundle.metadata
     caller = _caller(guard)
     title = f"{meta['product']}" + (f" v{version}" if version else "")
-    if bundle.schema.get("task") == TIME_SERIES_FORECAST:
-        from mofang.products.forecast import forecast_app
-
-        return forecast_app(bundle, version, caller, title)
-    if bundle.schema.get("task") == ANOMALY_DETECTION:
-        from mofang.products.anomaly import anomaly_app
-
-        return anomaly_app(bundle, version, caller, title)
-    chat = bundle.schema.get("task") == INSTRUCTION_TUNING
+    kind_app = _kind_app(bundle)
     runtime = ProductRuntime(bundle, version, metrics=metrics or ServingMetrics(), meta=store,
-                             audit=CallAudit(store) if store is not None else None, batching=batching and not chat,
+                             audit=CallAudit(store) if store is not None else None,
+                             batching=batching and bundle.schema.get("task") not in UNBATCHED,
                              max_wait_ms=max_wait_ms)
-    if chat:  # chats (OpenAI-compatible): see mofang.products.llm
-        from mofang.products.llm import llm_app
-
-        app = llm_app(bundle, version, caller, title, runtime)
+    if kind_app is not None:  # a kind with routes of its own, on the same runtime and shared routes
+        app = kind_app(bundle, version, caller, title, runtime)
         install(app, runtime, caller, own_metrics=metrics is None)
-        return app
-    if bundle.is_retrieval:
-        app = _retrieval_app(bundle, version, caller, title, runtime)
-        install(app, runtime, caller, own_metrics=metrics is None)
+        app.state.runtime = runtime  # the multi-product server settles its drift and flushes its audit
         return app
     app = FastAPI(title=f"Mofang product · {title}", version=__version__,
                   description=f"{meta['task']} model predicting `{meta['target']}` "
@@ -197,6 +188,25 @@ def create_app(bundle: Bundle, *, version: int | None = None,
                         media_type="application/json")
 
     return app
+
+
+def _kind_app(bundle: Bundle) -> Callable[..., FastAPI] | None:
+    """The app builder of a product kind that answers with routes of its own (None: rows at POST /predict);
+    each is called as (bundle, version, caller, title, runtime)."""
+    task = bundle.schema.get("task")
+    if task == INSTRUCTION_TUNING:  # chats (OpenAI-compatible): see mofang.products.llm
+        from mofang.products.llm import llm_app
+
+        return llm_app
+    if task == TIME_SERIES_FORECAST:  # POST /forecast: see mofang.products.forecast
+        from mofang.products.forecast import forecast_app
+
+        return forecast_app
+    if task == ANOMALY_DETECTION:  # POST /score: see mofang.products.anomaly
+        from mofang.products.anomaly import anomaly_app
+
+        return anomaly_app
+    return _retrieval_app if bundle.is_retrieval else None
 
 
 def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., Any], title: str,
@@ -270,7 +280,7 @@ def _caller(guard: Callable[[str | None], Any] | None) -> Callable[..., Any]:
 
     from fastapi import Header, HTTPException
 
-    from mofang.errors import NotFoundError
+    from mofang.core.errors import NotFoundError
     from mofang.security.authz import Forbidden
 
     if guard is None:

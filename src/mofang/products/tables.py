@@ -106,8 +106,8 @@ class MarketListing(Base):
 PRODUCT_TABLES = (AliasEvent, VersionLineage, FeedbackRow, ImprovementRun, MarketListing)
 
 
-def listed_copies(meta: Any, tenant: str, product: str) -> list[Path]:
-    """The published marketplace copies of a product (destroyed with its order)."""
+def order_copies(meta: Any, tenant: str, product: str) -> list[Path]:
+    """The published marketplace copies of an order's product (destroyed with its order)."""
     with meta.session() as s:
         paths = s.scalars(select(MarketListing.path).where(MarketListing.tenant_id == tenant,
                                                            MarketListing.name == product))

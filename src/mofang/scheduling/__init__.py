@@ -15,7 +15,7 @@ _EXPORTS = {
     "Claim": "queue", "JobView": "queue", "Queue": "queue", "QueueError": "queue", "Quota": "queue",
     "SchedulerConfig": "config", "classify": "retry", "backoff_s": "retry", "job_needs": "placement",
     "LocalWorker": "worker", "WorkerSpec": "worker", "serve": "worker", "supervise": "worker",
-    "RayWorker": "ray_executor", "QueueEntry": "tables", "submit": "submit",
+    "RayWorker": "ray_executor", "QueueEntry": "tables", "submit": "submit", "run_here": "foreground",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -46,10 +46,11 @@ class JsonLog:
 
 class JsonProgress:
     """The line's Progress protocol as log lines (no summaries: they may quote data), keeping each station's
-    (name, status, seconds) for the metrics."""
+    (name, status, seconds) for the metrics; `display`, a Progress for people (the console), gets every call
+    too."""
 
-    def __init__(self, log: JsonLog, job: int, tenant: str, attempt: int) -> None:
-        self.log, self.job, self.tenant, self.attempt = log, job, tenant, attempt
+    def __init__(self, log: JsonLog, job: int, tenant: str, attempt: int, display: Any = None) -> None:
+        self.log, self.job, self.tenant, self.attempt, self.display = log, job, tenant, attempt, display
         self.stations: list[tuple[str, str, float]] = []
         self._started = time.monotonic()
 
@@ -58,16 +59,25 @@ class JsonProgress:
 
     def station_started(self, station: str, processes: tuple[str, ...]) -> None:
         self._event("station.started", station=station)
+        if self.display is not None:
+            self.display.station_started(station, processes)
 
     def station_finished(self, station: str, status: str, seconds: float) -> None:
         self.stations.append((station, status, seconds))
         self._event("station.finished", station=station, status=status, seconds=round(seconds, 3))
+        if self.display is not None:
+            self.display.station_finished(station, status, seconds)
 
     def process_started(self, station: str, process: str) -> None:
         self._event("process.started", station=station, process=process)
+        if self.display is not None:
+            self.display.process_started(station, process)
 
     def process_advanced(self, station: str, process: str, done: float, total: float | None, note: str) -> None:
-        return None  # too chatty for a log; the process records keep the outcome
+        if self.display is not None:  # too chatty for a log; the process records keep the outcome
+            self.display.process_advanced(station, process, done, total, note)
 
     def process_finished(self, station: str, process: str, status: str, seconds: float, summary: str) -> None:
         self._event("process.finished", station=station, process=process, status=status, seconds=round(seconds, 3))
+        if self.display is not None:
+            self.display.process_finished(station, process, status, seconds, summary)

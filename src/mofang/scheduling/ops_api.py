@@ -15,8 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from mofang.core.errors import MofangError
 from mofang.devices.api import devices_router, operator_guard
-from mofang.errors import MofangError
 from mofang.scheduling import metrics
 from mofang.store import MetaStore
 

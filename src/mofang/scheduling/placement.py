@@ -9,17 +9,30 @@ from mofang.devices.capacity import Capacity, Needs
 from mofang.devices.inventory import Node, local_node
 
 
-def job_needs(stations: Iterable[Any]) -> Needs:
-    """Stations run one after another, so a job needs the largest of each resource over its stations."""
-    needs = [_needs_of(s) for s in stations]
+def order_needs(order: Any, stations: Iterable[Any] | None = None) -> Needs:
+    """What the order's job needs on its line (default: the standard line for the order's task)."""
+    if stations is None:
+        from mofang.line import stations_for
+
+        stations = stations_for(order)
+    return job_needs(stations, order)
+
+
+def job_needs(stations: Iterable[Any], order: Any = None) -> Needs:
+    """Stations run one after another, so a job needs the largest of each resource over its stations; with
+    the order, each station says what it needs for that order (`Station.needs_for`)."""
+    needs = [_needs_of(s, order) for s in stations]
     if not needs:
         return Needs()
     return Needs(cpus=max(n.cpus for n in needs), memory_gb=max(n.memory_gb for n in needs),
                  gpu=max(n.gpu for n in needs))
 
 
-def _needs_of(station: Any) -> Needs:
-    declared = getattr(station, "resources", None)
+def _needs_of(station: Any, order: Any = None) -> Needs:
+    if order is not None and hasattr(station, "needs_for"):
+        declared = station.needs_for(order)
+    else:
+        declared = getattr(station, "resources", None)
     if declared is None:
         return Needs()
     if isinstance(declared, Needs):

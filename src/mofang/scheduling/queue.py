@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.devices.capacity import Needs
-from mofang.errors import MofangError, NotFoundError
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.placement import needs_from
 from mofang.scheduling.retry import backoff_s
@@ -144,8 +144,9 @@ class Queue:
 
     # -- submitting ----------------------------------------------------------------------------------
     def enqueue(self, job_id: int, *, priority: int = 0, max_attempts: int | None = None,
-                needs: Needs | None = None) -> None:
-        """Queue a registered job for the workers."""
+                needs: Needs | None = None, resume: bool = False) -> None:
+        """Queue a registered job for the workers. `resume`: its caller claims it next (`mofang resume`), so a
+        held job still marked running (run outside the queue, its process killed) is taken over."""
         with self._write() as s:
             job = s.get(Job, job_id)
             if job is None:
@@ -154,9 +155,10 @@ class Queue:
                 raise QueueError(f"job {job_id} is {job.status}; only queued, interrupted or failed jobs can be queued")
             entry = self._entry(s, job)
             if entry.state == LEASED:
-                raise QueueError(f"job {job_id} is already running on worker {entry.lease_owner}")
-            if entry.state == HELD and job.status == "running":
-                raise QueueError(f"job {job_id} is running in the foreground (`mofang run`)")
+                raise QueueError(f"job {job_id} is already running on worker {entry.lease_owner} (if that process "
+                                 f"was killed, its lease runs out within {self.config.lease_s:g}s)")
+            if entry.state == HELD and job.status == "running" and not resume:
+                raise QueueError(f"job {job_id} is running in the foreground, outside the queue")
             entry.state, entry.priority, entry.attempts, entry.not_before = QUEUED, int(priority), 0, 0.0
             entry.max_attempts = int(max_attempts or self.config.max_attempts)
             entry.needs = (needs or needs_from(entry.needs)).to_dict()
@@ -182,14 +184,7 @@ class Queue:
         now = self.clock()
         with self.serial() as s:
             self.reap(s, now)
-            live = s.execute(select(QueueEntry.tenant_id, QueueEntry.lease_node, QueueEntry.needs)
-                             .where(QueueEntry.state == LEASED)).all()
-            running: dict[str, int] = defaultdict(int)
-            reserved: list[Needs] = []
-            for tenant, lease_node, needs in live:
-                running[tenant] += 1
-                if lease_node == node:
-                    reserved.append(needs_from(needs))
+            running, reserved = _placed(s, node)
             query = (select(QueueEntry).join(Job, Job.id == QueueEntry.job_id)
                      .where(QueueEntry.state == QUEUED, QueueEntry.not_before <= now,
                             QueueEntry.cancel_requested.is_(False), Job.status.in_(RUNNABLE_JOB))
@@ -208,10 +203,7 @@ class Queue:
             limits = self._quotas(s, list(by_tenant))
             used = self._cpu_today(s, [t for t, q in limits.items() if q.cpu_minutes_per_day is not None], now)
             for tenant in sorted(by_tenant, key=lambda t: (running[t], served.get(t) or 0, t)):
-                quota = limits.get(tenant, Quota(tenant))
-                if quota.max_running is not None and running[tenant] >= quota.max_running:
-                    continue
-                if quota.cpu_minutes_per_day is not None and used.get(tenant, 0.0) >= 60 * quota.cpu_minutes_per_day:
+                if _at_quota(limits.get(tenant, Quota(tenant)), running[tenant], used.get(tenant, 0.0)):
                     continue
                 for entry in by_tenant[tenant]:
                     needs = needs_from(entry.needs, where=f"job {entry.job_id}")
@@ -219,6 +211,42 @@ class Queue:
                         continue
                     return self._lease(s, entry, worker, node, needs, executor, now)
             return None
+
+    def claim_job(self, job_id: int, worker: str, *, node: str, fits: Fits | None = None,
+                  executor: str = "local") -> Claim | None:
+        """Lease this one job for `worker` (a foreground run claims the job it queued, and no other), or None
+        while it cannot: it is not queued (a worker has it, it is held or it ended), its tenant is at a quota,
+        or its needs do not fit `node` beside the jobs placed there. A retry's backoff does not apply: the
+        job's owner asks for it now."""
+        now = self.clock()
+        with self.serial() as s:
+            self.reap(s, now)
+            query = select(QueueEntry).where(QueueEntry.job_id == job_id)
+            entry = s.scalars(query if self.sqlite else query.with_for_update()).first()
+            if entry is None:
+                raise NotFoundError(f"no job {job_id}")
+            status = s.scalar(select(Job.status).where(Job.id == job_id))
+            if entry.state != QUEUED or entry.cancel_requested or status not in RUNNABLE_JOB:
+                return None
+            running, reserved = _placed(s, node)
+            quota = self._quotas(s, [entry.tenant_id]).get(entry.tenant_id, Quota(entry.tenant_id))
+            used = self._cpu_today(s, [entry.tenant_id] if quota.cpu_minutes_per_day is not None else [], now)
+            if _at_quota(quota, running[entry.tenant_id], used.get(entry.tenant_id, 0.0)):
+                return None
+            needs = needs_from(entry.needs, where=f"job {job_id}")
+            if fits is not None and not fits(needs, reserved):
+                return None
+            return self._lease(s, entry, worker, node, needs, executor, now)
+
+    def hold(self, job_id: int) -> bool:
+        """Take a queued job back from the workers (its foreground run stopped waiting for it): held until
+        `mofang resume` or `mofang jobs retry`. False when it is not queued (a worker has it, or it ended)."""
+        with self.serial() as s:
+            entry = s.get(QueueEntry, job_id)
+            if entry is None or entry.state != QUEUED:
+                return False
+            entry.state = HELD
+            return True
 
     def _lease(self, s: Session, entry: QueueEntry, worker: str, node: str, needs: Needs, executor: str,
                now: float) -> Claim:
@@ -291,12 +319,13 @@ class Queue:
             return "cancel" if cancel else "ok"
 
     def finish(self, claim: Claim, outcome: str, *, cpu_s: float, run_s: float, error_kind: str | None = None,
-               error: str | None = None) -> str | None:
+               error: str | None = None, requeue: bool = True) -> str | None:
         """Record how an attempt ended; returns the entry's new state, or None when the lease was lost.
 
         outcome: "done" | "rejected" (the job's end), "cancelled", "failed" (error_kind "permanent" ends it;
         "transient" retries with backoff while attempts remain) or "interrupted" (the worker was stopped: the
-        job is queued again at once and the attempt is not counted).
+        job is queued again at once and the attempt is not counted). With `requeue` False (a foreground run)
+        nothing goes back to the workers: an interrupted job is held for `mofang resume`, a failure is final.
         """
         now = self.clock()
         with self._write() as s:
@@ -318,10 +347,11 @@ class Queue:
                 entry.state, entry.error_kind, entry.last_error, entry.sweep_due = CANCELLED, "cancelled", None, True
                 _set_job(job, "cancelled", "cancelled by request")
             elif outcome == "interrupted":
-                entry.state, entry.not_before, entry.attempts = QUEUED, now, max(0, entry.attempts - 1)
+                entry.state = QUEUED if requeue else HELD
+                entry.not_before, entry.attempts = now, max(0, entry.attempts - 1)
             elif outcome == FAILED:
                 entry.error_kind, entry.last_error, entry.sweep_due = error_kind, error, True
-                if error_kind == "transient" and entry.attempts < entry.max_attempts:
+                if requeue and error_kind == "transient" and entry.attempts < entry.max_attempts:
                     entry.state = QUEUED
                     entry.not_before = now + backoff_s(entry.attempts, base_s=self.config.backoff_s,
                                                        max_s=self.config.backoff_max_s)
@@ -348,7 +378,7 @@ class Queue:
                 entry.cancel_requested = True
                 return "cancelling"
             if job.status == "running":
-                raise QueueError(f"job {job_id} is running in the foreground (`mofang run`); stop it there (Ctrl-C)")
+                raise QueueError(f"job {job_id} runs in the foreground, outside the queue; stop it there (Ctrl-C)")
             if job.status not in RUNNABLE_JOB:
                 raise QueueError(f"job {job_id} is already {job.status}")
             entry.state, entry.finished_at, entry.error_kind = CANCELLED, utcnow(), "cancelled"
@@ -366,7 +396,7 @@ class Queue:
             if entry.state == LEASED:
                 raise QueueError(f"job {job_id} is running on worker {entry.lease_owner}")
             if job.status == "running":
-                raise QueueError(f"job {job_id} is running in the foreground (`mofang run`), or its process was "
+                raise QueueError(f"job {job_id} is running in the foreground, outside the queue, or its process was "
                                  f"killed: then `mofang resume {job_id}` finishes it")
             if job.status not in (*RUNNABLE_JOB, "cancelled"):
                 raise QueueError(f"job {job_id} is {job.status}; only failed, cancelled or interrupted jobs are "
@@ -453,6 +483,25 @@ class Queue:
         with self.meta.session() as s:
             return not s.scalar(select(func.count()).select_from(QueueEntry)
                                 .where(QueueEntry.state.in_((QUEUED, LEASED))))
+
+
+def _placed(s: Session, node: str) -> tuple[dict[str, int], list[Needs]]:
+    """Leased jobs now: how many each tenant runs, and the needs of those placed on `node`."""
+    running: dict[str, int] = defaultdict(int)
+    reserved: list[Needs] = []
+    for tenant, lease_node, needs in s.execute(select(QueueEntry.tenant_id, QueueEntry.lease_node, QueueEntry.needs)
+                                               .where(QueueEntry.state == LEASED)).all():
+        running[tenant] += 1
+        if lease_node == node:
+            reserved.append(needs_from(needs))
+    return running, reserved
+
+
+def _at_quota(quota: Quota, running: int, cpu_s_today: float) -> bool:
+    """Whether the tenant must wait: it runs its most jobs at once, or spent its CPU minutes today."""
+    if quota.max_running is not None and running >= quota.max_running:
+        return True
+    return quota.cpu_minutes_per_day is not None and cpu_s_today >= 60 * quota.cpu_minutes_per_day
 
 
 def _clear_lease(entry: QueueEntry) -> None:

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mofang.core.errors import MofangError
 from mofang.devices.capacity import Needs
-from mofang.errors import MofangError
 from mofang.scheduling.log import JsonLog, JsonProgress
 from mofang.scheduling.queue import Claim, Queue
 from mofang.scheduling.retry import classify
@@ -138,7 +138,7 @@ class RayWorker:
         return mark
 
     def _submit(self, claim: Claim, keeper: LeaseKeeper, claim_s: float) -> None:
-        from mofang.config import settings
+        from mofang.core.config import settings
 
         options: dict[str, Any] = {"num_cpus": claim.needs.cpus, "num_gpus": claim.needs.gpu}
         if claim.needs.memory_gb:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 Kind = Literal["permanent", "transient"]
 

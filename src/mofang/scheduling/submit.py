@@ -8,7 +8,7 @@ from typing import Any
 
 from mofang.orders import Order
 from mofang.orders import submit as intake
-from mofang.scheduling.placement import job_needs
+from mofang.scheduling.placement import order_needs
 from mofang.scheduling.queue import Queue
 from mofang.store import MetaStore
 
@@ -18,10 +18,8 @@ def submit(order: Order, meta: MetaStore, *, priority: int = 0, max_attempts: in
            stations: Sequence[Any] | None = None) -> int:
     """Admit the order (validation, every source readable, target present), register its job and queue it;
     returns the job id. `stations` overrides the standard line's needs (tests)."""
-    from mofang.line import stations_for
-
     job_id = intake(order, meta, source_file=source_file, actor=actor)
-    needs = job_needs(stations if stations is not None else stations_for(order))
+    needs = order_needs(order, stations)
     queue = Queue(meta)
     try:
         queue.enqueue(job_id, priority=priority, max_attempts=max_attempts, needs=needs)

@@ -1,8 +1,11 @@
 """SQLAlchemy tables of the scheduling service: one queue entry per job, and per-tenant quotas.
 
-Every job gets its queue entry in the same flush that inserts it (state `held`: run in the foreground by
-`mofang run`, invisible to workers) so the queue and the job table can never disagree; `enqueue` turns a held
-entry into a queued one. Entries carry `tenant_id`, so the security center's tenant scope covers them.
+Every job gets its queue entry in the same flush that inserts it (state `held`: registered but not queued,
+invisible to workers) so the queue and the job table can never disagree; `enqueue` turns a held entry into a
+queued one. `mofang run` queues its job and claims it in its own process (`scheduling.foreground`), so it shows
+as queued, leased, then done like any other; held are jobs run by the line runner directly, and those stopped
+in the foreground (Ctrl-C) until `mofang resume`. Entries carry `tenant_id`, so the security center's tenant
+scope covers them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from mofang.store.models import Base, Job, utcnow
 
-#: Entry states. `held`: not for workers (a foreground run, or registered but not yet queued).
+#: Entry states. `held`: not for workers (registered but not yet queued, or stopped in the foreground).
 HELD, QUEUED, LEASED = "held", "queued", "leased"
 DONE, REJECTED, FAILED, CANCELLED = "done", "rejected", "failed", "cancelled"
 STATES = (HELD, QUEUED, LEASED, DONE, REJECTED, FAILED, CANCELLED)

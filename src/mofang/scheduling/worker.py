@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mofang.core.errors import MofangError
 from mofang.devices.capacity import Needs
-from mofang.errors import MofangError
 from mofang.scheduling import metrics
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.janitor import sweep_due
@@ -150,7 +150,7 @@ def serve(spec: WorkerSpec, stop: threading.Event | None = None) -> int:
         os.environ["MOFANG_HOME"] = spec.home
     if spec.db_url:
         os.environ["MOFANG_DB_URL"] = spec.db_url
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.store import ArtifactStore, MetaStore
 
     home = settings().home
@@ -283,11 +283,13 @@ class LocalWorker:
         _interrupt_main()
 
 
-def run_job(claim: Claim, meta: Any, artifacts: Any, stations: Sequence[Any] | None, log: JsonLog) -> Outcome:
-    """One attempt at a claimed job through the line runner (resuming at its first unfinished process)."""
+def run_job(claim: Claim, meta: Any, artifacts: Any, stations: Sequence[Any] | None, log: JsonLog,
+            display: Any = None) -> Outcome:
+    """One attempt at a claimed job through the line runner (resuming at its first unfinished process);
+    `display`: a Progress that shows it as well (the console of `mofang run`)."""
     from mofang.line import JobFailed, run
 
-    progress = JsonProgress(log, claim.job_id, claim.tenant, claim.attempt)
+    progress = JsonProgress(log, claim.job_id, claim.tenant, claim.attempt, display=display)
     try:
         job = run(claim.job_id, meta=meta, artifacts=artifacts, progress=progress, stations=stations)
         return Outcome(job.status, stations=progress.stations)
@@ -302,12 +304,13 @@ def run_job(claim: Claim, meta: Any, artifacts: Any, stations: Sequence[Any] | N
 
 
 def record(queue: Queue, log: JsonLog, claim: Claim, outcome: Outcome, *, cpu_s: float, run_s: float,
-           executor: str, beats: tuple[int, float] = (0, 0.0)) -> str | None:
+           executor: str, beats: tuple[int, float] = (0, 0.0), requeue: bool = True) -> str | None:
     """Write an attempt's end to the queue, the metrics and the log; returns the entry's new state.
-    `beats`: the attempt's heartbeats and the seconds they took (for the scheduler's overhead)."""
+    `beats`: the attempt's heartbeats and the seconds they took (for the scheduler's overhead); `requeue`: see
+    `Queue.finish`."""
     began = time.perf_counter()
     state = queue.finish(claim, outcome.outcome, cpu_s=cpu_s, run_s=run_s, error_kind=outcome.error_kind,
-                         error=outcome.error)
+                         error=outcome.error, requeue=requeue)
     finish_s = time.perf_counter() - began
     metrics.ATTEMPT_SECONDS.labels(outcome.outcome, executor).observe(run_s)
     for station, status, seconds in outcome.stations:
@@ -327,7 +330,7 @@ def record(queue: Queue, log: JsonLog, claim: Claim, outcome: Outcome, *, cpu_s:
 
 def housekeeping(queue: Queue, log: JsonLog) -> None:
     """Take up expired leases and sweep orphaned artifacts; a busy database only delays it."""
-    from mofang.config import settings
+    from mofang.core.config import settings
 
     try:
         with queue.serial() as s:
@@ -379,7 +382,7 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
     import multiprocessing as mp
     import tempfile
 
-    from mofang.config import settings
+    from mofang.core.config import settings
     from mofang.scheduling.ops_api import serve_ops
     from mofang.store import MetaStore
 

@@ -17,7 +17,7 @@ from sqlalchemy import Text, cast, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.security.signing import FactoryKey, verify_signature
 from mofang.security.tables import AuditEvent
 from mofang.store.meta import MetaStore

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.security.identity import Identity, Role
 
 if TYPE_CHECKING:

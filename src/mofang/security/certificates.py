@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.security.audit import ORDER_DESTROYED, TENANT_DESTROYED, AuditLog, canonical_json
 from mofang.security.signing import FactoryKey, load_public_key, public_key_id, verify_signature
 

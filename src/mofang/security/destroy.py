@@ -13,8 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from mofang.errors import NotFoundError
-from mofang.products.tables import forget as forget_products
+from mofang.core.errors import NotFoundError
 from mofang.security.audit import ORDER_DESTROYED, TENANT_DESTROYED, AuditLog
 from mofang.security.certificates import issue_certificate
 from mofang.security.keys import KeyRing
@@ -31,6 +30,7 @@ from mofang.store.models import (
     StationRun,
     utcnow,
 )
+from mofang.store.tables import unit_table_modules
 
 DESTROYED = "destroyed"
 
@@ -58,9 +58,10 @@ def plan_order(meta: MetaStore, artifacts: ArtifactStore, tenant: str, order_id:
             plan.kept.append({"path": str(path), "reason": "also used by another order of this tenant"})
         elif path.exists():
             plan.folders.append(path)
-    from mofang.products.tables import listed_copies
-
-    plan.folders += [p for p in listed_copies(meta, tenant, order_id) if p.exists() and p not in plan.folders]
+    for module in unit_table_modules():  # copies a unit made outside the job folders (marketplace listings)
+        copies = getattr(module, "order_copies", None)
+        if copies is not None:
+            plan.folders += [p for p in copies(meta, tenant, order_id) if p.exists() and p not in plan.folders]
     return plan
 
 
@@ -170,7 +171,7 @@ def _forget_order(meta: MetaStore, tenant: str, order_id: str) -> None:
         jobs = [job.id for job in record.jobs]
         _forget_runs(s, jobs)
         s.execute(delete(ProductVersion).where(ProductVersion.job_id.in_(jobs)))
-        forget_products(s, tenant, [order_id])  # aliases, lineage, feedback rows, listings of the order's product
+        _forget(s, tenant, [order_id])  # every unit's rows of the order: aliases, lineage, feedback, listings
         for job in record.jobs:
             job.status, job.spec, job.outcome, job.error, job.finished_at = DESTROYED, {}, {}, None, utcnow()
         record.spec = {"retention_days": (record.spec or {}).get("retention_days"), "destroyed": True}
@@ -188,8 +189,16 @@ def _forget_tenant(meta: MetaStore, tenant: str) -> None:
         products = list(s.scalars(select(Product.id).where(Product.tenant_id == tenant)))
         s.execute(delete(ProductVersion).where(ProductVersion.product_id.in_(products)))
         s.execute(delete(Product).where(Product.id.in_(products)))
-        forget_products(s, tenant)
+        _forget(s, tenant, None)
         s.execute(delete(Job).where(Job.id.in_(jobs)))
         s.execute(delete(OrderRecord).where(OrderRecord.tenant_id == tenant))
         for key in s.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant, ApiKey.revoked_at.is_(None))):
             key.revoked_at = utcnow()
+
+
+def _forget(session: Any, tenant: str, orders: list[str] | None) -> None:
+    """Delete what each unit's tables hold about these orders of the tenant (all of them when None)."""
+    for module in unit_table_modules():
+        forget = getattr(module, "forget", None)
+        if forget is not None:
+            forget(session, tenant, orders)

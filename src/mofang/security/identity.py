@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from mofang.config import settings
-from mofang.errors import MofangError, NotFoundError
+from mofang.core.config import settings
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.security.tables import ApiKey
 from mofang.store.models import Tenant, utcnow
 

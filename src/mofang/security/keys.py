@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.security.tables import OrderKey, TenantKey
 from mofang.store.models import Tenant, utcnow
 

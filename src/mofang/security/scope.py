@@ -27,7 +27,7 @@ from sqlalchemy import Column, event, inspect, select
 from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import ColumnElement
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.security.authz import Forbidden
 from mofang.security.identity import Identity
 from mofang.store.models import Base, Job, ProcessRun, Product, ProductVersion, StationRun, Tenant

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 KEY_FILE = "factory_ed25519.pem"
 KEY_ENV = "MOFANG_FACTORY_KEY"

@@ -7,12 +7,15 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from mofang.config import settings
+from mofang.core.config import settings
 
-if TYPE_CHECKING:
-    from mofang.security.vault import Vault
+
+class Sealer(Protocol):
+    """Encrypts a file for a tenant (the security center's Vault), bound to the place it will be renamed to."""
+
+    def seal(self, tenant: str, source: Path, destination: Path, final: Path, *, order: str | None = None) -> None: ...
 
 _CHUNK = 1 << 20
 
@@ -52,7 +55,7 @@ class ArtifactStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def put_dir(self, tenant: str, kind: str, source: Path, vault: Vault | None = None) -> tuple[str, Path]:
+    def put_dir(self, tenant: str, kind: str, source: Path, vault: Sealer | None = None) -> tuple[str, Path]:
         """Copy a finished folder into the store (each file encrypted when a vault is given); returns
         (digest of the plaintext tree, stored path). Idempotent."""
         digest = tree_digest(source)

@@ -6,25 +6,29 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-import mofang.products.tables  # noqa: F401  (registers the product engineering tables in the same schema)
-import mofang.scheduling.tables  # noqa: F401  (registers the scheduling tables in the same schema)
-import mofang.security.tables  # noqa: F401  (registers the security tables in the same schema)
-from mofang.config import settings
-from mofang.errors import NotFoundError
+from mofang.core.config import settings
+from mofang.core.errors import NotFoundError
 from mofang.store.models import Base, Job, OrderRecord, Product, ProductVersion, Tenant, utcnow
+from mofang.store.tables import load_unit_tables
+
+
+class SessionScope(Protocol):
+    """What restricts a session (the security center's TenantScope): installed on every session of a view."""
+
+    def install(self, session: Session) -> Session: ...
 
 
 class MetaStore:
-    """Owns the engine and sessions; creates the schema on first use. `scoped(identity)` gives a view whose
-    every session is restricted to that identity's tenant at the security center's chokepoint."""
+    """Owns the engine and sessions; creates the schema (every unit's tables) on first use. `scoped(scope)` gives
+    a view whose every session is restricted by `scope` (the security center's chokepoint)."""
 
-    scope: Any = None  # a mofang.security.scope.TenantScope installed on every session of this view
+    scope: SessionScope | None = None  # installed on every session of this view
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or settings().db_url
@@ -33,16 +37,15 @@ class MetaStore:
         self.engine: Engine = create_engine(self.url, future=True, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        load_unit_tables()
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def scoped(self, identity: Any) -> MetaStore:
-        """This store seen by identity: a tenant identity's sessions see and touch only its tenant's rows
-        (an operator's are unscoped). Shares the engine; cheap to make per request."""
-        from mofang.security.scope import TenantScope
-
+    def scoped(self, scope: SessionScope) -> MetaStore:
+        """This store seen through `scope` (`TenantScope.of(identity)`: a tenant identity's sessions see and touch
+        only its tenant's rows, an operator's are unscoped). Shares the engine; cheap to make per request."""
         view = copy.copy(self)
-        view.scope = TenantScope.of(identity)
+        view.scope = scope
         return view
 
     @contextmanager

@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pandas as pd
 
+from mofang.core.errors import MofangError
 from mofang.data.instructions.frame import row_ids, sample
-from mofang.errors import MofangError
 
 SHORT_PROMPT = 100  # below this median length (characters) prompts are compared by 3-grams
 _NOT_WORD = re.compile(r"[\W_]+")

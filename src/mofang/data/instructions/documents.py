@@ -8,8 +8,8 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
+from mofang.core.errors import MofangError
 from mofang.data.instructions.frame import canonical_frame
-from mofang.errors import MofangError
 
 DEFAULT_TEMPLATE = "请根据《{title}》介绍：{lead}"
 TEMPLATE_FIELDS = ("title", "lead", "passage")

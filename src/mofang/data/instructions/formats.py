@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError, MofangError
 from mofang.data.instructions.frame import canonical_frame, history_text, row_ids, sample
-from mofang.errors import DataError, MofangError
 
 FORMATS = ("auto", "alpaca", "lawbench", "sharegpt", "qa")
 LAYOUTS = ("alpaca: instruction, input (optional), output; optional system, history ([[user, assistant], ...])",

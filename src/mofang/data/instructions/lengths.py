@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from mofang.core.errors import MofangError
 from mofang.data.instructions.frame import row_ids, sample
-from mofang.errors import MofangError
 
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 

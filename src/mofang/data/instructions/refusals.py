@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mofang.core.errors import DataError, MofangError
 from mofang.data.encoding import decode_text
 from mofang.data.instructions.frame import canonical_frame
-from mofang.errors import DataError, MofangError
 
 EVAL_FRACTION = 0.25
 

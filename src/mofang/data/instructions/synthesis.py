@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import MofangError
+from mofang.core.metrics.generation import grounding, support, tokens
 from mofang.data.instructions.frame import canonical_frame
-from mofang.errors import MofangError
-from mofang.evaluation.generation_metrics import grounding, support, tokens
 from mofang.evaluation.judge import ChatClient
 
 PROMPTS = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.orders.schema import Order
 
 MAX_LISTED = 5  # unknown ids named in an error

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 ROW = "__row__"  # 1-based row number across the stacked sources; every table an operator sees has it
 SAMPLE = 50  # dropped rows listed by id in a trace; the count is always complete
@@ -136,7 +136,7 @@ class Operator:
                         params=self.params.model_dump(exclude_defaults=True), rows_in=table.num_rows)
         started = time.perf_counter()
         if self.batched and ctx.executor == "ray" and table.num_rows > ctx.batch_rows:
-            from mofang.scheduling.raydata import map_batches_on_ray
+            from mofang.data.ops.raydata import map_batches_on_ray  # Ray is optional and heavy: loaded when used
 
             out = map_batches_on_ray(self, table, ctx, trace)
         elif self.batched and table.num_rows > ctx.batch_rows:

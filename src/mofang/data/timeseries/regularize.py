@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from mofang.core.errors import DataError
 from mofang.data.dates import detect_dayfirst, parse_dates
-from mofang.errors import DataError
 
 FILLED = "__filled__"  # True on a time step that was missing from the data and filled in
 SINGLE_SERIES = "all"  # the series id of an order without a series column

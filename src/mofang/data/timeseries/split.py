@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 MIN_TRAIN = 4  # steps a series needs before its valid window to be fitted at all
 

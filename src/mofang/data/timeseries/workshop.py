@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.data.timeseries.regularize import FILLED, SeriesSpec, regularize, season_length_for
 from mofang.data.timeseries.split import time_split
-from mofang.errors import DataError
 from mofang.line.context import StationContext
 
 

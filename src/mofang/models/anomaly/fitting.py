@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.core.metrics.anomaly import anomaly_metrics
 from mofang.data.sensors import labels_of
-from mofang.evaluation.anomaly_metrics import anomaly_metrics
 from mofang.models.anomaly.detectors import DETECTORS, Detector, EitherDetector
 from mofang.models.anomaly.features import segments
 from mofang.models.anomaly.model import AnomalyModel, smooth_scores

@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.anomaly.fitting import FAMILIES, choose, fit_detectors
 from mofang.models.anomaly.model import AnomalyModel
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.llm import templates
 from mofang.models.transformer.runtime import load_tokenizer, quiet_transformers, require_nlp
 

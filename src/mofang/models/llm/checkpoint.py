@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.llm.templates import chat_template
 from mofang.models.transformer.catalog import resolve_entry
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from mofang.config import settings
-from mofang.errors import MofangError
+from mofang.core.config import settings
+from mofang.core.errors import MofangError
 
 # errors where the request never reached a model: worth another try (a read timeout is not: generation is slow)
 _RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError,

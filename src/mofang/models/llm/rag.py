@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.llm.templates import Message
 
 REFUSALS = {"zh": "抱歉，资料中没有找到这个问题的答案。",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 IGNORE = -100  # label of a token the loss does not read (prompt, system, user turns, padding)
 CHATML = (

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.llm.checkpoint import BaseCheckpoint, choose_method, open_base
 from mofang.models.llm.conversations import conversations
 from mofang.models.llm.sft import TrialConfig, merge_adapter, read_result, train_sft

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[.!?])\s+|\n+")
 

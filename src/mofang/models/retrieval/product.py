@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mofang.errors import DataError, MofangError
+from mofang.core.errors import DataError, MofangError
 from mofang.models.retrieval.bm25 import BM25, top_k
 from mofang.models.retrieval.dense import MAX_UNK_RATIO, DenseIndex, Encoder, HFEncoder, LSAEncoder
 from mofang.models.retrieval.hybrid import Fusion, tune_fusion

@@ -11,7 +11,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from mofang.errors import DataError
+from mofang.core.errors import DataError
 from mofang.models.features import FeaturePipeline
 
 TextMode = Literal["text-sparse", "text-raw"]

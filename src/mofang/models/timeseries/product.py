@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.saved import SavedModel
 from mofang.models.timeseries.forecasters import Forecaster, make_forecaster
 from mofang.models.timeseries.intervals import ConformalIntervals

@@ -99,7 +99,7 @@ def train_forecast(ctx: StationContext, plan: dict[str, Any], dataset: dict[str,
             records.append(blend)
     built = [r for r in records if not r.get("skipped")]
     if not built:
-        from mofang.errors import MofangError
+        from mofang.core.errors import MofangError
 
         raise MofangError("no forecast family could be trained; see the reasons of this process")
     ctx.save("candidates", records)

@@ -12,8 +12,8 @@ import optuna
 import pandas as pd
 import scipy.sparse as sp
 
-from mofang.errors import MofangError
-from mofang.evaluation.metrics import compute_metrics
+from mofang.core.errors import MofangError
+from mofang.core.metrics.predictive import compute_metrics
 from mofang.models.candidate import Candidate
 from mofang.models.features import FeaturePipeline
 from mofang.models.labels import indicator, is_classification, label_lists

@@ -10,8 +10,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from mofang.errors import MofangError
-from mofang.evaluation.metrics import compute_metrics
+from mofang.core.errors import MofangError
+from mofang.core.metrics.predictive import compute_metrics
 from mofang.models.registry import trainer
 from mofang.models.trainers.base import Trainer, default_metric
 from mofang.models.transformer.catalog import CatalogEntry, catalog_path, load_catalog, resolve_entry

@@ -10,8 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mofang.config import settings
-from mofang.errors import MofangError
+from mofang.core.config import settings
+from mofang.core.errors import MofangError
 
 Kind = Literal["encoder", "causal-lm"]
 CATALOG_FILE = "catalog.yaml"

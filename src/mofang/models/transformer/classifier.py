@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 from mofang.models.transformer.runtime import (
     quiet_transformers,
     require_nlp,

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 INSTALL_HINT = "install mofang[nlp] (pip install -c constraints.txt -e '.[nlp]')"
 

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 Variant = Literal["qwen", "qwen3.6"]
 ENDOFTEXT = "<|endoftext|>"

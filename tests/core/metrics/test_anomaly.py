@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mofang.evaluation.anomaly_metrics import anomaly_metrics, runs
+from mofang.core.metrics.anomaly import anomaly_metrics, runs
 
 
 def test_runs_split_at_segment_boundaries() -> None:

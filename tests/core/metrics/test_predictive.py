@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mofang.evaluation import compute_metrics
+from mofang.core.metrics import compute_metrics
 
 
 def test_binary_matches_sklearn():

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from mofang.errors import MofangError
-from mofang.evaluation.generation_metrics import (
+from mofang.core.errors import MofangError
+from mofang.core.metrics.generation import (
     bleu,
     choice_letter,
     claims,

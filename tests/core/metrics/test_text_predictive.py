@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mofang.evaluation.metrics import compute_metrics, per_class_report
+from mofang.core.metrics.predictive import compute_metrics, per_class_report
 from mofang.evaluation.plots import classification_plots, multilabel_plots
 from mofang.evaluation.report import render_report
 

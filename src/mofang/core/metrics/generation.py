@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mofang.errors import MofangError
+from mofang.core.errors import MofangError
 
 # Han (incl. extension A and compatibility), kana and Hangul: scripts written without spaces, one token a character
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
