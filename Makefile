@@ -33,8 +33,11 @@ demo: $(VENV)/.installed fonts
 test: $(VENV)/.installed-test fonts
 	$(BIN)/python -m pytest -q
 
+# style, the import layers (pyproject.toml [tool.importlinter]) and types ([tool.mypy])
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed
 	$(BIN)/pip install -q -c constraints.txt -e ".[bench]"

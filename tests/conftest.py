@@ -49,7 +49,7 @@ def artifacts(home: Path):
 @pytest.fixture()
 def make_ctx(meta, artifacts) -> Callable:
     """Build a StationContext for an Order, with its job registered in the store."""
-    from mofang.line import SilentProgress, StationContext
+    from mofang.station import SilentProgress, StationContext
 
     def factory(order, station: str = "test"):
         job_id = meta.register_job(order.tenant, order.id, order.task.value,

@@ -134,8 +134,8 @@ def _visible_tenant(meta, tenant: str | None) -> str | None:
 def _finish(job_id: int) -> None:
     """Claim the queued job with a worker in this process (the path of `mofang worker`), run it with progress,
     then print its outcome."""
-    from mofang.line import ConsoleProgress
     from mofang.scheduling.foreground import run_here
+    from mofang.station import ConsoleProgress
 
     meta = _meta()
     try:
@@ -383,7 +383,7 @@ def data_run(recipe_file: Annotated[Path, typer.Argument(help="A data job: sourc
     """Run a data recipe over its sources and publish a dataset version with its data card."""
     from mofang.core.config import settings
     from mofang.data.job import load_data_job, run_data_job
-    from mofang.line import ConsoleProgress
+    from mofang.station import ConsoleProgress
 
     try:
         job = load_data_job(recipe_file)

@@ -109,8 +109,8 @@ def improve(product: Annotated[str, typer.Argument(help="The product to retrain 
             tenant: Annotated[str | None, typer.Option()] = None,
             min_feedback: Annotated[int, typer.Option(help="New feedback rows needed to start")] = 1) -> None:
     """Retrain a product on its order's data plus its feedback; promote the result only if it beats the champion."""
-    from mofang.line import ConsoleProgress
-    from mofang.products.improve import improve as run_improvement
+    from mofang.scheduling.improve import improve as run_improvement
+    from mofang.station import ConsoleProgress
 
     cli = _cli()
     try:

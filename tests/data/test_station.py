@@ -95,8 +95,8 @@ def test_full_run_on_a_messy_gbk_table(loans_csv: Path, make_ctx) -> None:
 
 
 def test_runs_under_the_line_runner(loans_csv: Path, make_ctx, meta) -> None:
-    from mofang.line import SilentProgress
     from mofang.line.runner import _run_station
+    from mofang.station import SilentProgress
     from mofang.store.models import ProcessRun
 
     ctx = make_ctx(parse_order(ORDER.format(path=loans_csv)), station="data")

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from mofang.core.errors import DataError
-from mofang.line import Station, StationContext
+from mofang.station import Station, StationContext
 
 
 def _bump(ctx: StationContext, name: str) -> None:

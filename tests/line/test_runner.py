@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from mofang.core.errors import MofangError
-from mofang.line import JobFailed, Station, run
+from mofang.line import JobFailed, run
 from mofang.orders import Order
+from mofang.station import Station
 from mofang.store.models import ProcessRun
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -139,7 +140,7 @@ def test_missing_inputs_are_reported(meta, artifacts) -> None:
 def test_objects_alive_before_a_job_are_left_out_of_collections_while_it_runs(meta, artifacts) -> None:
     import gc
 
-    from mofang.line import Station, StationContext
+    from mofang.station import Station, StationContext
 
     seen: list[int] = []
 

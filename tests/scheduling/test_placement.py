@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mofang.devices.capacity import Needs
-from mofang.line import Station
 from mofang.line.runner import stations_for
 from mofang.orders import Order
 from mofang.scheduling.placement import job_needs, local_capacity, needs_from
+from mofang.station import Station
 
 
 class Light(Station):

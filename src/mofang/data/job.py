@@ -27,8 +27,8 @@ from mofang.data.pipeline import op_context, run_operators
 from mofang.data.profile import profile_frame
 from mofang.data.recipes import Recipe, RecipeOverride, Step, build_recipe
 from mofang.data.sources import read_granted
-from mofang.line.progress import Progress, SilentProgress
 from mofang.orders.schema import SLUG, Columns, Source, Task
+from mofang.station.progress import Progress, SilentProgress
 from mofang.store import MetaStore, file_digest
 
 STATION = "data"

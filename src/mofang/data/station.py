@@ -29,9 +29,9 @@ from mofang.data.split_leakage import held_out_copies
 from mofang.data.types import coerce
 from mofang.data.windows import label_from_windows
 from mofang.devices.capacity import Needs
-from mofang.line.context import StationContext
-from mofang.line.station import Station
 from mofang.orders.schema import TEXT_TASKS, Task
+from mofang.station.context import StationContext
+from mofang.station.contract import Station
 from mofang.store import file_digest
 
 SAMPLE = 10

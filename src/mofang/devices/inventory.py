@@ -13,11 +13,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from mofang.core.raycluster import RAY_ENV
+
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 SELF_CGROUP = Path("/proc/self/cgroup")
-RAY_ENV = "MOFANG_RAY_ADDRESS"
 GiB = 1024**3
 
 # cgroup v1 writes "no limit" as a huge page-aligned number (e.g. 9223372036854771712), not "max".

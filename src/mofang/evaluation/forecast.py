@@ -12,11 +12,11 @@ import pandas as pd
 from mofang.core.plots import render_png
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report
-from mofang.line.context import StationContext
 from mofang.models.timeseries.metrics import ID, POINT, TIME, VALUE, forecast_metrics, quantile_column
 from mofang.models.timeseries.panel import history_and_test, to_panel
 from mofang.models.timeseries.product import ForecastModel
 from mofang.orders.schema import FORECAST_METRICS
+from mofang.station.context import StationContext
 
 PLOTTED_SERIES = 4
 LATENCY_CALLS = 200

@@ -17,10 +17,10 @@ from mofang.core.metrics.generation import choice_letter, grounding, is_refusal,
 from mofang.core.plots import render_png
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report
-from mofang.line.context import StationContext
 from mofang.models.llm.conversations import PASSAGES, conversations
 from mofang.models.llm.workshop import rag_settings
 from mofang.orders.schema import GENERATION_METRICS
+from mofang.station.context import StationContext
 
 OUT_OF_DOMAIN_ROWS = 20  # out-of-domain questions asked per model for the refusal check
 CHOICE_SHARE = 0.9  # references read as option letters on at least this share: a multiple-choice set

@@ -23,11 +23,11 @@ from mofang.evaluation.scoring import (
     text_robustness,
     text_slices,
 )
-from mofang.line.context import StationContext
-from mofang.line.station import Station
 from mofang.models.candidate import Candidate
 from mofang.models.labels import indicator
 from mofang.orders.schema import METRICS_BY_TASK, Task
+from mofang.station.context import StationContext
+from mofang.station.contract import Station
 
 LATENCY_ROWS = 200
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from mofang.core.errors import MofangError
 from mofang.integration.edge import EDGE_ARCHIVE, build_edge_archive
 from mofang.integration.preprocess import NotExportable
-from mofang.line import StationContext
+from mofang.station import StationContext
 
 
 def no_edge_bundle(ctx: StationContext, why: str) -> str:

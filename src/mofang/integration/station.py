@@ -12,8 +12,8 @@ from mofang.core.errors import MofangError
 from mofang.devices.capacity import Needs
 from mofang.integration.agent_tool import write_tool_file
 from mofang.integration.model_card import model_card
-from mofang.line import Station, StationContext
 from mofang.products.monitoring import write_reference
+from mofang.station import Station, StationContext
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
 

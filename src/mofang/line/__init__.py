@@ -1,9 +1,6 @@
-"""The line: the Station contract, process records, progress and resume."""
+"""The line: runs a job's stations in order, records every process, resumes at the first unfinished one.
+The contract the stations implement is `mofang.station`."""
 
-from mofang.line.context import StationContext
-from mofang.line.progress import ConsoleProgress, Progress, SilentProgress
 from mofang.line.runner import JobFailed, run, stations_for
-from mofang.line.station import Station
 
-__all__ = ["ConsoleProgress", "JobFailed", "Progress", "SilentProgress", "Station", "StationContext",
-           "run", "stations_for"]
+__all__ = ["JobFailed", "run", "stations_for"]

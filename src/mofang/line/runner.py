@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import time
 import traceback
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.line.context import ProcessRecord, StationContext
-from mofang.line.progress import Progress, SilentProgress
-from mofang.line.station import Station
 from mofang.orders.schema import Order
 from mofang.security.scratch import seal_job_folder, unseal_job_folder
+from mofang.station.context import ProcessRecord, StationContext
+from mofang.station.contract import Station
+from mofang.station.progress import Progress, SilentProgress
 from mofang.store import ArtifactStore, MetaStore
 from mofang.store.models import Job, ProcessRun, StationRun, utcnow
 
@@ -186,8 +188,7 @@ def _set_station(meta: MetaStore, station_run_id: int, **fields: object) -> None
             setattr(row, key, value)
 
 
-def _jsonable(value: object) -> object:
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
     """Turn numpy scalars and other odd values into plain JSON values."""
-    import json
-
-    return json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    plain: dict[str, Any] = json.loads(json.dumps(value, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+    return plain

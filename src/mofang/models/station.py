@@ -12,8 +12,6 @@ import pandas as pd
 from mofang.core.errors import MofangError
 from mofang.core.metrics.predictive import compute_metrics, is_better
 from mofang.devices.capacity import Needs
-from mofang.line.context import StationContext
-from mofang.line.station import Station
 from mofang.models.anomaly.workshop import plan_anomaly, select_anomaly, train_anomaly
 from mofang.models.candidate import Candidate
 from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, greedy_blend
@@ -25,6 +23,8 @@ from mofang.models.timeseries.workshop import plan_forecast, select_forecast, tr
 from mofang.models.trainers.base import THRESHOLD_METRICS, tune_threshold
 from mofang.orders.schema import Order
 from mofang.products.market_base import market_candidates
+from mofang.station.context import StationContext
+from mofang.station.contract import Station
 
 # the transformer goes before the TF-IDF families: time it does not use (no GPU, no checkpoint that reads
 # the text) flows on to them instead of being lost at the end

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mofang.line import Station, StationContext
+from mofang.station import Station, StationContext
 
 
 class DeliveryStation(Station):

@@ -197,9 +197,9 @@ class Queue:
             by_tenant: dict[str, list[QueueEntry]] = defaultdict(list)
             for entry in candidates:
                 by_tenant[entry.tenant_id].append(entry)
-            served = dict(s.execute(select(QueueEntry.tenant_id, func.max(QueueEntry.claim_seq))
+            served: dict[str, int] = dict(s.execute(select(QueueEntry.tenant_id, func.max(QueueEntry.claim_seq))
                                     .where(QueueEntry.tenant_id.in_(list(by_tenant)))
-                                    .group_by(QueueEntry.tenant_id)).all())
+                                    .group_by(QueueEntry.tenant_id)).tuples().all())
             limits = self._quotas(s, list(by_tenant))
             used = self._cpu_today(s, [t for t, q in limits.items() if q.cpu_minutes_per_day is not None], now)
             for tenant in sorted(by_tenant, key=lambda t: (running[t], served.get(t) or 0, t)):
@@ -313,7 +313,7 @@ class Queue:
                                .values(heartbeat_at=now, lease_expires_at=now + self.config.lease_s,
                                        cpu_s=claim.cpu_base + cpu_s, run_s=claim.run_base + run_s)
                                .execution_options(synchronize_session=False))
-            if result.rowcount == 0:
+            if result.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
                 return "lost"
             cancel = s.scalar(select(QueueEntry.cancel_requested).where(QueueEntry.job_id == claim.job_id))
             return "cancel" if cancel else "ok"
@@ -436,7 +436,7 @@ class Queue:
         day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         return dict(s.execute(select(QueueEntry.tenant_id, func.sum(QueueEntry.cpu_s))
                               .where(QueueEntry.tenant_id.in_(tenants), QueueEntry.heartbeat_at >= day)
-                              .group_by(QueueEntry.tenant_id)).all())
+                              .group_by(QueueEntry.tenant_id)).tuples().all())
 
     # -- reading -------------------------------------------------------------------------------------
     def jobs(self, *, tenant: str | None = None, states: tuple[str, ...] | None = None,

@@ -15,28 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mofang.core.errors import MofangError
+from mofang.core.raycluster import connect
 from mofang.devices.capacity import Needs
 from mofang.scheduling.log import JsonLog, JsonProgress
 from mofang.scheduling.queue import Claim, Queue
 from mofang.scheduling.retry import classify
 from mofang.scheduling.worker import LeaseKeeper, Outcome, WorkerSpec, housekeeping, record
 
-RAY_ENV = "MOFANG_RAY_ADDRESS"
 DATA_EXECUTOR_ENV = "MOFANG_DATA_EXECUTOR"
-
-
-def connect(address: str | None = None) -> Any:
-    """Join the Ray cluster at `address` (or MOFANG_RAY_ADDRESS), reuse the Ray this process already started,
-    or start a local one."""
-    try:
-        import ray
-    except ImportError:
-        raise MofangError("the Ray executor needs Ray: pip install 'mofang[ray]'") from None
-    if not ray.is_initialized():
-        target = address or os.environ.get(RAY_ENV) or None
-        ray.init(address=target, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    return ray
 
 
 def run_job_task(job_id: int, tenant: str, attempt: int, home: str, db_url: str, line: str | None,

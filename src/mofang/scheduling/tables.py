@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    insert,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
@@ -84,7 +85,7 @@ quotas = Table(
 @event.listens_for(Job, "after_insert")
 def _hold_new_job(_mapper: Mapper[Any], connection: Connection, job: Job) -> None:
     """Give every new job its (held) queue entry in the same transaction."""
-    connection.execute(QueueEntry.__table__.insert().values(job_id=job.id, tenant_id=job.tenant_id, state=HELD))
+    connection.execute(insert(QueueEntry).values(job_id=job.id, tenant_id=job.tenant_id, state=HELD))
 
 
 __all__ = ["CANCELLED", "DONE", "FAILED", "HELD", "LEASED", "QUEUED", "REJECTED", "STATES", "TERMINAL",

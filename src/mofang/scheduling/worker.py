@@ -350,7 +350,9 @@ def housekeeping(queue: Queue, log: JsonLog) -> None:
 def _interrupt_main() -> None:
     """Ctrl-C for the main thread, where the job runs: a real SIGINT to that thread, so a blocking call
     (sleep, I/O) returns at once (`_thread.interrupt_main` only takes effect at the next bytecode)."""
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+    main = threading.main_thread().ident
+    if main is not None:  # always set for a started thread; None only before start
+        signal.pthread_kill(main, signal.SIGINT)
 
 
 def _cpu_seconds() -> float:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from mofang.core.raycluster import connect
 from mofang.data.ops.base import SAMPLE, OpContext, Operator, OpTrace
 
 _POSITION = "__mofang_position__"
@@ -27,8 +28,6 @@ def map_batches_on_ray(op: Operator, table: pa.Table, ctx: OpContext, trace: OpT
     import ray
 
     if not ray.is_initialized():
-        from mofang.scheduling.ray_executor import connect
-
         connect()
     remote_ctx = replace(ctx, on_progress=None)  # a callback into this process does not travel
     indexed = table.append_column(_POSITION, pa.array(np.arange(table.num_rows, dtype=np.int64)))

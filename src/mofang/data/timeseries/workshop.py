@@ -10,7 +10,7 @@ import pandas as pd
 from mofang.core.errors import DataError
 from mofang.data.timeseries.regularize import FILLED, SeriesSpec, regularize, season_length_for
 from mofang.data.timeseries.split import time_split
-from mofang.line.context import StationContext
+from mofang.station.context import StationContext
 
 
 def series_spec(order: Any) -> SeriesSpec:

@@ -10,7 +10,6 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from mofang.line.context import StationContext
 from mofang.models.limits import within_limits
 from mofang.models.timeseries.backtest import backtest, score_windows
 from mofang.models.timeseries.forecasters import STATS_FAMILIES, make_forecaster
@@ -19,6 +18,7 @@ from mofang.models.timeseries.metrics import ID
 from mofang.models.timeseries.panel import to_panel
 from mofang.models.timeseries.product import EnsembleForecastModel, ForecastModel, mean_forecast
 from mofang.orders.schema import FORECAST_METRICS
+from mofang.station.context import StationContext
 
 FAMILIES = ("seasonal_naive", "lightgbm", "auto_theta", "auto_ets", "auto_arima")  # cheapest first
 DEFAULT_METRIC = "mase"

@@ -13,9 +13,9 @@ from typing import Any
 import joblib
 import pandas as pd
 
-from mofang.line.progress import Progress
 from mofang.orders.schema import Order
 from mofang.security.vault import open_vault
+from mofang.station.progress import Progress
 from mofang.store import ArtifactStore, MetaStore
 
 

@@ -7,6 +7,7 @@ import time
 from typing import Protocol
 
 from rich.console import Console
+from rich.status import Status
 
 from mofang.core.terminal import console as pipe_safe_console
 
@@ -45,7 +46,7 @@ class ConsoleProgress:
         self.live = self.console.is_terminal
         self.min_interval_s = min_interval_s
         self._last = 0.0
-        self._status = None
+        self._status: Status | None = None
 
     def station_started(self, station: str, processes: tuple[str, ...]) -> None:
         self.console.print(f"[bold]▶ {station}[/]  [dim]{' → '.join(processes)}[/]")

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from mofang.cli import app
 from mofang.products import registry
 from mofang.products.feedback import feedback_rows
-from mofang.products.improve import improvements
 from mofang.products.server import running_server
+from mofang.scheduling.improve import improvements
 from tests.products.tiny_orders import ORDER_ID, TARGET, TENANT, churn_frame, run_order, write_order
 
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, ClassVar
 from mofang.devices.capacity import Needs
 
 if TYPE_CHECKING:
-    from mofang.line.context import StationContext
     from mofang.orders.schema import Order
+    from mofang.station.context import StationContext
 
 
 class Station:

@@ -1,10 +1,11 @@
 """The improvement loop: feedback → retraining order → challenger → promoted only if it beats the champion.
 
 `improve` reopens the champion's order with the feedback rows as one more source (stacked under the
-original data), runs it down the line, and — when the new version passes the order's gate and was
-delivered — scores the champion and the challenger on the new job's held-out test split (which holds
-feedback rows too) with the same gate. The challenger becomes champion only when it passes that gate and
-beats the champion on the order's primary metric; otherwise it stays challenger, with the reason recorded.
+original data), queues it and runs it here like `mofang run` (the queue shows it truly), and — when the new
+version passes the order's gate and was delivered — scores the champion and the challenger on the new job's
+held-out test split (which holds feedback rows too) with the same gate. The challenger becomes champion only
+when it passes that gate and beats the champion on the order's primary metric; otherwise it stays challenger,
+with the reason recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mofang.core.errors import MofangError
 from mofang.products.feedback import feedback_rows, mark_used
 from mofang.products.registry import CHALLENGER, CHAMPION, Ref, promote, resolve, unset
 from mofang.products.tables import ImprovementRun
+from mofang.scheduling.foreground import run_here
+from mofang.scheduling.submit import submit
 from mofang.store import MetaStore
 
 FEEDBACK_SOURCE = "feedback.csv"
@@ -50,7 +53,6 @@ def improve(meta: MetaStore, tenant: str, product: str, *, actor: str, progress:
             min_feedback: int = 1) -> Decision:
     """Retrain `product` of `tenant` on its order's data plus the feedback not used before; see the module doc."""
     from mofang.core.config import settings
-    from mofang.orders import submit
     from mofang.orders.schema import Order
     from mofang.products.serving import open_bundle
 
@@ -93,12 +95,9 @@ def improvements(meta: MetaStore, tenant: str, product: str) -> list[Improvement
 
 
 def _run(meta: MetaStore, job_id: int, progress: Any) -> Any:
-    from mofang.line import JobFailed, run
-
-    try:
-        return run(job_id, meta=meta, progress=progress)
-    except JobFailed:
-        return meta.job(job_id)
+    """Run the queued retraining job in this process; its record, however it ended."""
+    run_here(job_id, meta, progress=progress)
+    return meta.job(job_id)
 
 
 def _decide(meta: MetaStore, order: Any, champion: Any, job: Any, feedback: int, actor: str) -> Decision:
@@ -117,9 +116,9 @@ def _decide(meta: MetaStore, order: Any, champion: Any, job: Any, feedback: int,
 
     text = f"{name} {_fmt(new)} vs champion v{champion.version} {_fmt(old)} on the same {comparison['rows']} test rows"
     if not comparison["challenger"]["gate"]["passed"]:
-        failed = [c["name"] for c in comparison["challenger"]["gate"]["checks"] if not c["passed"]]
+        missed = [c["name"] for c in comparison["challenger"]["gate"]["checks"] if not c["passed"]]
         return Decision(**base, decision="kept", challenger=challenger.version, comparison=comparison,
-                        reason=f"kept as challenger: fails the gate on the shared test data ({', '.join(failed)})")
+                        reason=f"kept as challenger: fails the gate on the shared test data ({', '.join(missed)})")
     if not is_better(new, old, direction):
         return Decision(**base, decision="kept", challenger=challenger.version, comparison=comparison,
                         reason=f"kept as challenger: does not beat the champion ({text})")
