@@ -63,8 +63,9 @@ def score(case: Case, y_true: pd.Series, predictions: np.ndarray, positive_proba
 def run_mofang(case: Case, train: pd.DataFrame, test: pd.DataFrame, seconds: float, work: Path) -> tuple:
     os.environ["MOFANG_HOME"] = str(work / "home")
     from mofang.line import run
-    from mofang.orders import load_order, submit
+    from mofang.orders import load_order
     from mofang.products import load_bundle
+    from mofang.scheduling.admission import admit as submit
     from mofang.store import MetaStore
 
     train.to_csv(work / "train.csv", index=False)

@@ -52,7 +52,7 @@ def make_ctx(meta, artifacts) -> Callable:
     from mofang.station import SilentProgress, StationContext
 
     def factory(order, station: str = "test"):
-        job_id = meta.register_job(order.tenant, order.id, order.task.value,
+        job_id = meta.register_job(order.tenant, order.id, order.task,
                                    order.model_dump(mode="json"), None)
         ctx = StationContext(job_id=job_id, order=order, meta=meta, artifacts=artifacts,
                              progress=SilentProgress(), budget_used_s=0.0)

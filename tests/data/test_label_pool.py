@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mofang.cli_label import label_app
+from mofang.cli.label import label_app
 from mofang.core.errors import DataError
 from mofang.data.sources import read_granted
 from mofang.models.active import LabelingQueue

@@ -71,7 +71,7 @@ def test_an_order_may_name_a_recipe_file(tmp_path: Path) -> None:
     path = tmp_path / "mine.yaml"
     path.write_text("name: mine\nsteps:\n  - op: clean.coerce\n  - op: clean.missing\n", encoding="utf-8")
     order = parse_order(ORDER.format(recipe=f"  base: {path}"))
-    recipe = build_recipe(order.task.value, RecipeOverride.model_validate(order.recipe))
+    recipe = build_recipe(order.task, RecipeOverride.model_validate(order.recipe))
     assert [s.op for s in recipe.steps] == ["clean.coerce", "clean.missing"]
     assert load_recipe(path).name == "mine"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mofang.devices.capacity import Capacity, Needs, assess, fits
+from mofang.core.resources import Needs
+from mofang.devices.capacity import Capacity, assess, fits
 from mofang.devices.inventory import GiB, Gpu, Node
 
 

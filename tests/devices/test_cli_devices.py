@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from mofang.cli_devices import devices_app
+from mofang.cli.devices import devices_app
 from mofang.devices.health import Check
 
 app = typer.Typer()  # as `mofang` mounts it: app.add_typer(devices_app, name="devices")

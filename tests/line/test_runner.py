@@ -27,7 +27,7 @@ SPEC = {"id": "line-test", "tenant": "t1", "task": "tabular-regression", "target
 
 def _job(meta) -> int:
     order = Order.model_validate(SPEC)
-    return meta.register_job(order.tenant, order.id, order.task.value, order.model_dump(mode="json"), None)
+    return meta.register_job(order.tenant, order.id, order.task, order.model_dump(mode="json"), None)
 
 
 def _count(artifacts, job_id: int, name: str) -> int:

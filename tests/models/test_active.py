@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
 
-from mofang.cli_label import label_app
+from mofang.cli.label import label_app
 from mofang.models.active import (
     LabelImportError,
     LabelingQueue,

@@ -37,10 +37,10 @@ def test_no_answer_precision_and_recall():
 
 
 def test_retrieval_metrics_names_match_the_order_schema():
-    from mofang.orders.schema import RETRIEVAL_METRICS
+    from mofang.core.tasks import spec as task_spec
 
     out = retrieval_metrics(RANKED, GOLD, [True, False], [True, True])
-    assert set(RETRIEVAL_METRICS) <= set(out)
+    assert set(task_spec("retrieval-qa").metrics) <= set(out)
     assert out["recall_at_10"] == pytest.approx(3 / 4) and out["no_answer_recall"] == pytest.approx(1 / 2)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mofang.core.errors import OrderError
-from mofang.orders import SUPPORTED_TASKS, Task, load_order, parse_order
+from mofang.core.tasks import registered
+from mofang.orders import Task, load_order, parse_order
 
 VALID = """\
 id: valve-watch
@@ -32,7 +33,7 @@ acceptance:
 def test_anomaly_order_parses_and_resolves_its_windows_file(tmp_path: Path) -> None:
     (tmp_path / "order.yaml").write_text(VALID, encoding="utf-8")
     order = load_order(tmp_path / "order.yaml")
-    assert Task.ANOMALY_DETECTION in SUPPORTED_TASKS
+    assert Task.ANOMALY_DETECTION in registered()
     assert order.anomaly is not None and order.anomaly.sensors == ["Pressure", "Current"]
     assert order.anomaly.window == 20 and order.anomaly.false_alarm_rate == 0.005
     assert order.anomaly.windows == tmp_path / "labels" / "windows.json"

@@ -35,7 +35,7 @@ def test_valid_order_parses_with_defaults(tmp_path: Path) -> None:
     path = tmp_path / "order.yaml"
     path.write_text(VALID, encoding="utf-8")
     order = load_order(path)
-    assert order.task is Task.TABULAR_CLASSIFICATION
+    assert order.task == Task.TABULAR_CLASSIFICATION
     assert order.data[0].path == tmp_path / "loans.csv"  # relative to the order file
     assert order.acceptance.metrics["roc_auc"].holds(0.81)
     assert not order.acceptance.metrics["roc_auc"].holds(0.79)

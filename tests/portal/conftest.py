@@ -80,9 +80,9 @@ class Server:
 def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
     from mofang.line import run
     from mofang.orders import load_order
-    from mofang.orders import submit as intake
     from mofang.portal import create_app
     from mofang.portal.records import datasets
+    from mofang.scheduling.admission import admit as intake
     from mofang.security.identity import create_api_key, create_tenant
     from mofang.security.scope import TenantScope
     from mofang.store import MetaStore

@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 
 from mofang.line import run
-from mofang.orders import load_order, submit
+from mofang.orders import load_order
 from mofang.products.server import running_server
+from mofang.scheduling.admission import admit as submit
 from tests.models.anomaly.streams import sensor_stream
 
 ORDER = """id: pump-watch

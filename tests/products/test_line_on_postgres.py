@@ -6,7 +6,8 @@ import pytest
 
 from mofang.demo import write_demo
 from mofang.line import run
-from mofang.orders import load_order, submit
+from mofang.orders import load_order
+from mofang.scheduling.admission import admit as submit
 from mofang.store import MetaStore
 from tests.conftest import postgres_url
 

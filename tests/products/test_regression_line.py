@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from mofang.line import run
-from mofang.orders import load_order, submit
+from mofang.orders import load_order
 from mofang.products.server import running_server
+from mofang.scheduling.admission import admit as submit
 
 
 def _flats(n: int = 900, seed: int = 3) -> pd.DataFrame:

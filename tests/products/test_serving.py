@@ -13,8 +13,9 @@ import pytest
 
 from mofang.demo import write_demo
 from mofang.line import run
-from mofang.orders import load_order, submit
+from mofang.orders import load_order
 from mofang.products.server import running_server
+from mofang.scheduling.admission import admit as submit
 from mofang.security.crypto import is_encrypted
 from mofang.security.vault import open_vault
 

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from mofang.line import run
-from mofang.orders import load_order, submit
+from mofang.orders import load_order
 from mofang.products.server import running_server
+from mofang.scheduling.admission import admit as submit
 from tests.conftest import shared_dataset
 
 

@@ -56,6 +56,7 @@ def mofang_home(home: Path) -> Iterator[Path]:
 def run_order(order_file: Path, meta):
     """Submit and run an order in the foreground; returns the finished job."""
     from mofang.line import run
-    from mofang.orders import load_order, submit
+    from mofang.orders import load_order
+    from mofang.scheduling.admission import admit as submit
 
     return run(submit(load_order(order_file), meta, source_file=order_file), meta=meta)

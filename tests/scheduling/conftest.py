@@ -38,7 +38,7 @@ def register(meta: MetaStore, tenant: str, order_id: str) -> int:
     """A held job of a counting-stations order (no intake: its source is not read)."""
     order = Order.model_validate({"id": order_id, "tenant": tenant, "task": "tabular-regression", "target": "y",
                                   "data": [{"path": "/dev/null"}]})
-    return meta.register_job(tenant, order.id, order.task.value, order.model_dump(mode="json"), None)
+    return meta.register_job(tenant, order.id, order.task, order.model_dump(mode="json"), None)
 
 
 def queued(queue: Queue, tenant: str, order_id: str, **options: object) -> int:

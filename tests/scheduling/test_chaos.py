@@ -107,7 +107,7 @@ def test_workers_killed_in_every_station_lose_nothing(tmp_path: Path, home: Path
     # a restarted worker reads compiled modules as a deployed one does (recompiling every module on each of
     # forty restarts left the jobs too little time between kills to reach the later stations)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    supervisor = subprocess.Popen([sys.executable, "-m", "mofang.cli_scheduling", "worker", "-n", "2"], cwd=ROOT,
+    supervisor = subprocess.Popen([sys.executable, "-m", "mofang.cli.scheduling", "worker", "-n", "2"], cwd=ROOT,
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = time.monotonic()
     hits: collections.Counter[str] = collections.Counter()

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mofang.cli import app as main_app
-from mofang.cli_scheduling import standalone
+from mofang.cli.scheduling import standalone
 from mofang.demo import write_demo
 
 APP = standalone()

@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mofang.cli import app
+from mofang.core.resources import Needs
 from mofang.demo import write_demo
-from mofang.devices.capacity import Needs
 from mofang.models.station import ModelWorkshop
 from mofang.orders import Order, load_order
 from mofang.scheduling.config import SchedulerConfig
@@ -150,7 +150,7 @@ def test_an_llm_order_declares_more_than_the_default_needs(home: Path, meta: Met
     assert order_needs(tabular).memory_gb < needs.memory_gb
 
     queue = Queue(meta)
-    job = meta.register_job(llm.tenant, llm.id, llm.task.value, llm.model_dump(mode="json"), None)
+    job = meta.register_job(llm.tenant, llm.id, llm.task, llm.model_dump(mode="json"), None)
     queue.enqueue(job, needs=needs)  # what `mofang run` and `mofang submit` record
     assert queue.job(job).needs == needs.to_dict()
     listed = CliRunner().invoke(app, ["jobs", "list"], env=ENV)

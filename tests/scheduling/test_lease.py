@@ -72,7 +72,7 @@ def test_stopping_the_workers_hands_the_job_back(queue: Queue, home: Path, tmp_p
     trap.write_text("hang")
     job = queued(queue, "acme", "o1")
     env = {**os.environ, **fast_env, "MOFANG_HOME": str(home), "MOFANG_TEST_TRAP": str(trap)}
-    supervisor = subprocess.Popen([sys.executable, "-m", "mofang.cli_scheduling", "worker", "--line", LINE],
+    supervisor = subprocess.Popen([sys.executable, "-m", "mofang.cli.scheduling", "worker", "--line", LINE],
                                   cwd=ROOT, env=env, stderr=subprocess.PIPE)
     hanging = home / "tenants" / "acme" / "jobs" / str(job) / "hanging"
     deadline = time.monotonic() + 60

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
 from mofang.line.runner import stations_for
 from mofang.orders import Order
 from mofang.scheduling.placement import job_needs, local_capacity, needs_from

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from mofang.core.errors import DataError, OrderError
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
 from mofang.line import JobFailed
 from mofang.scheduling.queue import Queue, QueueError
 from mofang.scheduling.retry import backoff_s, classify

@@ -64,7 +64,7 @@ class DataJob(BaseModel):
             recipe = Recipe(name=self.name, steps=self.steps)
             recipe.operators()
             return recipe
-        base = self.base or (self.task.value if self.task else None)
+        base = self.base or (self.task if self.task else None)
         if base is None:
             raise RecipeError("say what to run: 'steps', a 'base' recipe, or a 'task'", field="steps")
         return build_recipe(base, RecipeOverride(base=base, params=self.params, add=self.add, remove=self.remove))
@@ -117,7 +117,7 @@ def run_data_job(job: DataJob, *, home: Path, progress: Progress | None = None,
     own_meta = meta is None
     meta = meta or MetaStore()
     try:
-        opctx = op_context(tenant=job.tenant, seed=job.seed, task=job.task.value if job.task else None,
+        opctx = op_context(tenant=job.tenant, seed=job.seed, task=job.task if job.task else None,
                            target=job.target, id_column=job.id_column, profile=profile, home=home, meta=meta)
     finally:
         if own_meta:
@@ -165,7 +165,7 @@ def _publish(job: DataJob, recipe: Recipe, data: Any, profile: dict, reads: list
     try:
         data.to_parquet(staging / "data.parquet", index=False)
         files = {"data.parquet": file_digest(staging / "data.parquet")}
-        identity = {"order": job.name, "tenant": job.tenant, "task": job.task.value if job.task else None,
+        identity = {"order": job.name, "tenant": job.tenant, "task": job.task if job.task else None,
                     "target": job.target, "id_column": job.id_column}
         card = build_card(identity=identity, sources={"sources": [asdict(r) for r in reads]}, profile=profile,
                           recipe=recipe.model_dump(), traces=traces, features=None, guard_trace=None,

@@ -2,7 +2,8 @@
 station's needs fit. The REST router (`mofang.devices.api`) and Prometheus gauges (`mofang.devices.metrics`)
 are imported on their own, so the scheduler does not pull in FastAPI or prometheus_client."""
 
-from mofang.devices.capacity import Capacity, Fit, Needs, NodeCapacity, assess, fits
+from mofang.core.resources import Needs
+from mofang.devices.capacity import Capacity, Fit, NodeCapacity, assess, fits
 from mofang.devices.health import Check, Thresholds, health, worst
 from mofang.devices.inventory import CgroupLimits, Disk, Gpu, Node, cgroup_limits, inventory, local_node
 

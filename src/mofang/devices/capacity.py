@@ -8,34 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from mofang.core.resources import Needs, count, cpus_text, number_text
 from mofang.devices.inventory import GiB, Node
 
 _EPS = 1e-9  # float CPUs/GB: 0.1 + 0.2 must still fit in 0.3
-
-
-@dataclass(frozen=True)
-class Needs:
-    """What a station (or job) declares it needs to run: CPUs, memory in GB, whole GPUs."""
-
-    cpus: float = 1
-    memory_gb: float = 0.5
-    gpu: int = 0
-
-    def __post_init__(self) -> None:
-        if self.cpus < 0 or self.memory_gb < 0 or self.gpu < 0:
-            raise ValueError(f"needs must not be negative: {self}")
-        if int(self.gpu) != self.gpu:
-            raise ValueError(f"GPUs are whole devices: gpu={self.gpu}")
-
-    def __add__(self, other: Needs) -> Needs:
-        return Needs(self.cpus + other.cpus, self.memory_gb + other.memory_gb, self.gpu + other.gpu)
-
-    def __str__(self) -> str:
-        gpus = f", {_count(self.gpu, 'GPU')}" if self.gpu else ""
-        return f"{_cpus(self.cpus)}, {_num(self.memory_gb)} GB{gpus}"
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {"cpus": self.cpus, "memory_gb": self.memory_gb, "gpu": self.gpu}
 
 
 NOTHING = Needs(0, 0, 0)
@@ -185,43 +161,31 @@ def _why_not(needs: Needs, capacity: Capacity, possible: bool) -> str:
         most = max(nodes, key=lambda c: (gpus(c), c.node.name))
         if gpus(most) < needs.gpu:
             if not any(c.total_gpus for c in nodes):
-                return f"needs {_count(needs.gpu, 'GPU')}; this factory has none"
+                return f"needs {count(needs.gpu, 'GPU')}; this factory has none"
             if idle:
-                return f"needs {_count(needs.gpu, 'GPU')}; the most on one node is {most.total_gpus} " \
+                return f"needs {count(needs.gpu, 'GPU')}; the most on one node is {most.total_gpus} " \
                        f"(node {most.node.name})"
-            return f"needs {_count(needs.gpu, 'GPU')}; at most {most.gpus} free on node {most.node.name} " \
+            return f"needs {count(needs.gpu, 'GPU')}; at most {most.gpus} free on node {most.node.name} " \
                    f"({most.reserved.gpu} reserved)"
         nodes = [c for c in nodes if gpus(c) >= needs.gpu]
-    largest = f"the largest node with {_count(needs.gpu, 'GPU')}" if needs.gpu else "the largest node"
+    largest = f"the largest node with {count(needs.gpu, 'GPU')}" if needs.gpu else "the largest node"
     most = max(nodes, key=lambda c: (memory(c), c.node.name))
     if memory(most) + _EPS < needs.memory_gb:
         if idle:
-            return f"needs {_num(needs.memory_gb)} GB; {largest} has {most.total_memory_gb:.1f} GB " \
+            return f"needs {number_text(needs.memory_gb)} GB; {largest} has {most.total_memory_gb:.1f} GB " \
                    f"(node {most.node.name})"
-        return f"needs {_num(needs.memory_gb)} GB; at most {most.memory_gb:.1f} GB free on node {most.node.name}"
+        return f"needs {number_text(needs.memory_gb)} GB; at most {most.memory_gb:.1f} GB free on node {most.node.name}"
     nodes = [c for c in nodes if memory(c) + _EPS >= needs.memory_gb]
     most = max(nodes, key=lambda c: (cpus(c), c.node.name))
     if idle:
-        return f"needs {_cpus(needs.cpus)}; {largest} has {_num(most.total_cpus)} (node {most.node.name})"
-    return f"needs {_cpus(needs.cpus)}; at most {_num(most.cpus)} free on node {most.node.name}"
+        return f"needs {cpus_text(needs.cpus)}; {largest} has {number_text(most.total_cpus)} (node {most.node.name})"
+    return f"needs {cpus_text(needs.cpus)}; at most {number_text(most.cpus)} free on node {most.node.name}"
 
 
 def _free(c: NodeCapacity) -> str:
-    gpus = f", {_count(c.gpus, 'GPU')}" if c.total_gpus else ""
-    return f"{_cpus(c.cpus)}, {c.memory_gb:.1f} GB{gpus}"
+    gpus = f", {count(c.gpus, 'GPU')}" if c.total_gpus else ""
+    return f"{cpus_text(c.cpus)}, {c.memory_gb:.1f} GB{gpus}"
 
 
 def _share(left: float, total: float) -> float:
     return left / total if total > 0 else 0.0
-
-
-def _num(value: float) -> str:
-    return f"{value:g}" if value == int(value) else f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _cpus(n: float) -> str:
-    return f"{_num(n)} CPU{'' if n == 1 else 's'}"
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}{'' if n == 1 else 's'}"

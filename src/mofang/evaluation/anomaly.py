@@ -66,7 +66,7 @@ def report_anomaly(ctx: Any, dataset: dict[str, Any], test: pd.DataFrame, winner
                "events": _events(truth, scored["flags"], times, segment) if truth is not None else [],
                "counts": {k: metrics.get(k) for k in ("events", "events_detected", "alarms", "false_alarms")},
                "delay_s": metrics.get("detection_delay_s"), "readings": len(test)}
-    content = {"order": ctx.order, "job_id": ctx.job_id, "task": "anomaly-detection", "dataset": dataset,
+    content = {"order": ctx.order, "job_id": ctx.job_id, "task": dataset["task"], "dataset": dataset,
                "winner": winner, "metrics": metrics, "primary_metric": winner["primary_metric"],
                "metric_names": names, "gate": gate, "verdict": verdict, "leaderboard": leaderboard,
                "reasons": reasons, "per_class": None, "anomaly": anomaly}

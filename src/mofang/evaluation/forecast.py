@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 
 from mofang.core.plots import render_png
+from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report
 from mofang.models.timeseries.metrics import ID, POINT, TIME, VALUE, forecast_metrics, quantile_column
 from mofang.models.timeseries.panel import history_and_test, to_panel
 from mofang.models.timeseries.product import ForecastModel
-from mofang.orders.schema import FORECAST_METRICS
 from mofang.station.context import StationContext
 
 PLOTTED_SERIES = 4
@@ -75,7 +75,7 @@ def report_forecast(ctx: StationContext, dataset: dict[str, Any], winner: dict[s
                 "delivered": "refit on the whole history (test window included) for delivery" if delivered else None}
     content = {"order": ctx.order, "job_id": ctx.job_id, "task": dataset["task"], "dataset": dataset,
                "winner": winner, "metrics": metrics, "primary_metric": winner["primary_metric"],
-               "metric_names": list(FORECAST_METRICS), "gate": gate, "verdict": verdict,
+               "metric_names": list(task_spec(dataset["task"]).metrics), "gate": gate, "verdict": verdict,
                "leaderboard": [r for r in leaderboard if not r.get("skipped")], "reasons": reasons,
                "per_class": None, "forecast": forecast}
     path = write_report(ctx.path("report"), content, plots)

@@ -15,11 +15,11 @@ import numpy as np
 
 from mofang.core.metrics.generation import choice_letter, grounding, is_refusal, score_generations
 from mofang.core.plots import render_png
+from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report
 from mofang.models.llm.conversations import PASSAGES, conversations
 from mofang.models.llm.workshop import rag_settings
-from mofang.orders.schema import GENERATION_METRICS
 from mofang.station.context import StationContext
 
 OUT_OF_DOMAIN_ROWS = 20  # out-of-domain questions asked per model for the refusal check
@@ -194,12 +194,13 @@ def report_generation(ctx: StationContext, dataset: dict[str, Any], winner: dict
                       reasons: list[dict[str, str]]) -> str:
     metrics = next(r for r in leaderboard if r["name"] == winner["name"])["test_metrics"]
     base = next(r for r in leaderboard if r["family"] == "base")["test_metrics"]
-    names = [m for m in (*GENERATION_METRICS, "false_refusal_rate", "generated_tokens_per_s")
+    directions = task_spec(dataset["task"]).metrics
+    names = [m for m in (*directions, "false_refusal_rate", "generated_tokens_per_s")
              if metrics.get(m) is not None or base.get(m) is not None]
     plots = {"generation_metrics": _metrics_plot(base, metrics, winner["name"]),
              "training_curve": _curve_plot(ctx.load("candidates"))}
     generation = {"compare": [{"metric": m, "base": base.get(m), "tuned": metrics.get(m),
-                               "direction": GENERATION_METRICS.get(m, "")} for m in names],
+                               "direction": directions.get(m, "")} for m in names],
                   **ctx.load("generations"), "winner": winner["name"],
                   "trials": [r for r in ctx.load("candidates") if r["family"] != "base"],
                   "merged": not winner["adapter"] and winner["family"] == "sft-lora"}

@@ -39,8 +39,8 @@ def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: lis
     text columns joined by a line break (as the model reads them) are perturbed and predicted again.
     Scored by `metric` when it needs labels only, else f1_macro. Other (non-text) inputs are left
     missing on both the clean and the perturbed side, so the drop measures the text alone."""
+    from mofang.core.tasks import spec as task_spec
     from mofang.evaluation.robustness import robustness_report, worst_drop
-    from mofang.orders.schema import TEXT_CLASSIFICATION_METRICS
 
     text_columns = [f["name"] for f in features if f["kind"] == "text"]
     df = df[df[target].notna()]
@@ -63,7 +63,7 @@ def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: lis
         return float("nan") if value is None else value
 
     report = robustness_report(predict, texts, candidate.truth(df[target]), score, seed=seed,
-                               greater_is_better=TEXT_CLASSIFICATION_METRICS[name] == "higher")
+                               greater_is_better=task_spec(candidate.task).metrics[name] == "higher")
     return {"metric": name, "worst": worst_drop(report), **report.to_dict()}
 
 

@@ -10,6 +10,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from mofang.core.tasks import spec as task_spec
+
 TOOL_FILE = "tool.json"
 TOOL_FORMAT = "mofang.agent-tool/1"
 _NAME = re.compile(r"[^a-zA-Z0-9_-]+")
@@ -77,7 +79,7 @@ def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
         return {"type": "object", "properties": {"scores": {"type": "array", "items": {"type": "number"}},
                                                  "flags": {"type": "array", "items": {"type": "boolean"}},
                                                  "threshold": {"type": "number"}}}
-    if schema["task"].endswith("classification"):
+    if task_spec(schema["task"]).classes:
         label: dict[str, Any] = {"type": "string", "enum": list(schema.get("classes") or [])} \
             if schema.get("classes") else {"type": "string"}
         if schema.get("multi_label"):

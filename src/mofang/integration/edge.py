@@ -161,8 +161,9 @@ def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path
     parity in fp32 raises EdgeRefused with the figures. Returns the build record (parity included)."""
     if bundle.is_retrieval:
         raise NotExportable("a retrieval knowledge base is served (POST /ask), not exported to ONNX")
-    if bundle.schema.get("task") == "anomaly-detection":
-        raise NotExportable("an anomaly detector is served (POST /score); its ONNX export is not built yet")
+    if not bundle.answers_rows:  # a kind with routes of its own (an anomaly detector: POST /score)
+        raise NotExportable(f"this {bundle.schema['task']} product is served by routes of its own (not POST "
+                            "/predict); its ONNX export is not built yet")
     from mofang.integration.transformer_export import is_transformer
 
     rows = TRANSFORMER_PARITY_ROWS if is_transformer(bundle.candidate) else PARITY_ROWS

@@ -30,7 +30,7 @@ def edge_bundle(ctx: StationContext) -> str:
     edge_target = ctx.order.deployment.target == "edge"
     bundle = load_bundle(folder)
     about = {"product": ctx.order.id, "tenant": ctx.tenant, "job_id": ctx.job_id,
-             "task": ctx.order.task.value, "family": bundle.metadata.get("family")}
+             "task": ctx.order.task, "family": bundle.metadata.get("family")}
     try:
         record = build_edge_archive(bundle, ctx.load("test") if not bundle.is_retrieval else None,
                                     (folder / "model_card.md").read_text("utf-8"), folder / EDGE_ARCHIVE,

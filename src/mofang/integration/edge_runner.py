@@ -465,6 +465,11 @@ class EdgeModel:
     def feature_names(self) -> list[str]:
         return [f["name"] for f in self.spec["features"]]
 
+    @property
+    def classifier(self) -> bool:
+        """The model answers in classes (preprocess.json lists them); else it answers values (regression)."""
+        return "classes" in self.spec
+
     def scores(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """The model's raw answer: class probabilities (n, classes) or regression values (n,)."""
         if isinstance(self.pipeline, TransformerText):
@@ -474,7 +479,7 @@ class EdgeModel:
             out = self._run({"indices": index, "values": value})
         else:
             out = self._run({"X": self.pipeline.transform(rows).astype(np.float32)})
-        if self.spec["task"].endswith("regression"):
+        if not self.classifier:
             return out.reshape(-1)
         columns = self.spec["proba_columns"]
         full = np.zeros((out.shape[0], len(self.spec["classes"])))
@@ -508,7 +513,7 @@ class EdgeModel:
         if not rows:
             return {"predictions": []}
         scores = self.scores(rows)
-        if self.spec["task"].endswith("regression"):
+        if not self.classifier:
             return {"predictions": [float(v) for v in scores]}
         classes = [str(c) for c in self.spec["classes"]]
         return {"predictions": self.labels(scores),

@@ -61,7 +61,9 @@ def signature_and_example(schema: dict[str, Any], candidate: Any) -> tuple[Any, 
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    if schema.get("task") == "retrieval-qa":
+    from mofang.products.serving import answers_questions
+
+    if answers_questions(candidate):  # a knowledge base: asked one question per row
         return ModelSignature(inputs=Schema([ColSpec("string", "question")])), pd.DataFrame(
             {"question": ["How do I reset my password?"]})
     columns, example = [], {}

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from mofang.core.errors import MofangError
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
+from mofang.core.tasks import spec as task_spec
 from mofang.integration.agent_tool import write_tool_file
 from mofang.integration.model_card import model_card
 from mofang.products.monitoring import write_reference
@@ -20,7 +21,9 @@ BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md",
 
 class IntegrationWorkshop(Station):
     """Builds the bundle folder (model, input schema, metadata, model card, report) and smoke-tests it
-    by loading it the way the server does."""
+    by loading it the way the server does. A task packages, exports or smoke-tests its products its own way
+    through its `integration.*` overrides, and adds to the bundle's metadata through its `integration.metadata`
+    hook (`metadata(dataset, winner) -> dict`)."""
 
     name = "integration"
     inputs = ("dataset", "winner", "evaluation")
@@ -29,14 +32,6 @@ class IntegrationWorkshop(Station):
     resources = Needs(cpus=1, memory_gb=1)  # the bundle loaded the way the server does; the edge export
 
     def package(self, ctx: StationContext) -> str:
-        if ctx.order.task.value == "time-series-forecast":
-            from mofang.products.forecast import package_forecast
-
-            return package_forecast(ctx)
-        if ctx.order.task.value == "instruction-tuning":  # a chat model: see mofang.products.llm
-            from mofang.products.llm import package_llm
-
-            return package_llm(ctx)
         dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
         folder = ctx.path("bundle")
         if folder.exists():
@@ -47,7 +42,7 @@ class IntegrationWorkshop(Station):
         (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
         meta = {
             "product": ctx.order.id, "tenant": ctx.tenant, "order_id": ctx.order.id, "job_id": ctx.job_id,
-            "task": ctx.order.task.value, "target": dataset["target"], "family": winner["family"],
+            "task": ctx.order.task, "target": dataset["target"], "family": winner["family"],
             "candidate": winner["name"], "dataset_digest": dataset["digest"], "rows": dataset["rows"],
             "features": dataset["features"], "dropped": dataset.get("dropped", []),
             "classes": dataset.get("classes"), "multi_label": bool(dataset.get("multi_label")),
@@ -56,12 +51,9 @@ class IntegrationWorkshop(Station):
             "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
             "refit": evaluation.get("refit"),
         }
-        if dataset.get("retrieval"):
-            meta["retrieval"] = _retrieval_meta(dataset, winner)
-        if dataset.get("anomaly"):
-            from mofang.products.anomaly import anomaly_meta
-
-            meta["anomaly"] = anomaly_meta(dataset, winner)
+        task_meta = task_spec(ctx.order.task).hook("integration.metadata")  # what the task's products add
+        if task_meta is not None:
+            meta.update(task_meta(dataset, winner))
         (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str),
                                               "utf-8")
         (folder / "model_card.md").write_text(model_card(meta), "utf-8")
@@ -75,38 +67,14 @@ class IntegrationWorkshop(Station):
 
     def edge_bundle(self, ctx: StationContext) -> str:
         """The signed edge archive (ONNX + preprocessing as data + runner), parity-checked; see edge_process."""
-        if ctx.order.task.value == "time-series-forecast":
-            from mofang.products.forecast import edge_forecast
-
-            return edge_forecast(ctx)
-        if ctx.order.task.value == "instruction-tuning":
-            from mofang.products.llm import edge_llm
-
-            return edge_llm(ctx)
         from mofang.integration.edge_process import edge_bundle
 
         return edge_bundle(ctx)
 
     def smoke_test(self, ctx: StationContext) -> str:
-        from mofang.products.serving import load_bundle
-
-        draft = ctx.load("bundle_draft")
+        """The bundle, loaded the way the server loads it, answers test rows like the trained model."""
+        draft, bundle = packaged_bundle(ctx)
         test = ctx.load("test")
-        bundle = load_bundle(draft["path"])
-        if bundle.is_retrieval:
-            return self._smoke_test_retrieval(ctx, bundle, test, draft)
-        if bundle.schema["task"] == "time-series-forecast":
-            from mofang.products.forecast import smoke_test_forecast
-
-            return smoke_test_forecast(ctx, bundle, draft)
-        if bundle.schema["task"] == "instruction-tuning":
-            from mofang.products.llm import smoke_test_llm
-
-            return smoke_test_llm(ctx, bundle, draft)
-        if bundle.schema["task"] == "anomaly-detection":
-            from mofang.products.anomaly import smoke_test_anomaly
-
-            return smoke_test_anomaly(ctx, bundle, test, draft)
         rows = test.head(16)
         reference = ctx.load("dataset")
         inputs = rows[[f["name"] for f in reference["features"]]]
@@ -122,33 +90,13 @@ class IntegrationWorkshop(Station):
         return f"bundle loads and answers {len(rows)} test rows like the trained model"
 
 
-    @staticmethod
-    def _smoke_test_retrieval(ctx: StationContext, bundle: Any, test: Any, draft: dict[str, Any]) -> str:
-        """The packaged knowledge base answers test questions exactly like the trained one."""
-        from mofang.evaluation.station import _questions
-        from mofang.models.retrieval import RetrievalModel
+def packaged_bundle(ctx: StationContext) -> tuple[dict[str, Any], Any]:
+    """The package process's bundle draft and the bundle loaded from it the way the server loads it: where every
+    smoke test starts (a task's own `integration.smoke_test` too)."""
+    from mofang.products.serving import load_bundle
 
-        trained = RetrievalModel.load(ctx.load("winner")["model_path"])
-        questions = _questions(trained, test)[:16]
-        for question in questions:
-            served, direct = bundle.ask(question, 5), trained.ask(question, 5)
-            if [a["answer"] for a in served["answers"]] != [a["answer"] for a in direct["answers"]] \
-                    or served["no_answer"] != direct["no_answer"]:
-                raise MofangError("the packaged knowledge base answers differently from the trained one")
-        ctx.save("bundle", draft)
-        return f"bundle loads and answers {len(questions)} test questions like the trained model"
-
-
-def _retrieval_meta(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
-    """What a retrieval product's metadata adds: how it is asked and what it returns."""
-    from mofang.models.retrieval import RetrievalModel
-
-    model = RetrievalModel.load(winner["model_path"])
-    info = dataset["retrieval"]
-    return {"mode": info["mode"], "question": info["text"][0] if info["text"] else None,
-            "indexed": info["text"][1:] or info["text"], "answer": dataset["target"], "sources": info["sources"],
-            "passages": len(model.kb), "ranking": model.family,
-            "no_answer_threshold": model.no_answer_.threshold if model.no_answer_ else None}
+    draft = ctx.load("bundle_draft")
+    return draft, load_bundle(draft["path"])
 
 
 def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:

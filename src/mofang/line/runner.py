@@ -145,7 +145,7 @@ def _run_process(station: Station, process: str, station_run_id: int, ctx: Stati
     progress.process_started(station.name, process)
     started = time.monotonic()
     try:
-        summary = getattr(station, process)(ctx) or ""
+        summary = station.process_for(process, ctx.order)(ctx) or ""
     except KeyboardInterrupt:
         _finish_process(meta, process_id, ctx.record, "interrupted", "interrupted")
         progress.process_finished(station.name, process, "interrupted", time.monotonic() - started, "")

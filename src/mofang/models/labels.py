@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-CLASSIFICATION_TASKS = frozenset({"tabular-classification", "text-classification"})
+from mofang.core.tasks import spec as task_spec
 
 
 def is_classification(task: Any) -> bool:
-    """Whether `task` (a Task or its string) predicts classes."""
-    return str(getattr(task, "value", task)) in CLASSIFICATION_TASKS
+    """Whether `task` (a task name) predicts classes (`TaskSpec.classes`)."""
+    return task_spec(str(getattr(task, "value", task))).classes
 
 
 def split_labels(value: Any, separator: str) -> list[str]:

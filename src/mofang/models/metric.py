@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mofang.core.tasks import spec as task_spec
 from mofang.models.trainers.base import default_metric
-from mofang.orders.schema import METRICS_BY_TASK, Order, Task
+from mofang.orders.schema import Order
 
 
 def primary_metric(order: Order, classes: Sequence[str] | None = None) -> tuple[str, str]:
@@ -13,5 +14,5 @@ def primary_metric(order: Order, classes: Sequence[str] | None = None) -> tuple[
     (multiclass, i.e. more than two `classes`) or rmse (regression)."""
     if order.acceptance.metrics:
         name = next(iter(order.acceptance.metrics))
-        return name, METRICS_BY_TASK[Task(order.task)][name]
-    return default_metric(Task(order.task).value, list(classes) if classes is not None else None)
+        return name, task_spec(order.task).metrics[name]
+    return default_metric(order.task, list(classes) if classes is not None else None)

@@ -1,8 +1,7 @@
-"""Customer service center: the order schema, intake (validation + admission) and status."""
+"""Customer service center: the order schema (what a customer can ask for) and loading an order file.
+Admission (sources readable, the task's intake checks) is `mofang.scheduling.admission`."""
 
-from mofang.orders.intake import submit
 from mofang.orders.loader import load_order, parse_order
-from mofang.orders.schema import SUPPORTED_TASKS, Acceptance, Criterion, Order, Source, Task
+from mofang.orders.schema import Acceptance, Criterion, Order, Source, Task
 
-__all__ = ["SUPPORTED_TASKS", "Acceptance", "Criterion", "Order", "Source", "Task", "load_order",
-           "parse_order", "submit"]
+__all__ = ["Acceptance", "Criterion", "Order", "Source", "Task", "load_order", "parse_order"]

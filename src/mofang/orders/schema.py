@@ -20,11 +20,15 @@ from pydantic import (
     model_validator,
 )
 
+from mofang.core.tasks import UnknownTask, names_with, registered
+from mofang.core.tasks import spec as task_spec
+
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class Task(StrEnum):
-    """What kind of model the order asks for."""
+    """The names of the built-in tasks (each is a package under `mofang.tasks`; the registry,
+    `mofang.core.tasks`, knows every task, installed or registered at run time)."""
 
     TABULAR_CLASSIFICATION = "tabular-classification"
     TABULAR_REGRESSION = "tabular-regression"
@@ -34,45 +38,6 @@ class Task(StrEnum):
     ANOMALY_DETECTION = "anomaly-detection"
     INSTRUCTION_TUNING = "instruction-tuning"
 
-
-SUPPORTED_TASKS = frozenset({Task.TABULAR_CLASSIFICATION, Task.TABULAR_REGRESSION, Task.TEXT_CLASSIFICATION,
-                             Task.RETRIEVAL_QA, Task.ANOMALY_DETECTION, Task.TIME_SERIES_FORECAST,
-                             Task.INSTRUCTION_TUNING})
-
-CLASSIFICATION_METRICS = {
-    "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",
-    "precision_macro": "higher", "recall_macro": "higher", "log_loss": "lower",
-}
-REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "lower"}
-TEXT_CLASSIFICATION_METRICS = {
-    **CLASSIFICATION_METRICS, "f1_micro": "higher",
-    "hamming_loss": "lower",  # multi-label only: share of wrong (row, label) decisions
-}
-RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "higher",
-                     "no_answer_precision": "higher"}
-# anomaly-detection: events are runs of labelled readings (NAB-style windows); delay in readings
-ANOMALY_METRICS = {"event_f1": "higher", "event_precision": "higher", "event_recall": "higher",
-                   "detection_delay": "lower", "point_f1": "higher", "false_alarm_rate": "lower"}
-FORECAST_METRICS = {"mase": "lower", "smape": "lower", "wql": "lower"}
-# instruction-tuning: generated answers against the references of held-out prompts (Chinese-aware tokens);
-# hallucination_rate: unsupported claims / claims (grounding check); refusal_rate: out-of-domain questions refused
-GENERATION_METRICS = {"rouge_l": "higher", "bleu": "higher", "f1": "higher", "exact_match": "higher",
-                      "choice_accuracy": "higher", "hallucination_rate": "lower", "grounded_rate": "higher",
-                      "refusal_rate": "higher", "eval_loss": "lower", "judge_score": "higher"}
-METRICS_BY_TASK: dict[Task, dict[str, str]] = {
-    Task.TABULAR_CLASSIFICATION: CLASSIFICATION_METRICS,
-    Task.TABULAR_REGRESSION: REGRESSION_METRICS,
-    Task.TEXT_CLASSIFICATION: TEXT_CLASSIFICATION_METRICS,
-    Task.RETRIEVAL_QA: RETRIEVAL_METRICS,
-    Task.ANOMALY_DETECTION: ANOMALY_METRICS,
-    Task.TIME_SERIES_FORECAST: FORECAST_METRICS,
-    Task.INSTRUCTION_TUNING: GENERATION_METRICS,
-}
-# tasks whose 'target' (a label column, or a Q&A table's answer column) may be absent
-LABEL_OPTIONAL = frozenset({Task.ANOMALY_DETECTION, Task.INSTRUCTION_TUNING})
-TEXT_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.RETRIEVAL_QA})
-PROMPT_TASKS = frozenset({Task.INSTRUCTION_TUNING})  # 'text' names the prompt column(s) of a Q&A table
-LABELLED_TASKS = frozenset({Task.TEXT_CLASSIFICATION, Task.TABULAR_CLASSIFICATION})  # may take a labels file
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _CRITERION = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
@@ -173,7 +138,7 @@ class Source(Strict):
         return f"{_redact_url(self.url or '')} ({self.table or 'query'})"
 
 
-def _check_recipe(task: Task, recipe: dict[str, Any]) -> None:
+def _check_recipe(task: str, recipe: dict[str, Any]) -> None:
     """Build the order's recipe now, so a bad operator name or param fails at intake, not mid-run."""
     from pydantic import ValidationError
 
@@ -181,29 +146,12 @@ def _check_recipe(task: Task, recipe: dict[str, Any]) -> None:
     from mofang.data.recipes import RecipeOverride, build_recipe
 
     try:
-        build_recipe(task.value, RecipeOverride.model_validate(recipe))
+        build_recipe(task, RecipeOverride.model_validate(recipe))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"recipe.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
     except RecipeError as exc:
         raise ValueError(f"recipe.{exc.field}: {exc.reason}" if exc.field else f"recipe: {exc.reason}") from None
-
-
-def _check_forecast(order: Order) -> None:
-    """A forecast order names its time column and a `forecast:` section whose columns are distinct from the
-    target and the time column; other tasks have no `forecast:` section."""
-    if order.task != Task.TIME_SERIES_FORECAST:
-        if order.forecast is not None:
-            raise ValueError(f"'forecast' applies to time-series-forecast orders only, not {order.task.value}")
-        return
-    if not order.time_column:
-        raise ValueError("a time-series-forecast order needs a 'time_column' (the timestamps of the series)")
-    if order.forecast is None:
-        raise ValueError("a time-series-forecast order needs a 'forecast' section with at least 'horizon' "
-                         "(e.g. forecast: {horizon: 13, series_column: store})")
-    for column in order.forecast.columns:
-        if column in (order.target, order.time_column):
-            raise ValueError(f"forecast column '{column}' is the order's target or time_column")
 
 
 def _redact_url(url: str) -> str:
@@ -410,7 +358,7 @@ class Order(Strict):
 
     id: Annotated[str, Field(pattern=SLUG, description="Order id, unique per tenant")]
     tenant: Annotated[str, Field(pattern=SLUG, description="The customer placing the order")]
-    task: Task
+    task: str = Field(description="What kind of model: a registered task (mofang.core.tasks)")
     description: str = ""
     data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise or joined (join:)")
     target: str | None = Field(None, description="Column to predict")
@@ -453,6 +401,14 @@ class Order(Strict):
     def _single_source(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        try:
+            return task_spec(value).name
+        except UnknownTask as exc:
+            raise ValueError(str(exc)) from None
+
     @field_validator("recipe")
     @classmethod
     def _recipe_builds(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
@@ -463,26 +419,29 @@ class Order(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Order:
-        metrics = METRICS_BY_TASK.get(self.task)
-        if metrics is not None:
-            if not self.target and self.task not in LABEL_OPTIONAL:
-                raise ValueError(f"a {self.task.value} order needs a 'target' column")
-            for name in self.acceptance.metrics:
-                if name not in metrics:
-                    close = difflib.get_close_matches(name, list(metrics), n=1)
-                    hint = f" — did you mean '{close[0]}'?" if close else ""
-                    raise ValueError(f"unknown acceptance metric '{name}' for {self.task.value}{hint}"
-                                     f" (expected one of: {', '.join(sorted(metrics))})")
-        if self.text is not None and self.task not in TEXT_TASKS | PROMPT_TASKS:
-            raise ValueError(f"'text' applies to text tasks ({', '.join(sorted(TEXT_TASKS | PROMPT_TASKS))}), "
-                             f"not {self.task.value}")
-        if self.labels is not None and self.task not in LABELLED_TASKS:
-            raise ValueError(f"'labels' applies to classification orders, not {self.task.value}")
-        if self.multi_label and self.task != Task.TEXT_CLASSIFICATION:
-            raise ValueError("'multi_label' applies to text-classification orders only")
-        _check_anomaly(self)
-        _check_forecast(self)
-        _check_llm(self)
+        task = task_spec(self.task)
+        metrics = task.metrics
+        if not self.target and task.target == "required":
+            raise ValueError(f"a {self.task} order needs a 'target' column")
+        for name in self.acceptance.metrics:
+            if name not in metrics:
+                close = difflib.get_close_matches(name, list(metrics), n=1)
+                hint = f" — did you mean '{close[0]}'?" if close else ""
+                raise ValueError(f"unknown acceptance metric '{name}' for {self.task}{hint}"
+                                 f" (expected one of: {', '.join(sorted(metrics))})")
+        if self.text is not None and task.text is None:
+            raise ValueError(f"'text' applies to text tasks ({', '.join(names_with('text'))}), not {self.task}")
+        if self.labels is not None and not task.labels_file:
+            raise ValueError(f"'labels' applies to classification orders, not {self.task}")
+        if self.multi_label and not task.multi_label:
+            raise ValueError(f"'multi_label' applies to {' and '.join(names_with('multi_label'))} orders only")
+        for section in ("anomaly", "forecast", "llm"):  # an order section belongs to the task that declares it
+            if getattr(self, section) is not None and section not in task.sections:
+                owners = [name for name, other in registered().items() if section in other.sections]
+                raise ValueError(f"'{section}' applies to {' and '.join(owners)} orders only, not {self.task}")
+        check = task.hook("order.check")
+        if check is not None:
+            check(self)
         granted = self.columns
         roles = [("target", self.target), ("id_column", self.id_column), ("time_column", self.time_column)]
         roles += [("text", column) for column in self.text_columns]
@@ -518,51 +477,3 @@ class Order(Strict):
     def is_granted(self, column: str) -> bool:
         return self.columns.grants(column, self.target, self.id_column, self.time_column, *self.text_columns,
                                    *(self.forecast.columns if self.forecast else []))
-
-
-def _check_llm(order: Order) -> None:
-    """An instruction-tuning order names its base model (a catalog name or local checkpoint: nothing is
-    downloaded); a Q&A table needs the answer column as 'target'; other tasks have no `llm:` section."""
-    if order.task != Task.INSTRUCTION_TUNING:
-        if order.llm is not None:
-            raise ValueError(f"'llm' applies to instruction-tuning orders only, not {order.task.value}")
-        return
-    if not order.base_model:
-        raise ValueError("an instruction-tuning order needs 'base_model': a model-catalog name or a local "
-                         "checkpoint folder of a causal language model")
-    if order.base_model.startswith("market:"):
-        raise ValueError("instruction-tuning starts from a checkpoint; base_model 'market:...' is not one")
-    if order.llm is None:
-        order.llm = LLMSettings()
-    if order.llm.format == "qa" and not (order.target and order.text_columns):
-        raise ValueError("llm.format 'qa' needs 'text' (the question column or columns) and 'target' (the answer "
-                         "column)")
-    if order.acceptance.metrics.get("judge_score") is not None and not order.llm.judge:
-        raise ValueError("acceptance metric 'judge_score' needs llm.judge: true (and a configured endpoint)")
-
-
-def _check_anomaly(order: Order) -> None:
-    """What an anomaly-detection order needs: a time column, sensors distinct from the other roles, and a
-    label column for any acceptance metric (nothing can be measured without labels)."""
-    if order.anomaly is not None and order.task != Task.ANOMALY_DETECTION:
-        raise ValueError(f"'anomaly' applies to anomaly-detection orders only, not {order.task.value}")
-    if order.task != Task.ANOMALY_DETECTION:
-        return
-    if not order.time_column:
-        raise ValueError("an anomaly-detection order needs 'time_column' (the readings' timestamps: the split "
-                         "and the event windows follow time)")
-    if order.anomaly is not None and order.anomaly.windows is not None and not order.target:
-        raise ValueError("anomaly.windows needs 'target': the name of the label column the windows create")
-    if order.acceptance.metrics and not order.target:
-        raise ValueError("acceptance metrics of an anomaly-detection order need 'target' (the column labelling "
-                         "anomalous readings 1/0) to be measured")
-    sensors = (order.anomaly.sensors or []) if order.anomaly else []
-    if order.anomaly and order.anomaly.sensors is not None and not sensors:
-        raise ValueError("anomaly.sensors is empty; name at least one sensor column or leave it out")
-    for column in sensors:
-        for role, name in (("target", order.target), ("time_column", order.time_column),
-                           ("id_column", order.id_column)):
-            if column == name:
-                raise ValueError(f"anomaly.sensors names '{column}', the order's {role}")
-    if len(set(sensors)) != len(sensors):
-        raise ValueError(f"anomaly.sensors names a column twice: {sensors}")

@@ -34,7 +34,7 @@ class FormOrder(OrderForm):
 
 
 def placed(order: Any, job_id: int) -> dict[str, Any]:
-    return {"order_id": order.id, "tenant": order.tenant, "task": order.task.value, "job_id": job_id,
+    return {"order_id": order.id, "tenant": order.tenant, "task": order.task, "job_id": job_id,
             "state": "queued", "links": {"job": f"/api/v1/jobs/{job_id}", "events": f"/api/v1/jobs/{job_id}/events",
                                          "order": f"/api/v1/orders/{order.id}"}}
 

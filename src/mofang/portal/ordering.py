@@ -44,7 +44,7 @@ class OrderForm(BaseModel):
         tenant = self.tenant or caller.identity.tenant or ""
         caller.allow("order.submit", tenant or None, what=f"tenant '{tenant}'")
         data = [{"path": f"{u}/{uploads.find(home, tenant, u).name}"} for u in self.uploads]
-        order: dict[str, Any] = {"id": self.id, "tenant": tenant, "task": self.task.value, "data": data}
+        order: dict[str, Any] = {"id": self.id, "tenant": tenant, "task": str(self.task), "data": data}
         for key in ("description", "target", "id_column", "text"):
             if getattr(self, key):
                 order[key] = getattr(self, key)

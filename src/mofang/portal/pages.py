@@ -14,7 +14,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.orders.schema import METRICS_BY_TASK, SUPPORTED_TASKS, Task
+from mofang.core.tasks import registered
+from mofang.core.tasks import spec as task_spec
 from mofang.portal import i18n, ordering, records, uploads
 from mofang.portal.api_catalog import bundles, checked_rows
 from mofang.portal.api_orders import job_entry
@@ -32,7 +33,7 @@ _FIRST = ("tabular-classification", "tabular-regression", "text-classification")
 # name document folders, which the wizard's file upload does not make; instruction-tuning orders name a base
 # checkpoint on the factory's disk and an llm section: both are placed as YAML, CLI or REST orders).
 _YAML_ONLY = ("retrieval-qa", "instruction-tuning")
-TASK_TEMPLATES = [*_FIRST, *sorted(t.value for t in SUPPORTED_TASKS if t.value not in (*_FIRST, *_YAML_ONLY))]
+TASK_TEMPLATES = [*_FIRST, *sorted(t for t in registered() if t not in (*_FIRST, *_YAML_ONLY))]
 DEFAULT_METRICS = {"tabular-classification": ("roc_auc", ">= 0.70"), "tabular-regression": ("r2", ">= 0.50"),
                    "text-classification": ("f1_macro", ">= 0.70")}
 
@@ -148,7 +149,7 @@ def wizard_page(request: Request, caller: Caller = Depends(page_caller)) -> Resp
 
 
 def _wizard(request: Request, caller: Caller, error: str | None, status: int = 200) -> Response:
-    metrics = {task: sorted(METRICS_BY_TASK[Task(task)]) for task in TASK_TEMPLATES}
+    metrics = {task: sorted(task_spec(task).metrics) for task in TASK_TEMPLATES}
     recent = uploads.uploads(portal_state(request).home, caller.identity.tenant or "")[:10]
     return render(request, "wizard.html.j2", caller, status=status, tasks=TASK_TEMPLATES, metrics=metrics,
                   defaults=DEFAULT_METRICS, error=error, recent=recent)

@@ -14,7 +14,6 @@ from pydantic import ConfigDict, Field, create_model
 from mofang import __version__
 from mofang.core.errors import DataError
 
-ANOMALY_DETECTION = "anomaly-detection"
 ANOMALOUS, NORMAL = "anomalous", "normal"  # the classes scored readings are counted in (mofang_predictions_total)
 
 
@@ -72,24 +71,6 @@ def anomaly_app(bundle: Any, version: int | None, caller: Callable[..., Any], ti
         return {"product": meta["product"], "version": version, **answer}
 
     return app
-
-
-def smoke_test_anomaly(ctx: Any, bundle: Any, test: pd.DataFrame, draft: dict[str, Any]) -> str:
-    """The packaged model scores test readings exactly like the trained one (integration workshop)."""
-    import numpy as np
-
-    from mofang.core.errors import MofangError
-    from mofang.models.anomaly import AnomalyModel
-
-    trained = AnomalyModel.load(ctx.load("winner")["model_path"])
-    rows = test.head(max(64, 2 * trained.window))
-    served = score_records(bundle, rows.to_dict(orient="records"))
-    direct = trained.score_frame(rows)
-    if not np.allclose(served["scores"], direct["scores"], rtol=1e-5, atol=1e-6) \
-            or served["flags"] != [bool(f) for f in direct["flags"]]:
-        raise MofangError("the packaged anomaly model scores differently from the trained one")
-    ctx.save("bundle", draft)
-    return f"bundle loads and scores {len(rows)} test readings like the trained model"
 
 
 def anomaly_meta(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:

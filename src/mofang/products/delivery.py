@@ -28,7 +28,7 @@ class DeliveryStation(Station):
         digest, stored = ctx.artifacts.put_dir(ctx.tenant, "bundle", Path(bundle["path"]), ctx.vault)
         winner = ctx.load("winner")
         version = ctx.meta.add_product_version(
-            ctx.tenant, ctx.order.id, ctx.order.task.value, ctx.job_id, str(stored), digest,
+            ctx.tenant, ctx.order.id, ctx.order.task, ctx.job_id, str(stored), digest,
             winner["family"], evaluation["metrics"])
         from mofang.products.registry import on_delivered
 

@@ -1,13 +1,12 @@
-"""The instruction-tuning product: its bundle (packaged and smoke-tested by the integration workshop) and its
-OpenAI-compatible API, `POST /v1/chat/completions` (streaming too), with the product's system prompt, PII
-guardrails on input and output, and RAG answers citing their sources.
+"""The instruction-tuning product: its bundle as the server loads it (packaged and smoke-tested by the integration
+workshop: see mofang.tasks.llm.integration) and its OpenAI-compatible API, `POST /v1/chat/completions` (streaming
+too), with the product's system prompt, PII guardrails on input and output, and RAG answers citing their sources.
 
 (No `from __future__ import annotations` here: FastAPI must see the request models at run time.)
 """
 
 import io
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,66 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from mofang import __version__
 from mofang.core.errors import MofangError
 
-INSTRUCTION_TUNING = "instruction-tuning"
-BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+INSTRUCTION_TUNING = "instruction-tuning"  # the task this product kind serves (its bundle's schema says so)
 MODEL_FOLDER, ADAPTER_FOLDER, RETRIEVER_FILE = "model", "adapter", "retriever.joblib"
-CHECKPOINT_FILES = frozenset({"config.json", "generation_config.json", "model.safetensors.index.json",
-                              "adapter_config.json"})
-PROBE = "你好，请简单介绍一下你能帮我做什么。"
-SMOKE_TOKENS = 16
 MAX_MESSAGES = 200
 MAX_CONTENT_CHARS = 100_000
 
 
 # -- the bundle ----------------------------------------------------------------------------------
-def package_llm(ctx: Any) -> str:
-    """The integration workshop's package process for an instruction-tuned model: the merged checkpoint (or the
-    adapter, the base staying on this host), the RAG retriever, schema, metadata, model card and report."""
-    import joblib
-
-    from mofang.models.llm.chat import TOKENIZER_FILES
-
-    dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
-    folder = ctx.path("bundle")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    keep = CHECKPOINT_FILES | set(TOKENIZER_FILES)
-    source = Path(winner["model_dir"])
-    if winner.get("adapter"):
-        _copy_checkpoint(source, folder / ADAPTER_FOLDER, keep)
-        spec = {"kind": "llm", "model": None, "adapter": ADAPTER_FOLDER, "base_model_path": winner["base_model_path"]}
-    else:
-        _copy_checkpoint(source, folder / MODEL_FOLDER, keep)
-        spec = {"kind": "llm", "model": MODEL_FOLDER, "adapter": None, "base_model_path": None}
-    joblib.dump(spec, folder / "model.joblib")
-    rag = winner.get("rag")
-    if rag:
-        shutil.copyfile(rag["retriever_path"], folder / RETRIEVER_FILE)
-    schema = llm_schema(winner)
-    (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
-    meta = {"product": ctx.order.id, "tenant": ctx.tenant, "order_id": ctx.order.id, "job_id": ctx.job_id,
-            "task": INSTRUCTION_TUNING, "target": None, "family": winner["family"], "candidate": winner["name"],
-            "dataset_digest": dataset["digest"], "rows": dataset["rows"], "features": [], "dropped": [],
-            "classes": None, "metrics": evaluation["metrics"], "base_metrics": evaluation.get("base_metrics"),
-            "gate": evaluation["gate"],
-            "verdict": evaluation["verdict"], "deployment": ctx.order.deployment.target,
-            "reason": winner.get("reason", ""),
-            "llm": {"base_model": winner.get("base_model_path"), "adapter_kept": bool(winner.get("adapter")),
-                    "max_positions": winner["max_positions"], "max_new_tokens": winner["max_new_tokens"],
-                    "rag": {k: rag[k] for k in ("k", "product", "version") if k in rag} if rag else None,
-                    "guardrails": schema["guardrails"]}}
-    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")
-    (folder / "model_card.md").write_text(_card(meta, schema), "utf-8")
-    shutil.copyfile(evaluation["report_path"], folder / "report.html")
-    size_mb = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
-    ctx.metric(bundle_mb=round(size_mb, 3))
-    files = [*BUNDLE_FILES, spec["model"] or ADAPTER_FOLDER] + ([RETRIEVER_FILE] if rag else [])
-    ctx.save("bundle_draft", {"path": str(folder), "files": files})
-    return f"bundle of {len(files)} entries, {size_mb:.2f} MB" + (" (adapter on the host's base model)"
-                                                                   if spec["adapter"] else "")
-
-
 def llm_schema(winner: dict[str, Any]) -> dict[str, Any]:
     """How the product is asked: chat messages under its system prompt, template and limits."""
     guard = winner.get("guardrails") or {}
@@ -93,51 +39,6 @@ def llm_schema(winner: dict[str, Any]) -> dict[str, Any]:
             "guardrails": {"mask_input": bool(guard.get("mask_input", True)),
                            "mask_output": bool(guard.get("mask_output", True))},
             "features": [], "target": None, "id_column": None, "classes": None, "ignored": []}
-
-
-def _copy_checkpoint(source: Path, target: Path, keep: frozenset[str] | set[str]) -> None:
-    """The weights, config and tokenizer files of a checkpoint folder (no optimizer or trainer state)."""
-    if not source.is_dir():
-        raise MofangError(f"the trained model folder {source} is missing")
-    target.mkdir(parents=True)
-    copied = 0
-    for path in sorted(source.iterdir()):
-        if path.is_file() and (path.name in keep or path.suffix == ".safetensors"):
-            shutil.copyfile(path, target / path.name)
-            copied += path.suffix == ".safetensors"
-    if not copied:
-        raise MofangError(f"{source} holds no safetensors weights to package")
-
-
-def _card(meta: dict[str, Any], schema: dict[str, Any]) -> str:
-    from mofang.integration.model_card import model_card
-
-    numeric = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, int | float)}
-    card = model_card({**meta, "metrics": numeric, "target": "the assistant's reply"})
-    guard = schema["guardrails"]
-    masked = [what for what, on in (("user input", guard["mask_input"]), ("replies", guard["mask_output"])) if on]
-    base = meta.get("base_metrics") or {}
-    shown = [k for k in ("rouge_l", "bleu", "f1", "choice_accuracy", "hallucination_rate", "refusal_rate",
-                         "eval_loss", "judge_score") if numeric.get(k) is not None and base.get(k) is not None]
-    if shown:
-        card += ("\n## Base vs tuned (test prompts)\n\n| metric | base | tuned |\n|---|---|---|\n"
-                 + "".join(f"| {k} | {base[k]:.4g} | {numeric[k]:.4g} |\n" for k in shown))
-    return card + (
-        "\n## Serving\n\nOpenAI-compatible `POST /v1/chat/completions` (`stream: true` for server-sent events) "
-        f"and `GET /v1/models`. The product's system prompt always comes first; a client's system message is "
-        f"added after it. Replies are at most {schema['max_new_tokens']} tokens by default; the model reads "
-        f"{schema['max_positions']} positions.\n"
-        + (f"\nPersonal data is masked in {' and '.join(masked)}.\n" if masked else "")
-        + (f"\nAnswers come from the top {schema['rag']['k']} passages of the knowledge base, cited as [n] and "
-           "returned as `sources`.\n" if schema["rag"] else ""))
-
-
-def edge_llm(ctx: Any) -> str:
-    """A chat model is served (POST /v1/chat/completions); it has no ONNX edge archive."""
-    why = "an instruction-tuned language model is served (POST /v1/chat/completions), not exported to ONNX"
-    from mofang.integration.edge_process import no_edge_bundle
-
-    return no_edge_bundle(ctx, why)
 
 
 @dataclass
@@ -244,42 +145,6 @@ def load_llm(path: Path, read: Callable[[Path], bytes], schema: dict[str, Any]) 
     elif schema.get("rag"):
         raise MofangError(f"{path} is a RAG product but lacks its knowledge base ({RETRIEVER_FILE})")
     return ChatProduct(chat, retriever, schema)
-
-
-def smoke_test_llm(ctx: Any, bundle: Any, draft: dict[str, Any]) -> str:
-    """The packaged product answers a test prompt (greedy) exactly like the trained model folder."""
-    from mofang.models.llm.chat import ChatModel
-
-    winner = ctx.load("winner")
-    if winner.get("adapter"):
-        trained = ChatModel.load(winner["base_model_path"], adapter=winner["model_dir"],
-                                 chat_template=winner.get("chat_template"))
-    else:
-        trained = ChatModel.load(winner["model_dir"], chat_template=winner.get("chat_template"))
-    messages = _probe(ctx, bundle.schema)
-    served = bundle.candidate.chat.generate(messages, max_new_tokens=SMOKE_TOKENS)
-    direct = trained.generate(messages, max_new_tokens=SMOKE_TOKENS)
-    if served.text != direct.text:
-        raise MofangError("the packaged model answers a test prompt differently from the trained one: "
-                          f"{served.text[:60]!r} vs {direct.text[:60]!r}")
-    ctx.save("bundle", draft)
-    return f"bundle loads and answers a test prompt like the trained model ({served.completion_tokens} tokens)"
-
-
-def _probe(ctx: Any, schema: dict[str, Any]) -> list[dict[str, str]]:
-    """The first test conversation as the product renders it (without its reply), or a greeting."""
-    from mofang.models.llm.conversations import conversation
-
-    rag = {"k": schema["rag"]["k"], "refusal_message": schema.get("refusal_message")} if schema.get("rag") else None
-    try:
-        test = ctx.load("test")
-        if len(test):
-            return conversation(test.iloc[0].to_dict(), schema.get("system_prompt") or "", with_response=False,
-                                rag=rag)
-    except (FileNotFoundError, KeyError, AttributeError, TypeError, ValueError):
-        pass
-    head = [{"role": "system", "content": schema["system_prompt"]}] if schema.get("system_prompt") else []
-    return [*head, {"role": "user", "content": PROBE}]
 
 
 # -- the API -------------------------------------------------------------------------------------

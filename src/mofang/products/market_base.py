@@ -21,14 +21,15 @@ from mofang.core.errors import MofangError
 from mofang.products.market import PREFIX, is_market_ref, open_listing
 
 FAMILY = "market"
-BASE_TASKS = ("tabular-classification", "tabular-regression", "text-classification")
 
 
 def market_candidates(ctx: Any, dataset: dict[str, Any], valid: pd.DataFrame) -> list[dict[str, Any]]:
     """The order's market base as a candidate record (saved into the job's models folder), or nothing when the
     order names none; a listing that cannot serve the order is skipped with the reason."""
+    from mofang.products.serving import answers_rows
+
     ref = getattr(ctx.order, "base_model", None)
-    if not ref or not is_market_ref(ref) or dataset["task"] not in BASE_TASKS:
+    if not ref or not is_market_ref(ref) or not answers_rows(dataset["task"]):  # a base answers rows: a candidate
         return []
     from mofang.evaluation.scoring import score_candidate
     from mofang.models import Candidate

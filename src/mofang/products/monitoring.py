@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.core.tasks import spec as task_spec
 from mofang.models.features import coerce_column, coerce_value
 from mofang.products import drift
 
@@ -30,7 +31,6 @@ DEFAULT_THRESHOLDS = {"window_rows": 500, "min_rows": 200, "psi_alarm": 0.25, "k
                       "prediction_psi_alarm": 0.25}
 NUMERIC_KINDS = ("numeric", "boolean")
 Batches = list[tuple[list[dict[str, Any]], list[Any]]]  # served rows and their predictions, request by request
-MONITORED_TASKS = ("tabular-classification", "tabular-regression", "text-classification")
 
 
 def build_reference(frame: pd.DataFrame, features: list[dict[str, Any]], predictions: list[Any], *,
@@ -49,7 +49,7 @@ def build_reference(frame: pd.DataFrame, features: list[dict[str, Any]], predict
         elif kind == "categorical":
             profiles[name] = drift.categorical_profile(frame[name].tolist())
         # datetime features are not profiled: served dates move on by nature, so their drift is no alarm
-    if task.endswith("classification"):
+    if task_spec(task).classes:
         flat = [label for p in predictions for label in (p if isinstance(p, list | tuple) else [p])]
         categories = [str(c) for c in classes or sorted(set(map(str, flat)))]
         prediction = drift.categorical_profile(flat, categories=categories)
@@ -61,10 +61,13 @@ def build_reference(frame: pd.DataFrame, features: list[dict[str, Any]], predict
 
 def write_reference(folder: Path, ctx: Any) -> None:
     """Integration workshop hook: profile the job's training split and the winner's predictions on it into
-    `<bundle>/reference.json` — for products that score rows (`MONITORED_TASKS`); a retrieval product is asked
-    questions, and series products (forecast, anomaly) score readings with their own notion of normal."""
+    `<bundle>/reference.json` — for products that score rows at POST /predict (`serving.answers_rows`); a kind
+    with routes of its own is not compared with a reference (a retrieval product is asked questions, series
+    products — forecast, anomaly — score readings with their own notion of normal)."""
+    from mofang.products.serving import answers_rows
+
     dataset = ctx.load("dataset")
-    if dataset.get("retrieval") or dataset.get("anomaly") or dataset.get("task") not in MONITORED_TASKS:
+    if not answers_rows(dataset["task"]):
         return
     from mofang.models import Candidate
 

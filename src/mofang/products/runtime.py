@@ -22,14 +22,6 @@ from mofang.products.telemetry import CallAudit, ServingMetrics
 ENDPOINTS = frozenset({"predict", "ask", "forecast", "score", "feedback", "drift", "metadata", "health", "metrics",
                        "completions", "models"})  # completions: a chat product's /v1/chat/completions
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-NOT_MONITORED = {  # kinds the drift monitor does not apply to, and why: GET /drift answers 200 with the reason
-    "time-series-forecast": "a forecast product is asked for a series id and a horizon, not feature rows: there are "
-                            "no served inputs to compare with a training reference (send observed actuals to "
-                            "POST /feedback to follow its accuracy)",
-    "anomaly-detection": "an anomaly product judges readings against its own calibrated notion of normal, so its "
-                         "flags are the drift signal: compare the flagged share (mofang_predictions_total, class "
-                         "'anomalous') with the false-alarm rate in /metadata",
-}
 
 
 class ProductRuntime:
@@ -37,14 +29,18 @@ class ProductRuntime:
 
     def __init__(self, bundle: Any, version: int | None, *, metrics: ServingMetrics, meta: Any = None,
                  audit: CallAudit | None = None, batching: bool = True, max_wait_ms: float = 0.0) -> None:
+        from mofang.products.feedback import Outcomes, row_outcomes
+
         self.bundle, self.version, self.metrics, self.meta, self.audit = bundle, version, metrics, meta, audit
         self.name = bundle.metadata["product"]
         self.tenant = bundle.metadata.get("tenant")
         reference = getattr(bundle, "reference", None)
-        self.unmonitored = NOT_MONITORED.get(bundle.schema.get("task"))  # why drift does not apply, if it does not
+        self.unmonitored: str | None = None  # why drift does not apply, where a kind says so (`not_monitored`)
         self.monitor = (DriftMonitor(reference, bundle.schema["features"], product=self.name,
                                      on_result=lambda result: metrics.drift(self.name, result), background=True)
-                        if reference and not bundle.is_retrieval and self.unmonitored is None else None)
+                        if reference and not bundle.is_retrieval else None)
+        # what POST /feedback takes (None: no route); a kind with routes of its own may say otherwise
+        self.outcomes: Outcomes | None = row_outcomes(bundle.schema)
         self._edges = (reference or {}).get("prediction", {}).get("edges") if not bundle.is_classifier else None
         self.batcher = MicroBatcher(self._predict_and_watch, max_wait_ms=max_wait_ms,
                                     on_batch=metrics.batch_rows.labels(self.name).observe) if batching else None
@@ -56,6 +52,11 @@ class ProductRuntime:
         self._edge_array = np.asarray(self._edges, dtype=float) if self._edges is not None else None
         self._per_request: dict[tuple[str, int], Any] = {}
         self._latency: dict[str, Any] = {}
+
+    def not_monitored(self, reason: str) -> None:
+        """A kind whose served inputs are not rows to compare with a training reference: GET /drift answers 200
+        with `reason` (set by the kind's app, before `install`)."""
+        self.unmonitored, self.monitor = reason, None
 
     async def predict(self, records: list[dict[str, Any]], identity: Any) -> dict[str, Any]:
         """The model's answer for raw rows (batched with concurrent requests), counted and audited."""
@@ -151,17 +152,17 @@ def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *
 
 
 def _feedback_route(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any]) -> None:
-    """POST /feedback for a product whose answers have a true outcome to record (not retrieval or chat)."""
-    from mofang.products.feedback import feedback_help, outcome_field, record_feedback
+    """POST /feedback for a product whose answers have a true outcome to record (not retrieval or chat), the
+    rows as its `runtime.outcomes` say."""
+    from mofang.products.feedback import record_feedback
 
-    schema = runtime.bundle.schema
-    target = outcome_field(schema)
-    if target is None:  # no outcome column to correct
+    outcomes = runtime.outcomes
+    if outcomes is None:  # no outcome column to correct
         return
 
     class FeedbackRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
-        rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000, description=feedback_help(schema))
+        rows: list[dict[str, Any]] = Field(min_length=1, max_length=10_000, description=outcomes.describe())
 
     @app.post("/feedback")
     def feedback(request: FeedbackRequest, identity: Any = Depends(caller)) -> dict[str, Any]:
@@ -171,8 +172,7 @@ def _feedback_route(app: FastAPI, runtime: ProductRuntime, caller: Callable[...,
         user = getattr(identity, "user", None) or "anonymous"
         try:
             count = record_feedback(runtime.meta, tenant=runtime.tenant, product=runtime.name,
-                                    version=runtime.version, target=target, rows=request.rows, caller=user,
-                                    schema=schema)
+                                    version=runtime.version, outcomes=outcomes, rows=request.rows, caller=user)
         except MofangError as exc:
             runtime.called(identity, "feedback", len(request.rows), True)
             raise HTTPException(422, str(exc)) from None

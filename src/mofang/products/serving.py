@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 from mofang import __version__
 from mofang.core.errors import MofangError
+from mofang.core.tasks import TaskSpec
+from mofang.core.tasks import spec as task_spec
 from mofang.data.missing import MISSING
 from mofang.models.features import coerce_value
 
@@ -27,11 +30,7 @@ MAX_ROWS = 10_000
 MAX_TEXT_CHARS = 100_000  # one text field of a served row
 MAX_QUESTION_CHARS = 2_000  # one question to a retrieval product
 MAX_ANSWERS = 50  # the most answers one question may ask for (`k`)
-RETRIEVAL_QA = "retrieval-qa"
-ANOMALY_DETECTION = "anomaly-detection"
-TIME_SERIES_FORECAST = "time-series-forecast"
-INSTRUCTION_TUNING = "instruction-tuning"
-UNBATCHED = (RETRIEVAL_QA, INSTRUCTION_TUNING, TIME_SERIES_FORECAST, ANOMALY_DETECTION)  # no POST /predict
+KIND_APP = "serving.app"  # the task hook of a product kind that answers with routes of its own (not POST /predict)
 
 
 @dataclass
@@ -49,12 +48,24 @@ class Bundle:
         return [f["name"] for f in self.schema["features"]]
 
     @property
+    def spec(self) -> TaskSpec:
+        """The registry's spec of the product's task (`schema["task"]`)."""
+        return task_spec(self.schema["task"])
+
+    @cached_property
     def is_classifier(self) -> bool:
-        return self.schema["task"].endswith("classification")
+        """The product answers in classes (labels with probabilities): its task's `classes` flag."""
+        return self.spec.classes
 
     @property
     def is_retrieval(self) -> bool:
-        return self.schema["task"] == RETRIEVAL_QA
+        """The product answers questions (POST /ask, a RAG knowledge base): its model can be asked."""
+        return answers_questions(self.candidate)
+
+    @property
+    def answers_rows(self) -> bool:
+        """The product answers rows at POST /predict (see `answers_rows`)."""
+        return answers_rows(self.schema["task"])
 
     def ask(self, question: str, k: int = 5) -> dict[str, Any]:
         """A retrieval product's answers to one question (with sources and scores), or a no-answer result."""
@@ -90,30 +101,39 @@ def load_bundle(path: str | Path, read: Callable[[Path], bytes] | None = None) -
         raise MofangError(f"{path} is not a Mofang bundle (no model.joblib)")
     schema = json.loads(read(path / "schema.json").decode("utf-8"))
     metadata = json.loads(read(path / "metadata.json").decode("utf-8"))
-    if schema.get("task") == RETRIEVAL_QA:
-        from mofang.models.retrieval import RetrievalModel
-
-        model: Any = RetrievalModel.load(io.BytesIO(read(path / "model.joblib")))
-    elif schema.get("task") == TIME_SERIES_FORECAST:  # forecasts series: see mofang.products.forecast
-        from mofang.models.timeseries import ForecastModel
-
-        model = ForecastModel.load(io.BytesIO(read(path / "model.joblib")))
-    elif schema.get("task") == INSTRUCTION_TUNING:  # chats (OpenAI-compatible): see mofang.products.llm
-        from mofang.products.llm import load_llm
-
-        model = load_llm(path, read, schema)
-    elif schema.get("task") == ANOMALY_DETECTION:  # scores readings: see mofang.products.anomaly
-        from mofang.models.anomaly import AnomalyModel
-
-        model = AnomalyModel.load(io.BytesIO(read(path / "model.joblib")))
-    else:
-        from mofang.models import Candidate
-
-        model = Candidate.load(io.BytesIO(read(path / "model.joblib")))
+    model = _model(path, read, schema)
     from mofang.products.monitoring import REFERENCE_FILE
 
     reference = json.loads(read(path / REFERENCE_FILE).decode("utf-8")) if (path / REFERENCE_FILE).exists() else None
     return Bundle(path=path, candidate=model, schema=schema, metadata=metadata, reference=reference)
+
+
+def _model(path: Path, read: Callable[[Path], bytes], schema: dict[str, Any]) -> Any:
+    """The bundle's model, by what `model.joblib` holds: a saved model (a candidate, a knowledge base, a forecast
+    or anomaly model), or the description of checkpoint folders kept beside it (a chat product, loaded with
+    them: see mofang.products.llm)."""
+    import joblib
+
+    from mofang.models.saved import SavedModel
+
+    model = joblib.load(io.BytesIO(read(path / "model.joblib")))
+    if isinstance(model, SavedModel):
+        return model
+    from mofang.products.llm import load_llm
+
+    return load_llm(path, read, schema)  # raises when model.joblib describes no language model either
+
+
+def answers_rows(task: str) -> bool:
+    """Whether a task's products answer rows at POST /predict (micro-batched, watched for drift, exported to the
+    edge, a marketplace base): the task has no app of its own (`serving.app` hook)."""
+    return KIND_APP not in task_spec(task).hooks
+
+
+def answers_questions(model: Any) -> bool:
+    """Whether a product's model answers questions (`ask(question, k)`: a retrieval knowledge base) rather than
+    rows, series or chats."""
+    return callable(getattr(model, "ask", None))
 
 
 def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
@@ -155,7 +175,7 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     kind_app = _kind_app(bundle)
     runtime = ProductRuntime(bundle, version, metrics=metrics or ServingMetrics(), meta=store,
                              audit=CallAudit(store) if store is not None else None,
-                             batching=batching and bundle.schema.get("task") not in UNBATCHED,
+                             batching=batching and kind_app is None,  # micro-batches: POST /predict only
                              max_wait_ms=max_wait_ms)
     if kind_app is not None:  # a kind with routes of its own, on the same runtime and shared routes
         app = kind_app(bundle, version, caller, title, runtime)
@@ -191,50 +211,12 @@ def create_app(bundle: Bundle, *, version: int | None = None,
 
 
 def _kind_app(bundle: Bundle) -> Callable[..., FastAPI] | None:
-    """The app builder of a product kind that answers with routes of its own (None: rows at POST /predict);
-    each is called as (bundle, version, caller, title, runtime)."""
-    task = bundle.schema.get("task")
-    if task == INSTRUCTION_TUNING:  # chats (OpenAI-compatible): see mofang.products.llm
-        from mofang.products.llm import llm_app
-
-        return llm_app
-    if task == TIME_SERIES_FORECAST:  # POST /forecast: see mofang.products.forecast
-        from mofang.products.forecast import forecast_app
-
-        return forecast_app
-    if task == ANOMALY_DETECTION:  # POST /score: see mofang.products.anomaly
-        from mofang.products.anomaly import anomaly_app
-
-        return anomaly_app
-    return _retrieval_app if bundle.is_retrieval else None
-
-
-def _retrieval_app(bundle: Bundle, version: int | None, caller: Callable[..., Any], title: str,
-                   runtime: Any) -> FastAPI:
-    """A retrieval product's API: POST /ask answers one question; there is no /predict."""
-    meta = bundle.metadata
-    app = FastAPI(title=f"Mofang product · {title}", version=__version__,
-                  description=f"retrieval-qa knowledge base answering questions with `{meta['target']}` "
-                              f"(ranking {meta.get('candidate')}, order {meta['order_id']}).")
-    stats = {"requests": 0, "started": time.time()}
-
-    class AskRequest(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        question: Annotated[str, AfterValidator(_non_empty)] = Field(
-            ..., min_length=1, max_length=MAX_QUESTION_CHARS, description="The question, as a user types it")
-        k: int = Field(5, ge=1, le=MAX_ANSWERS, description="How many answers to return")
-
-    _common_routes(app, bundle, version, caller, stats)
-    app.state.runtime = runtime
-
-    @app.post("/ask")
-    def ask(request: AskRequest, identity: Any = Depends(caller)) -> dict[str, Any]:
-        answer = bundle.ask(request.question.strip(), request.k)
-        stats["requests"] += 1
-        runtime.called(identity, "ask", 1, False)
-        return {"product": meta["product"], "version": version, **answer}
-
-    return app
+    """The app builder of a product kind that answers with routes of its own: its task's `serving.app` hook
+    (None: rows at POST /predict). Each is called as (bundle, version, caller, title, runtime) and returns a
+    FastAPI app with `_common_routes` and its own routes; `create_app` adds the runtime's (/metrics, /drift,
+    /feedback, instrumentation). It may set up the runtime first (`ProductRuntime.not_monitored`,
+    `ProductRuntime.outcomes`)."""
+    return bundle.spec.hook(KIND_APP)
 
 
 def _common_routes(app: FastAPI, bundle: Bundle, version: int | None, caller: Callable[..., None],
@@ -254,12 +236,6 @@ def _common_routes(app: FastAPI, bundle: Bundle, version: int | None, caller: Ca
     from mofang.integration.openai_api import tool_routes
 
     tool_routes(app, bundle, caller)  # GET /tool: the OpenAI / MCP tool description (integration workshop)
-
-
-def _non_empty(value: str) -> str:
-    if not value.strip():
-        raise ValueError("the question is empty")
-    return value
 
 
 def _plain_tree(value: Any) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.log import JsonLog
 from mofang.scheduling.placement import local_capacity, needs_from, order_needs

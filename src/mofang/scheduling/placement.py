@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from mofang.devices.capacity import Capacity, Needs
+from mofang.core.resources import Needs
+from mofang.devices.capacity import Capacity
 from mofang.devices.inventory import Node, local_node
 
 

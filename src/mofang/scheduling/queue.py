@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.placement import needs_from
 from mofang.scheduling.retry import backoff_s

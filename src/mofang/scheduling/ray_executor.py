@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mofang.core.raycluster import connect
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
 from mofang.scheduling.log import JsonLog, JsonProgress
 from mofang.scheduling.queue import Claim, Queue
 from mofang.scheduling.retry import classify

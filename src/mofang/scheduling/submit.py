@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mofang.orders import Order
-from mofang.orders import submit as intake
+from mofang.scheduling.admission import admit
 from mofang.scheduling.placement import order_needs
 from mofang.scheduling.queue import Queue
 from mofang.store import MetaStore
@@ -18,7 +18,7 @@ def submit(order: Order, meta: MetaStore, *, priority: int = 0, max_attempts: in
            stations: Sequence[Any] | None = None) -> int:
     """Admit the order (validation, every source readable, target present), register its job and queue it;
     returns the job id. `stations` overrides the standard line's needs (tests)."""
-    job_id = intake(order, meta, source_file=source_file, actor=actor)
+    job_id = admit(order, meta, source_file=source_file, actor=actor)
     needs = order_needs(order, stations)
     queue = Queue(meta)
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mofang.core.errors import MofangError
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
 from mofang.scheduling import metrics
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.janitor import sweep_due

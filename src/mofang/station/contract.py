@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from mofang.devices.capacity import Needs
+from mofang.core.resources import Needs
+from mofang.core.tasks import spec as task_spec
 
 if TYPE_CHECKING:
     from mofang.orders.schema import Order
@@ -44,6 +46,14 @@ class Station:
         """What the station needs for `order`: its `resources`, unless it overrides this because its needs
         depend on the order (e.g. the model workshop on the order's task)."""
         return cls.resources
+
+    def process_for(self, process: str, order: Order) -> Callable[[StationContext], str | None]:
+        """The function that runs `process` for `order`: its task's own implementation when the task has one
+        (`TaskSpec.overrides["<station>.<process>"]`), else this station's method of that name."""
+        if process not in self.processes:
+            raise ValueError(f"station {self.name!r} has no process {process!r}")
+        own: Callable[[StationContext], str | None] = getattr(self, process)
+        return task_spec(order.task).override(f"{self.name}.{process}") or own
 
     def skip(self, ctx: StationContext) -> str | None:
         """Return a reason to skip the whole station for this job (e.g. a rejected product)."""

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn import metrics as skm
 
-CLASSIFICATION = "tabular-classification"
-TEXT_CLASSIFICATION = "text-classification"
-CLASSIFICATION_TASKS = (CLASSIFICATION, TEXT_CLASSIFICATION)
-REGRESSION = "tabular-regression"
+from mofang.core.tasks import spec as task_spec
+
+REGRESSION_METRICS = frozenset({"rmse", "mae", "r2", "mape"})
 
 
 def compute_metrics(task: str, y_true: Sequence, y_pred: Sequence, proba: np.ndarray | None = None,
@@ -20,22 +19,24 @@ def compute_metrics(task: str, y_true: Sequence, y_pred: Sequence, proba: np.nda
     """All metrics of the task; a metric that cannot be computed (e.g. roc_auc when the truth holds
     one class only) is None, so results stay valid JSON. Multi-label: `y_true`/`y_pred` hold label
     lists, `proba` one probability per class; accuracy is subset accuracy."""
-    task = str(getattr(task, "value", task))
+    spec = task_spec(str(getattr(task, "value", task)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if task in CLASSIFICATION_TASKS and multi_label:
+        if spec.classes and multi_label:
             values = _multi_label(list(y_true), list(y_pred), proba, list(classes or []))
-        elif task in CLASSIFICATION_TASKS:
+        elif spec.classes:
             truth, pred = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
             values = _classification(truth, pred, proba, list(classes or []))
-            if task == TEXT_CLASSIFICATION:
-                # single-label: micro F1 over every class is accuracy; Hamming loss is multi-label only
+            # single-label: micro F1 over every class is accuracy; Hamming loss is multi-label only
+            if "f1_micro" in spec.metrics:
                 values["f1_micro"] = values["accuracy"] if len(truth) else None
+            if "hamming_loss" in spec.metrics:
                 values["hamming_loss"] = None
-        elif task == REGRESSION:
+        elif REGRESSION_METRICS & set(spec.metrics):
             values = _regression(np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float))
         else:
-            raise ValueError(f"no metrics for task {task!r}")
+            raise ValueError(f"no metrics for task {spec.name!r} here (its metrics are not predictive: "
+                             f"{', '.join(spec.metrics)})")
     return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in values.items()}
 
 

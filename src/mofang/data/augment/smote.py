@@ -11,7 +11,7 @@ from pydantic import Field
 
 from mofang.data.augment.lineage import append_derived, real_positions, with_lineage
 from mofang.data.ops import OpContext, Operator, OpParams, OpTrace, register
-from mofang.data.quality.balance import CLASSIFICATION, class_counts
+from mofang.data.quality.balance import class_counts
 from mofang.data.quality.features import category_codes, numeric_and_categorical, numeric_values
 
 
@@ -44,7 +44,7 @@ class Smote(Operator):
 
     def transform(self, table: pa.Table, ctx: OpContext, trace: OpTrace) -> pa.Table:
         p = self.params
-        if ctx.task not in CLASSIFICATION or not ctx.target or ctx.target not in table.column_names:
+        if not ctx.classes or not ctx.target or ctx.target not in table.column_names:
             trace.details["note"] = f"skipped: SMOTE needs a classification task with a target (task {ctx.task})"
             return table
         numeric, categorical = numeric_and_categorical(

@@ -10,7 +10,6 @@ from mofang.data.augment.copula import fit_copula, sample_copula
 from mofang.data.augment.lineage import append_derived, real_positions, with_lineage
 from mofang.data.augment.privacy import check_distance_to_real
 from mofang.data.ops import OpContext, Operator, OpParams, OpTrace, register
-from mofang.data.quality.balance import CLASSIFICATION
 from mofang.data.quality.features import category_codes, numeric_and_categorical, numeric_values, tabular_matrix
 from mofang.data.quality.text_metrics import histogram
 
@@ -31,7 +30,7 @@ class Synthesize(Operator):
         p = self.params
         numeric, categorical = numeric_and_categorical(
             table, ctx.kinds, self.target_columns(table, ctx, ("numeric", "categorical", "boolean")))
-        classify = ctx.task in CLASSIFICATION and ctx.target in table.column_names
+        classify = ctx.classes and ctx.target in table.column_names
         if ctx.target in table.column_names and not classify and ctx.target not in numeric:
             numeric.append(ctx.target)  # a regression target is modelled with the features
         if not numeric and not categorical:

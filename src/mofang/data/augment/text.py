@@ -30,7 +30,7 @@ class TextAugment(Operator):
 
     def transform(self, table: pa.Table, ctx: OpContext, trace: OpTrace) -> pa.Table:
         p = self.params
-        if ctx.task != "text-classification":
+        if not (ctx.classes and ctx.text_features):  # labelled texts only
             trace.details["note"] = f"skipped: text augmentation is for text classification, not {ctx.task or 'none'}"
             return table
         columns = self.target_columns(table, ctx, ("text",))

@@ -46,7 +46,7 @@ class CoerceValues(Operator):
             trace.change(name, int(lost.sum()))  # a value lost is the change that matters; '12' → 12.0 is not
             frame[name] = values
         if ctx.target and ctx.target in frame.columns:
-            classification = (ctx.task or "").endswith("classification")
+            classification = ctx.classes
             before = frame[ctx.target]
             frame[ctx.target] = class_labels(before) if classification else regression_values(before)
             trace.change(ctx.target, int((_present(before) & frame[ctx.target].isna()).sum()))
@@ -75,7 +75,7 @@ class CanonicalCategories(Operator):
         frame = to_frame(table)
         merged: dict[str, dict[str, str]] = {}
         columns = self.target_columns(table, ctx, ("categorical",))
-        if ctx.target and ctx.target in frame.columns and (ctx.task or "").endswith("classification"):
+        if ctx.target and ctx.target in frame.columns and ctx.classes:
             columns.append(ctx.target)
         for name in columns:
             mapping = canonical_spellings(frame[name], params.rare_share, params.case)

@@ -12,6 +12,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mofang.core.errors import MofangError
+from mofang.core.tasks import spec as task_spec
 
 ROW = "__row__"  # 1-based row number across the stacked sources; every table an operator sees has it
 SAMPLE = 50  # dropped rows listed by id in a trace; the count is always complete
@@ -49,6 +50,16 @@ class OpContext:
     batch_rows: int = 65_536
     on_progress: Callable[[int, int, str], None] | None = None
     executor: str = "local"  # "ray": batched operators run their batches over Ray Data (same code)
+
+    @property
+    def classes(self) -> bool:
+        """The job's task has a target with classes (the registry's `TaskSpec.classes`); False without a task."""
+        return bool(self.task) and task_spec(str(self.task)).classes
+
+    @property
+    def text_features(self) -> bool:
+        """The job's task reads text columns as its features (`TaskSpec.text` "features"); False without a task."""
+        return bool(self.task) and task_spec(str(self.task)).text == "features"
 
     def columns_of(self, table: pa.Table, kinds: Iterable[str]) -> list[str]:
         """Columns of `table` whose profiled kind is one of `kinds`, roles (row, id, target) excluded."""

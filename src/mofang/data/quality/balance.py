@@ -8,8 +8,6 @@ from pydantic import Field
 
 from mofang.data.ops import OpContext, Operator, OpParams, OpTrace, register
 
-CLASSIFICATION = ("tabular-classification", "text-classification")  # tasks whose target has classes
-
 
 def class_counts(table: pa.Table, target: str) -> dict[str, int]:
     """Rows per class of the target (missing labels left out), largest first."""
@@ -28,7 +26,7 @@ class ClassBalance(Operator):
         minority_below: float = Field(0.5, gt=0, le=1)  # a class smaller than this share of the largest is a minority
 
     def transform(self, table: pa.Table, ctx: OpContext, trace: OpTrace) -> pa.Table:
-        if ctx.task not in CLASSIFICATION:
+        if not ctx.classes:  # the task's target has no classes to balance
             trace.details["note"] = f"skipped: class balance needs a classification task, not {ctx.task or 'none'}"
             return table
         if not ctx.target or ctx.target not in table.column_names:

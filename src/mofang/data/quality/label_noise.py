@@ -14,7 +14,6 @@ from sklearn.linear_model import SGDClassifier
 
 from mofang.data.ops import OpContext, Operator, OpParams, OpTrace, register
 from mofang.data.ops.base import SAMPLE
-from mofang.data.quality.balance import CLASSIFICATION
 from mofang.data.quality.confident import find_label_issues, out_of_fold_probabilities
 from mofang.data.quality.features import numeric_and_categorical, tabular_matrix
 
@@ -89,7 +88,7 @@ class LabelNoise(Operator):
 
 
 def _why_not_applicable(table: pa.Table, ctx: OpContext) -> str | None:
-    if ctx.task not in CLASSIFICATION:
+    if not ctx.classes:
         return f"skipped: label noise needs a classification task, not {ctx.task or 'none'}"
     if not ctx.target or ctx.target not in table.column_names:
         return "skipped: no target column"
@@ -102,7 +101,7 @@ def _features_and_model(table: pa.Table, ctx: OpContext, columns: list[str] | No
                         seed: int) -> tuple[np.ndarray | sparse.spmatrix | None, object, str]:
     """TF-IDF character 1–3-grams + logistic regression for text; for tables, median-imputed numerics and
     one-hot categoricals into a small LightGBM."""
-    if ctx.task == "text-classification":
+    if ctx.text_features:  # a text task: its labels are judged from the text
         texts = columns or ctx.columns_of(table, ("text",))
         if not texts:
             return None, None, ""

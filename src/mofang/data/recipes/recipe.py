@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mofang.core.tasks import spec as task_spec
 from mofang.data.ops import PROCESSES, Operator, RecipeError, operator_class
 
 DEFAULTS = Path(__file__).parent / "defaults"
@@ -74,9 +75,10 @@ def default_recipe(name: str) -> Recipe:
 
 
 def build_recipe(task: str, override: RecipeOverride | None = None) -> Recipe:
-    """The task's default recipe with the order's override applied; raises RecipeError on any bad name."""
+    """The task's default recipe (its spec's `recipe`, else the recipe named like the task) with the order's
+    override applied; raises RecipeError on any bad name."""
     override = override or RecipeOverride()
-    base = override.base or task
+    base = override.base or task_spec(task).recipe or task
     recipe = load_recipe(base) if base.endswith((".yaml", ".yml")) else default_recipe(base)
     names = [s.op for s in recipe.steps]
     for i, name in enumerate(override.remove):

@@ -16,12 +16,12 @@ LATENCY_CALLS = 50
 
 def plan_anomaly(ctx: Any, dataset: dict[str, Any]) -> str:
     """Record the families, the selection metric and the time left for training."""
-    from mofang.orders.schema import METRICS_BY_TASK, Task
+    from mofang.core.tasks import spec as task_spec
 
     order, info = ctx.order, dataset["anomaly"]
     if order.acceptance.metrics:
         metric = next(iter(order.acceptance.metrics))
-        direction = METRICS_BY_TASK[Task.ANOMALY_DETECTION][metric]
+        direction = task_spec("anomaly-detection").metrics[metric]
     else:
         metric, direction = DEFAULT_METRIC
     reserve = max(6.0, 0.10 * ctx.budget_s)

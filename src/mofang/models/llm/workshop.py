@@ -36,7 +36,7 @@ def open_order_base(order: Any) -> BaseCheckpoint:
 
 def plan_llm(ctx: Any, dataset: dict[str, Any]) -> str:
     """Check the base model (before any training), choose full tuning or LoRA and list the trials."""
-    from mofang.orders.schema import GENERATION_METRICS
+    from mofang.core.tasks import spec as task_spec
 
     order, llm = ctx.order, ctx.order.llm
     base = open_order_base(order)
@@ -46,7 +46,7 @@ def plan_llm(ctx: Any, dataset: dict[str, Any]) -> str:
     grid = [TrialConfig(method, rank, rate, llm.epochs) for rate in rates for rank in ranks]
     if order.acceptance.metrics:
         metric = next(iter(order.acceptance.metrics))
-        direction = GENERATION_METRICS[metric]
+        direction = task_spec("instruction-tuning").metrics[metric]
     else:
         metric, direction = DEFAULT_METRIC
     remaining = ctx.remaining_s()

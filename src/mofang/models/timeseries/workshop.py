@@ -10,6 +10,7 @@ from typing import Any
 import joblib
 import pandas as pd
 
+from mofang.core.tasks import spec as task_spec
 from mofang.models.limits import within_limits
 from mofang.models.timeseries.backtest import backtest, score_windows
 from mofang.models.timeseries.forecasters import STATS_FAMILIES, make_forecaster
@@ -17,13 +18,14 @@ from mofang.models.timeseries.intervals import ConformalIntervals
 from mofang.models.timeseries.metrics import ID
 from mofang.models.timeseries.panel import to_panel
 from mofang.models.timeseries.product import EnsembleForecastModel, ForecastModel, mean_forecast
-from mofang.orders.schema import FORECAST_METRICS
 from mofang.station.context import StationContext
 
 FAMILIES = ("seasonal_naive", "lightgbm", "auto_theta", "auto_ets", "auto_arima")  # cheapest first
 DEFAULT_METRIC = "mase"
 SAFETY = 1.5  # per-series fit times of AutoARIMA vary several-fold across series (45 Walmart stores)
 LATENCY_CALLS = 200
+
+FORECAST_METRICS = task_spec("time-series-forecast").metrics  # metric → direction, from the task registry
 
 
 def plan_forecast(ctx: StationContext, dataset: dict[str, Any]) -> str:

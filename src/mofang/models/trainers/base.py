@@ -14,15 +14,14 @@ import scipy.sparse as sp
 
 from mofang.core.errors import MofangError
 from mofang.core.metrics.predictive import compute_metrics
+from mofang.core.tasks import spec as task_spec
 from mofang.models.candidate import Candidate
 from mofang.models.features import FeaturePipeline
 from mofang.models.labels import indicator, is_classification, label_lists
 from mofang.models.text.pipeline import TEXT_MODES, TextPipeline
 from mofang.models.tuning import search
-from mofang.orders.schema import METRICS_BY_TASK, Task
 
-CLASSIFICATION = "tabular-classification"
-TEXT_CLASSIFICATION = "text-classification"
+CLASSIFICATION = "tabular-classification"  # the metric set of a single-label classifier (`tune_threshold`)
 OnTrial = Callable[[int, float, "float | None"], None]
 
 
@@ -308,7 +307,7 @@ def tune_multilabel_threshold(candidate: Candidate, proba: np.ndarray, y_true: n
     """The one threshold on every class's probability that maximises `metric` (or minimises
     hamming_loss) on these (validation) rows; 0.5 when the metric does not depend on it."""
     truth = candidate.truth(y_true)
-    direction = METRICS_BY_TASK[Task.TEXT_CLASSIFICATION].get(metric, "higher")
+    direction = task_spec(candidate.task).metrics.get(metric, "higher")
     if metric not in ("f1_micro", "f1_macro", "accuracy", "hamming_loss", "precision_macro", "recall_macro"):
         metric, direction = "f1_micro", "higher"
     best, best_score = 0.5, None
@@ -322,15 +321,17 @@ def tune_multilabel_threshold(candidate: Candidate, proba: np.ndarray, y_true: n
 
 
 def default_metric(task: str, classes: list[str] | None) -> tuple[str, str]:
-    """The primary metric when the order names none: f1_macro for text and multiclass, roc_auc for
-    binary tabular, rmse for regression."""
-    if str(getattr(task, "value", task)) == TEXT_CLASSIFICATION:
-        return "f1_macro", METRICS_BY_TASK[Task.TEXT_CLASSIFICATION]["f1_macro"]
-    if task == CLASSIFICATION:
-        name = "f1_macro" if classes is not None and len(classes) > 2 else "roc_auc"
+    """The primary metric when the order names none: the task's `TaskSpec.default_metric` when it declares one;
+    else f1_macro for text classes (a task whose model reads text) and multiclass targets, when the task has it;
+    else the task's first metric (roc_auc for binary tables, rmse for regression)."""
+    found = task_spec(str(getattr(task, "value", task)))
+    if found.default_metric is not None:
+        name = found.default_metric
+    elif found.classes and "f1_macro" in found.metrics and (found.text or (classes is not None and len(classes) > 2)):
+        name = "f1_macro"
     else:
-        name = "rmse"
-    return name, METRICS_BY_TASK[Task(task)][name]
+        name = next(iter(found.metrics))
+    return name, found.metrics[name]
 
 
 def _fmt(score: float | None) -> str:

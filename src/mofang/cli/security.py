@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mofang.cli.common import allow, err, fail, open_meta, out, scoped_view
 from mofang.core.errors import MofangError
 
 tenants_app = typer.Typer(help="Tenants (customers) of this factory.", no_args_is_help=True)
@@ -16,16 +17,10 @@ keys_app = typer.Typer(help="API keys and the master key.", no_args_is_help=True
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
-def _cli():  # the main CLI module: its consoles, store and error exit
-    from mofang import cli
-
-    return cli
-
 
 def _allow(action: str, tenant: str | None, what: str | None = None):
     """The CLI's identity, authorized for `action` on `tenant`'s object (raises MofangError)."""
-    cli = _cli()
-    return cli._allow(cli._meta(), action, tenant, what)
+    return allow(open_meta(), action, tenant, what)
 
 
 def _security(home: Path):
@@ -33,7 +28,7 @@ def _security(home: Path):
     from mofang.security.keys import KeyRing, load_master_key
     from mofang.security.signing import load_factory_key
 
-    meta = _cli()._meta()
+    meta = open_meta()
     factory = load_factory_key(home)
     return meta, KeyRing(meta, load_master_key(home)), AuditLog(meta, factory), factory
 
@@ -42,14 +37,12 @@ def _security(home: Path):
 def tenants_create(tenant: Annotated[str, typer.Argument(help="Tenant id (a slug)")]) -> None:
     """Create a tenant (operator)."""
     from mofang.security.identity import create_tenant
-
-    cli = _cli()
     try:
         _allow("tenant.create", None)
-        create_tenant(cli._meta(), tenant)
+        create_tenant(open_meta(), tenant)
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"tenant [bold]{tenant}[/] ready")
+        raise fail(exc) from None
+    out.print(f"tenant [bold]{tenant}[/] ready")
 
 
 @keys_app.command("create")
@@ -61,20 +54,18 @@ def keys_create(user: Annotated[str, typer.Option(help="Who the key is for")],
     from mofang.core.config import settings
     from mofang.security.audit import KEY_CREATED, AuditLog
     from mofang.security.identity import create_api_key, save_local_key
-
-    cli = _cli()
     try:
         actor = _allow("keys.create", tenant)
-        identity, secret = create_api_key(cli._meta(), tenant=tenant, user=user, role=role)
-        AuditLog(cli._meta()).record(KEY_CREATED, actor=actor.user, tenant=tenant, object=identity.key_id,
+        identity, secret = create_api_key(open_meta(), tenant=tenant, user=user, role=role)
+        AuditLog(open_meta()).record(KEY_CREATED, actor=actor.user, tenant=tenant, object=identity.key_id,
                                      details={"user": user, "role": str(role)})
         if save:
             save_local_key(secret, settings().home)
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"key {identity.key_id} for {user} ({role}{', tenant ' + tenant if tenant else ''}):")
-    cli.out.print(secret, soft_wrap=True)
-    cli.err.print("[yellow]shown once: store it now; Mofang keeps only a salted hash[/]")
+        raise fail(exc) from None
+    out.print(f"key {identity.key_id} for {user} ({role}{', tenant ' + tenant if tenant else ''}):")
+    out.print(secret, soft_wrap=True)
+    err.print("[yellow]shown once: store it now; Mofang keeps only a salted hash[/]")
 
 
 @keys_app.command("revoke")
@@ -82,17 +73,15 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key id (mf_<id>_
     """Revoke an API key."""
     from mofang.security.identity import revoke_api_key
     from mofang.security.tables import ApiKey
-
-    cli = _cli()
     try:
-        with cli._meta().session() as s:
+        with open_meta().session() as s:
             key = s.get(ApiKey, key_id)
             tenant = key.tenant_id if key is not None else None
         _allow("keys.revoke", tenant, what=f"key {key_id}")
-        revoke_api_key(cli._meta(), key_id)
+        revoke_api_key(open_meta(), key_id)
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"key {key_id} revoked")
+        raise fail(exc) from None
+    out.print(f"key {key_id} revoked")
 
 
 @keys_app.command("rotate-master")
@@ -101,8 +90,6 @@ def keys_rotate_master() -> None:
     from mofang.core.config import settings
     from mofang.security.audit import KEY_ROTATED
     from mofang.security.keys import MasterKey, save_master_key
-
-    cli = _cli()
     home = settings().home
     try:
         actor = _allow("key.rotate", None)
@@ -114,8 +101,8 @@ def keys_rotate_master() -> None:
         audit.record(KEY_ROTATED, actor=actor.user, object="master key",
                      details={"old_key_id": old, "new_key_id": new.id, "tenant_keys": count})
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"master key {new.id}: {count} tenant keys re-wrapped")
+        raise fail(exc) from None
+    out.print(f"master key {new.id}: {count} tenant keys re-wrapped")
 
 
 @audit_app.command("verify")
@@ -123,20 +110,18 @@ def audit_verify(checkpoint: Annotated[Path | None, typer.Option(help="A checkpo
                                                                       "`mofang audit checkpoint`")] = None) -> None:
     """Check every link of the audit chain (and that it still holds a saved checkpoint's head)."""
     from mofang.core.config import settings
-
-    cli = _cli()
     try:
         _allow("audit.verify", None)
         _, _, audit, _ = _security(settings().home)
         anchor = json.loads(checkpoint.read_text(encoding="utf-8")) if checkpoint else None
         result = audit.verify(anchor=anchor)
     except (MofangError, OSError, json.JSONDecodeError) as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     if result.ok:
-        cli.out.print(f"[green]audit chain intact[/]: {result.events} events, head {result.head_hash[:16]}")
+        out.print(f"[green]audit chain intact[/]: {result.events} events, head {result.head_hash[:16]}")
         return
     for problem in result.problems:
-        cli.err.print(f"[red]✗[/] {problem}")
+        err.print(f"[red]✗[/] {problem}")
     raise typer.Exit(1)
 
 
@@ -144,15 +129,13 @@ def audit_verify(checkpoint: Annotated[Path | None, typer.Option(help="A checkpo
 def audit_checkpoint(out_file: Annotated[Path, typer.Argument(help="Where to write the signed head")]) -> None:
     """Write the chain's head, signed by the factory key; keep it outside the database."""
     from mofang.core.config import settings
-
-    cli = _cli()
     try:
         _allow("audit.verify", None)
         _, _, audit, _ = _security(settings().home)
         out_file.write_text(json.dumps(audit.checkpoint(), indent=1), encoding="utf-8")
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"checkpoint written to {out_file}")
+        raise fail(exc) from None
+    out.print(f"checkpoint written to {out_file}")
 
 
 @audit_app.command("list")
@@ -162,21 +145,19 @@ def audit_list(tenant: Annotated[str | None, typer.Option()] = None,
     from mofang.security.audit import AuditLog
     from mofang.security.authz import authorize
     from mofang.security.identity import local_identity
-
-    cli = _cli()
     try:
-        identity = local_identity(cli._meta())
+        identity = local_identity(open_meta())
         wide = identity.is_operator or identity.bootstrap
         tenant = tenant if wide else (tenant or identity.tenant)
         authorize(identity, "audit.read", None if wide else tenant, what=f"tenant '{tenant}'")
-        events = AuditLog(cli._meta()).events(tenant=tenant, action=action)
+        events = AuditLog(open_meta()).events(tenant=tenant, action=action)
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     table = Table("seq", "at", "actor", "tenant", "action", "object")
     for event in events:
         table.add_row(str(event["seq"]), event["at"][:19], event["actor"], event["tenant"] or "-", event["action"],
                       event["object"])
-    cli.out.print(table)
+    out.print(table)
 
 
 def destroy(target: Annotated[str | None, typer.Argument(help="The order to destroy")] = None,
@@ -190,8 +171,6 @@ def destroy(target: Annotated[str | None, typer.Argument(help="The order to dest
     from mofang.security import destroy as destruction
     from mofang.security.certificates import verify_certificate
     from mofang.store import ArtifactStore
-
-    cli = _cli()
     home = settings().home
     try:
         meta, keyring, audit, factory = _security(home)
@@ -200,10 +179,10 @@ def destroy(target: Annotated[str | None, typer.Argument(help="The order to dest
             problems = verify_certificate(doc, trusted_public_pem=factory.public_pem(), audit=audit)
             if problems:
                 for problem in problems:
-                    cli.err.print(f"[red]✗[/] {problem}")
+                    err.print(f"[red]✗[/] {problem}")
                 raise typer.Exit(1)
             cert = doc["certificate"]
-            cli.out.print(f"[green]certificate valid[/]: {cert['what']} {cert.get('order') or cert['tenant']} "
+            out.print(f"[green]certificate valid[/]: {cert['what']} {cert.get('order') or cert['tenant']} "
                           f"destroyed {cert['destroyed_at']} by {cert['destroyed_by']}, {cert['file_count']} files")
             return
         artifacts = ArtifactStore(home)
@@ -214,7 +193,7 @@ def destroy(target: Annotated[str | None, typer.Argument(help="The order to dest
                 raise typer.BadParameter("--whole-tenant needs --tenant")
             plans = [(tenant, None)]
         elif target:
-            record = cli._view(meta).order(target, tenant)
+            record = scoped_view(meta).order(target, tenant)
             plans = [(record.tenant_id, target)]
         else:
             raise typer.BadParameter("name an ORDER, or use --whole-tenant --tenant T, --expired or --verify CERT")
@@ -226,12 +205,20 @@ def destroy(target: Annotated[str | None, typer.Argument(help="The order to dest
             doc = destruction.destroy(plan, meta=meta, home=home, keyring=keyring, audit=audit, factory=factory,
                                       actor=actor.user)
             cert = doc["certificate"]
-            cli.out.print(f"destroyed {cert['what']} {order or owner}: {cert['file_count']} files, "
+            out.print(f"destroyed {cert['what']} {order or owner}: {cert['file_count']} files, "
                           f"{len(cert['keys_shredded'])} keys shredded; certificate "
                           f"{home / 'certificates' / (cert['certificate_id'] + '.json')}")
             for kept in plan.kept:
-                cli.out.print(f"  kept {kept['path']}: {kept['reason']}")
+                out.print(f"  kept {kept['path']}: {kept['reason']}")
         if expired and not plans:
-            cli.out.print("no order is past its retention")
+            out.print("no order is past its retention")
     except (MofangError, OSError, json.JSONDecodeError) as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add `tenants`, `keys`, `audit` and `destroy` to the main CLI."""
+    app.add_typer(tenants_app, name="tenants")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+    app.command("destroy")(destroy)

@@ -1,5 +1,6 @@
-"""The data workshop's processes for a time-series-forecast order: choose the series columns (validate),
-regularize the time index and split by time (split), and the dataset's forecast description (publish)."""
+"""The time-series-forecast task at the data workshop: the series columns (the `data.columns` hook), the
+regularized series split by time (the `data.split` override) and the dataset's forecast description (the
+`data.publish` hook)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def series_spec(order: Any) -> SeriesSpec:
                       frequency=forecast.frequency, duplicates=forecast.duplicates)
 
 
-def choose_series_columns(ctx: StationContext, frame: pd.DataFrame, profile: dict) -> str:
+def columns(ctx: StationContext, frame: pd.DataFrame, profile: dict, raw: pd.DataFrame) -> str:
     """The validate process's column choice: the series id, time, target and named covariates are kept;
     every other column is dropped with the reason (a forecast reads only what the order names)."""
     spec = series_spec(ctx.order)
@@ -51,7 +52,7 @@ def choose_series_columns(ctx: StationContext, frame: pd.DataFrame, profile: dic
     return f"{len(kept)} covariates kept, {len(dropped)} columns dropped"
 
 
-def split_series(ctx: StationContext) -> str:
+def split(ctx: StationContext) -> str:
     """Regularize the series and hold out the last `horizon` steps of each as test, the window before as
     valid; save train/valid/test, the split trace and the forecast description."""
     order = ctx.order
@@ -102,3 +103,8 @@ def _explain(ctx: StationContext, trace: dict, spec: SeriesSpec) -> None:
     if trace["gaps"]["steps"]:
         ctx.reason(f"{trace['gaps']['steps']:,} missing time steps filled (target interpolated, covariates "
                    f"carried forward) and marked in {FILLED}; e.g. {trace['gaps']['examples'][:3]}")
+
+
+def publish(ctx: StationContext, parts: dict[str, pd.DataFrame], features: dict) -> dict[str, Any]:
+    """The dataset's `forecast` record, saved by the split (time, target, series, frequency, horizon ...)."""
+    return {"forecast": ctx.load("forecast_info")}

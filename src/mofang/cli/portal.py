@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from mofang.cli.common import err, fail, open_meta, out
 from mofang.core.errors import MofangError
 
 
@@ -22,8 +23,7 @@ def portal(host: Annotated[str, typer.Option(help="Address to listen on")] = "12
     """Serve the REST API (/api/v1, docs at /docs) and the web portal, and run N workers for placed orders."""
     import uvicorn
 
-    from mofang import cli
-    from mofang.cli_scheduling import _operator
+    from mofang.cli.scheduling import operator_identity
     from mofang.core.config import settings
     from mofang.portal import create_app
     from mofang.portal.workers import EmbeddedWorkers
@@ -31,17 +31,17 @@ def portal(host: Annotated[str, typer.Option(help="Address to listen on")] = "12
     try:
         if workers < 0 or not 0 < port < 65536 or max_upload_mb <= 0:
             raise MofangError("--workers must be ≥ 0, --port in 1..65535 and --max-upload-mb > 0")
-        meta = cli._meta()
-        starter = _operator(meta, "portal.run")
+        meta = open_meta()
+        starter = operator_identity(meta, "portal.run")
         application = create_app(meta, settings().home, max_upload_mb=max_upload_mb)
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     if starter.bootstrap:
-        cli.err.print("[yellow]no API keys exist yet: nobody can sign in; create one with "
+        err.print("[yellow]no API keys exist yet: nobody can sign in; create one with "
                       "`mofang keys create --user NAME --role owner --tenant TENANT`[/]")
     embedded = EmbeddedWorkers(workers)
     embedded.start()
-    cli.out.print(f"portal on http://{host}:{port}  (API docs: /docs); {workers} embedded "
+    out.print(f"portal on http://{host}:{port}  (API docs: /docs); {workers} embedded "
                   f"worker{'s' if workers != 1 else ''}")
     try:
         uvicorn.run(application, host=host, port=port, log_level="info")

@@ -26,6 +26,8 @@ from typing import Annotated
 
 import typer
 
+from mofang.cli.common import allow, fail, open_meta
+from mofang.cli.common import out as stdout  # `out` is export's --out option here
 from mofang.core.errors import DataError, MofangError
 
 label_app = typer.Typer(help="Active learning: queues of texts for people to label, and their labels back.",
@@ -33,11 +35,6 @@ label_app = typer.Typer(help="Active learning: queues of texts for people to lab
 
 ORDER_SUFFIXES = (".yaml", ".yml")
 
-
-def _cli():  # the main CLI module: its consoles and error exit
-    from mofang import cli
-
-    return cli
 
 
 def _pool(source: Path, text_column: str | None, id_column: str | None) -> tuple[list[str], list[str], str]:
@@ -74,14 +71,12 @@ def _order_pool(order_file: Path):
     from mofang.data.label.pool import order_pool
     from mofang.data.sources import read_granted
     from mofang.orders import load_order
-
-    cli = _cli()
     order = load_order(order_file)
     if order.target is None:
         raise DataError("the order names no target to label", source=str(order_file))
-    meta = cli._meta()
+    meta = open_meta()
     try:
-        cli._allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
+        allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
     finally:
         meta.dispose()
     # before anyone has labelled, the order's labels file does not exist yet: export reads the data alone
@@ -142,8 +137,6 @@ def export(source: Annotated[Path, typer.Argument(help="The texts: a data file (
            multi_label: MultiLabel = False, separator: Separator = "|") -> None:
     """Write the next rows to label as a CSV (UTF-8 with BOM, opens in Excel), most uncertain first."""
     from mofang.models.active import STRATEGIES
-
-    cli = _cli()
     try:
         if strategy not in STRATEGIES:
             raise DataError(f"unknown strategy '{strategy}' (expected: {', '.join(STRATEGIES)})")
@@ -152,10 +145,10 @@ def export(source: Annotated[Path, typer.Argument(help="The texts: a data file (
         target = out or source.with_name(f"{source.stem}.to_label.csv")
         queue.export(target, rows)
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     how = (f"by {strategy} uncertainty of a model trained on {len(queue.labels):,} labels"
            if rows and rows[0]["suggestion"] else "at random (suggestions start once two classes are labeled)")
-    cli.out.print(f"[bold]{len(rows):,}[/] of {len(queue.unlabeled):,} unlabeled rows (text column "
+    stdout.print(f"[bold]{len(rows):,}[/] of {len(queue.unlabeled):,} unlabeled rows (text column "
                   f"'{column}'), chosen {how} → {target}")
 
 
@@ -170,7 +163,6 @@ def import_(file: Annotated[Path, typer.Argument(help="A filled queue CSV (colum
             text_column: TextColumn = None, id_column: IdColumn = None,
             multi_label: MultiLabel = False, separator: Separator = "|") -> None:
     """Check a filled queue (unknown ids, labels outside the allowed set) and merge it into the labels file."""
-    cli = _cli()
     try:
         queue, _, labels, given = _queue(source, labels, allowed, text_column, id_column, multi_label, separator)
         if labels is None:
@@ -184,7 +176,7 @@ def import_(file: Annotated[Path, typer.Argument(help="A filled queue CSV (colum
         type(queue)(queue.ids, [queue.texts[i] for i in queue.ids], queue.allowed, labels=kept,
                     multi_label=queue.multi_label, separator=queue.separator).save_labels(labels)
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"{summary.file}: {summary.added:,} labels added, {summary.changed:,} changed, "
+        raise fail(exc) from None
+    stdout.print(f"{summary.file}: {summary.added:,} labels added, {summary.changed:,} changed, "
                   f"{summary.unchanged:,} unchanged, {summary.blank:,} blank rows skipped → {labels} "
                   f"({len(queue.labels):,} labeled, {len(queue.unlabeled):,} to go)")

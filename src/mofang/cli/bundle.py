@@ -12,15 +12,11 @@ from typing import Annotated
 
 import typer
 
+from mofang.cli.common import EXIT_REJECTED, err, fail, open_meta, out, product_version
 from mofang.core.errors import MofangError
 
 bundle_app = typer.Typer(help="Signed edge bundles: verify an archive before running it.", no_args_is_help=True)
 
-
-def _cli():  # the main CLI module: its consoles, errors and lookups
-    from mofang import cli
-
-    return cli
 
 
 def register(app: typer.Typer, products_app: typer.Typer) -> None:
@@ -36,23 +32,21 @@ def bundle_verify(archive: Annotated[Path, typer.Argument(help="The edge archive
                   ) -> None:
     """Check an edge archive's signature and every file's checksum; names the first bad file."""
     from mofang.integration.archive import ArchiveRefused, verify_archive
-
-    cli = _cli()
     try:
         pem = public_key.read_text("utf-8") if public_key else _factory_public_pem()
         if not archive.is_file():
             raise MofangError(f"{archive}: no such file")
         manifest = verify_archive(archive, pem)
     except ArchiveRefused as exc:
-        cli.err.print(f"[bold red]refused:[/] {exc}")
-        raise typer.Exit(cli.EXIT_REJECTED) from None
+        err.print(f"[bold red]refused:[/] {exc}")
+        raise typer.Exit(EXIT_REJECTED) from None
     except (MofangError, OSError) as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     parity = manifest.get("parity") or {}
-    cli.out.print(f"[bold green]verified[/] {archive}: {len(manifest['files'])} files, signed by factory key "
+    out.print(f"[bold green]verified[/] {archive}: {len(manifest['files'])} files, signed by factory key "
                   f"{manifest['factory_key_id']} on {manifest.get('signed_at')}")
     if parity:
-        cli.out.print(f"product {manifest.get('product')} ({manifest.get('family')}): parity on {parity['rows']} "
+        out.print(f"product {manifest.get('product')} ({manifest.get('family')}): parity on {parity['rows']} "
                       f"test rows, max |Δ| {parity['max_abs_diff']:.2e}; {manifest.get('quantization')}")
 
 
@@ -79,13 +73,11 @@ def products_export(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
     from mofang.core.config import settings
     from mofang.integration.edge import EDGE_ARCHIVE
     from mofang.security.vault import open_vault
-
-    cli = _cli()
     if edge == mlflow:
-        raise cli._fail(MofangError("choose one of --edge or --mlflow"))
+        raise fail(MofangError("choose one of --edge or --mlflow"))
     try:
-        meta = cli._meta()
-        name, version, _ = cli._product_version(meta, ref, tenant, "product.read")
+        meta = open_meta()
+        name, version, _ = product_version(meta, ref, tenant, "product.read")
         owner, folder = version.product.tenant_id, Path(version.bundle_path)
         vault = open_vault(meta, settings().home)
         if edge:
@@ -101,9 +93,9 @@ def products_export(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
 
             export_mlflow(lambda p: vault.read_any(owner, p), sorted(folder.iterdir()), out_path)
     except (MofangError, OSError) as exc:  # OSError: --out is a folder, unwritable, the disk is full
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     what = "edge archive" if edge else "MLflow model"
-    cli.out.print(f"{what} of {name}@{version.version} written to {out_path}")
+    out.print(f"{what} of {name}@{version.version} written to {out_path}")
     if edge:
-        cli.out.print(f"factory public key: {key_file}; check the archive with: "
+        out.print(f"factory public key: {key_file}; check the archive with: "
                       f"mofang bundle verify {out_path} --public-key {key_file}")

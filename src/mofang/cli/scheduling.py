@@ -1,6 +1,6 @@
 """The scheduling commands: `mofang submit`, `mofang worker`, `mofang jobs list|cancel|retry|quota`.
 
-Registered on the main app by `register(app)`; `python -m mofang.cli_scheduling` runs them on their own.
+Registered on the main app by `register(app)`; `python -m mofang.cli.scheduling` runs them on their own.
 Authorization follows the other commands: a job is looked up through the caller's tenant scope (another
 tenant's job reads as "not found") and the action is authorized on its tenant.
 """
@@ -14,18 +14,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mofang.cli.common import allow, err, fail, open_meta, out, scoped_view, visible_tenant
 from mofang.core.errors import MofangError
 
 jobs_app = typer.Typer(help="Queued and running jobs: list, cancel, retry, tenant quotas.", no_args_is_help=True)
 
 
-def _cli():
-    from mofang import cli
 
-    return cli
-
-
-def _operator(meta, action: str):
+def operator_identity(meta, action: str):
     """The CLI's identity when it is the factory operator (or the bootstrap operator); refused otherwise."""
     from mofang.security.audit import ACCESS_DENIED, AuditLog
     from mofang.security.authz import Forbidden
@@ -47,9 +43,8 @@ def _queue(meta):
 
 def _job_tenant(meta, job_id: int, action: str) -> str:
     """The job's tenant, found through the caller's scope and authorized for `action`."""
-    cli = _cli()
-    tenant = cli._view(meta).job(job_id).tenant_id
-    cli._allow(meta, action, tenant, what=f"job {job_id}")
+    tenant = scoped_view(meta).job(job_id).tenant_id
+    allow(meta, action, tenant, what=f"job {job_id}")
     return tenant
 
 
@@ -60,17 +55,15 @@ def submit(order_file: Annotated[Path, typer.Argument(help="The order YAML file"
     """Validate and admit an order, then queue its job for the workers (`mofang worker`) without running it."""
     from mofang.orders import load_order
     from mofang.scheduling.submit import submit as queue_order
-
-    cli = _cli()
     try:
         order = load_order(order_file)
-        meta = cli._meta()
-        identity = cli._allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
+        meta = open_meta()
+        identity = allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
         job_id = queue_order(order, meta, priority=priority, max_attempts=max_attempts, source_file=order_file,
                              actor=identity.user)
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"order [bold]{order.id}[/] (tenant {order.tenant}, {order.task.value}) → job {job_id} queued"
+        raise fail(exc) from None
+    out.print(f"order [bold]{order.id}[/] (tenant {order.tenant}, {order.task}) → job {job_id} queued"
                   f" (priority {priority}); run workers with: [bold]mofang worker[/]")
 
 
@@ -86,20 +79,18 @@ def worker(workers: Annotated[int, typer.Option("-n", "--workers", help="Worker 
     import os
 
     from mofang.scheduling.worker import WorkerSpec, supervise
-
-    cli = _cli()
     chosen = executor or ("ray" if os.environ.get("MOFANG_RAY_ADDRESS") else "local")
     try:
         if chosen not in ("local", "ray"):
             raise MofangError(f"unknown executor '{chosen}' (expected: local, ray)")
-        _operator(cli._meta(), "worker.run")
+        operator_identity(open_meta(), "worker.run")
         spec = WorkerSpec(executor=chosen, once=once, line=line, slots=max(1, slots))
         where = f", metrics on http://127.0.0.1:{metrics_port}/metrics" if metrics_port else ""
-        cli.err.print(f"{workers} {chosen} worker{'s' if workers != 1 else ''}{where}; logs in "
+        err.print(f"{workers} {chosen} worker{'s' if workers != 1 else ''}{where}; logs in "
                       f"{_home() / 'logs'}")
         code = supervise(spec, workers, metrics_port=metrics_port)
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     if code:
         raise typer.Exit(code)
 
@@ -119,17 +110,15 @@ def jobs_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant"
     last error."""
     from mofang.scheduling.placement import needs_from
     from mofang.scheduling.tables import STATES
-
-    cli = _cli()
     try:
         if state is not None and state not in STATES:
             raise MofangError(f"unknown state '{state}' (expected: {', '.join(STATES)})")
-        meta = cli._meta()
-        queue = _queue(cli._view(meta))
-        views = queue.jobs(tenant=cli._visible_tenant(meta, tenant), states=(state,) if state else None, limit=limit)
+        meta = open_meta()
+        queue = _queue(scoped_view(meta))
+        views = queue.jobs(tenant=visible_tenant(meta, tenant), states=(state,) if state else None, limit=limit)
         queue.close()
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     table = Table("job", "tenant", "order", "state", "job status", "prio", "attempts", "cpus", "mem GB", "gpu",
                   "cpu s", "when", "last error")
     now = time.time()
@@ -145,41 +134,39 @@ def jobs_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant"
         table.add_row(str(v.job_id), v.tenant, v.order_id, v.state + (" (cancelling)" if v.cancel_requested else ""),
                       v.job_status, str(v.priority), f"{v.attempts}/{v.max_attempts}", f"{needs.cpus:g}",
                       f"{needs.memory_gb:g}", str(needs.gpu), f"{v.cpu_s:.1f}", when, error[:80])
-    cli.out.print(table)
+    out.print(table)
 
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: Annotated[int, typer.Argument(help="The job to cancel")]) -> None:
     """Cancel a queued job, or stop a running one (its worker interrupts it at the next heartbeat)."""
-    cli = _cli()
     try:
-        meta = cli._meta()
+        meta = open_meta()
         _job_tenant(meta, job_id, "job.resume")
         queue = _queue(meta)
         state = queue.cancel(job_id)
         queue.close()
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     if state == "cancelling":
-        cli.out.print(f"job {job_id} is running: its worker stops it within a heartbeat")
+        out.print(f"job {job_id} is running: its worker stops it within a heartbeat")
     else:
-        cli.out.print(f"job {job_id} cancelled")
+        out.print(f"job {job_id} cancelled")
 
 
 @jobs_app.command("retry")
 def jobs_retry(job_id: Annotated[int, typer.Argument(help="The job to queue again")],
                priority: Annotated[int | None, typer.Option(help="A new priority")] = None) -> None:
     """Queue a failed, cancelled or interrupted job again (attempts reset); it resumes where it stopped."""
-    cli = _cli()
     try:
-        meta = cli._meta()
+        meta = open_meta()
         _job_tenant(meta, job_id, "job.resume")
         queue = _queue(meta)
         queue.retry(job_id, priority=priority)
         queue.close()
     except MofangError as exc:
-        raise cli._fail(exc) from None
-    cli.out.print(f"job {job_id} queued again; it resumes at its first unfinished process")
+        raise fail(exc) from None
+    out.print(f"job {job_id} queued again; it resumes at its first unfinished process")
 
 
 @jobs_app.command("quota")
@@ -190,11 +177,10 @@ def jobs_quota(tenant: Annotated[str, typer.Argument(help="The tenant")],
     """Show or set a tenant's limits (operators only)."""
     from mofang.core.errors import NotFoundError
     from mofang.store.models import Tenant
-
-    cli = _cli()
     try:
-        meta = cli._meta()
-        _operator(meta, "quota.set" if (max_running is not None or cpu_minutes is not None or clear) else "quota.read")
+        meta = open_meta()
+        changing = max_running is not None or cpu_minutes is not None or clear
+        operator_identity(meta, "quota.set" if changing else "quota.read")
         with meta.session() as s:
             if s.get(Tenant, tenant) is None:
                 raise NotFoundError(f"no tenant '{tenant}'")
@@ -209,10 +195,10 @@ def jobs_quota(tenant: Annotated[str, typer.Argument(help="The tenant")],
                 cpu_minutes_per_day=keep_cpu if cpu_minutes is None else cpu_minutes)
         queue.close()
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     running = "no limit" if current.max_running is None else str(current.max_running)
     cpu = "no limit" if current.cpu_minutes_per_day is None else f"{current.cpu_minutes_per_day:g}"
-    cli.out.print(f"tenant {tenant}: jobs at once {running}; CPU minutes per day {cpu}")
+    out.print(f"tenant {tenant}: jobs at once {running}; CPU minutes per day {cpu}")
 
 
 def register(app: typer.Typer) -> None:
@@ -223,7 +209,7 @@ def register(app: typer.Typer) -> None:
 
 
 def standalone() -> typer.Typer:
-    """These commands as an app of their own (`python -m mofang.cli_scheduling`)."""
+    """These commands as an app of their own (`python -m mofang.cli.scheduling`)."""
     app = typer.Typer(help="Mofang scheduling service", no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False)
     register(app)

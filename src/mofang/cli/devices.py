@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mofang.cli.common import allow, fail, open_meta, out
 from mofang.core.errors import MofangError
 
 devices_app = typer.Typer(help="Machines of this factory: CPUs, memory, disk, GPUs and their health (operators).",
@@ -17,20 +18,13 @@ _COLOUR = {"ok": "green", "warn": "yellow", "fail": "red"}
 GiB = 1024**3
 
 
-def _cli():  # the main CLI module: its consoles, store, identity checks and error exit
-    from mofang import cli
-
-    return cli
-
 
 def _report() -> tuple[list[Any], list[Any]]:
     """Authorize `devices.read` (operators; the inventory belongs to no tenant), then take the inventory
     and run the health checks against this installation's metadata store."""
     from mofang.devices import health, inventory
-
-    cli = _cli()
-    meta = cli._meta()
-    cli._allow(meta, "devices.read", None, what="devices")
+    meta = open_meta()
+    allow(meta, "devices.read", None, what="devices")
     nodes = inventory()
     return nodes, health(nodes, meta=meta)
 
@@ -42,14 +36,12 @@ def devices(ctx: typer.Context,
     if ctx.invoked_subcommand is not None:
         return
     from mofang.devices import worst
-
-    cli = _cli()
     try:
         nodes, checks = _report()
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        cli.out.print_json(json.dumps({"nodes": [n.to_dict() for n in nodes],
+        out.print_json(json.dumps({"nodes": [n.to_dict() for n in nodes],
                                        "health": {"status": worst(checks), "checks": [c.to_dict() for c in checks]}}))
         return
     table = Table("node", "kind", "CPUs", "memory free / usable", "disk free / total", "GPUs", "health")
@@ -59,7 +51,7 @@ def devices(ctx: typer.Context,
         problems = ", ".join(c.name for c in mine if c.status != "ok")
         table.add_row(node.name, node.kind, _cpus(node), _memory(node), _disk(node), _gpus(node),
                       f"[{_COLOUR[status]}]{status}[/]" + (f" ({problems})" if problems else ""))
-    cli.out.print(table)
+    out.print(table)
 
 
 @devices_app.command("health")
@@ -67,21 +59,19 @@ def devices_health(as_json: Annotated[bool, typer.Option("--json", help="Print J
                    ) -> None:
     """Run the health checks (disk, memory, load, GPUs, metadata DB, MOFANG_HOME); exit 1 when any fails."""
     from mofang.devices import worst
-
-    cli = _cli()
     try:
         _, checks = _report()
     except MofangError as exc:
-        raise cli._fail(exc) from None
+        raise fail(exc) from None
     status = worst(checks)
     if as_json:
-        cli.out.print_json(json.dumps({"status": status, "checks": [c.to_dict() for c in checks]}))
+        out.print_json(json.dumps({"status": status, "checks": [c.to_dict() for c in checks]}))
     else:
         table = Table("node", "check", "status", "detail")
         for check in checks:
             table.add_row(check.node, check.name, f"[{_COLOUR[check.status]}]{check.status}[/]", check.detail)
-        cli.out.print(table)
-        cli.out.print(f"health: [{_COLOUR[status]}]{status}[/]")
+        out.print(table)
+        out.print(f"health: [{_COLOUR[status]}]{status}[/]")
     if status == "fail":
         raise typer.Exit(1)
 

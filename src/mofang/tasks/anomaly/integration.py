@@ -1,0 +1,36 @@
+"""The integration workshop for anomaly detection: the detector's sensors, window and threshold in the bundle's
+metadata (the `integration.metadata` hook) and a smoke test scoring test readings (the `integration.smoke_test`
+override)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def metadata(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
+    """What an anomaly product's metadata adds (`anomaly`: sensors, window, calibrated threshold)."""
+    from mofang.products.anomaly import anomaly_meta
+
+    return {"anomaly": anomaly_meta(dataset, winner)}
+
+
+def smoke_test(ctx: Any) -> str:
+    """The packaged model, loaded the way the server loads it, scores test readings exactly like the trained one."""
+    import numpy as np
+
+    from mofang.core.errors import MofangError
+    from mofang.integration.station import packaged_bundle
+    from mofang.models.anomaly import AnomalyModel
+    from mofang.products.anomaly import score_records
+
+    draft, bundle = packaged_bundle(ctx)
+    test = ctx.load("test")
+    trained = AnomalyModel.load(ctx.load("winner")["model_path"])
+    rows = test.head(max(64, 2 * trained.window))
+    served = score_records(bundle, rows.to_dict(orient="records"))
+    direct = trained.score_frame(rows)
+    if not np.allclose(served["scores"], direct["scores"], rtol=1e-5, atol=1e-6) \
+            or served["flags"] != [bool(f) for f in direct["flags"]]:
+        raise MofangError("the packaged anomaly model scores differently from the trained one")
+    ctx.save("bundle", draft)
+    return f"bundle loads and scores {len(rows)} test readings like the trained model"

@@ -1,0 +1,76 @@
+"""The integration workshop for a forecast (the task's `integration.*` overrides): the refit model packaged with
+what it is asked with (series, horizon), no ONNX edge archive, and a smoke test forecasting a few series."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+from mofang.core.errors import MofangError
+
+BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+
+
+def package(ctx: Any) -> str:
+    """The refit model, schema, metadata, model card and report in the bundle folder."""
+    from mofang.integration.model_card import model_card
+    from mofang.models.timeseries import ForecastModel
+    from mofang.products.forecast import forecast_schema
+
+    dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
+    folder = ctx.path("bundle")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    source = evaluation.get("delivered_model_path") or winner["model_path"]
+    shutil.copyfile(source, folder / "model.joblib")
+    model = ForecastModel.load(source)
+    schema = forecast_schema(dataset, model)
+    (folder / "schema.json").write_text(json.dumps(schema, ensure_ascii=False, indent=2), "utf-8")
+    info = dataset["forecast"]
+    meta = {"product": ctx.order.id, "tenant": ctx.tenant, "order_id": ctx.order.id, "job_id": ctx.job_id,
+            "task": schema["task"], "target": dataset["target"], "family": winner["family"],
+            "candidate": winner["name"], "dataset_digest": dataset["digest"], "rows": dataset["rows"],
+            "features": dataset["features"], "dropped": dataset.get("dropped", []), "classes": None,
+            "metrics": evaluation["metrics"], "gate": evaluation["gate"], "verdict": evaluation["verdict"],
+            "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
+            "forecast": {"series": len(model.series_), "max_horizon": model.horizon, "frequency": model.frequency,
+                         "season_length": info["season_length"], "quantiles": model.quantiles,
+                         "known_covariates": model.known, "history_ends": str(model.history_["ds"].max()),
+                         "refit_on_all_history": source != winner["model_path"]}}
+    (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")
+    card = model_card(meta) + (
+        f"\n## Serving\n\n`POST /forecast` with `{{\"series_id\": ..., \"horizon\": 1..{model.horizon}}}` returns the "
+        f"forecast of `{dataset['target']}` per {model.frequency} step with quantiles "
+        f"{', '.join(f'{q:g}' for q in model.quantiles)}.\n")
+    (folder / "model_card.md").write_text(card, "utf-8")
+    shutil.copyfile(evaluation["report_path"], folder / "report.html")
+    size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
+    ctx.metric(bundle_mb=round(size_mb, 3))
+    ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})
+    return f"bundle of {len(BUNDLE_FILES)} files, {size_mb:.2f} MB"
+
+
+def edge_bundle(ctx: Any) -> str:
+    """A forecast product is served (POST /forecast); it has no ONNX edge archive."""
+    from mofang.integration.edge_process import no_edge_bundle
+
+    return no_edge_bundle(ctx, "a forecast model is served (POST /forecast), not exported to ONNX")
+
+
+def smoke_test(ctx: Any) -> str:
+    """The packaged model, loaded the way the server loads it, answers a few series exactly like the model it was
+    copied from."""
+    from mofang.integration.station import packaged_bundle
+    from mofang.models.timeseries import ForecastModel
+
+    draft, bundle = packaged_bundle(ctx)
+    evaluation, winner = ctx.load("evaluation"), ctx.load("winner")
+    direct = ForecastModel.load(evaluation.get("delivered_model_path") or winner["model_path"])
+    series = direct.series_[:8]
+    for key in series:
+        if bundle.candidate.forecast(key) != direct.forecast(key):
+            raise MofangError(f"the packaged model forecasts series {key} differently from the trained one")
+    ctx.save("bundle", draft)
+    return f"bundle loads and forecasts {len(series)} series like the trained model"

@@ -1,0 +1,20 @@
+"""Tabular classification and regression: the line's shared processes, with classes or without."""
+
+from __future__ import annotations
+
+from mofang.core.tasks import TaskSpec
+
+CLASSIFICATION_METRICS = {
+    "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",
+    "precision_macro": "higher", "recall_macro": "higher", "log_loss": "lower",
+}
+REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "lower"}
+
+CLASSIFICATION = TaskSpec(
+    name="tabular-classification", description="a label for each row of a table (risk, churn, fraud)",
+    metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True)
+REGRESSION = TaskSpec(
+    name="tabular-regression", description="a number for each row of a table (amounts, demand, prices)",
+    metrics=REGRESSION_METRICS)  # refit on all rows: classification only, as the order schema documents
+
+SPECS = (CLASSIFICATION, REGRESSION)

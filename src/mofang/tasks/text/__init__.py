@@ -1,0 +1,23 @@
+"""Text classification: labels for texts (one or several per row), read by TF-IDF, jieba and transformer families."""
+
+from __future__ import annotations
+
+from mofang.core.resources import Needs
+from mofang.core.tasks import TaskSpec
+from mofang.tasks.tabular import CLASSIFICATION_METRICS
+
+PACKAGE = "mofang.tasks.text"
+TEXT_CLASSIFICATION_METRICS = {
+    **CLASSIFICATION_METRICS, "f1_micro": "higher",
+    "hamming_loss": "lower",  # multi-label only: share of wrong (row, label) decisions
+}
+
+TEXT_CLASSIFICATION = TaskSpec(
+    name="text-classification", description="labels for texts (reviews, tickets, news titles)",
+    metrics=TEXT_CLASSIFICATION_METRICS, text="features", labels_file=True, multi_label=True, classes=True,
+    refit=True, blend=True,
+    needs=Needs(cpus=2, memory_gb=3),  # a small transformer may be fine-tuned on torch threads
+    overrides={"evaluation.learning_curve": f"{PACKAGE}.evaluation:learning_curve"},
+    hooks={"evaluation.robustness": f"{PACKAGE}.evaluation:robustness"})
+
+SPECS = (TEXT_CLASSIFICATION,)
