@@ -1,6 +1,6 @@
 """Agent tools: a product's input schema as an OpenAI function/tool schema and an MCP-style tool description,
-so an agent can call the product (`POST /predict`, `POST /ask` for a retrieval product, `POST /score` for an
-anomaly detector)."""
+so an agent can call the product (`POST /predict`; a kind with routes of its own describes them through its
+task's `integration.tool` hook: `POST /ask`, `POST /score`, `POST /v1/chat/completions`)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,12 @@ _KINDS: dict[str, dict[str, Any]] = {
 }
 
 
-ENDPOINTS = {"retrieval-qa": "/ask", "anomaly-detection": "/score",  # the rest answer POST /predict
-             "instruction-tuning": "/v1/chat/completions"}
-CHAT = "instruction-tuning"
+
+def kind_tool(schema: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any] | None:
+    """What a product kind with routes of its own says about its tool (`integration.tool` hook of its task):
+    `path`, `input`, `output` and `description`; None for a product that answers rows (POST /predict)."""
+    hook = task_spec(str(schema["task"])).hook("integration.tool")
+    return hook(schema, meta) if hook is not None else None
 
 
 def tool_name(product: str) -> str:
@@ -38,21 +41,7 @@ def tool_name(product: str) -> str:
 
 
 def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """JSON Schema of the request body the product accepts."""
-    if schema.get("task") == CHAT:  # the OpenAI chat request, messages of text
-        message = {"type": "object", "required": ["role", "content"], "properties": {
-            "role": {"type": "string", "enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}
-        return {"type": "object", "required": ["messages"], "properties": {
-            "messages": {"type": "array", "items": message, "minItems": 1,
-                         "description": "The conversation; the last message is the user's question"},
-            "max_tokens": {"type": "integer", "minimum": 1, "maximum": schema.get("max_new_tokens", 256)},
-            "stream": {"type": "boolean", "default": False}}}
-    if schema.get("task") == "retrieval-qa":
-        return {"type": "object", "additionalProperties": False, "required": ["question"], "properties": {
-            "question": {"type": "string", "minLength": 1, "maxLength": schema.get("max_question_chars", 2000),
-                         "description": "The question, as a user would type it"},
-            "k": {"type": "integer", "minimum": 1, "maximum": schema.get("max_answers", 50), "default": 5,
-                  "description": "How many answers to return"}}}
+    """JSON Schema of the rows a product that answers rows accepts (POST /predict)."""
     from mofang.products.serving import MAX_ROWS
 
     properties = {}
@@ -67,18 +56,7 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """JSON Schema of the product's answer."""
-    if schema.get("task") == CHAT:
-        return {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object"}},
-                                                 "usage": {"type": "object"},
-                                                 "sources": {"type": "array", "items": {"type": "object"}}}}
-    if schema.get("task") == "retrieval-qa":
-        return {"type": "object", "properties": {"answers": {"type": "array", "items": {"type": "object"}},
-                                                 "no_answer": {"type": "boolean"}}}
-    if schema.get("task") == "anomaly-detection":
-        return {"type": "object", "properties": {"scores": {"type": "array", "items": {"type": "number"}},
-                                                 "flags": {"type": "array", "items": {"type": "boolean"}},
-                                                 "threshold": {"type": "number"}}}
+    """JSON Schema of the answer of a product that answers rows."""
     if task_spec(schema["task"]).classes:
         label: dict[str, Any] = {"type": "string", "enum": list(schema.get("classes") or [])} \
             if schema.get("classes") else {"type": "string"}
@@ -92,17 +70,8 @@ def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def description(schema: dict[str, Any], meta: dict[str, Any]) -> str:
+    """What a product that answers rows does, for an agent."""
     product, target = meta.get("product", "product"), schema.get("target")
-    if schema.get("task") == CHAT:
-        grounded = " answers from its knowledge base with the sources cited," if schema.get("rag") else ""
-        return (f"Ask the Mofang assistant '{product}' (a model tuned on the customer's domain) a question in a "
-                f"chat;{grounded} it declines questions outside its domain and masks personal data.")
-    if schema.get("task") == "retrieval-qa":
-        return (f"Ask the '{product}' knowledge base a question; returns the closest `{target}` passages with "
-                f"their source and score, or no answer when none is close enough.")
-    if schema.get("task") == "anomaly-detection":
-        return (f"Score sensor readings with the Mofang anomaly detector '{product}': send readings in time order; "
-                "returns an anomaly score per reading and flags those at or above the calibrated threshold.")
     what = schema["task"].replace("-", " ")
     classes = schema.get("classes") or []
     tail = f" One of: {', '.join(map(str, classes[:20]))}." if classes else ""
@@ -113,15 +82,16 @@ def description(schema: dict[str, Any], meta: dict[str, Any]) -> str:
 def agent_tools(schema: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     """The OpenAI tool (for `tools=[...]` of a chat completion), the MCP tool description and the endpoint."""
     name = tool_name(str(meta.get("product", "product")))
-    text = description(schema, meta)
-    params = input_schema(schema)
-    path = ENDPOINTS.get(str(schema.get("task")), "/predict")
+    own = kind_tool(schema, meta)
+    text = own["description"] if own else description(schema, meta)
+    params = own["input"] if own else input_schema(schema)
+    path = own["path"] if own else "/predict"
     return {
         "format": TOOL_FORMAT,
         "endpoint": {"method": "POST", "path": path},
         "openai": {"type": "function", "function": {"name": name, "description": text, "parameters": params}},
         "mcp": {"name": name, "title": f"{meta.get('product')} ({schema['task']})", "description": text,
-                "inputSchema": params, "outputSchema": output_schema(schema),
+                "inputSchema": params, "outputSchema": own["output"] if own else output_schema(schema),
                 "annotations": {"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False}},
     }
 

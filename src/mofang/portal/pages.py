@@ -251,7 +251,7 @@ async def try_product(name: str, request: Request, caller: Caller = Depends(page
     try:
         if bundle.is_retrieval:
             answer = bundle.ask(values.get("question", "").strip() or "?", 3)
-        elif bundle.schema["task"] == "instruction-tuning":  # one chat turn, under the product's guardrails
+        elif callable(getattr(bundle.candidate, "answer", None)):  # a chat: one turn, under its guardrails
             chat = bundle.candidate
             question = values.get("question", "").strip() or "?"
             answer = chat.answer(chat.prepare([{"role": "user", "content": question}]))

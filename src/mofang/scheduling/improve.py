@@ -62,8 +62,9 @@ def improve(meta: MetaStore, tenant: str, product: str, *, actor: str, progress:
         raise ImproveError(f"product '{product}' has {len(fresh)} new feedback rows (needs {min_feedback}); "
                            "send true outcomes to POST /feedback first")
     rows = feedback_rows(meta, tenant, product)  # every row so far: an improved champion learnt from earlier ones
-    schema = open_bundle(champion.bundle_path, tenant, meta).schema
-    if schema["task"] == "retrieval-qa":
+    bundle = open_bundle(champion.bundle_path, tenant, meta)
+    schema = bundle.schema
+    if bundle.is_retrieval:  # it answers questions from passages: there are no rows to learn from
         raise ImproveError("a retrieval product is improved by a new knowledge base order, not by feedback rows")
     spec = dict(meta.job(champion.job_id).spec or {})
     columns = [f["name"] for f in schema["features"]] + [c for c in schema.get("ignored", []) if c]

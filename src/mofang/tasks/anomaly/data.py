@@ -10,6 +10,7 @@ import pandas as pd
 from mofang.core.errors import DataError
 from mofang.data.pii import find_pii
 from mofang.data.sensors import check_labels
+from mofang.orders.schema import AnomalySettings
 
 SENSOR_KINDS = ("numeric", "boolean")
 
@@ -83,7 +84,6 @@ def _not_a_sensor(name: str, kind: str, frame: pd.DataFrame, raw: pd.DataFrame,
 
 def publish(ctx: Any, parts: dict[str, pd.DataFrame], features: dict[str, Any]) -> dict[str, Any]:
     """The dataset's `anomaly` record: what the model workshop needs of an anomaly dataset beyond the features."""
-    from mofang.orders.schema import AnomalySettings
 
     order = ctx.order
     settings = order.anomaly or AnomalySettings()

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from mofang.products.anomaly import anomaly_app
 from mofang.products.feedback import FeedbackError, Outcomes
 
 NOT_MONITORED = ("an anomaly product judges readings against its own calibrated notion of normal, so its flags are "
@@ -20,7 +21,6 @@ LABELS = {"1": 1, "0": 0, "true": 1, "false": 0, "yes": 1, "no": 0}
 def app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:
     """An anomaly product's API: POST /score; its runtime told that drift does not apply (its flags are the
     signal) and that feedback rows are readings with their label."""
-    from mofang.products.anomaly import anomaly_app
 
     runtime.not_monitored(NOT_MONITORED)
     runtime.outcomes = outcomes(bundle.schema)

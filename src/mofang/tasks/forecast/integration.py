@@ -8,15 +8,17 @@ import shutil
 from typing import Any
 
 from mofang.core.errors import MofangError
+from mofang.integration.edge_process import no_edge_bundle
+from mofang.integration.model_card import model_card
+from mofang.integration.station import packaged_bundle
+from mofang.models.timeseries import ForecastModel
+from mofang.products.forecast import forecast_schema
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
 
 
 def package(ctx: Any) -> str:
     """The refit model, schema, metadata, model card and report in the bundle folder."""
-    from mofang.integration.model_card import model_card
-    from mofang.models.timeseries import ForecastModel
-    from mofang.products.forecast import forecast_schema
 
     dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
     folder = ctx.path("bundle")
@@ -54,7 +56,6 @@ def package(ctx: Any) -> str:
 
 def edge_bundle(ctx: Any) -> str:
     """A forecast product is served (POST /forecast); it has no ONNX edge archive."""
-    from mofang.integration.edge_process import no_edge_bundle
 
     return no_edge_bundle(ctx, "a forecast model is served (POST /forecast), not exported to ONNX")
 
@@ -62,8 +63,6 @@ def edge_bundle(ctx: Any) -> str:
 def smoke_test(ctx: Any) -> str:
     """The packaged model, loaded the way the server loads it, answers a few series exactly like the model it was
     copied from."""
-    from mofang.integration.station import packaged_bundle
-    from mofang.models.timeseries import ForecastModel
 
     draft, bundle = packaged_bundle(ctx)
     evaluation, winner = ctx.load("evaluation"), ctx.load("winner")

@@ -7,9 +7,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 from fastapi import FastAPI
 
 from mofang.products.feedback import FeedbackError, Outcomes
+from mofang.products.forecast import forecast_app
 
 NOT_MONITORED = ("a forecast product is asked for a series id and a horizon, not feature rows: there are no served "
                  "inputs to compare with a training reference (send observed actuals to POST /feedback to follow "
@@ -19,7 +21,6 @@ NOT_MONITORED = ("a forecast product is asked for a series id and a horizon, not
 def app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:
     """A forecast product's API: POST /forecast; its runtime told that drift does not apply and that feedback
     rows are observed actuals."""
-    from mofang.products.forecast import forecast_app
 
     runtime.not_monitored(NOT_MONITORED)
     runtime.outcomes = outcomes(bundle.schema)
@@ -37,7 +38,6 @@ def outcomes(schema: dict[str, Any]) -> Outcomes:
 def _actual(i: int, row: dict[str, Any], target: str, series: list[str]) -> dict[str, Any]:
     """One observed actual of a forecast product, checked: a known series, a readable time, a finite number;
     stored as {series_id, time (ISO), target (a number)}."""
-    import pandas as pd
 
     unknown = sorted(set(row) - {"series_id", "time", target})
     if unknown:

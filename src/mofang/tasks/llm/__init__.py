@@ -28,6 +28,7 @@ SPEC = TaskSpec(
         "integration.smoke_test": f"{PACKAGE}.integration:smoke_test",
     },
     hooks={
+        "integration.tool": f"{PACKAGE}.integration:tool",
         "order.check": f"{PACKAGE}.order:check",
         "intake.check": f"{PACKAGE}.intake:check",
         "data.read": f"{PACKAGE}.data:read",

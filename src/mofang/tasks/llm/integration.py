@@ -10,6 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from mofang.core.errors import MofangError
+from mofang.integration.edge_process import no_edge_bundle
+from mofang.integration.model_card import model_card
+from mofang.integration.station import packaged_bundle
+from mofang.models.llm.chat import TOKENIZER_FILES, ChatModel
+from mofang.models.llm.conversations import conversation
 from mofang.products.llm import ADAPTER_FOLDER, MODEL_FOLDER, RETRIEVER_FILE, llm_schema
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
@@ -24,7 +29,6 @@ def package(ctx: Any) -> str:
     adapter, the base staying on this host), the RAG retriever, schema, metadata, model card and report."""
     import joblib
 
-    from mofang.models.llm.chat import TOKENIZER_FILES
 
     dataset, winner, evaluation = ctx.load("dataset"), ctx.load("winner"), ctx.load("evaluation")
     folder = ctx.path("bundle")
@@ -82,7 +86,6 @@ def _copy_checkpoint(source: Path, target: Path, keep: frozenset[str] | set[str]
 
 
 def _card(meta: dict[str, Any], schema: dict[str, Any]) -> str:
-    from mofang.integration.model_card import model_card
 
     numeric = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, int | float)}
     card = model_card({**meta, "metrics": numeric, "target": "the assistant's reply"})
@@ -107,7 +110,6 @@ def _card(meta: dict[str, Any], schema: dict[str, Any]) -> str:
 def edge_bundle(ctx: Any) -> str:
     """A chat model is served (POST /v1/chat/completions); it has no ONNX edge archive."""
     why = "an instruction-tuned language model is served (POST /v1/chat/completions), not exported to ONNX"
-    from mofang.integration.edge_process import no_edge_bundle
 
     return no_edge_bundle(ctx, why)
 
@@ -115,8 +117,6 @@ def edge_bundle(ctx: Any) -> str:
 def smoke_test(ctx: Any) -> str:
     """The packaged product, loaded the way the server loads it, answers a test prompt (greedy) exactly like the
     trained model folder."""
-    from mofang.integration.station import packaged_bundle
-    from mofang.models.llm.chat import ChatModel
 
     draft, bundle = packaged_bundle(ctx)
     winner = ctx.load("winner")
@@ -137,7 +137,6 @@ def smoke_test(ctx: Any) -> str:
 
 def _probe(ctx: Any, schema: dict[str, Any]) -> list[dict[str, str]]:
     """The first test conversation as the product renders it (without its reply), or a greeting."""
-    from mofang.models.llm.conversations import conversation
 
     rag = {"k": schema["rag"]["k"], "refusal_message": schema.get("refusal_message")} if schema.get("rag") else None
     try:
@@ -149,3 +148,33 @@ def _probe(ctx: Any, schema: dict[str, Any]) -> list[dict[str, str]]:
         pass
     head = [{"role": "system", "content": schema["system_prompt"]}] if schema.get("system_prompt") else []
     return [*head, {"role": "user", "content": PROBE}]
+
+
+def tool(schema: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The agent tool of this kind of product (`integration.tool` hook): endpoint, request and answer schemas, and
+    what it does."""
+    return {"path": "/v1/chat/completions", "input": _tool_input(schema), "output": _tool_output(),
+            "description": _tool_text(schema, meta)}
+
+
+def _tool_input(schema: dict[str, Any]) -> dict[str, Any]:
+    message = {"type": "object", "required": ["role", "content"], "properties": {
+        "role": {"type": "string", "enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}
+    return {"type": "object", "required": ["messages"], "properties": {
+        "messages": {"type": "array", "items": message, "minItems": 1,
+                     "description": "The conversation; the last message is the user's question"},
+        "max_tokens": {"type": "integer", "minimum": 1, "maximum": schema.get("max_new_tokens", 256)},
+        "stream": {"type": "boolean", "default": False}}}
+
+
+def _tool_output() -> dict[str, Any]:
+    return {"type": "object", "properties": {"choices": {"type": "array", "items": {"type": "object"}},
+                                             "usage": {"type": "object"},
+                                             "sources": {"type": "array", "items": {"type": "object"}}}}
+
+
+def _tool_text(schema: dict[str, Any], meta: dict[str, Any]) -> str:
+    product = meta.get("product", "product")
+    grounded = " answers from its knowledge base with the sources cited," if schema.get("rag") else ""
+    return (f"Ask the Mofang assistant '{product}' (a model tuned on the customer's domain) a question in a "
+            f"chat;{grounded} it declines questions outside its domain and masks personal data.")

@@ -8,10 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from mofang.products.llm import llm_app
+
 
 def app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:
     """A chat product's API: POST /v1/chat/completions and GET /v1/models (no /feedback: a reply has no outcome
     column to correct)."""
-    from mofang.products.llm import llm_app
 
     return llm_app(bundle, version, caller, title, runtime)

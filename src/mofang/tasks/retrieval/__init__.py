@@ -22,6 +22,7 @@ SPEC = TaskSpec(
         "integration.smoke_test": f"{PACKAGE}.integration:smoke_test",
     },
     hooks={
+        "integration.tool": f"{PACKAGE}.integration:tool",
         "data.columns": f"{PACKAGE}.data:columns",
         "data.publish": f"{PACKAGE}.data:publish",
         "integration.metadata": f"{PACKAGE}.integration:metadata",

@@ -17,6 +17,8 @@ from mofang.evaluation.station import (
     robustness_rows,
     saved_robustness_plot,
 )
+from mofang.models.retrieval import RetrievalModel
+from mofang.models.retrieval.index import normalize_answer
 from mofang.station.context import StationContext
 
 RETRIEVAL_TEST_METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "no_answer_precision",
@@ -26,7 +28,6 @@ EXAMPLE_K = 3
 
 
 def score(ctx: StationContext) -> str:
-    from mofang.models.retrieval import RetrievalModel
 
     dataset, test, candidates = ctx.load("dataset"), ctx.load("test"), ctx.load("candidates")
     metric = ctx.load("winner")["primary_metric"]
@@ -55,7 +56,6 @@ def score(ctx: StationContext) -> str:
 def gate(ctx: StationContext) -> str:
     """The shared gate on the knowledge base: latency per test question; robustness measured on perturbed test
     questions when there are any (documents only: none, so a gate on it cannot be measured)."""
-    from mofang.models.retrieval import RetrievalModel
 
     winner, leaderboard, test = ctx.load("winner"), ctx.load("leaderboard"), ctx.load("test")
     dataset = ctx.load("dataset")
@@ -69,7 +69,6 @@ def gate(ctx: StationContext) -> str:
 
 
 def report(ctx: StationContext) -> str:
-    from mofang.models.retrieval import RetrievalModel
 
     dataset, test, winner = ctx.load("dataset"), ctx.load("test"), ctx.load("winner")
     leaderboard, gate = ctx.load("leaderboard"), ctx.load("gate")
@@ -111,7 +110,6 @@ def questions(model: Any, test: Any) -> list[str]:
 def _examples(model: Any, test: Any, documents: bool) -> list[dict[str, Any]]:
     """A few test questions with the model's top answers, their sources and whether the right answer is
     among them (data is already desensitized by the data workshop)."""
-    from mofang.models.retrieval.index import normalize_answer
 
     out = []
     if documents or model.columns is None or not len(test):

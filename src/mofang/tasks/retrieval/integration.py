@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from mofang.core.errors import MofangError
+from mofang.integration.station import packaged_bundle
+from mofang.models.retrieval import RetrievalModel
+
 SMOKE_QUESTIONS = 16
 
 
 def metadata(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
     """What a retrieval product's metadata adds (`retrieval`: how it is asked and what it returns)."""
-    from mofang.models.retrieval import RetrievalModel
 
     model = RetrievalModel.load(winner["model_path"])
     info = dataset["retrieval"]
@@ -24,9 +27,6 @@ def metadata(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
 def smoke_test(ctx: Any) -> str:
     """The packaged knowledge base, loaded the way the server loads it, answers test questions exactly like the
     trained one."""
-    from mofang.core.errors import MofangError
-    from mofang.integration.station import packaged_bundle
-    from mofang.models.retrieval import RetrievalModel
 
     draft, bundle = packaged_bundle(ctx)
     trained = RetrievalModel.load(ctx.load("winner")["model_path"])
@@ -46,3 +46,29 @@ def _questions(model: Any, test: Any, n: int) -> list[str]:
     if column is not None and column in test.columns and len(test):
         return [str(q) for q in test[column] if q is not None and str(q).strip()][:n]
     return [text[:30] for text in model.kb.texts[:n]]
+
+
+def tool(schema: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The agent tool of this kind of product (`integration.tool` hook): endpoint, request and answer schemas, and
+    what it does."""
+    return {"path": "/ask", "input": _tool_input(schema), "output": _tool_output(),
+            "description": _tool_text(schema, meta)}
+
+
+def _tool_input(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": ["question"], "properties": {
+        "question": {"type": "string", "minLength": 1, "maxLength": schema.get("max_question_chars", 2000),
+                     "description": "The question, as a user would type it"},
+        "k": {"type": "integer", "minimum": 1, "maximum": schema.get("max_answers", 50), "default": 5,
+              "description": "How many answers to return"}}}
+
+
+def _tool_output() -> dict[str, Any]:
+    return {"type": "object", "properties": {"answers": {"type": "array", "items": {"type": "object"}},
+                                             "no_answer": {"type": "boolean"}}}
+
+
+def _tool_text(schema: dict[str, Any], meta: dict[str, Any]) -> str:
+    product, target = meta.get("product", "product"), schema.get("target")
+    return (f"Ask the '{product}' knowledge base a question; returns the closest `{target}` passages with "
+            f"their source and score, or no answer when none is close enough.")

@@ -4,12 +4,17 @@ tuned on the validation questions; the workshop's `plan`, `train` and `select` f
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
 from mofang.core.metrics.predictive import is_better
 from mofang.models.limits import within_limits
 from mofang.models.metric import primary_metric
+from mofang.models.retrieval import QAColumns, RetrievalModel, tune_fusion
+from mofang.models.retrieval.dense import DenseIndex
+from mofang.models.retrieval.metrics import RANK_METRICS, metric_from_ranks, ranks_from_scores
+from mofang.models.retrieval.product import _encoder, _unreadable
 from mofang.models.station import LATENCY_S, ModelWorkshop, fmt
 from mofang.station.context import StationContext
 
@@ -19,7 +24,6 @@ NO_ANSWER_PRECISION = 0.9  # target precision of "no answer" when the order does
 
 
 def plan(ctx: StationContext) -> str:
-    from mofang.models.retrieval.metrics import RANK_METRICS
 
     dataset = ctx.load("dataset")
     metric, direction = primary_metric(ctx.order) if ctx.order.acceptance.metrics else ("mrr", "higher")
@@ -55,7 +59,6 @@ def plan(ctx: StationContext) -> str:
 
 
 def train(ctx: StationContext) -> str:
-    from mofang.models.retrieval import QAColumns, RetrievalModel
 
     plan, dataset = ctx.load("plan"), ctx.load("dataset")
     info, order = dataset["retrieval"], ctx.order
@@ -162,8 +165,6 @@ def select(ctx: StationContext) -> str:
 def _add_dense(ctx: StationContext, model: Any, plan: dict[str, Any]) -> None:
     """Index the dense encoders the budget allows (an LSA index costs about LSA_COST × BM25's time); a
     skipped one keeps its reason in `model.skipped`, as the library does for unreadable encoders."""
-    from mofang.models.retrieval.dense import DenseIndex
-    from mofang.models.retrieval.product import _encoder, _unreadable
 
     texts = model.kb.texts
     for spec in DENSE:
@@ -198,8 +199,6 @@ def _no_answer_target(order: Any) -> float:
 
 def _retrieval_variants(model: Any, questions: list[str], gold: list[set[int]], metric: str) -> dict[str, Any]:
     """Each dense retriever alone and the best fusion of BM25 with it on validation `metric`, by family name."""
-    from mofang.models.retrieval import tune_fusion
-    from mofang.models.retrieval.metrics import metric_from_ranks, ranks_from_scores
 
     out: dict[str, Any] = {}
     dense = [n for n in model.retrievers_ if n != "bm25"]
@@ -248,6 +247,5 @@ def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _slug(name: str) -> str:
-    import re
 
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)

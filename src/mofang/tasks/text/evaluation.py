@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.evaluation import learning
+from mofang.evaluation.scoring import text_robustness
 from mofang.evaluation.station import REFIT_RESERVE_S
 from mofang.station.context import StationContext
 
@@ -14,7 +16,6 @@ from mofang.station.context import StationContext
 def learning_curve(ctx: StationContext) -> str:
     """Text orders with few labels: how macro-F1 grows with labels (replayed labeling rounds, uncertainty
     vs random), for the report — when the budget left allows it."""
-    from mofang.evaluation import learning
 
     dataset = ctx.load("dataset")
     if dataset.get("multi_label"):
@@ -44,7 +45,6 @@ def robustness(ctx: StationContext, candidate: Any, test: pd.DataFrame, dataset:
                winner: dict[str, Any], rows: int) -> dict[str, Any] | None:
     """The text model's robustness to perturbed text (typos, homophones, ...) on `rows` test rows, scored by
     the winner's metric when it needs labels only; always measured (the report shows it)."""
-    from mofang.evaluation.scoring import text_robustness
 
     return text_robustness(candidate, test, dataset["target"], dataset["features"], winner["primary_metric"],
                            seed=ctx.order.seed, rows=rows)
