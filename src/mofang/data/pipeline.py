@@ -9,6 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from mofang.data.ops import OpContext, Operator
+from mofang.security.keys import KeyRing, load_master_key
 from mofang.store import MetaStore
 
 
@@ -67,6 +68,5 @@ def op_context(*, tenant: str, seed: int, task: str | None, target: str | None, 
 def pseudonym_key(meta: MetaStore, home: Path, tenant: str) -> bytes:
     """The tenant's pseudonym key: derived from its data key (wrapped by the master key in the metadata
     store), so destroying the tenant's key also ends the linkability of its pseudonyms."""
-    from mofang.security.keys import KeyRing, load_master_key
 
     return KeyRing(meta, load_master_key(home)).pseudonym_key(tenant)

@@ -12,6 +12,7 @@ from mofang.core.errors import DataError
 from mofang.data.connectors import read_source
 from mofang.data.joins import join_onto
 from mofang.orders.schema import Order, Source
+from mofang.store import file_digest, tree_digest
 
 
 @dataclass
@@ -136,7 +137,6 @@ def _sha256(source: Source, frame: pd.DataFrame) -> str:
     """The file's sha256 (a folder's: over its files), or for a database the sha256 of the rows read (as CSV)."""
     import hashlib
 
-    from mofang.store import file_digest, tree_digest
 
     if source.path is not None:
         return tree_digest(source.path) if source.path.is_dir() else file_digest(source.path)

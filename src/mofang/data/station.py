@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mofang.core.errors import DataError
 from mofang.core.resources import Needs
 from mofang.core.tasks import TaskSpec
 from mofang.core.tasks import spec as task_spec
@@ -42,6 +43,7 @@ from mofang.data.split import split_by_time, split_rows
 from mofang.data.split_leakage import held_out_copies
 from mofang.data.types import coerce
 from mofang.data.windows import label_from_windows
+from mofang.security.audit import DATA_READ, AuditLog
 from mofang.station.context import StationContext
 from mofang.station.contract import Station
 from mofang.store import file_digest
@@ -83,7 +85,6 @@ class DataWorkshop(Station):
             ctx.reason(f"read {read.label} as {read.format}{' (' + how + ')' if how else ''}: "
                        f"{read.rows:,} rows, sha256 {read.sha256[:12]}")
         ctx.param(sources=[asdict(r) for r in reads])
-        from mofang.security.audit import DATA_READ, AuditLog
 
         AuditLog(ctx.meta).record(DATA_READ, actor="line", tenant=ctx.tenant, object=ctx.order.id,
                                   details={"job": ctx.job_id, "sources": [r.label for r in reads],
@@ -346,7 +347,6 @@ def text_columns(ctx: StationContext, profile: dict, frame: pd.DataFrame) -> lis
     as free text (its PII check still applies); none for other tasks. Raises DataError when there are none."""
     if _spec(ctx).text != "features":
         return []
-    from mofang.core.errors import DataError
 
     named = ctx.order.text_columns
     for name in named:

@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Header, HTTPException
 from fastapi.responses import JSONResponse
 
+from mofang.core.config import settings
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.devices.health import health, worst
 from mofang.devices.inventory import inventory
+from mofang.security.audit import ACCESS_DENIED, AuditLog
+from mofang.security.authz import Forbidden, authorize
+from mofang.security.identity import authenticate
+from mofang.store import MetaStore
 
 if TYPE_CHECKING:
     from mofang.security.identity import Identity
@@ -34,10 +40,6 @@ def operator_guard(meta: MetaStore) -> Callable[..., Identity]:
     """A FastAPI dependency: the request's API key (`Authorization: Bearer mf_...` or `X-API-Key`) must
     belong to an identity allowed `devices.read` (operators): 401 without a valid key, 403 otherwise.
     Logins are audited once per key per process; refusals always."""
-    from mofang.core.errors import MofangError, NotFoundError
-    from mofang.security.audit import ACCESS_DENIED, AuditLog
-    from mofang.security.authz import Forbidden, authorize
-    from mofang.security.identity import authenticate
 
     seen: set[str] = set()
 
@@ -74,8 +76,6 @@ def devices_router(authorize: Callable[..., Any] = authorize_devices, *, meta: M
     def store() -> MetaStore:
         if meta is not None:
             return meta
-        from mofang.core.config import settings
-        from mofang.store import MetaStore
 
         url = settings().db_url
         if url not in made:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from mofang.core.config import settings
 from mofang.devices.inventory import GiB, Node, inventory
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ def health(nodes: Sequence[Node] | None = None, *, meta: MetaStore | None = None
            thresholds: Thresholds = Thresholds()) -> list[Check]:
     """Every check on every node (default: `inventory()`), then the factory's services from this machine:
     the metadata DB (when `meta` is given) and MOFANG_HOME (default: the configured home)."""
-    from mofang.core.config import settings
 
     nodes = inventory(home=home) if nodes is None else nodes
     checks = [check for node in nodes for check in node_checks(node, thresholds)]

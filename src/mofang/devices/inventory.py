@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from mofang.core.config import settings
 from mofang.core.raycluster import RAY_ENV
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,6 @@ def local_node(home: Path | None = None) -> Node:
     """This machine as the current process sees it."""
     import psutil
 
-    from mofang.core.config import settings
 
     limits = cgroup_limits()
     memory = psutil.virtual_memory()

@@ -18,8 +18,11 @@ from mofang.core.plots import render_png
 from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.report import write_report
+from mofang.models.llm.chat import ChatModel
 from mofang.models.llm.conversations import PASSAGES, conversations
-from mofang.models.llm.workshop import rag_settings
+from mofang.models.llm.endpoint import configured_endpoint
+from mofang.models.llm.sft import validation_loss
+from mofang.models.llm.workshop import encode, open_order_base, rag_settings
 from mofang.station.context import StationContext
 
 OUT_OF_DOMAIN_ROWS = 20  # out-of-domain questions asked per model for the refusal check
@@ -31,7 +34,6 @@ LATENCY_CALLS = 5
 
 def load_chat(record: dict[str, Any], template: str, base_path: str) -> Any:
     """A candidate as a ChatModel: a full checkpoint folder, or a LoRA adapter on the base checkpoint."""
-    from mofang.models.llm.chat import ChatModel
 
     if record.get("adapter"):
         return ChatModel.load(base_path, adapter=record["model_dir"], chat_template=template)
@@ -65,7 +67,6 @@ def _options(prompt: str) -> list[str]:
 def score_model(llm: Any, model: Any, rows: Any, convs: list[Any], ood: list[str],
                 choices: list[tuple[int, str]], examples: list[Any]) -> tuple[dict[str, Any], list[str]]:
     """A model's metrics on the test prompts (`llm`: the order's llm settings), and its answers."""
-    from mofang.models.llm.sft import validation_loss
 
     started = time.monotonic()
     replies = model.generate_batch(convs, max_new_tokens=llm.max_new_tokens)
@@ -98,7 +99,6 @@ def score_generation(ctx: StationContext, dataset: dict[str, Any], test: Any, ca
                      metric: str) -> str:
     """Base and tuned models answer the first llm.eval_rows test prompts; other trials were compared by
     validation loss (generation is the slow part) and are listed with it."""
-    from mofang.models.llm.workshop import encode, open_order_base
 
     order, llm = ctx.order, ctx.order.llm
     winner, plan = ctx.load("winner"), ctx.load("plan")
@@ -150,7 +150,6 @@ def _judge(ctx: StationContext, rows: Any, convs: list[Any], answers: dict[str, 
            leaderboard: list[dict[str, Any]]) -> None:
     """LLM-as-judge scores through the configured endpoint (llm.judge); skipped with the reason when none."""
     from mofang.evaluation.judge import judge_answers
-    from mofang.models.llm.endpoint import configured_endpoint
 
     client = configured_endpoint()
     if client is None:

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from mofang.core.plots import render_png
+
 Perturbation = Callable[[str, random.Random, float], str]
 Predict = Callable[[list[str]], Any]
 MetricFn = Callable[[Any, Any], float]
@@ -356,7 +358,6 @@ def worst_drop(report: RobustnessReport) -> dict[str, Any] | None:
 
 def robustness_plot(report: RobustnessReport, *, max_drop: float | None = None, title: str | None = None) -> bytes:
     """PNG bytes: a bar of the drop per perturbation, the allowed `max_drop` as a dashed line when given."""
-    from mofang.core.plots import render_png
 
     rows = report.rows[::-1]  # the first perturbation on top
 

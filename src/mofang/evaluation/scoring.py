@@ -7,6 +7,9 @@ from typing import Any
 import pandas as pd
 
 from mofang.core.metrics.predictive import compute_metrics
+from mofang.core.tasks import spec as task_spec
+from mofang.models.retrieval.metrics import RANK_METRICS, mean_reciprocal_rank, recall_at_k
+from mofang.models.retrieval.product import DEPTH
 
 
 def predictions(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, Any]:
@@ -39,7 +42,6 @@ def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: lis
     text columns joined by a line break (as the model reads them) are perturbed and predicted again.
     Scored by `metric` when it needs labels only, else f1_macro. Other (non-text) inputs are left
     missing on both the clean and the perturbed side, so the drop measures the text alone."""
-    from mofang.core.tasks import spec as task_spec
     from mofang.evaluation.robustness import robustness_report, worst_drop
 
     text_columns = [f["name"] for f in features if f["kind"] == "text"]
@@ -73,8 +75,6 @@ def retrieval_robustness(model: Any, test: pd.DataFrame, metric: str, seed: int 
     homophones, traditional characters, punctuation, whitespace, truncation) and ranked again; the drop
     is in `metric` when it is a ranking metric (recall@k, MRR), else MRR. The answers are not touched."""
     from mofang.evaluation.robustness import robustness_report, worst_drop
-    from mofang.models.retrieval.metrics import RANK_METRICS, mean_reciprocal_rank, recall_at_k
-    from mofang.models.retrieval.product import DEPTH
 
     questions, gold = model.held_out_questions(test, "test")
     if len(questions) > rows:

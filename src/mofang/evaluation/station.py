@@ -16,8 +16,10 @@ from mofang.evaluation.report import write_report
 from mofang.evaluation.scoring import REPORT_ONLY_ROWS, ROBUSTNESS_ROWS, predictions, score_candidate, text_slices
 from mofang.models.candidate import Candidate
 from mofang.models.labels import indicator
+from mofang.models.refit import REFIT_MARGIN, estimate_seconds, refit_on_rows, refittable
 from mofang.station.context import StationContext
 from mofang.station.contract import Station
+from mofang.store.models import ProcessRun, StationRun
 
 LATENCY_ROWS = 200
 REFIT_RESERVE_S = 4.0  # kept after a refit for the report, packaging and delivery
@@ -60,7 +62,6 @@ class EvaluationCenter(Station):
     def refit(self, ctx: StationContext) -> str:
         """With `deployment.refit_on_all_rows` and a passed gate: the winner fitted again on every labelled
         row (train + valid + test) for delivery, when the budget left allows it."""
-        from mofang.models.refit import REFIT_MARGIN, estimate_seconds, refit_on_rows, refittable
 
         dataset, winner, gate = ctx.load("dataset"), ctx.load("winner"), ctx.load("gate")
         if not ctx.order.deployment.refit_on_all_rows or not task_spec(dataset["task"]).refit:
@@ -193,7 +194,6 @@ def saved_robustness_plot(saved: dict[str, Any], max_drop: float | None) -> byte
 
 def job_reasons(ctx: StationContext, winner: dict[str, Any]) -> list[dict[str, str]]:
     """Every reason recorded by this job's processes so far; the winner's reason if none are."""
-    from mofang.store.models import ProcessRun, StationRun
 
     with ctx.meta.session() as s:
         rows = s.execute(select(StationRun.station, ProcessRun.name, ProcessRun.reasons)

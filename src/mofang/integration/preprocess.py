@@ -9,6 +9,7 @@ import numpy as np
 from mofang.core.errors import MofangError
 from mofang.integration.edge_runner import FORMAT
 from mofang.models.features import FeaturePipeline
+from mofang.models.text.pipeline import TextPipeline
 
 
 class NotExportable(MofangError):
@@ -17,7 +18,6 @@ class NotExportable(MofangError):
 
 def pipeline_spec(pipeline: Any) -> dict[str, Any]:
     """A FeaturePipeline or a TextPipeline (character n-gram TF-IDF) as a JSON-ready dict."""
-    from mofang.models.text.pipeline import TextPipeline
 
     if isinstance(pipeline, FeaturePipeline):
         return _tabular(pipeline)

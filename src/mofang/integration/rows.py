@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from mofang.models.features import SMALL_BATCH, FeaturePipeline
+from mofang.models.text.pipeline import TextPipeline
 
 
 class Column(list):
@@ -35,7 +36,6 @@ class Columns:
 def model_input(records: list[dict[str, Any]], names: list[str], pipeline: Any) -> Any:
     """What to hand a candidate for `records`: light columns for a few rows through a tabular or text
     pipeline (their value-by-value path), else a DataFrame."""
-    from mofang.models.text.pipeline import TextPipeline
 
     if len(records) <= SMALL_BATCH and (isinstance(pipeline, FeaturePipeline) or (
             isinstance(pipeline, TextPipeline) and pipeline.mode == "text-sparse")):

@@ -13,7 +13,12 @@ from typing import Any
 from sqlalchemy import select
 
 from mofang.core.errors import MofangError, NotFoundError
+from mofang.data import DataWorkshop
+from mofang.evaluation import EvaluationCenter
+from mofang.integration import IntegrationWorkshop
+from mofang.models import ModelWorkshop
 from mofang.orders.schema import Order
+from mofang.products import DeliveryStation
 from mofang.security.scratch import seal_job_folder, unseal_job_folder
 from mofang.station.context import ProcessRecord, StationContext
 from mofang.station.contract import Station
@@ -30,11 +35,6 @@ class JobFailed(MofangError):
 
 def stations_for(order: Order) -> list[Station]:
     """The standard line for the order's task."""
-    from mofang.data import DataWorkshop
-    from mofang.evaluation import EvaluationCenter
-    from mofang.integration import IntegrationWorkshop
-    from mofang.models import ModelWorkshop
-    from mofang.products import DeliveryStation
 
     return [DataWorkshop(), ModelWorkshop(), EvaluationCenter(), IntegrationWorkshop(), DeliveryStation()]
 

@@ -32,6 +32,9 @@ from typing import Any, Literal
 import numpy as np
 
 from mofang.core.errors import DataError, MofangError
+from mofang.core.plots import render_png
+from mofang.data.connectors import sniff_separator
+from mofang.data.encoding import decode_text
 
 Strategy = Literal["margin", "entropy", "least_confident"]
 STRATEGIES: tuple[str, ...] = ("margin", "entropy", "least_confident")
@@ -322,8 +325,6 @@ def _write_csv(path: Path, header: Sequence[str], rows: list[list[Any]]) -> Path
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    from mofang.data.connectors import sniff_separator
-    from mofang.data.encoding import decode_text
 
     if not path.is_file():
         raise DataError("file not found", source=str(path))
@@ -434,7 +435,6 @@ def labels_to_reach(rows: Sequence[Mapping[str, Any]], score: float) -> dict[str
 
 def learning_curve_plot(rows: Sequence[Mapping[str, Any]], *, metric: str = "score", title: str | None = None) -> bytes:
     """PNG bytes: score against labels per strategy (averaged over the seeds in `rows`)."""
-    from mofang.core.plots import render_png
 
     curves = _mean_curves(rows)
     seeds = len({row.get("seed") for row in rows})

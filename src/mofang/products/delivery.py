@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mofang.security.audit import MODEL_DELIVERED, AuditLog
 from mofang.station import Station, StationContext
 
 
@@ -35,7 +36,6 @@ class DeliveryStation(Station):
         alias = on_delivered(ctx.meta, tenant=ctx.tenant, product=ctx.order.id, version=version, job_id=ctx.job_id,
                              spec=ctx.order.model_dump(mode="json"), dataset_digest=ctx.load("dataset")["digest"])
         ctx.reason(f"delivered {ctx.order.id}@{version} as {alias}: gate passed on every check")
-        from mofang.security.audit import MODEL_DELIVERED, AuditLog
 
         AuditLog(ctx.meta).record(MODEL_DELIVERED, actor="line", tenant=ctx.tenant, object=f"{ctx.order.id}@{version}",
                                   details={"job": ctx.job_id, "bundle_digest": digest, "family": winner["family"]})

@@ -25,9 +25,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.products.registry import Ref, parse_ref, resolve
 from mofang.products.tables import MarketListing
+from mofang.security.audit import AuditLog
+from mofang.security.vault import open_vault
 from mofang.store import ArtifactStore, MetaStore
 from mofang.store.models import utcnow
 
@@ -46,9 +49,6 @@ def is_market_ref(text: str) -> bool:
 
 def publish(meta: MetaStore, tenant: str, ref: Ref | str, *, actor: str) -> MarketListing:
     """Publish a delivered version of the tenant's product; returns the listing."""
-    from mofang.core.config import settings
-    from mofang.security.audit import AuditLog
-    from mofang.security.vault import open_vault
 
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     version = resolve(meta, ref, tenant)
@@ -98,7 +98,6 @@ def shared_metadata(metadata: dict[str, Any], name: str, version: int) -> dict[s
 
 def unpublish(meta: MetaStore, tenant: str, ref: str, *, actor: str) -> int:
     """Withdraw the tenant's listings of NAME (every version) or NAME@V; returns how many were withdrawn."""
-    from mofang.security.audit import AuditLog
 
     parsed = parse_ref(ref)
     with meta.session() as s:
@@ -129,9 +128,7 @@ def catalog(meta: MetaStore) -> list[dict[str, Any]]:
 def open_listing(meta: MetaStore, ref: str, consumer: str | None) -> tuple[Any, MarketListing]:
     """The bundle of a live listing `market:NAME[@V]` (its latest live version when V is absent), decrypted in
     memory for `consumer` (who owns the served endpoint, its feedback and audit)."""
-    from mofang.core.config import settings
     from mofang.products.serving import load_bundle
-    from mofang.security.vault import open_vault
 
     parsed = parse_ref(ref.removeprefix(PREFIX))
     if parsed.alias is not None:

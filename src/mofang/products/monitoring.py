@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mofang.core.tasks import spec as task_spec
+from mofang.models import Candidate
 from mofang.models.features import coerce_column, coerce_value
 from mofang.products import drift
 
@@ -69,7 +70,6 @@ def write_reference(folder: Path, ctx: Any) -> None:
     dataset = ctx.load("dataset")
     if not answers_rows(dataset["task"]):
         return
-    from mofang.models import Candidate
 
     train = ctx.load("train")
     sample = train.sample(REFERENCE_ROWS, random_state=ctx.order.seed) if len(train) > REFERENCE_ROWS else train

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from mofang import __version__
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.products.tables import AliasEvent, ImprovementRun, VersionLineage
+from mofang.security.audit import AuditLog
 from mofang.store import MetaStore
 from mofang.store.models import ProductVersion
 
@@ -125,7 +126,6 @@ def rollback(meta: MetaStore, tenant: str, product: str, *, actor: str) -> tuple
 
 def _move(meta: MetaStore, tenant: str, product: str, alias: str, version: int | None, actor: str,
           reason: str) -> None:
-    from mofang.security.audit import AuditLog
 
     with meta.session() as s:
         s.add(AliasEvent(tenant_id=tenant, product=product, alias=alias, version=version, actor=actor, reason=reason))

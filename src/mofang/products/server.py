@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 
 from mofang.products.serving import open_bundle
+from mofang.store import MetaStore
 from mofang.store.models import ProductVersion
 
 
@@ -28,7 +29,6 @@ def running_server(version: ProductVersion, timeout_s: float = 30.0,
     """Serve a product version on 127.0.0.1:<free port>; yields its base URL; stops on exit. Feedback and the
     call audit go to `store` (the default MetaStore when None)."""
     from mofang.products.multi import Served, serving_app
-    from mofang.store import MetaStore
 
     meta = store or MetaStore()
     try:

@@ -15,6 +15,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from mofang.security.audit import AuditLog
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 CALLED = "product.called"
@@ -77,7 +79,6 @@ class CallAudit:
 
     def flush(self, before: int | None = None) -> int:
         """Write the counts of minutes before `before` (all when None) to the audit trail; returns events written."""
-        from mofang.security.audit import AuditLog
 
         with self._lock:
             done = {k: v for k, v in self._counts.items() if before is None or k[4] < before}

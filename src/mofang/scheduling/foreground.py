@@ -19,13 +19,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from mofang.core.config import settings
 from mofang.core.resources import Needs
+from mofang.devices.inventory import local_node
+from mofang.orders import Order
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.log import JsonLog
 from mofang.scheduling.placement import local_capacity, needs_from, order_needs
 from mofang.scheduling.queue import Claim, JobView, Queue
 from mofang.scheduling.tables import CANCELLED, DONE, FAILED, LEASED, QUEUED, REJECTED
 from mofang.scheduling.worker import LeaseKeeper, Outcome, _cpu_seconds, _interrupt_main, record, run_job, worker_id
+from mofang.store import ArtifactStore
 
 if TYPE_CHECKING:
     from mofang.store import MetaStore
@@ -35,7 +39,6 @@ Note = Callable[[str], None]
 
 def requeue(job_id: int, meta: MetaStore) -> None:
     """Queue an interrupted or failed job again for `run_here`, with its needs as its line declares them now."""
-    from mofang.orders import Order
 
     needs = order_needs(Order.model_validate(meta.job(job_id).spec))
     queue = Queue(meta)
@@ -59,9 +62,6 @@ class ForegroundWorker:
 
     def __init__(self, meta: MetaStore, *, progress: Any = None, note: Note | None = None,
                  stations: Sequence[Any] | None = None, config: SchedulerConfig | None = None) -> None:
-        from mofang.core.config import settings
-        from mofang.devices.inventory import local_node
-        from mofang.store import ArtifactStore
 
         home = settings().home
         self.meta, self.progress, self.note, self.stations = meta, progress, note or (lambda _text: None), stations

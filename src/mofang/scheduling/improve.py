@@ -20,12 +20,22 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from mofang.core.config import settings
 from mofang.core.errors import MofangError
+from mofang.core.metrics.predictive import is_better
+from mofang.evaluation.gates import check_gate
+from mofang.evaluation.scoring import score_candidate
+from mofang.models.metric import primary_metric
+from mofang.orders.schema import Order
 from mofang.products.feedback import feedback_rows, mark_used
 from mofang.products.registry import CHALLENGER, CHAMPION, Ref, promote, resolve, unset
+from mofang.products.serving import open_bundle
 from mofang.products.tables import ImprovementRun
 from mofang.scheduling.foreground import run_here
 from mofang.scheduling.submit import submit
+from mofang.security.audit import AuditLog
+from mofang.security.scope import safe_child
+from mofang.security.vault import open_vault
 from mofang.store import MetaStore
 
 FEEDBACK_SOURCE = "feedback.csv"
@@ -52,9 +62,6 @@ class Decision:
 def improve(meta: MetaStore, tenant: str, product: str, *, actor: str, progress: Any = None,
             min_feedback: int = 1) -> Decision:
     """Retrain `product` of `tenant` on its order's data plus the feedback not used before; see the module doc."""
-    from mofang.core.config import settings
-    from mofang.orders.schema import Order
-    from mofang.products.serving import open_bundle
 
     champion = resolve(meta, Ref(product), tenant)
     fresh = feedback_rows(meta, tenant, product, unused_only=True)
@@ -113,7 +120,6 @@ def _decide(meta: MetaStore, order: Any, champion: Any, job: Any, feedback: int,
     comparison = compare(meta, order, champion, challenger, job.id)
     name, direction = comparison["metric"], comparison["direction"]
     new, old = comparison["challenger"]["metrics"].get(name), comparison["champion"]["metrics"].get(name)
-    from mofang.core.metrics.predictive import is_better
 
     text = f"{name} {_fmt(new)} vs champion v{champion.version} {_fmt(old)} on the same {comparison['rows']} test rows"
     if not comparison["challenger"]["gate"]["passed"]:
@@ -132,12 +138,6 @@ def _decide(meta: MetaStore, order: Any, champion: Any, job: Any, feedback: int,
 
 def compare(meta: MetaStore, order: Any, champion: Any, challenger: Any, job_id: int) -> dict[str, Any]:
     """Champion and challenger scored on the challenger job's test split and checked against the same gate."""
-    from mofang.core.config import settings
-    from mofang.evaluation.gates import check_gate
-    from mofang.evaluation.scoring import score_candidate
-    from mofang.models.metric import primary_metric
-    from mofang.products.serving import open_bundle
-    from mofang.security.vault import open_vault
 
     home = settings().home
     test_file = _tenant_dir(home, order.tenant) / "jobs" / str(job_id) / "test.parquet"
@@ -154,7 +154,6 @@ def compare(meta: MetaStore, order: Any, champion: Any, challenger: Any, job_id:
 
 
 def _record(meta: MetaStore, tenant: str, decision: Decision) -> None:
-    from mofang.security.audit import AuditLog
 
     with meta.session() as s:
         run = s.scalar(select(ImprovementRun).where(ImprovementRun.tenant_id == tenant,
@@ -173,7 +172,6 @@ def _is_feedback(source: dict[str, Any]) -> bool:
 
 
 def _tenant_dir(home: Path, tenant: str) -> Path:
-    from mofang.security.scope import safe_child
 
     path = safe_child(home / "tenants", tenant)
     path.mkdir(parents=True, exist_ok=True)

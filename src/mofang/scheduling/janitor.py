@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from mofang.scheduling.queue import Queue
 from mofang.scheduling.tables import LEASED, QueueEntry
+from mofang.security.scratch import seal_job_folder
+from mofang.security.vault import open_vault
 from mofang.store.models import Job, ProcessRun, Product, ProductVersion, StationRun
 
 SWEPT_KINDS = ("dataset", "bundle")  # the kinds the line writes; anything else is left alone
@@ -45,8 +47,6 @@ def sweep_due(queue: Queue, home: Path) -> list[Path]:
 def seal_left_open(queue: Queue, home: Path, job: int, tenant: str) -> int:
     """Seal a stopped job's scratch that a killed attempt left in plaintext (the runner seals whenever it
     stops on its own; after a kill the files would stay plain until a resume). Returns how many files."""
-    from mofang.security.scratch import seal_job_folder
-    from mofang.security.vault import open_vault
 
     folder = home / "tenants" / tenant / "jobs" / str(job)
     if not folder.is_dir():

@@ -15,12 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mofang.core.config import settings
 from mofang.core.raycluster import connect
 from mofang.core.resources import Needs
+from mofang.line import JobFailed, run
 from mofang.scheduling.log import JsonLog, JsonProgress
 from mofang.scheduling.queue import Claim, Queue
 from mofang.scheduling.retry import classify
 from mofang.scheduling.worker import LeaseKeeper, Outcome, WorkerSpec, housekeeping, record
+from mofang.store import ArtifactStore, MetaStore
 
 DATA_EXECUTOR_ENV = "MOFANG_DATA_EXECUTOR"
 
@@ -34,9 +37,7 @@ def run_job_task(job_id: int, tenant: str, attempt: int, home: str, db_url: str,
     """
     os.environ["MOFANG_HOME"], os.environ["MOFANG_DB_URL"] = home, db_url
     os.environ[DATA_EXECUTOR_ENV] = "ray"
-    from mofang.line import JobFailed, run
     from mofang.scheduling.worker import load_line
-    from mofang.store import ArtifactStore, MetaStore
 
     meta = MetaStore(db_url)
     log = JsonLog(Path(home), worker)
@@ -124,7 +125,6 @@ class RayWorker:
         return mark
 
     def _submit(self, claim: Claim, keeper: LeaseKeeper, claim_s: float) -> None:
-        from mofang.core.config import settings
 
         options: dict[str, Any] = {"num_cpus": claim.needs.cpus, "num_gpus": claim.needs.gpu}
         if claim.needs.memory_gb:

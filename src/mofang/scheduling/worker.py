@@ -21,8 +21,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mofang.core.config import settings
 from mofang.core.errors import MofangError
 from mofang.core.resources import Needs
+from mofang.devices.inventory import local_node
+from mofang.line import JobFailed, run
 from mofang.scheduling import metrics
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.janitor import sweep_due
@@ -31,6 +34,7 @@ from mofang.scheduling.placement import local_capacity
 from mofang.scheduling.queue import Claim, Queue
 from mofang.scheduling.retry import classify
 from mofang.scheduling.tables import QUEUED, TERMINAL
+from mofang.store import ArtifactStore, MetaStore
 
 EXIT_LEASE_LOST = 75  # EX_TEMPFAIL: the supervisor restarts the worker
 
@@ -150,8 +154,6 @@ def serve(spec: WorkerSpec, stop: threading.Event | None = None) -> int:
         os.environ["MOFANG_HOME"] = spec.home
     if spec.db_url:
         os.environ["MOFANG_DB_URL"] = spec.db_url
-    from mofang.core.config import settings
-    from mofang.store import ArtifactStore, MetaStore
 
     home = settings().home
     meta = MetaStore()
@@ -183,7 +185,6 @@ class LocalWorker:
 
     def __init__(self, spec: WorkerSpec, queue: Queue, artifacts: Any, me: str, log: JsonLog,
                  stop: threading.Event) -> None:
-        from mofang.devices.inventory import local_node
 
         self.spec, self.queue, self.artifacts, self.me, self.log, self.stop = spec, queue, artifacts, me, log, stop
         self.stations = load_line(spec.line)
@@ -287,7 +288,6 @@ def run_job(claim: Claim, meta: Any, artifacts: Any, stations: Sequence[Any] | N
             display: Any = None) -> Outcome:
     """One attempt at a claimed job through the line runner (resuming at its first unfinished process);
     `display`: a Progress that shows it as well (the console of `mofang run`)."""
-    from mofang.line import JobFailed, run
 
     progress = JsonProgress(log, claim.job_id, claim.tenant, claim.attempt, display=display)
     try:
@@ -330,7 +330,6 @@ def record(queue: Queue, log: JsonLog, claim: Claim, outcome: Outcome, *, cpu_s:
 
 def housekeeping(queue: Queue, log: JsonLog) -> None:
     """Take up expired leases and sweep orphaned artifacts; a busy database only delays it."""
-    from mofang.core.config import settings
 
     try:
         with queue.serial() as s:
@@ -384,9 +383,7 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
     import multiprocessing as mp
     import tempfile
 
-    from mofang.core.config import settings
     from mofang.scheduling.ops_api import serve_ops
-    from mofang.store import MetaStore
 
     if workers < 1:
         raise MofangError("workers must be at least 1")

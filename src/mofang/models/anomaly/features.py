@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mofang.data.split import time_keys
+
 GAP_FACTOR = 10.0  # a pause longer than this many median intervals starts a new segment (windows never span it)
 
 
@@ -13,7 +15,6 @@ def segments(times: pd.Series | None, n: int) -> np.ndarray:
     (e.g. between two recorded experiments); one segment without times."""
     if times is None or not n:
         return np.zeros(n, dtype=int)
-    from mofang.data.split import time_keys
 
     keys = time_keys(pd.Series(times).reset_index(drop=True), str(getattr(times, "name", "time")))  # checks them
     steps = np.diff(keys)

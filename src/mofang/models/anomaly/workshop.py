@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from mofang.core.errors import MofangError
+from mofang.core.tasks import spec as task_spec
 from mofang.models.anomaly.fitting import FAMILIES, choose, fit_detectors
 from mofang.models.anomaly.model import AnomalyModel
 
@@ -16,7 +17,6 @@ LATENCY_CALLS = 50
 
 def plan_anomaly(ctx: Any, dataset: dict[str, Any]) -> str:
     """Record the families, the selection metric and the time left for training."""
-    from mofang.core.tasks import spec as task_spec
 
     order, info = ctx.order, dataset["anomaly"]
     if order.acceptance.metrics:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mofang.core.errors import MofangError
+from mofang.core.tasks import spec as task_spec
 from mofang.models.llm.checkpoint import BaseCheckpoint, choose_method, open_base
 from mofang.models.llm.conversations import conversations
 from mofang.models.llm.sft import TrialConfig, merge_adapter, read_result, train_sft
@@ -36,7 +37,6 @@ def open_order_base(order: Any) -> BaseCheckpoint:
 
 def plan_llm(ctx: Any, dataset: dict[str, Any]) -> str:
     """Check the base model (before any training), choose full tuning or LoRA and list the trials."""
-    from mofang.core.tasks import spec as task_spec
 
     order, llm = ctx.order, ctx.order.llm
     base = open_order_base(order)
