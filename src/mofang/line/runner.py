@@ -13,12 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.data import DataWorkshop
-from mofang.evaluation import EvaluationCenter
-from mofang.integration import IntegrationWorkshop
-from mofang.models import ModelWorkshop
 from mofang.orders.schema import Order
-from mofang.products import DeliveryStation
 from mofang.security.scratch import seal_job_folder, unseal_job_folder
 from mofang.station.context import ProcessRecord, StationContext
 from mofang.station.contract import Station
@@ -35,6 +30,12 @@ class JobFailed(MofangError):
 
 def stations_for(order: Order) -> list[Station]:
     """The standard line for the order's task."""
+    # the units are imported when a line is built, so importing the runner (a worker starting) stays light
+    from mofang.data import DataWorkshop
+    from mofang.evaluation import EvaluationCenter
+    from mofang.integration import IntegrationWorkshop
+    from mofang.models import ModelWorkshop
+    from mofang.products import DeliveryStation
 
     return [DataWorkshop(), ModelWorkshop(), EvaluationCenter(), IntegrationWorkshop(), DeliveryStation()]
 

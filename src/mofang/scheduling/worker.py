@@ -25,7 +25,6 @@ from mofang.core.config import settings
 from mofang.core.errors import MofangError
 from mofang.core.resources import Needs
 from mofang.devices.inventory import local_node
-from mofang.line import JobFailed, run
 from mofang.scheduling import metrics
 from mofang.scheduling.config import SchedulerConfig
 from mofang.scheduling.janitor import sweep_due
@@ -288,6 +287,9 @@ def run_job(claim: Claim, meta: Any, artifacts: Any, stations: Sequence[Any] | N
             display: Any = None) -> Outcome:
     """One attempt at a claimed job through the line runner (resuming at its first unfinished process);
     `display`: a Progress that shows it as well (the console of `mofang run`)."""
+    # the line is imported when a job runs, not when a worker starts: it brings every unit (pandas, LightGBM, ONNX,
+    # FastAPI ...), 3-6 s on two busy cores against 0.5 s, and a supervisor restarts killed workers at once
+    from mofang.line import JobFailed, run
 
     progress = JsonProgress(log, claim.job_id, claim.tenant, claim.attempt, display=display)
     try:
