@@ -205,7 +205,11 @@ def test_an_operator_runs_the_factory_but_reads_no_tenant_data(factory: Factory)
 
 
 def test_refusals_are_audited(factory: Factory) -> None:
-    _send(factory, "owner_b", ("GET", "/api/v1/orders/{order_id}"))
+    # a refusal by authorization (an operators-only route): audited whatever ran before. (Another tenant's order
+    # is not found by owner_b's tenant-scoped lookup before any authorization, so that 404 leaves no event; this
+    # test used to pass only when earlier tests had left owner_b refusals behind.)
+    with factory.client("owner_b") as client:
+        assert client.get("/api/v1/queue").status_code == 403
     with factory.client("operator") as ops:
         events = ops.get("/api/v1/audit", params={"action": "access.denied"}).json()["events"]
     assert any(e["actor"] == "owner_b" and e["details"].get("via") == "api" for e in events)
