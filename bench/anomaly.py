@@ -5,7 +5,7 @@ Data (../shared/datasets/timeseries, see its README): SKAB valve1 (16 semicolon-
 from combined_windows.json turned into 0/1 labels). Each stream is split by time as the line splits it: the
 earliest 70% train, the next 15% valid, the latest 15% test; nothing is shuffled.
 
-- Mofang: the model workshop's anomaly code as the line runs it (`mofang.models.anomaly.fit_detectors` + `choose`):
+- Mofang: the anomaly task's workshop code as the line runs it (`mofang.tasks.anomaly.models.fit_detectors` + `choose`):
   window features, four detector families fitted on normal training readings (or labelled ones), thresholds
   calibrated to 1% false alarms on valid normal readings, the family with the best valid event F1 chosen.
 - Peer: scikit-learn's IsolationForest with its defaults (contamination="auto", 100 trees, seed 0) fitted on the
@@ -77,7 +77,7 @@ def split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame
 
 def mofang_flags(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame,
                  sensors: list[str]) -> tuple[np.ndarray, str]:
-    from mofang.models.anomaly import choose, fit_detectors
+    from mofang.tasks.anomaly.models import choose, fit_detectors
 
     info = {"sensors": sensors, "window": WINDOW, "false_alarm_rate": RATE, "label": "anomaly", "time_column": "time"}
     fitted, _ = fit_detectors(train, valid, info, seed=SEED)
@@ -91,7 +91,7 @@ def baseline_flags(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame,
     """The forest's own flags, and flags at a threshold calibrated like Mofang's (1% of normal valid readings)."""
     from sklearn.ensemble import IsolationForest
 
-    from mofang.models.anomaly import calibrated_threshold
+    from mofang.tasks.anomaly.models import calibrated_threshold
 
     forest = IsolationForest(random_state=0, n_jobs=1).fit(train[sensors].to_numpy(dtype=float))
     test_x = test[sensors].to_numpy(dtype=float)
@@ -102,7 +102,7 @@ def baseline_flags(train: pd.DataFrame, valid: pd.DataFrame, test: pd.DataFrame,
 
 def score(test: pd.DataFrame, flags: np.ndarray) -> dict:
     from mofang.core.metrics.anomaly import anomaly_metrics
-    from mofang.models.anomaly.features import segments
+    from mofang.tasks.anomaly.models.features import segments
 
     return anomaly_metrics(test["anomaly"].to_numpy(), flags, test["time"].to_numpy(),
                            segments(test["time"], len(test)))

@@ -139,7 +139,7 @@ class Throughput:
 
 def read_instructions(case: Case) -> pd.DataFrame:
     """The dataset as canonical instruction rows, read by the product's readers."""
-    from mofang.data.instructions import to_instructions
+    from mofang.tasks.llm.instructions import to_instructions
 
     if case.key == "law":
         from mofang.data.jsontables import parse_json
@@ -158,9 +158,9 @@ def read_instructions(case: Case) -> pd.DataFrame:
 
 def split_case(case: Case, base: Any, args: argparse.Namespace, refusal_message: str) -> Split:
     """Shuffle once, tokenise in that order, drop conversations over max-seq-len, then eval / valid / train."""
-    from mofang.data.instructions import decontaminate, refusal_pairs, split_out_of_domain
-    from mofang.models.llm.conversations import conversation, conversations
-    from mofang.models.llm.templates import supervised_ids
+    from mofang.models.transformer.chat_templates import supervised_ids
+    from mofang.tasks.llm.instructions import decontaminate, refusal_pairs, split_out_of_domain
+    from mofang.tasks.llm.models.conversations import conversation, conversations
 
     rows = read_instructions(case)
     order = list(range(len(rows)))
@@ -242,8 +242,8 @@ def run_peer(base: Any, train: Sequence[Example], method: str, rank: int, rate: 
     import torch
     import transformers
 
-    from mofang.models.llm.sft import WARMUP, device_of, load_causal_lm, with_lora
     from mofang.models.transformer.runtime import quiet_transformers, torch_threads
+    from mofang.tasks.llm.models.sft import WARMUP, device_of, load_causal_lm, with_lora
 
     device = device_of(torch)
     load = os.getloadavg()[0]
@@ -293,7 +293,7 @@ def run_mofang(base: Any, split: Split, method: str, rank: int, rate: float, epo
     """Mofang's train_sft for `epochs` epochs (length-grouped batches); its SFTResult too."""
     import torch
 
-    from mofang.models.llm.sft import TrialConfig, train_sft
+    from mofang.tasks.llm.models.sft import TrialConfig, train_sft
 
     load = os.getloadavg()[0]
     threads, ends = [0], []
@@ -312,7 +312,7 @@ def run_mofang(base: Any, split: Split, method: str, rank: int, rate: float, epo
 
 
 def pad_id(base: Any) -> int:
-    from mofang.models.llm.templates import end_of_turn_ids
+    from mofang.models.transformer.chat_templates import end_of_turn_ids
 
     tokenizer = base.tokenizer
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else end_of_turn_ids(tokenizer,
@@ -324,8 +324,8 @@ def pad_id(base: Any) -> int:
 def evaluate(chat: Any, split: Split, system: str, args: argparse.Namespace, refusal_message: str) -> dict[str, float]:
     """Generation metrics on the eval rows, the refusal rate on held-out out-of-domain questions, the test loss."""
     from mofang.core.metrics.generation import is_refusal, score_generations
-    from mofang.models.llm.conversations import conversations
-    from mofang.models.llm.sft import validation_loss
+    from mofang.tasks.llm.models.conversations import conversations
+    from mofang.tasks.llm.models.sft import validation_loss
 
     convs = conversations(split.eval_rows, system, with_response=False)
     replies = chat.generate_batch(convs, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
@@ -342,8 +342,8 @@ def evaluate(chat: Any, split: Split, system: str, args: argparse.Namespace, ref
 
 def tuned_chat(base: Any, result: Any, method: str, work: Path) -> tuple[Any, str]:
     """The trained weights as a ChatModel (a LoRA adapter merged into the base first), and what they are."""
-    from mofang.models.llm.chat import ChatModel
-    from mofang.models.llm.sft import merge_adapter
+    from mofang.tasks.llm.models.chat import ChatModel
+    from mofang.tasks.llm.models.sft import merge_adapter
 
     folder = Path(result.folder)
     if result.best_epoch == 0:
@@ -385,7 +385,7 @@ def log(text: str) -> None:
 def run_case(case: Case, base: Any, method: str, rate: float, args: argparse.Namespace,
              refusal_message: str) -> tuple[list[Any], list[list[Any]], list[list[Any]]]:
     """One dataset: the split, the peer's and Mofang's training runs, base and tuned evaluated (table rows)."""
-    from mofang.models.llm.chat import ChatModel
+    from mofang.tasks.llm.models.chat import ChatModel
 
     log(f"{case.key}: reading and tokenising {case.path.name}")
     split = split_case(case, base, args, refusal_message)
@@ -450,9 +450,9 @@ def main() -> int:
         return 2
     warnings.filterwarnings("ignore")
     from mofang.core.errors import MofangError
-    from mofang.models.llm.checkpoint import choose_method, open_base
-    from mofang.models.llm.workshop import DEFAULT_RATES
     from mofang.orders.schema import LLMSettings
+    from mofang.tasks.llm.models.checkpoint import choose_method, open_base
+    from mofang.tasks.llm.models.workshop import DEFAULT_RATES
 
     refusal_message = LLMSettings().refusal_message
     try:

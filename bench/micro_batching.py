@@ -36,7 +36,8 @@ def _serve(home: str, port: int, options: dict) -> None:
 
     import uvicorn
 
-    from mofang.products.serving import create_app, open_bundle
+    from mofang.integration.bundle import open_bundle
+    from mofang.products.serving import create_app
     from mofang.store import MetaStore
 
     logging.disable(logging.WARNING)

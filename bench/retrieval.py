@@ -62,7 +62,7 @@ def split(frame: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFram
 
 def run_setting(key: str, data: pd.DataFrame, ood: list[str], args: argparse.Namespace) -> dict:
     """Build, tune and test one setting; the rows of the three tables."""
-    from mofang.models.retrieval import QAColumns, RetrievalModel
+    from mofang.tasks.retrieval.models import QAColumns, RetrievalModel
 
     query, questions, label = SETTINGS[key]
     train, valid, test = split(data)
@@ -108,8 +108,8 @@ def run_setting(key: str, data: pd.DataFrame, ood: list[str], args: argparse.Nam
 def forced_hybrids(model, valid: pd.DataFrame, test: pd.DataFrame) -> list[tuple]:
     """Test rows of BM25 fused with each dense retriever at the best validation weight strictly between
     0 and 1, to show what fusion does even when the tuned choice is a single retriever."""
-    from mofang.models.retrieval import tune_fusion
-    from mofang.models.retrieval.metrics import metric_from_ranks, ranks_from_scores
+    from mofang.tasks.retrieval.models import tune_fusion
+    from mofang.tasks.retrieval.models.metrics import metric_from_ranks, ranks_from_scores
 
     questions, gold = model.held_out_questions(valid, "validation")
     bm25 = model.retrievers_["bm25"].scores(questions)

@@ -43,12 +43,12 @@ def deliver(home: Path, rows: int, minutes: float) -> tuple[list[dict[str, Any]]
 
     import mofang.models.station as model_station
     from mofang.demo import write_demo
+    from mofang.integration.bundle import open_bundle
     from mofang.integration.mlflow_export import export_mlflow
     from mofang.line import run
     from mofang.models.features import coerce_value
     from mofang.models.registry import trainers_for
     from mofang.orders import load_order
-    from mofang.products.serving import open_bundle
     from mofang.scheduling.admission import admit as submit
     from mofang.security.vault import open_vault
     from mofang.store import MetaStore

@@ -63,7 +63,7 @@ def run_mofang(minutes: float) -> tuple[dict, float, str]:
 
 
 def run_peer(family: str, history: pd.DataFrame, test: pd.DataFrame) -> tuple[dict, float]:
-    from mofang.models.timeseries import forecast_metrics, make_forecaster
+    from mofang.tasks.forecast.models import forecast_metrics, make_forecaster
 
     started = time.perf_counter()
     forecast = make_forecaster(family, "W-FRI", SEASON).fit(history).predict(HORIZON)
@@ -79,7 +79,7 @@ def main() -> None:
         sys.exit(f"{DATA} is not on this machine")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from mofang.data.timeseries import SeriesSpec, regularize
-    from mofang.models.timeseries.panel import to_panel
+    from mofang.tasks.forecast.models.panel import to_panel
 
     spec = SeriesSpec(time="Date", target="Weekly_Sales", series="Store")
     regular, _ = regularize(pd.read_csv(DATA), spec)

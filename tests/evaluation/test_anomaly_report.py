@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mofang.evaluation.anomaly import _events
-from mofang.evaluation.anomaly_plots import anomaly_plots
 from mofang.evaluation.report import render_report
 from mofang.orders import parse_order
+from mofang.tasks.anomaly.plots import anomaly_plots
+from mofang.tasks.anomaly.scoring import _events
 
 
 def test_report_shows_timeline_and_events() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from mofang.evaluation.robustness import PERTURBATIONS, perturb
-from mofang.evaluation.scoring import retrieval_robustness
-from mofang.models.retrieval import QAColumns, RetrievalModel
-from tests.models.retrieval_fixtures import faq_frame
+from mofang.tasks.retrieval.evaluation import retrieval_robustness
+from mofang.tasks.retrieval.models import QAColumns, RetrievalModel
+from tests.tasks.retrieval.models.retrieval_fixtures import faq_frame
 
 COLUMNS = QAColumns(questions=("问题",), answer="答案", query="问法", sources=("部门",))
 

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mofang.integration.agent_tool import agent_tools, tool_name
-from mofang.models.retrieval import QAColumns, RetrievalModel
-from mofang.products.serving import Bundle, create_app
-from tests.models.retrieval_fixtures import OUT_OF_DOMAIN, faq_frame
+from mofang.integration.bundle import Bundle
+from mofang.products.serving import create_app
+from mofang.tasks.retrieval.models import QAColumns, RetrievalModel
+from tests.tasks.retrieval.models.retrieval_fixtures import OUT_OF_DOMAIN, faq_frame
 
 SCHEMA = {"task": "tabular-classification", "target": "是否违约", "classes": ["否", "是"],
           "features": [{"name": "年龄", "kind": "numeric"}, {"name": "城市", "kind": "categorical"},

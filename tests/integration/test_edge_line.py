@@ -138,7 +138,7 @@ def test_the_mlflow_export_loads_and_answers_like_the_served_product(factory, tm
     assert "年利率" in model.metadata.get_input_schema().input_names()  # the signature names the inputs
     sample = rows["loan-default-demo"][:20]
     names = model.metadata.get_input_schema().input_names()
-    from mofang.products.serving import open_bundle
+    from mofang.integration.bundle import open_bundle
 
     version = meta.product_version("loan-default-demo")
     features = open_bundle(version.bundle_path, version.product.tenant_id, meta).schema["features"]
@@ -178,9 +178,9 @@ def test_every_product_publishes_its_agent_tool(factory) -> None:
 def test_a_tabular_edge_folder_runs_in_the_fresh_venv(edge_python, tmp_path, family) -> None:
     """Whatever family the demo order picks, both tabular families run without Mofang (categoricals,
     dates, booleans and missing values included)."""
+    from mofang.integration.bundle import Bundle
     from mofang.integration.edge import records_of, write_edge_folder
     from mofang.models.registry import get_trainer
-    from mofang.products.serving import Bundle
     from tests.models.tabular_fixtures import classification_data
 
     data = classification_data(n=600, n_classes=3)

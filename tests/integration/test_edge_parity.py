@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mofang.integration.bundle import Bundle
 from mofang.integration.edge import check_parity, records_of, write_edge_folder
 from mofang.integration.edge_runner import EdgeModel, read_boolean, read_date, read_label, read_number
 from mofang.integration.preprocess import NotExportable
 from mofang.models.features import coerce_value
 from mofang.models.registry import get_trainer
-from mofang.products.serving import Bundle
 from tests.models import text_fixtures
 from tests.models.tabular_fixtures import classification_data, regression_data
 

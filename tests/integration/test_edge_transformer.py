@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mofang.integration.bundle import Bundle
 from mofang.integration.edge import build_edge_archive, check_parity, records_of, write_edge_folder
 from mofang.integration.edge_runner import EdgeModel, TransformerText, WordPiece
 from mofang.integration.preprocess import NotExportable
@@ -24,7 +25,7 @@ from mofang.models.text.pipeline import TextPipeline
 from mofang.models.transformer.classifier import TransformerClassifier, encode_window
 from mofang.models.transformer.tiny import tiny_bert_checkpoint
 from mofang.products.server import running_app
-from mofang.products.serving import Bundle, create_app
+from mofang.products.serving import create_app
 from mofang.security.signing import load_factory_key
 from tests.integration.conftest import bare_env
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mofang.core.errors import MofangError
+from mofang.integration.bundle import load_bundle
 from mofang.integration.mlflow_export import export_mlflow
 from mofang.models.registry import get_trainer
-from mofang.products.serving import load_bundle
 from tests.models import text_fixtures
 
 mlflow = pytest.importorskip("mlflow.pyfunc", reason="the MLflow export test needs mlflow-skinny (the test extra)")
@@ -49,8 +49,8 @@ def test_a_text_product_as_an_mlflow_model(tmp_path) -> None:
 
 
 def test_a_retrieval_product_answers_questions_with_sources(tmp_path) -> None:
-    from mofang.models.retrieval import QAColumns, RetrievalModel
-    from tests.models.retrieval_fixtures import faq_frame
+    from mofang.tasks.retrieval.models import QAColumns, RetrievalModel
+    from tests.tasks.retrieval.models.retrieval_fixtures import faq_frame
 
     columns = QAColumns(questions=("问题",), answer="答案", query="问法", sources=("部门",))
     model = RetrievalModel.from_pairs(faq_frame(), columns)

@@ -79,7 +79,7 @@ def test_an_order_delivers_the_model_refitted_on_all_rows_with_a_learning_curve(
     assert result.exit_code == 0, result.output
 
     from mofang.core.config import settings
-    from mofang.products.serving import open_bundle
+    from mofang.integration.bundle import open_bundle
     from mofang.security.vault import open_vault
     from mofang.store import MetaStore
 

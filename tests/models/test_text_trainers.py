@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
+from mofang.core.tasks import register, unregister
+from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.scoring import score_candidate
 from mofang.models import registry
 from mofang.models.candidate import Candidate
@@ -110,9 +113,15 @@ def test_the_order_reaches_the_family(news_splits) -> None:
 
 
 def test_a_family_that_cannot_load_is_absent_with_the_reason(monkeypatch) -> None:
-    monkeypatch.setattr(registry, "OPTIONAL", (*registry.OPTIONAL, "mofang.models.trainers.not_installed"))
+    text = task_spec("text-classification")
+    spec = replace(text, name="text-with-an-absent-family",
+                   families={**text.families, "absent": "mofang.models.trainers.not_installed:Trainer"})
     monkeypatch.setattr(registry, "UNAVAILABLE", {})
-    families = trainers_for("text-classification")
-    assert "tfidf-linear" in families
-    assert "No module named 'mofang.models.trainers.not_installed'" in \
-        unavailable()["mofang.models.trainers.not_installed"]
+    register(spec)
+    try:
+        found = trainers_for(spec.name)
+        assert "tfidf-linear" in found and "absent" not in found
+        assert "No module named 'mofang.models.trainers.not_installed'" in \
+            unavailable(spec.name)["mofang.models.trainers.not_installed"]
+    finally:
+        unregister(spec.name)

@@ -14,7 +14,7 @@ import pytest
 
 from mofang.core.errors import MofangError
 from mofang.models.candidate import Candidate
-from mofang.models.registry import TRAINERS, get_trainer
+from mofang.models.registry import get_trainer, trainers_for
 from mofang.models.trainers.transformer import TransformerTrainer, choose_base_model
 from mofang.models.transformer.tiny import tiny_bert_checkpoint
 from tests.models.test_transformer_classifier import keyword_texts
@@ -37,7 +37,7 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.filterwarnings("ignore:Fixed parameter")  # the tiny model's rate is outside the real search space
 def test_fits_a_candidate_through_the_registry_from_the_orders_base_model(
         tiny_bert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert TRAINERS["text-classification"]["transformer"] is TransformerTrainer
+    assert trainers_for("text-classification")["transformer"] is TransformerTrainer
     assert TransformerTrainer.mode == "text-raw"
     # a tiny random model needs a far higher learning rate than a pretrained one
     monkeypatch.setattr(TransformerTrainer, "first_params", lambda self: {"lora_rank": 0, "learning_rate": 1e-2,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mofang.core.errors import OrderError
-from mofang.orders import Task, parse_order
+from mofang.orders import parse_order
 
 BASE = """\
 id: demand
@@ -25,7 +25,7 @@ def _order(extra: str):
 def test_forecast_section_parses_with_defaults() -> None:
     order = _order("forecast:\n  horizon: 13\n  series_column: store\n  known_covariates: [holiday]\n"
                    "  quantiles: [0.9, 0.1]\nacceptance:\n  metrics:\n    mase: '<= 0.9'\n")
-    assert order.task == Task.TIME_SERIES_FORECAST
+    assert order.task == "time-series-forecast"
     assert order.forecast.horizon == 13 and order.forecast.quantiles == [0.1, 0.9]
     assert order.forecast.backtest_windows == 3 and order.forecast.frequency is None
     assert order.is_granted("store") and order.is_granted("holiday")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mofang.core.errors import OrderError
-from mofang.orders import Task, load_order, parse_order
+from mofang.orders import load_order, parse_order
 
 VALID = """\
 id: loan-default
@@ -35,7 +35,7 @@ def test_valid_order_parses_with_defaults(tmp_path: Path) -> None:
     path = tmp_path / "order.yaml"
     path.write_text(VALID, encoding="utf-8")
     order = load_order(path)
-    assert order.task == Task.TABULAR_CLASSIFICATION
+    assert order.task == "tabular-classification"
     assert order.data[0].path == tmp_path / "loans.csv"  # relative to the order file
     assert order.acceptance.metrics["roc_auc"].holds(0.81)
     assert not order.acceptance.metrics["roc_auc"].holds(0.79)

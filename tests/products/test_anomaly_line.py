@@ -8,7 +8,7 @@ from mofang.line import run
 from mofang.orders import load_order
 from mofang.products.server import running_server
 from mofang.scheduling.admission import admit as submit
-from tests.models.anomaly.streams import sensor_stream
+from tests.tasks.anomaly.models.streams import sensor_stream
 
 ORDER = """id: pump-watch
 tenant: plant-7

@@ -7,11 +7,12 @@ import logging
 import httpx
 import numpy as np
 
-from mofang.products import drift
-from mofang.products.monitoring import DriftMonitor, build_reference
+from mofang.core.metrics import drift
+from mofang.integration.bundle import open_bundle
+from mofang.integration.reference import build_reference
+from mofang.products.monitoring import DriftMonitor
 from mofang.products.multi import Served, serving_app
 from mofang.products.server import running_app
-from mofang.products.serving import open_bundle
 from tests.products.tiny_orders import ORDER_ID, TARGET, TENANT, churn_frame
 
 

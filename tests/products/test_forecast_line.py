@@ -92,7 +92,8 @@ def test_forecast_order_is_delivered_with_backtests_and_a_forecast_report(delive
 
 
 def test_post_forecast_answers_a_series_with_intervals(delivered) -> None:
-    from mofang.products.serving import create_app, open_bundle
+    from mofang.integration.bundle import open_bundle
+    from mofang.products.serving import create_app
 
     meta, version = delivered
     bundle = open_bundle(version.bundle_path, version.product.tenant_id, meta)

@@ -14,15 +14,16 @@ import httpx
 import joblib
 import pytest
 
-from mofang.models.llm.rag import rag_messages, retrieve
-from mofang.models.retrieval import QAColumns, RetrievalModel
+from mofang.integration.bundle import Bundle, load_bundle
 from mofang.products.guardrails import mask_pii
-from mofang.products.llm import llm_schema
 from mofang.products.server import running_app
-from mofang.products.serving import Bundle, create_app, load_bundle
-from tests.models.retrieval_fixtures import OUT_OF_DOMAIN, faq_frame
-from tests.models.test_llm_chat import overfit_checkpoint
+from mofang.products.serving import create_app
+from mofang.tasks.llm.models.rag import rag_messages, retrieve
+from mofang.tasks.llm.product import llm_schema
+from mofang.tasks.retrieval.models import QAColumns, RetrievalModel
 from tests.models.test_transformer_coverage import qwen_tokenizer_dir
+from tests.tasks.llm.models.test_llm_chat import overfit_checkpoint
+from tests.tasks.retrieval.models.retrieval_fixtures import OUT_OF_DOMAIN, faq_frame
 
 SYSTEM = "你是律所的客服助手。"
 REFUSAL = "抱歉，资料中没有这个问题的答案。"
@@ -260,7 +261,7 @@ def test_generated_text_masks_an_id_number_of_the_right_shape_whatever_its_check
 
 
 def test_rag_prompts_number_their_passages_and_citations_are_read_back() -> None:
-    from mofang.models.llm.rag import citations
+    from mofang.tasks.llm.models.rag import citations
 
     passages = [{"text": "挂失请拨打客服热线。", "source": {"部门": "信用卡"}},
                 {"text": "补卡需携带身份证。", "source": "faq.md"}]

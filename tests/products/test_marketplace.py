@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from mofang.cli import app
 from mofang.core.errors import NotFoundError
+from mofang.integration.bundle import open_bundle
 from mofang.products.market import open_listing
 from mofang.products.multi import Served, serving_app
 from mofang.products.server import running_app
-from mofang.products.serving import open_bundle
 from mofang.products.tables import FeedbackRow
 from mofang.security.authz import product_guard
 from mofang.security.crypto import is_encrypted

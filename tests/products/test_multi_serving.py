@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from mofang.integration.bundle import open_bundle
 from mofang.products.batching import MicroBatcher
 from mofang.products.multi import Served, serving_app
 from mofang.products.server import running_app
-from mofang.products.serving import open_bundle
 from mofang.security.audit import AuditLog
 from mofang.security.authz import product_guard
 from tests.products.tiny_orders import ORDER_ID, TARGET, TENANT, churn_frame

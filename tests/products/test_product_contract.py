@@ -13,15 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
+from mofang.integration.bundle import Bundle, load_bundle
 from mofang.products.feedback import feedback_rows
 from mofang.products.multi import Served, serving_app
 from mofang.products.server import running_app
-from mofang.products.serving import Bundle, load_bundle
 from mofang.security.audit import AuditLog
 from mofang.security.authz import product_guard
 from mofang.security.identity import create_api_key, create_tenant
-from tests.models.anomaly.streams import SENSORS, sensor_stream
-from tests.models.timeseries.fixtures import panel
+from tests.tasks.anomaly.models.streams import SENSORS, sensor_stream
+from tests.tasks.forecast.models.fixtures import panel
 
 TENANT = "plant-7"
 
@@ -54,8 +54,8 @@ def _base_meta(name: str, task: str, target: str | None, family: str) -> dict[st
 
 def forecast_kind(folder: Path) -> Kind:
     """A seasonal-naive forecast of three daily series (`sales`), horizon 7, packaged as the workshop does."""
-    from mofang.models.timeseries import ConformalIntervals, ForecastModel, backtest, make_forecaster
-    from mofang.products.forecast import forecast_schema
+    from mofang.tasks.forecast.models import ConformalIntervals, ForecastModel, backtest, make_forecaster
+    from mofang.tasks.forecast.product import forecast_schema
 
     history = panel(series=3, days=70)
     result = backtest(lambda: make_forecaster("seasonal_naive", "D", 7), history, 7, 2, 7, [0.1, 0.9])
@@ -74,8 +74,8 @@ def forecast_kind(folder: Path) -> Kind:
 def anomaly_kind(folder: Path) -> Kind:
     """A robust-z detector over three sensors (window 8), calibrated on normal readings."""
     from mofang.integration.station import input_schema
-    from mofang.models.anomaly import DETECTORS, AnomalyModel
-    from mofang.products.anomaly import anomaly_meta
+    from mofang.tasks.anomaly.models import DETECTORS, AnomalyModel
+    from mofang.tasks.anomaly.product import anomaly_meta
 
     stream = sensor_stream(n=900, events=3, seed=2)
     normal = stream[stream["anomaly"] == 0]

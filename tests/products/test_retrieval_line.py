@@ -100,7 +100,8 @@ def delivered(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(delivered):
-    from mofang.products.serving import create_app, open_bundle
+    from mofang.integration.bundle import open_bundle
+    from mofang.products.serving import create_app
     from mofang.security.identity import AuthError
 
     meta, version = delivered
@@ -195,7 +196,7 @@ budget:
 
 
 def test_documents_without_questions_are_indexed_and_say_what_was_not_measured(tmp_path, home) -> None:
-    from mofang.products.serving import open_bundle
+    from mofang.integration.bundle import open_bundle
     from mofang.store import MetaStore
 
     for name, text in DOCUMENTS.items():

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mofang.integration.bundle import Bundle
 from mofang.integration.edge import records_of
+from mofang.integration.reference import build_reference
 from mofang.models.registry import get_trainer
 from mofang.products.batching import MicroBatcher
-from mofang.products.monitoring import DriftMonitor, build_reference
+from mofang.products.monitoring import DriftMonitor
 from mofang.products.server import running_app
-from mofang.products.serving import Bundle, _caller, _row_model, create_app
+from mofang.products.serving import _caller, _row_model, create_app
 from tests.models.tabular_fixtures import classification_data, regression_data
 
 ODD_ROWS = [  # values as clients write them: text numbers, percentages, Chinese booleans, other date forms

@@ -7,9 +7,10 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from mofang.integration.bundle import MAX_TEXT_CHARS, load_bundle
 from mofang.integration.station import input_schema
 from mofang.models.registry import get_trainer
-from mofang.products.serving import MAX_TEXT_CHARS, create_app, load_bundle
+from mofang.products.serving import create_app
 from tests.models.text_fixtures import dataset, splits
 
 

@@ -28,8 +28,10 @@ pytestmark = pytest.mark.ray
 
 def demo_order(folder: Path, order_id: str) -> Path:
     path = write_demo(folder, rows=300, minutes=0.1)  # a spent budget: one seeded trial per family
-    path.write_text(path.read_text(encoding="utf-8").replace("id: loan-default-demo", f"id: {order_id}"),
-                    encoding="utf-8")
+    text = path.read_text(encoding="utf-8").replace("id: loan-default-demo", f"id: {order_id}")
+    # the executors are compared, not the machine's load: a latency limit measured on two busy cores could
+    # reject one job and deliver the other (seen in a fresh-clone CI run sharing its cores)
+    path.write_text(text.replace("p95_latency_ms: 50", "p95_latency_ms: 5000"), encoding="utf-8")
     return path
 
 
@@ -43,7 +45,8 @@ def test_a_job_on_ray_matches_the_local_executor(ray_session: object, tmp_path: 
     queue = Queue(meta)
     views = {v.job_id: v for v in queue.jobs()}
     queue.close()
-    assert views[local].state == views[remote].state == "done", (views[local], views[remote])
+    assert views[local].state == views[remote].state == "done", \
+        (views[local], views[remote], meta.job(local).outcome, meta.job(remote).outcome)
     one, two = meta.job(local).outcome, meta.job(remote).outcome
     assert one["metrics"] and one["metrics"] == two["metrics"]  # same seed, same data: the same numbers
     versions = {meta.product_version(o).job_id for o in ("on-local", "on-ray")}

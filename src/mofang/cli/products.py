@@ -38,9 +38,9 @@ def serve(refs: Annotated[list[str], typer.Argument(help="PRODUCT, PRODUCT@VERSI
     """Serve product versions over HTTP (POST /predict or /ask, /feedback, /drift, /metrics, /health, /docs)."""
     import uvicorn
 
+    from mofang.integration.bundle import open_bundle
     from mofang.products.market import is_market_ref, open_listing
     from mofang.products.multi import Served, serving_app
-    from mofang.products.serving import open_bundle
     from mofang.security.authz import product_guard
     from mofang.security.identity import local_identity
     served: list[Served] = []

@@ -45,6 +45,12 @@ class TaskSpec:
     blend: bool = False  # the best candidates may be blended into a soft-voting ensemble
     needs: Needs | None = None  # the model workshop's needs where they differ from the station's own
     recipe: str | None = None  # the default data recipe: a built-in name or a YAML path (None: the task's name)
+    # the portal's order wizard offers the task at this place (lower first; None: its orders are placed as YAML,
+    # by the CLI or the REST API), with this acceptance criterion filled in (metric, condition)
+    wizard: int | None = None
+    wizard_criterion: tuple[str, str] | None = None
+    # candidate family → its Trainer ("module:Class", imported when first trained), for the shared model workshop
+    families: Mapping[str, type | str] = field(default_factory=dict)
     # "<station>.<process>" → the task's implementation (a callable, or "module:function" imported when first used)
     overrides: Mapping[str, Callable[..., Any] | str] = field(default_factory=dict)
     hooks: Mapping[str, Callable[..., Any] | str] = field(default_factory=dict)  # named points inside a process
@@ -56,6 +62,9 @@ class TaskSpec:
             raise ValueError(f"task {self.name!r}: target must be 'required' or 'optional', not {self.target!r}")
         if self.default_metric is not None and self.default_metric not in self.metrics:
             raise ValueError(f"task {self.name!r}: default metric {self.default_metric!r} is not one of its metrics")
+        if self.wizard_criterion is not None and self.wizard_criterion[0] not in self.metrics:
+            raise ValueError(f"task {self.name!r}: wizard criterion {self.wizard_criterion[0]!r} is not one of its "
+                             "metrics")
         for key in self.overrides:
             if key.count(".") != 1:
                 raise ValueError(f"task {self.name!r}: override {key!r} must name '<station>.<process>'")
@@ -138,3 +147,9 @@ def _load_installed() -> None:
         for task in found:
             _registered.setdefault(task.name, task)
         _loaded = True
+
+
+def wizard_tasks() -> list[str]:
+    """The tasks the portal's order wizard offers, in its order (by `wizard`, then by name)."""
+    offered = [task for task in registered().values() if task.wizard is not None]
+    return [task.name for task in sorted(offered, key=lambda task: (task.wizard, task.name))]

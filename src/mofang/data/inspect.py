@@ -9,6 +9,7 @@ import pandas as pd
 
 from mofang.core.errors import DataError
 from mofang.data.connectors import read_source
+from mofang.data.pii import scan_table
 from mofang.data.types import infer_kind
 from mofang.orders.schema import Source
 
@@ -21,8 +22,6 @@ def inspect_target(target: str, *, table: str | None = None, query: str | None =
     describe it: label, format, encoding, separator, rows, read details, per column its inferred kind,
     missing ratio, distinct count and up to 3 sample values (each cut to 40 characters; masked where the
     column holds personal data), and the PII scan per column."""
-    from mofang.data.pii import scan_table
-
     frame = read_source(source_for(target, table=table, query=query))
     info = dict(frame.attrs.get("source", {}))
     details = {k: v for k, v in info.items() if k not in ("label", "format", "encoding", "separator", "denied")}

@@ -27,7 +27,7 @@ from mofang.data.pipeline import op_context, run_operators
 from mofang.data.profile import profile_frame
 from mofang.data.recipes import Recipe, RecipeOverride, Step, build_recipe
 from mofang.data.sources import read_granted
-from mofang.orders.schema import SLUG, Columns, Source, Task
+from mofang.orders.schema import SLUG, Columns, Source, TaskName
 from mofang.station.progress import Progress, SilentProgress
 from mofang.store import MetaStore, file_digest
 
@@ -41,7 +41,7 @@ class DataJob(BaseModel):
 
     name: Annotated[str, Field(pattern=SLUG)]
     tenant: Annotated[str, Field(pattern=SLUG)] = "local"
-    task: Task | None = Field(None, description="Picks the default recipe when no steps/base are given")
+    task: TaskName | None = Field(None, description="Picks the default recipe when no steps/base are given")
     data: list[Source] = Field(min_length=1)
     columns: Columns = Field(default_factory=Columns)
     target: str | None = None

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mofang.core.errors import DataError
+from mofang.data.dates import parse_dates
 
 SHARES = (0.70, 0.15, 0.15)
 MIN_ROWS = 30
@@ -111,8 +112,6 @@ def time_keys(times: pd.Series, column: str) -> np.ndarray:
 def _iso_times(times: pd.Series) -> pd.Series:
     """datetime64 values: ISO 8601 text the fast way (a served window is parsed on every request), any other
     format through the data workshop's mixed-format date parser."""
-    from mofang.data.dates import parse_dates
-
     if pd.api.types.is_datetime64_any_dtype(times):
         return parse_dates(times)
     try:

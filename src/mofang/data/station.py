@@ -236,8 +236,6 @@ class DataWorkshop(Station):
             ctx.reason(f"text features: {', '.join(texts)}"
                        + (" (named by the order)" if ctx.order.text_columns else " (profiled as free text)"))
         if not kept:
-            from mofang.core.errors import DataError
-
             raise DataError("no usable feature columns remain after the leakage guard; dropped: "
                             + "; ".join(f"{d['name']} ({d['reason']})" for d in dropped))
         ctx.metric(features=len(kept), dropped=len(dropped), pii_columns=len(pii))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mofang.core.errors import DataError
+from mofang.data.split import time_keys
 
 
 def label_from_windows(order: Any, data: pd.DataFrame, reads: list[Any]) -> tuple[pd.DataFrame, str]:
@@ -26,7 +27,6 @@ def label_from_windows(order: Any, data: pd.DataFrame, reads: list[Any]) -> tupl
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read anomaly windows {path}: {exc}") from None
-    from mofang.data.split import time_keys
 
     keys = time_keys(data[time_column], time_column)
     label = np.zeros(len(data), dtype=int)
@@ -59,8 +59,6 @@ def _windows_for(raw: Any, file_name: str, path: Path) -> list[Any]:
 
 
 def _bounds(window: Any, path: Path, k: int, like: pd.Series) -> tuple[float, float]:
-    from mofang.data.split import time_keys
-
     if not isinstance(window, list | tuple) or len(window) != 2:
         raise DataError(f"{path}: window {k + 1} is {window!r}; write [start, end]")
     numeric = pd.api.types.is_numeric_dtype(like)

@@ -8,8 +8,8 @@ import pandas as pd
 
 from mofang.core.metrics.predictive import compute_metrics
 from mofang.core.tasks import spec as task_spec
-from mofang.models.retrieval.metrics import RANK_METRICS, mean_reciprocal_rank, recall_at_k
-from mofang.models.retrieval.product import DEPTH
+from mofang.evaluation.robustness import robustness_report, worst_drop
+from mofang.evaluation.slices import column_slices, length_slices
 
 
 def predictions(candidate: Any, df: pd.DataFrame, target: str) -> dict[str, Any]:
@@ -42,8 +42,6 @@ def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: lis
     text columns joined by a line break (as the model reads them) are perturbed and predicted again.
     Scored by `metric` when it needs labels only, else f1_macro. Other (non-text) inputs are left
     missing on both the clean and the perturbed side, so the drop measures the text alone."""
-    from mofang.evaluation.robustness import robustness_report, worst_drop
-
     text_columns = [f["name"] for f in features if f["kind"] == "text"]
     df = df[df[target].notna()]
     if len(df) > rows:
@@ -69,37 +67,10 @@ def text_robustness(candidate: Any, df: pd.DataFrame, target: str, features: lis
     return {"metric": name, "worst": worst_drop(report), **report.to_dict()}
 
 
-def retrieval_robustness(model: Any, test: pd.DataFrame, metric: str, seed: int = 0,
-                         rows: int = ROBUSTNESS_ROWS) -> dict[str, Any]:
-    """The robustness suite on a retrieval model's held-out questions: each question is perturbed (typos,
-    homophones, traditional characters, punctuation, whitespace, truncation) and ranked again; the drop
-    is in `metric` when it is a ranking metric (recall@k, MRR), else MRR. The answers are not touched."""
-    from mofang.evaluation.robustness import robustness_report, worst_drop
-
-    questions, gold = model.held_out_questions(test, "test")
-    if len(questions) > rows:
-        keep = sorted(pd.Series(range(len(questions))).sample(rows, random_state=seed))
-        questions, gold = [questions[i] for i in keep], [gold[i] for i in keep]
-    name = metric if metric in RANK_METRICS else "mrr"
-
-    def rank(batch: list[str]) -> list[list[int]]:
-        return [list(row) for row in model.search(batch, DEPTH).index] if batch else []
-
-    def score(truth: Any, ranked: Any) -> float:
-        if name == "mrr":
-            return mean_reciprocal_rank(ranked, truth)
-        return recall_at_k(ranked, truth, RANK_METRICS[name])
-
-    report = robustness_report(rank, questions, gold, score, seed=seed)
-    return {"metric": name, "worst": worst_drop(report), **report.to_dict()}
-
-
 def text_slices(candidate: Any, df: pd.DataFrame, target: str, features: list[dict[str, Any]],
                 metric: str) -> list[dict[str, Any]]:
     """The winner's `metric` on test slices: by text length (quartile buckets), and by every categorical
     feature (e.g. a source or department column) with enough rows."""
-    from mofang.evaluation.slices import column_slices, length_slices
-
     df = df[df[target].notna()].reset_index(drop=True)
     if df.empty:
         return []

@@ -13,6 +13,7 @@ from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
 from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots
 from mofang.evaluation.report import write_report
+from mofang.evaluation.robustness import RobustnessReport, robustness_plot
 from mofang.evaluation.scoring import REPORT_ONLY_ROWS, ROBUSTNESS_ROWS, predictions, score_candidate, text_slices
 from mofang.models.candidate import Candidate
 from mofang.models.labels import indicator
@@ -185,8 +186,6 @@ def _plots(candidate: Candidate, p: dict[str, Any]) -> dict[str, bytes]:
 
 def saved_robustness_plot(saved: dict[str, Any], max_drop: float | None) -> bytes:
     """The robustness plot of a measure saved by the gate (`robustness`)."""
-    from mofang.evaluation.robustness import RobustnessReport, robustness_plot
-
     fields = {k: saved[k] for k in ("clean_score", "rows", "rate", "seed", "examples")}
     return robustness_plot(RobustnessReport(**fields), max_drop=max_drop,
                            title=f"Robustness: drop of {saved['metric']} per perturbation")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mofang.core.tasks import spec as task_spec
+from mofang.integration.bundle import MAX_ROWS
 
 TOOL_FILE = "tool.json"
 TOOL_FORMAT = "mofang.agent-tool/1"
@@ -42,8 +43,6 @@ def tool_name(product: str) -> str:
 
 def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """JSON Schema of the rows a product that answers rows accepts (POST /predict)."""
-    from mofang.products.serving import MAX_ROWS
-
     properties = {}
     for feature in schema["features"]:
         kind = feature["kind"]

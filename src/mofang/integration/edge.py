@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.integration import edge_runner
 from mofang.integration.archive import pack_signed
+from mofang.integration.edge_runner import EdgeModel
 from mofang.integration.onnx_export import export_estimator, quantize_int8
-from mofang.integration.preprocess import NotExportable, edge_spec
+from mofang.integration.preprocess import NotExportable, edge_spec, pipeline_spec
+from mofang.integration.transformer_export import is_transformer, write_vocab
+from mofang.integration.transformer_export import pipeline_spec as transformer_pipeline
 
 EDGE_ARCHIVE = "edge.tar.gz"
 RUNNER = "mofang_edge_runner.py"
@@ -88,11 +92,6 @@ def write_edge_folder(candidate: Any, schema: dict[str, Any], card: str, folder:
     """Write model.onnx, preprocess.json (and a transformer's vocab.txt), the runner, schema.json and the model
     card into `folder`; returns what was built (quantized or why not). Raises NotExportable naming what cannot
     be exported."""
-    from mofang.integration import edge_runner
-    from mofang.integration.preprocess import pipeline_spec
-    from mofang.integration.transformer_export import is_transformer, write_vocab
-    from mofang.integration.transformer_export import pipeline_spec as transformer_pipeline
-
     vocab = None
     if is_transformer(candidate):  # the tokenizer first: a byte-level BPE is refused before the export
         pipeline, vocab = transformer_pipeline(candidate)
@@ -125,8 +124,6 @@ def check_parity(bundle: Any, folder: Path, records: list[dict[str, Any]], quant
                  transformer: bool = False) -> Parity:
     """The edge runner (loaded from `folder`) against the served product's `predict_records` on `records`
     (a transformer in int8: the looser tolerance and the share of labels that must agree)."""
-    from mofang.integration.edge_runner import EdgeModel
-
     edge = EdgeModel(folder)
     native = bundle.predict_records(records)
     mine = edge.predict(records)
@@ -164,7 +161,6 @@ def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path
     if not bundle.answers_rows:  # a kind with routes of its own (an anomaly detector: POST /score)
         raise NotExportable(f"this {bundle.schema['task']} product is served by routes of its own (not POST "
                             "/predict); its ONNX export is not built yet")
-    from mofang.integration.transformer_export import is_transformer
 
     rows = TRANSFORMER_PARITY_ROWS if is_transformer(bundle.candidate) else PARITY_ROWS
     records = records_of(test.head(rows), bundle.feature_names)

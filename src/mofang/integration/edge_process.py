@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mofang.core.errors import MofangError
+from mofang.integration.bundle import load_bundle
 from mofang.integration.edge import EDGE_ARCHIVE, build_edge_archive
 from mofang.integration.preprocess import NotExportable
 from mofang.security.signing import load_factory_key
@@ -23,8 +24,6 @@ def no_edge_bundle(ctx: StationContext, why: str) -> str:
 
 def edge_bundle(ctx: StationContext) -> str:
     """Export, parity-check, quantize (edge target) and sign the edge archive of the packaged bundle."""
-    from mofang.products.serving import load_bundle
-
     draft = ctx.load("bundle_draft")
     folder = Path(draft["path"])
     edge_target = ctx.order.deployment.target == "edge"

@@ -11,7 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from mofang import __version__
 from mofang.core.errors import MofangError
+from mofang.integration.bundle import answers_questions, load_bundle
 
 SKIPPED_FILES = ("edge.tar.gz",)  # the edge archive is exported on its own (--edge)
 _COLUMN_TYPES = {"numeric": "double", "boolean": "double"}  # booleans as 1.0 / 0.0 (NaN: missing)
@@ -27,8 +29,6 @@ class MofangPyfunc(PythonModel):  # type: ignore[misc,valid-type]
     """Mofang's served Bundle behind MLflow's pyfunc interface (the bundle is the model's artifact)."""
 
     def load_context(self, context: Any) -> None:
-        from mofang.products.serving import load_bundle
-
         self.bundle = load_bundle(context.artifacts["bundle"])
 
     def predict(self, context, model_input, params=None):  # untyped: MLflow reads hints as a signature
@@ -61,8 +61,6 @@ def signature_and_example(schema: dict[str, Any], candidate: Any) -> tuple[Any, 
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    from mofang.products.serving import answers_questions
-
     if answers_questions(candidate):  # a knowledge base: asked one question per row
         return ModelSignature(inputs=Schema([ColSpec("string", "question")])), pd.DataFrame(
             {"question": ["How do I reset my password?"]})
@@ -83,9 +81,6 @@ def export_mlflow(read: Any, files: list[Path], out: Path) -> Path:
         import mlflow.pyfunc
     except ImportError:
         raise MofangError("the MLflow export needs mlflow: pip install mlflow-skinny") from None
-
-    from mofang import __version__
-    from mofang.products.serving import load_bundle
 
     if out.exists() and any(out.iterdir()):
         raise MofangError(f"{out} exists and is not empty; choose a new folder for the MLflow model")

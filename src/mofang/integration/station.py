@@ -12,8 +12,10 @@ from mofang.core.errors import MofangError
 from mofang.core.resources import Needs
 from mofang.core.tasks import spec as task_spec
 from mofang.integration.agent_tool import write_tool_file
+from mofang.integration.bundle import load_bundle
+from mofang.integration.edge_process import edge_bundle
 from mofang.integration.model_card import model_card
-from mofang.products.monitoring import write_reference
+from mofang.integration.reference import write_reference
 from mofang.station import Station, StationContext
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
@@ -67,8 +69,6 @@ class IntegrationWorkshop(Station):
 
     def edge_bundle(self, ctx: StationContext) -> str:
         """The signed edge archive (ONNX + preprocessing as data + runner), parity-checked; see edge_process."""
-        from mofang.integration.edge_process import edge_bundle
-
         return edge_bundle(ctx)
 
     def smoke_test(self, ctx: StationContext) -> str:
@@ -93,8 +93,6 @@ class IntegrationWorkshop(Station):
 def packaged_bundle(ctx: StationContext) -> tuple[dict[str, Any], Any]:
     """The package process's bundle draft and the bundle loaded from it the way the server loads it: where every
     smoke test starts (a task's own `integration.smoke_test` too)."""
-    from mofang.products.serving import load_bundle
-
     draft = ctx.load("bundle_draft")
     return draft, load_bundle(draft["path"])
 
@@ -109,7 +107,7 @@ def input_schema(dataset: dict[str, Any]) -> dict[str, Any]:
     if dataset.get("multi_label"):
         schema["multi_label"] = True  # predictions are label lists
     if dataset.get("retrieval"):  # asked with one question (POST /ask), not rows
-        from mofang.products.serving import MAX_ANSWERS, MAX_QUESTION_CHARS
+        from mofang.integration.bundle import MAX_ANSWERS, MAX_QUESTION_CHARS
 
         info = dataset["retrieval"]
         schema.update(question=info["text"][0] if info["text"] else None, sources=info["sources"],

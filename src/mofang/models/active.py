@@ -18,11 +18,8 @@ on a labeled set (uncertainty vs random) and returns learning-curve rows {strate
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import math
-import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,8 +30,7 @@ import numpy as np
 
 from mofang.core.errors import DataError, MofangError
 from mofang.core.plots import render_png
-from mofang.data.connectors import sniff_separator
-from mofang.data.encoding import decode_text
+from mofang.data.label.files import LABEL_COLUMNS, cell, read_csv, read_labels, unescape, write_csv
 
 Strategy = Literal["margin", "entropy", "least_confident"]
 STRATEGIES: tuple[str, ...] = ("margin", "entropy", "least_confident")
@@ -42,10 +38,7 @@ FitPredict = Callable[[list[str], list[Any], list[str]], tuple[Sequence[Any], np
 MetricFn = Callable[[Any, Any], float]
 
 QUEUE_COLUMNS = ("id", "text", "suggestion", "confidence", "label")
-LABEL_COLUMNS = ("id", "label")
 MAX_LISTED = 20  # problems listed in one import error
-# a cell starting with one of these runs as a formula in Excel: exported cells get a leading apostrophe
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- uncertainty sampling --------------------------------------------------------------------------------
@@ -205,7 +198,7 @@ class LabelingQueue:
             confidence = item.get("confidence")
             out.append([key, self.texts[key], item.get("suggestion") or "",
                         "" if confidence is None else f"{float(confidence):.4f}", ""])
-        return _write_csv(Path(path), QUEUE_COLUMNS, out)
+        return write_csv(Path(path), QUEUE_COLUMNS, out)
 
     def import_csv(self, path: str | Path) -> ImportSummary:
         """Merge a filled queue CSV into the labeled pool, all or nothing.
@@ -217,7 +210,7 @@ class LabelingQueue:
         path = Path(path)
         if not self.allowed:
             raise LabelImportError(path.name, [{"reason": "no allowed labels were given to check the labels against"}])
-        header, records = _read_csv(path)
+        header, records = read_csv(path)
         columns = {name.strip().lower(): k for k, name in enumerate(header)}
         missing = [c for c in LABEL_COLUMNS if c not in columns]
         if missing:
@@ -228,17 +221,17 @@ class LabelingQueue:
         found: dict[str, tuple[int, str]] = {}
         blank = 0
         for row_number, record in enumerate(records, start=2):
-            if not any(cell.strip() for cell in record):
+            if not any(value.strip() for value in record):
                 continue  # an empty line at the end of a file edited by hand
-            key = _unescape(_cell(record, id_at).strip())
-            cell = _unescape(_cell(record, label_at).strip())
+            key = unescape(cell(record, id_at).strip())
+            given = unescape(cell(record, label_at).strip())
             if key not in self.texts:
                 problems.append(self._unknown_id(row_number, key))
                 continue
-            if not cell:
+            if not given:
                 blank += 1
                 continue
-            labels = self._split(cell)
+            labels = self._split(given)
             bad = [label for label in labels if label not in self.allowed]
             if bad:
                 problems.extend(self._bad_label(row_number, label) for label in bad)
@@ -278,65 +271,22 @@ class LabelingQueue:
     # -- the labeled pool ------------------------------------------------------------------------------
     def save_labels(self, path: str | Path) -> Path:
         """Write the labeled pool as CSV (id, label; UTF-8 with BOM), in pool order, replacing the file whole."""
-        return _write_csv(Path(path), LABEL_COLUMNS, [[i, self.labels[i]] for i in self.ids if i in self.labels])
+        return write_csv(Path(path), LABEL_COLUMNS, [[i, self.labels[i]] for i in self.ids if i in self.labels])
 
     @staticmethod
     def read_labels(path: str | Path) -> dict[str, str]:
         """A labels CSV (id, label) as id → label; rows with a blank label are skipped."""
-        path = Path(path)
-        header, records = _read_csv(path)
-        columns = {name.strip().lower(): k for k, name in enumerate(header)}
-        if any(c not in columns for c in LABEL_COLUMNS):
-            raise DataError(f"a labels file needs the columns id and label (found: {', '.join(header)})",
-                            source=str(path))
-        labels = {}
-        for record in records:
-            key = _unescape(_cell(record, columns["id"]).strip())
-            label = _unescape(_cell(record, columns["label"]).strip())
-            if key and label:
-                labels[key] = label
-        return labels
+        return read_labels(path)
 
 
-def _cell(record: list[str], at: int) -> str:
-    return record[at] if at < len(record) else ""
 
 
-def _escape(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _unescape(text: str) -> str:
-    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_START) else text
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: list[list[Any]]) -> Path:
-    """Write a CSV Excel reads as UTF-8 (BOM, CRLF), atomically (a temporary file renamed into place)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([_escape(cell) for cell in row] for row in rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
-    os.replace(temporary, path)
-    return path
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-
-    if not path.is_file():
-        raise DataError("file not found", source=str(path))
-    text, _encoding = decode_text(path.read_bytes(), source=str(path))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniff_separator(text))
-    try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise DataError(f"not a readable CSV: {exc}", source=str(path), row=reader.line_num) from None
-    if not rows:
-        raise DataError("the file is empty", source=str(path))
-    return rows[0], rows[1:]
 
 
 # -- simulated labeling rounds ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from importlib.metadata import entry_points
 from typing import Any
 
 import joblib
@@ -20,9 +21,13 @@ from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
 from mofang.models.trainers.base import THRESHOLD_METRICS, tune_threshold
 from mofang.orders.schema import Order
-from mofang.products.market_base import market_candidates
 from mofang.station.context import StationContext
 from mofang.station.contract import Station
+
+EVALUATION_RESERVE = "evaluation.reserve"  # the task hook: seconds its evaluation needs after the gate
+# ready-made candidates that compete with the trained families (the marketplace's `base_model: market:NAME@V`):
+# functions (ctx, dataset, valid) → candidate records, registered under this entry point group
+CANDIDATE_SOURCES = "mofang.candidate_sources"
 
 # the transformer goes before the TF-IDF families: time it does not use (no GPU, no checkpoint that reads
 # the text) flows on to them instead of being lost at the end
@@ -80,7 +85,7 @@ class ModelWorkshop(Station):
                    f"latency measurement): {split}"]
         if train_s < 1.0:
             reasons.append("the budget is nearly spent: each family gets one quick trial")
-        for module, why in (unavailable().items() if task_spec(dataset["task"]).text else ()):
+        for module, why in unavailable(dataset["task"]).items():
             reasons.append(f"families of {module} are not available here ({why})")
         for text in reasons:
             ctx.reason(text)
@@ -112,7 +117,7 @@ class ModelWorkshop(Station):
             if record is not None:
                 info_path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
                 records.append(record)
-        records += market_candidates(ctx, dataset, valid)  # `base_model: market:NAME@V` competes as it is
+        records += ready_made_candidates(ctx, dataset, valid)  # `base_model: market:NAME@V` competes as it is
         if not records:
             raise MofangError("no candidate family could be trained; see the reasons of this process")
         ctx.save("candidates", records)
@@ -250,20 +255,26 @@ class ModelWorkshop(Station):
                 "p50_ms": round(latency["p50_ms"], 3), "p95_ms": round(latency["p95_ms"], 3), "note": note}
 
 
+def ready_made_candidates(ctx: StationContext, dataset: dict[str, Any], valid: Any) -> list[dict[str, Any]]:
+    """Candidates from every registered source (`mofang.candidate_sources`), scored on the order's validation
+    rows like the trained families; a source that has nothing for this order returns nothing."""
+    records: list[dict[str, Any]] = []
+    for source in sorted(entry_points(group=CANDIDATE_SOURCES), key=lambda found: found.name):
+        records += source.load()(ctx, dataset, valid)
+    return records
+
+
 def _after_gate_reserve(order: Any, dataset: dict[str, Any], budget: float) -> float:
     """Seconds kept for the evaluation center's work after the gate: the refit on all rows when the order asks
-    for it and its task refits (`TaskSpec.refit`), the learning curve of a task that draws one (text) with few
-    labels."""
-    from mofang.evaluation.learning import wanted
-
+    for it and its task refits (`TaskSpec.refit`), and what the task's `evaluation.reserve` hook asks for (the
+    text task's learning curve when labels are few)."""
     task = task_spec(dataset["task"])
     extra = 0.0
     if order.deployment.refit_on_all_rows and task.refit:
         extra += max(3.0, 0.05 * budget)
-    labelled = sum((dataset.get("rows") or {}).values())
-    draws_curve = task.override("evaluation.learning_curve") is not None
-    if draws_curve and wanted(labelled, 0, bool(dataset.get("multi_label"))):
-        extra += max(3.0, 0.05 * budget)
+    reserve = task.hook(EVALUATION_RESERVE)
+    if reserve is not None:
+        extra += float(reserve(order, dataset, budget))
     return extra
 
 

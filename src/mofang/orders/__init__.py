@@ -2,6 +2,6 @@
 Admission (sources readable, the task's intake checks) is `mofang.scheduling.admission`."""
 
 from mofang.orders.loader import load_order, parse_order
-from mofang.orders.schema import Acceptance, Criterion, Order, Source, Task
+from mofang.orders.schema import Acceptance, Criterion, Order, Source
 
-__all__ = ["Acceptance", "Criterion", "Order", "Source", "Task", "load_order", "parse_order"]
+__all__ = ["Acceptance", "Criterion", "Order", "Source", "load_order", "parse_order"]

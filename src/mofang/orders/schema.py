@@ -5,11 +5,13 @@ from __future__ import annotations
 import difflib
 import operator
 import re
-from enum import StrEnum
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,20 +26,18 @@ from mofang.core.tasks import UnknownTask, names_with, registered
 from mofang.core.tasks import spec as task_spec
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+FIELD_CHECKS = "mofang.order_checks"  # entry point group: an order field → a check(task, value) of a unit
 
 
-class Task(StrEnum):
-    """The names of the built-in tasks (each is a package under `mofang.tasks`; the registry,
-    `mofang.core.tasks`, knows every task, installed or registered at run time)."""
+def known_task(value: str) -> str:
+    """A registered task's name; otherwise ValueError naming the known ones and the likely one meant."""
+    try:
+        return task_spec(value).name
+    except UnknownTask as exc:
+        raise ValueError(str(exc)) from None
 
-    TABULAR_CLASSIFICATION = "tabular-classification"
-    TABULAR_REGRESSION = "tabular-regression"
-    TEXT_CLASSIFICATION = "text-classification"
-    RETRIEVAL_QA = "retrieval-qa"
-    TIME_SERIES_FORECAST = "time-series-forecast"
-    ANOMALY_DETECTION = "anomaly-detection"
-    INSTRUCTION_TUNING = "instruction-tuning"
 
+TaskName = Annotated[str, AfterValidator(known_task)]  # a field naming a task, checked against the registry
 
 _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 _CRITERION = re.compile(r"^\s*(>=|<=|==|>|<)\s*(-?\d+(?:\.\d+)?(?:[eE]-?\d+)?)\s*$")
@@ -138,20 +138,13 @@ class Source(Strict):
         return f"{_redact_url(self.url or '')} ({self.table or 'query'})"
 
 
-def _check_recipe(task: str, recipe: dict[str, Any]) -> None:
-    """Build the order's recipe now, so a bad operator name or param fails at intake, not mid-run."""
-    from pydantic import ValidationError
-
-    from mofang.data.ops import RecipeError  # the operator registry lives in the data workshop
-    from mofang.data.recipes import RecipeOverride, build_recipe
-
-    try:
-        build_recipe(task, RecipeOverride.model_validate(recipe))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ValueError(f"recipe.{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
-    except RecipeError as exc:
-        raise ValueError(f"recipe.{exc.field}: {exc.reason}" if exc.field else f"recipe: {exc.reason}") from None
+def _field_check(name: str) -> Callable[[str, Any], None] | None:
+    """The check a unit registers for an order field (`mofang.order_checks`, e.g. the data workshop's for
+    `recipe`): run while the order is parsed, so a bad value fails at intake with its YAML line, not mid-run."""
+    for found in entry_points(group=FIELD_CHECKS, name=name):
+        check: Callable[[str, Any], None] = found.load()
+        return check
+    return None
 
 
 def _redact_url(url: str) -> str:
@@ -358,7 +351,7 @@ class Order(Strict):
 
     id: Annotated[str, Field(pattern=SLUG, description="Order id, unique per tenant")]
     tenant: Annotated[str, Field(pattern=SLUG, description="The customer placing the order")]
-    task: str = Field(description="What kind of model: a registered task (mofang.core.tasks)")
+    task: TaskName = Field(description="What kind of model: a registered task (mofang.core.tasks)")
     description: str = ""
     data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise or joined (join:)")
     target: str | None = Field(None, description="Column to predict")
@@ -401,20 +394,13 @@ class Order(Strict):
     def _single_source(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
 
-    @field_validator("task")
-    @classmethod
-    def _known_task(cls, value: str) -> str:
-        try:
-            return task_spec(value).name
-        except UnknownTask as exc:
-            raise ValueError(str(exc)) from None
-
     @field_validator("recipe")
     @classmethod
     def _recipe_builds(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
         task = info.data.get("task")
-        if value is not None and task is not None:
-            _check_recipe(task, value)
+        check = _field_check("recipe")
+        if value is not None and task is not None and check is not None:
+            check(task, value)
         return value
 
     @model_validator(mode="after")
@@ -435,7 +421,8 @@ class Order(Strict):
             raise ValueError(f"'labels' applies to classification orders, not {self.task}")
         if self.multi_label and not task.multi_label:
             raise ValueError(f"'multi_label' applies to {' and '.join(names_with('multi_label'))} orders only")
-        for section in ("anomaly", "forecast", "llm"):  # an order section belongs to the task that declares it
+        for section in sorted({s for other in registered().values() for s in other.sections}):
+            # an order section belongs to the task that declares it
             if getattr(self, section) is not None and section not in task.sections:
                 owners = [name for name, other in registered().items() if section in other.sections]
                 raise ValueError(f"'{section}' applies to {' and '.join(owners)} orders only, not {self.task}")

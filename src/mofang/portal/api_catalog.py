@@ -11,9 +11,11 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mofang.core.errors import MofangError
+from mofang.integration.bundle import open_bundle
 from mofang.portal import records
 from mofang.portal.api_orders import TenantQuery, report_response
 from mofang.portal.auth import Caller, current_caller, portal_state
+from mofang.products.serving import _row_model
 
 router = APIRouter(prefix="/api/v1", tags=["products and datasets"])
 MAX_ROWS = 1000
@@ -45,8 +47,6 @@ class BundleCache:
         self.size, self._lock, self._items = size, threading.Lock(), OrderedDict()
 
     def get(self, caller: Caller, version: Any) -> Any:
-        from mofang.products.serving import open_bundle
-
         key = (version.product.tenant_id, version.product.name, version.version, version.bundle_digest)
         with self._lock:
             if key in self._items:
@@ -122,8 +122,6 @@ def ask(name: str, body: AskBody, request: Request, tenant: str | None = TenantQ
 
 def checked_rows(bundle: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row validated by the served product's own row model (kinds, unknown fields), as /predict does."""
-    from mofang.products.serving import _row_model
-
     model = _row_model(bundle.schema)
     checked = []
     for index, row in enumerate(rows):

@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from mofang import __version__
+from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.portal import api_catalog, api_factory, api_orders, pages, webhooks
 from mofang.portal.auth import PortalState
@@ -34,8 +35,6 @@ def create_app(meta: MetaStore | None = None, home: Path | None = None, *, max_u
                notify: bool = True, notifier: Notifier | None = None) -> FastAPI:
     """The portal app over `meta` and `home` (default: the configured ones). With `notify`, a webhook
     dispatcher runs while the app is up."""
-    from mofang.core.config import settings
-
     meta = meta or MetaStore()
     home = Path(home) if home is not None else settings().home
     webhooks.ensure_tables(meta)

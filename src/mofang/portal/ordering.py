@@ -9,10 +9,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from mofang.core.errors import NotFoundError, OrderError
-from mofang.orders import Order, Task, parse_order
+from mofang.core.tasks import wizard_tasks
+from mofang.orders import Order, parse_order
+from mofang.orders.schema import TaskName
 from mofang.portal import uploads
 from mofang.portal.auth import Caller
 from mofang.scheduling.queue import Queue
+from mofang.scheduling.submit import submit
 from mofang.security.scope import UnsafePathError
 from mofang.store.models import Job
 
@@ -27,7 +30,7 @@ class OrderForm(BaseModel):
 
     id: str = Field(description="Order id, unique per tenant")
     tenant: str | None = Field(None, description="Default: the caller's tenant")
-    task: Task = Task.TABULAR_CLASSIFICATION
+    task: TaskName = Field(default_factory=lambda: wizard_tasks()[0], description="A task the wizard offers")
     description: str = ""
     uploads: list[str] = Field(min_length=1, max_length=20, description="Upload ids of the data files")
     target: str | None = None
@@ -100,8 +103,6 @@ def _confined(root: Path, path: Path | None, home: Path, tenant: str, field: str
 
 def place(caller: Caller, home: Path, text: str, *, priority: int = 0) -> tuple[Order, int]:
     """Admit the order and queue its job for the scheduling workers; returns (order, job id)."""
-    from mofang.scheduling.submit import submit
-
     order = parse_api_order(text, caller, home)
     job_id = submit(order, caller.meta, priority=priority, actor=caller.identity.user)
     return order, job_id

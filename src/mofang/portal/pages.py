@@ -14,13 +14,19 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.core.tasks import registered
 from mofang.core.tasks import spec as task_spec
+from mofang.core.tasks import wizard_tasks
+from mofang.devices.health import health, worst
+from mofang.devices.inventory import inventory
+from mofang.line import stations_for
+from mofang.orders import Order
 from mofang.portal import i18n, ordering, records, uploads
 from mofang.portal.api_catalog import bundles, checked_rows
+from mofang.portal.api_factory import list_tenants, workers_view
 from mofang.portal.api_orders import job_entry
 from mofang.portal.auth import Caller, optional_caller, portal_state
 from mofang.portal.sessions import CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE
+from mofang.scheduling.queue import Queue
 from mofang.security.audit import AuditLog
 from mofang.security.authz import Forbidden, can
 from mofang.security.identity import AuthError
@@ -28,14 +34,6 @@ from mofang.security.identity import AuthError
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 STATIONS = ("data", "model", "evaluation", "integration", "delivery")
-_FIRST = ("tabular-classification", "tabular-regression", "text-classification")
-# The wizard's templates: the common tasks first, then whatever else the line supports (retrieval-qa orders
-# name document folders, which the wizard's file upload does not make; instruction-tuning orders name a base
-# checkpoint on the factory's disk and an llm section: both are placed as YAML, CLI or REST orders).
-_YAML_ONLY = ("retrieval-qa", "instruction-tuning")
-TASK_TEMPLATES = [*_FIRST, *sorted(t for t in registered() if t not in (*_FIRST, *_YAML_ONLY))]
-DEFAULT_METRICS = {"tabular-classification": ("roc_auc", ">= 0.70"), "tabular-regression": ("r2", ">= 0.50"),
-                   "text-classification": ("f1_macro", ">= 0.70")}
 
 
 def page_caller(caller: Caller | None = Depends(optional_caller)) -> Caller:
@@ -149,10 +147,12 @@ def wizard_page(request: Request, caller: Caller = Depends(page_caller)) -> Resp
 
 
 def _wizard(request: Request, caller: Caller, error: str | None, status: int = 200) -> Response:
-    metrics = {task: sorted(task_spec(task).metrics) for task in TASK_TEMPLATES}
+    tasks = wizard_tasks()  # retrieval-qa and instruction-tuning orders name folders and checkpoints: YAML only
+    metrics = {task: sorted(task_spec(task).metrics) for task in tasks}
+    defaults = {task: task_spec(task).wizard_criterion for task in tasks if task_spec(task).wizard_criterion}
     recent = uploads.uploads(portal_state(request).home, caller.identity.tenant or "")[:10]
-    return render(request, "wizard.html.j2", caller, status=status, tasks=TASK_TEMPLATES, metrics=metrics,
-                  defaults=DEFAULT_METRICS, error=error, recent=recent)
+    return render(request, "wizard.html.j2", caller, status=status, tasks=tasks, metrics=metrics,
+                  defaults=defaults, error=error, recent=recent)
 
 
 @router.post("/orders/new")
@@ -188,9 +188,6 @@ def order_page(order_id: str, request: Request, caller: Caller = Depends(page_ca
 
 def _planned(spec: dict[str, Any]) -> list[tuple[str, tuple[str, ...]]]:
     """The order's line: each station and its processes, in order (the standard five when it cannot be built)."""
-    from mofang.line import stations_for
-    from mofang.orders import Order
-
     try:
         return [(s.name, tuple(s.processes)) for s in stations_for(Order.model_validate(spec))]
     except (MofangError, ValidationError, ValueError):
@@ -283,11 +280,6 @@ def dataset_page(digest: str, request: Request, caller: Caller = Depends(page_ca
 # -- the factory ----------------------------------------------------------------------------------------------
 @router.get("/ops")
 def ops_page(request: Request, caller: Caller = Depends(page_caller)) -> Response:
-    from mofang.devices.health import health, worst
-    from mofang.devices.inventory import inventory
-    from mofang.portal.api_factory import list_tenants, workers_view
-    from mofang.scheduling.queue import Queue
-
     caller.operator("dashboard.read")
     state = portal_state(request)
     queue = Queue(caller.meta)

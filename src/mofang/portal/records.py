@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from mofang.core.errors import NotFoundError
 from mofang.portal.auth import Caller
+from mofang.products.registry import resolve
 from mofang.security.scope import safe_child
 from mofang.security.vault import open_vault
 from mofang.store.models import Job, OrderRecord, ProcessRun, ProductVersion, StationRun
@@ -112,8 +113,6 @@ def order_report(caller: Caller, home: Path, order_id: str, tenant: str | None, 
 def product_version(caller: Caller, name: str, version: int | None, tenant: str | None,
                     action: str = "product.read") -> ProductVersion:
     """The version the CLI's reference would name: `version`, else the product's champion, else its latest."""
-    from mofang.products.registry import resolve
-
     found = resolve(caller.view, name if version is None else f"{name}@{version}", caller.tenant_filter(tenant))
     caller.allow(action, found.product.tenant_id, what=f"product '{name}'")
     return found

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mofang.core.errors import MofangError, NotFoundError
+from mofang.data.inspect import inspect_target
 from mofang.security.scope import safe_child
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls", ".parquet", ".json", ".jsonl", ".zip", ".tar.gz", ".tgz",
@@ -107,8 +108,6 @@ def find(home: Path, tenant: str, upload_id: str) -> Path:
 def profile(path: Path) -> dict[str, Any]:
     """What `mofang data inspect` shows: format, encoding, per column kind/missing/distinct/samples, and the
     personal data found (samples of PII columns come masked)."""
-    from mofang.data.inspect import inspect_target
-
     report = inspect_target(str(path))
     report["target"] = path.name  # never the server's path
     return report

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.security.crypto import decrypt_bytes, encrypt_bytes
+from mofang.security.keys import KeyRing, load_master_key
 from mofang.store import MetaStore
 from mofang.store.models import Base, Job, utcnow
 
@@ -150,6 +151,4 @@ def deliveries(meta: MetaStore, tenant: str, limit: int = 100) -> list[dict[str,
 
 def master_data_key(meta: MetaStore, home: Path, tenant: str) -> bytes:
     """The tenant's data key (unwrapped with this install's master key)."""
-    from mofang.security.keys import KeyRing, load_master_key
-
     return KeyRing(meta, load_master_key(home)).data_key(tenant)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-_EXPORTS = {"DeliveryStation": "mofang.products.delivery", "Bundle": "mofang.products.serving",
-            "create_app": "mofang.products.serving", "load_bundle": "mofang.products.serving",
-            "open_bundle": "mofang.products.serving"}
+_EXPORTS = {"DeliveryStation": "mofang.products.delivery", "Bundle": "mofang.integration.bundle",
+            "create_app": "mofang.products.serving", "load_bundle": "mofang.integration.bundle",
+            "open_bundle": "mofang.integration.bundle"}
 
 __all__ = sorted(_EXPORTS)
 

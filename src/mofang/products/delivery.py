@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mofang.products.registry import on_delivered
 from mofang.security.audit import MODEL_DELIVERED, AuditLog
 from mofang.station import Station, StationContext
 
@@ -31,7 +32,6 @@ class DeliveryStation(Station):
         version = ctx.meta.add_product_version(
             ctx.tenant, ctx.order.id, ctx.order.task, ctx.job_id, str(stored), digest,
             winner["family"], evaluation["metrics"])
-        from mofang.products.registry import on_delivered
 
         alias = on_delivered(ctx.meta, tenant=ctx.tenant, product=ctx.order.id, version=version, job_id=ctx.job_id,
                              spec=ctx.order.model_dump(mode="json"), dataset_digest=ctx.load("dataset")["digest"])

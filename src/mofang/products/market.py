@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
+from mofang.integration.bundle import load_bundle
 from mofang.products.registry import Ref, parse_ref, resolve
 from mofang.products.tables import MarketListing
 from mofang.security.audit import AuditLog
@@ -128,8 +129,6 @@ def catalog(meta: MetaStore) -> list[dict[str, Any]]:
 def open_listing(meta: MetaStore, ref: str, consumer: str | None) -> tuple[Any, MarketListing]:
     """The bundle of a live listing `market:NAME[@V]` (its latest live version when V is absent), decrypted in
     memory for `consumer` (who owns the served endpoint, its feedback and audit)."""
-    from mofang.products.serving import load_bundle
-
     parsed = parse_ref(ref.removeprefix(PREFIX))
     if parsed.alias is not None:
         raise MarketError(f"a market listing is named NAME or NAME@VERSION, not by alias: '{ref}'")

@@ -18,6 +18,9 @@ from typing import Any
 import pandas as pd
 
 from mofang.core.errors import MofangError
+from mofang.evaluation.scoring import score_candidate
+from mofang.integration.bundle import answers_rows
+from mofang.models import Candidate
 from mofang.products.market import PREFIX, is_market_ref, open_listing
 
 FAMILY = "market"
@@ -26,13 +29,9 @@ FAMILY = "market"
 def market_candidates(ctx: Any, dataset: dict[str, Any], valid: pd.DataFrame) -> list[dict[str, Any]]:
     """The order's market base as a candidate record (saved into the job's models folder), or nothing when the
     order names none; a listing that cannot serve the order is skipped with the reason."""
-    from mofang.products.serving import answers_rows
-
     ref = getattr(ctx.order, "base_model", None)
     if not ref or not is_market_ref(ref) or not answers_rows(dataset["task"]):  # a base answers rows: a candidate
         return []
-    from mofang.evaluation.scoring import score_candidate
-    from mofang.models import Candidate
 
     try:
         bundle, listing = open_listing(ctx.meta, ref, ctx.tenant)

@@ -11,7 +11,9 @@ from fastapi.responses import Response
 
 from mofang import __version__
 from mofang.core.errors import MofangError
-from mofang.products.serving import Bundle, create_app
+from mofang.integration.bundle import Bundle
+from mofang.products.runtime import PROMETHEUS_TEXT
+from mofang.products.serving import create_app
 from mofang.products.telemetry import ServingMetrics
 
 
@@ -67,8 +69,6 @@ def serving_app(served: list[Served], *, store: Any = None, batching: bool = Tru
 
     @root.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:
-        from mofang.products.runtime import PROMETHEUS_TEXT
-
         for app in apps:
             runtime = getattr(app.state, "runtime", None)
             if runtime is not None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mofang.core.errors import MofangError
 from mofang.products.batching import MicroBatcher
+from mofang.products.feedback import Outcomes, record_feedback, row_outcomes
 from mofang.products.monitoring import DriftMonitor
 from mofang.products.telemetry import CallAudit, ServingMetrics
 
@@ -29,8 +30,6 @@ class ProductRuntime:
 
     def __init__(self, bundle: Any, version: int | None, *, metrics: ServingMetrics, meta: Any = None,
                  audit: CallAudit | None = None, batching: bool = True, max_wait_ms: float = 0.0) -> None:
-        from mofang.products.feedback import Outcomes, row_outcomes
-
         self.bundle, self.version, self.metrics, self.meta, self.audit = bundle, version, metrics, meta, audit
         self.name = bundle.metadata["product"]
         self.tenant = bundle.metadata.get("tenant")
@@ -154,8 +153,6 @@ def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *
 def _feedback_route(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any]) -> None:
     """POST /feedback for a product whose answers have a true outcome to record (not retrieval or chat), the
     rows as its `runtime.outcomes` say."""
-    from mofang.products.feedback import record_feedback
-
     outcomes = runtime.outcomes
     if outcomes is None:  # no outcome column to correct
         return

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from mofang.products.serving import open_bundle
+from mofang.integration.bundle import open_bundle
+from mofang.products.multi import Served, serving_app
 from mofang.store import MetaStore
 from mofang.store.models import ProductVersion
 
@@ -28,8 +29,6 @@ def running_server(version: ProductVersion, timeout_s: float = 30.0,
                    guard: Callable[[str | None], Any] | None = None, store: Any = None) -> Iterator[str]:
     """Serve a product version on 127.0.0.1:<free port>; yields its base URL; stops on exit. Feedback and the
     call audit go to `store` (the default MetaStore when None)."""
-    from mofang.products.multi import Served, serving_app
-
     meta = store or MetaStore()
     try:
         served = Served(open_bundle(version.bundle_path, version.product.tenant_id, meta), version.version, guard)

@@ -25,11 +25,11 @@ from mofang.core.errors import MofangError
 from mofang.core.metrics.predictive import is_better
 from mofang.evaluation.gates import check_gate
 from mofang.evaluation.scoring import score_candidate
+from mofang.integration.bundle import open_bundle
 from mofang.models.metric import primary_metric
 from mofang.orders.schema import Order
 from mofang.products.feedback import feedback_rows, mark_used
 from mofang.products.registry import CHALLENGER, CHAMPION, Ref, promote, resolve, unset
-from mofang.products.serving import open_bundle
 from mofang.products.tables import ImprovementRun
 from mofang.scheduling.foreground import run_here
 from mofang.scheduling.submit import submit

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from mofang.scheduling.queue import Queue
 from mofang.store import MetaStore
 
 _BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, float("inf"))
@@ -39,8 +40,6 @@ class QueueCollector(Collector):
         self.meta = meta
 
     def collect(self) -> Iterator[Any]:
-        from mofang.scheduling.queue import Queue
-
         queue = Queue(self.meta)
         try:
             depth = GaugeMetricFamily("mofang_queue_jobs", "Jobs in the queue by state and tenant",

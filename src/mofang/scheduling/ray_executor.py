@@ -22,7 +22,7 @@ from mofang.line import JobFailed, run
 from mofang.scheduling.log import JsonLog, JsonProgress
 from mofang.scheduling.queue import Claim, Queue
 from mofang.scheduling.retry import classify
-from mofang.scheduling.worker import LeaseKeeper, Outcome, WorkerSpec, housekeeping, record
+from mofang.scheduling.worker import LeaseKeeper, Outcome, WorkerSpec, housekeeping, load_line, record
 from mofang.store import ArtifactStore, MetaStore
 
 DATA_EXECUTOR_ENV = "MOFANG_DATA_EXECUTOR"
@@ -37,7 +37,6 @@ def run_job_task(job_id: int, tenant: str, attempt: int, home: str, db_url: str,
     """
     os.environ["MOFANG_HOME"], os.environ["MOFANG_DB_URL"] = home, db_url
     os.environ[DATA_EXECUTOR_ENV] = "ray"
-    from mofang.scheduling.worker import load_line
 
     meta = MetaStore(db_url)
     log = JsonLog(Path(home), worker)

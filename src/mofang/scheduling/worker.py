@@ -36,6 +36,7 @@ from mofang.scheduling.tables import QUEUED, TERMINAL
 from mofang.store import ArtifactStore, MetaStore
 
 EXIT_LEASE_LOST = 75  # EX_TEMPFAIL: the supervisor restarts the worker
+STOP_GRACE_S = 30.0  # Ctrl-C or SIGTERM to the supervisor: its workers get this long together, then are killed
 
 
 @dataclass(frozen=True)
@@ -454,10 +455,12 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
         for process in processes.values():
             if process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S  # one grace period for all workers, however many there are
         for process in processes.values():
-            process.join(timeout=30)
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
+                process.join(timeout=5)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)

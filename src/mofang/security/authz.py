@@ -9,7 +9,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.security.identity import Identity, Role
+from mofang.security import identity as identities
+from mofang.security.audit import ACCESS_DENIED, AuditLog
+from mofang.security.identity import AuthError, Identity, Role
 
 if TYPE_CHECKING:
     from mofang.store import MetaStore
@@ -92,9 +94,6 @@ def product_guard(meta: MetaStore, tenant: str, *, reverify_s: float = REVERIFY_
     A key's scrypt check costs tens of milliseconds — more than a prediction — so a verified key is
     remembered (by its SHA-256, never the key itself) for `reverify_s` seconds: a key revoked while a server
     runs is refused from its next check at the latest that long after."""
-    from mofang.security.audit import ACCESS_DENIED, AuditLog
-    from mofang.security.identity import AuthError, authenticate
-
     seen: set[bytes] = set()  # keys whose login this server has recorded (once each, not per request)
     verified: dict[bytes, tuple[Identity, float]] = {}
 
@@ -105,7 +104,7 @@ def product_guard(meta: MetaStore, tenant: str, *, reverify_s: float = REVERIFY_
         hit = verified.get(digest)
         if hit is not None and clock() - hit[1] < reverify_s:
             return hit[0]  # authorized when it was verified; the policy does not change while serving
-        identity = authenticate(meta, key, via=None if digest in seen else "serve")
+        identity = identities.authenticate(meta, key, via=None if digest in seen else "serve")
         try:
             authorize(identity, "product.predict", tenant, what="product")
         except (Forbidden, NotFoundError):

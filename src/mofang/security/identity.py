@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
+from mofang.security.audit import AuditLog
 from mofang.security.tables import ApiKey
 from mofang.store.models import Tenant, utcnow
 
@@ -179,8 +180,6 @@ def local_identity(meta: MetaStore) -> Identity:
 
 
 def _audit(meta: MetaStore, action: str, **fields: object) -> None:
-    from mofang.security.audit import AuditLog
-
     AuditLog(meta).record(action, **fields)  # type: ignore[arg-type]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mofang.security.crypto import artifact_context, is_encrypted, read_decrypted, write_encrypted
-from mofang.security.keys import KeyRing
+from mofang.security.keys import KeyRing, load_master_key
 
 if TYPE_CHECKING:
     from mofang.store import MetaStore
@@ -47,6 +47,4 @@ class Vault:
 
 def open_vault(meta: MetaStore, home: Path) -> Vault:
     """The vault of this installation: the master key from MOFANG_MASTER_KEY or <home>/master.key."""
-    from mofang.security.keys import load_master_key
-
     return Vault(KeyRing(meta, load_master_key(home)), home)

@@ -14,6 +14,14 @@ from mofang.core.tasks import spec as task_spec
 REGRESSION_METRICS = frozenset({"rmse", "mae", "r2", "mape"})
 
 
+def label_metrics(y_true: Sequence, y_pred: Sequence, classes: Sequence[str]) -> dict[str, float | None]:
+    """The metrics of single-label predictions without probabilities (accuracy, macro F1, precision, recall)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = _classification(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), None, list(classes))
+    return {k: (None if v is None or not math.isfinite(v) else float(v)) for k, v in values.items()}
+
+
 def compute_metrics(task: str, y_true: Sequence, y_pred: Sequence, proba: np.ndarray | None = None,
                     classes: Sequence[str] | None = None, multi_label: bool = False) -> dict[str, float | None]:
     """All metrics of the task; a metric that cannot be computed (e.g. roc_auc when the truth holds

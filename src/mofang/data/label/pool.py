@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from mofang.core.errors import DataError
+from mofang.data.label.files import read_labels
 from mofang.orders.schema import Order
 
 MAX_LISTED = 5  # unknown ids named in an error
@@ -55,13 +56,11 @@ def order_pool(order: Order, frame: pd.DataFrame) -> Pool:
 def merge_labels(order: Order, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """`frame` with the order's labels file filling empty targets by id; and what it did (filled, kept, sha256).
     Ids the data does not have are an error (the labels belong to other data)."""
-    from mofang.models.active import LabelingQueue
-
     path = order.labels
     assert path is not None and order.target
     if not path.exists():
         raise DataError("the labels file does not exist", source=str(path))
-    labels = LabelingQueue.read_labels(path)
+    labels = read_labels(path)
     ids = row_ids(order, frame)
     unknown = sorted(set(labels) - set(ids))
     if unknown:

@@ -1,1 +1,1 @@
-"""Candidate families (trainers); each module registers its families with `@trainer(task, name)`."""
+"""Candidate families (trainers) of the shared model workshop; a task names the ones it trains (`TaskSpec.families`)."""

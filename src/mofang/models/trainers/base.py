@@ -13,7 +13,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mofang.core.errors import MofangError
-from mofang.core.metrics.predictive import compute_metrics
+from mofang.core.metrics.predictive import compute_metrics, label_metrics
 from mofang.core.tasks import spec as task_spec
 from mofang.models.candidate import Candidate
 from mofang.models.features import FeaturePipeline
@@ -21,7 +21,6 @@ from mofang.models.labels import indicator, is_classification, label_lists
 from mofang.models.text.pipeline import TEXT_MODES, TextPipeline
 from mofang.models.tuning import search
 
-CLASSIFICATION = "tabular-classification"  # the metric set of a single-label classifier (`tune_threshold`)
 OnTrial = Callable[[int, float, "float | None"], None]
 
 
@@ -296,7 +295,7 @@ def tune_threshold(positive_proba: np.ndarray, y_true: np.ndarray, classes: list
     best, best_score = 0.5, -np.inf
     for threshold in np.concatenate([[0.5], candidates]):
         y_pred = labels[(positive_proba >= threshold).astype(int)]
-        score = compute_metrics(CLASSIFICATION, y_true, y_pred, None, classes).get(metric)
+        score = label_metrics(y_true, y_pred, classes).get(metric)
         if score is not None and score > best_score + 1e-9:
             best, best_score = float(threshold), score
     return best

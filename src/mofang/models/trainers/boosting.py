@@ -10,7 +10,6 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 
-from mofang.models.registry import trainer
 from mofang.models.trainers.base import Trainer
 
 MAX_TREES = 2000
@@ -69,13 +68,11 @@ class LightGBMTrainer(Trainer):
         return {"n_estimators": int(estimator.best_iteration_ or estimator.n_estimators_)}
 
 
-@trainer("tabular-classification", "lightgbm")
 class LightGBMClassifierTrainer(LightGBMTrainer):
     def build(self, params: dict[str, Any], seed: int) -> Any:
         return lgb.LGBMClassifier(**self.common(params, seed))
 
 
-@trainer("tabular-regression", "lightgbm")
 class LightGBMRegressorTrainer(LightGBMTrainer):
     def build(self, params: dict[str, Any], seed: int) -> Any:
         return lgb.LGBMRegressor(**self.common(params, seed))

@@ -7,11 +7,9 @@ from typing import Any
 import optuna
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from mofang.models.registry import trainer
 from mofang.models.trainers.base import Trainer
 
 
-@trainer("tabular-classification", "linear")
 class LogisticTrainer(Trainer):
     mode = "linear"
     max_trials = 6
@@ -26,7 +24,6 @@ class LogisticTrainer(Trainer):
         return LogisticRegression(C=params["C"], max_iter=500, random_state=seed)
 
 
-@trainer("tabular-regression", "linear")
 class RidgeTrainer(Trainer):
     mode = "linear"
     max_trials = 8

@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 from sklearn.dummy import DummyClassifier
 
-from mofang.models.registry import trainer
 from mofang.models.text.trainer import TextTrainer
 
 
@@ -28,7 +27,6 @@ class PriorModel:
         return np.tile(self.prior_, (X.shape[0], 1))
 
 
-@trainer("text-classification", "dummy")
 class TextPriorTrainer(TextTrainer):
     mode = "text-raw"
     multilabel_native = True

@@ -12,13 +12,11 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 
-from mofang.models.registry import trainer
 from mofang.models.text.multilabel import OneVsRest
 from mofang.models.text.trainer import TFIDF_20K, TextTrainer
 from mofang.models.trainers.boosting import LightGBMTrainer
 
 
-@trainer("text-classification", "tfidf-lightgbm")
 class TfidfLightGBMTrainer(TextTrainer, LightGBMTrainer):
     """Gradient-boosted trees over the 20k most frequent character 1–2-grams; early-stopped on valid and
     cut at the deadline like the tabular family."""

@@ -6,12 +6,10 @@ from typing import Any
 
 import optuna
 
-from mofang.models.registry import trainer
 from mofang.models.text.lsa import LsaClassifier
 from mofang.models.text.trainer import TFIDF_20K, TextTrainer
 
 
-@trainer("text-classification", "lsa-linear")
 class LsaLinearTrainer(TextTrainer):
     """Dense LSA vectors of a character TF-IDF (the 20k most frequent 1–2-grams, the same features as
     tfidf-lightgbm, fitted once per job: the projection is n-grams × dims floats, so the vocabulary is kept

@@ -11,7 +11,6 @@ import optuna
 import pandas as pd
 
 from mofang.models.candidate import Candidate
-from mofang.models.registry import trainer
 from mofang.models.text.linear import CalibratedLinear
 from mofang.models.text.trainer import TextTrainer
 from mofang.models.trainers.base import cross_validation_folds, default_metric
@@ -100,7 +99,6 @@ class LinearTextTrainer(TextTrainer):
         return estimator
 
 
-@trainer("text-classification", "tfidf-linear")
 class CharTfidfLinearTrainer(LinearTextTrainer):
     """Character 1–3-grams: no word segmentation needed, robust to typos and mixed scripts."""
 
@@ -111,7 +109,6 @@ class CharTfidfLinearTrainer(LinearTextTrainer):
         return {"char_ngrams": (1, 3), "max_features": 200_000}
 
 
-@trainer("text-classification", "jieba-linear")
 class WordTfidfLinearTrainer(LinearTextTrainer):
     """jieba word 1–2-grams (Latin words whole): a second view of the text for the selection."""
 

@@ -12,16 +12,16 @@ import pandas as pd
 
 from mofang.core.errors import MofangError
 from mofang.core.metrics.predictive import compute_metrics
-from mofang.models.registry import trainer
 from mofang.models.trainers.base import Trainer, default_metric
 from mofang.models.transformer.catalog import CatalogEntry, catalog_path, load_catalog, resolve_entry
-from mofang.models.transformer.coverage import THRESHOLD, Coverage, dominant_script, sample_texts
+from mofang.models.transformer.classifier import TransformerClassifier
+from mofang.models.transformer.coverage import THRESHOLD, Coverage, dominant_script, measure_coverage, sample_texts
+from mofang.models.transformer.runtime import load_tokenizer, require_nlp
 
 CPU_MAX_LENGTH, GPU_MAX_LENGTH = 128, 512  # tokens per text: attention cost grows with the square
 MIN_LENGTH = 16
 
 
-@trainer("text-classification", "transformer")
 class TransformerTrainer(Trainer):
     """Fine-tunes a sequence classifier from `order.base_model`, or from the first catalog entry whose
     tokenizer reads the order's text. Every checkpoint is checked for tokenizer coverage first: one that
@@ -48,8 +48,6 @@ class TransformerTrainer(Trainer):
             seed: int = 42, on_trial: Any = None, metric: tuple[str, str] | None = None,
             decision_metric: str | None = None, order: Any = None) -> Any:
         """Pick and check the base model, then search within the rest of `budget_s` (see Trainer.fit)."""
-        from mofang.models.transformer.runtime import require_nlp
-
         started = time.monotonic()
         require_nlp()  # a clear "install mofang[nlp]" before any work
         texts = self.make_pipeline(dataset["features"]).fit(train).transform(train)
@@ -60,9 +58,6 @@ class TransformerTrainer(Trainer):
                            on_trial=on_trial, metric=metric, decision_metric=decision_metric, order=order)
 
     def build(self, params: dict[str, Any], seed: int) -> Any:
-        from mofang.models.transformer.classifier import TransformerClassifier
-        from mofang.models.transformer.runtime import require_nlp
-
         torch, _ = require_nlp()
         cap = GPU_MAX_LENGTH if torch.cuda.is_available() else CPU_MAX_LENGTH
         return TransformerClassifier(self.choice_.entry.path, max_length=min(cap, self.choice_.length),
@@ -115,9 +110,6 @@ def choose_base_model(base_model: str | None, texts: Any, threshold: float = THR
     """`base_model` (catalog name or folder) when the order names one, else the catalog's entries in
     preference order (the text's language first, then multilingual, encoders before causal LMs); the
     first whose tokenizer reads the text wins. MofangError with every skip reason when none does."""
-    from mofang.models.transformer.coverage import measure_coverage
-    from mofang.models.transformer.runtime import load_tokenizer
-
     sample = sample_texts(texts)
     if not sample:
         raise MofangError("transformer: the text columns hold no text to learn from")
@@ -154,8 +146,6 @@ def choose_base_model(base_model: str | None, texts: Any, threshold: float = THR
 
 
 def _catalog_tokenizer(entry: CatalogEntry) -> Any:
-    from mofang.models.transformer.runtime import load_tokenizer
-
     resolve_entry(entry.name)  # checks the folder: a missing one is skipped with its path
     return load_tokenizer(entry.path)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from mofang.core.errors import MofangError
 from mofang.models.transformer.runtime import (
+    load_tokenizer,
     quiet_transformers,
     require_nlp,
     torch_threads,
@@ -116,8 +117,6 @@ class TransformerClassifier:
         return self
 
     def _load(self, torch: Any, transformers: Any, num_labels: int) -> tuple[Any, Any]:
-        from mofang.models.transformer.runtime import load_tokenizer
-
         folder = Path(str(self.checkpoint))
         tokenizer = load_tokenizer(folder)
         try:
@@ -312,7 +311,6 @@ class TransformerClassifier:
         if "files" not in state:
             return
         torch, transformers = require_nlp()
-        from mofang.models.transformer.runtime import load_tokenizer
 
         self.classes_, self.multi_label_, self.stats_ = state["classes_"], state["multi_label_"], state["stats_"]
         self._memo = None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mofang.models.transformer.runtime import quiet_transformers, require_nlp
+from mofang.models.transformer.catalog import resolve
+from mofang.models.transformer.chat_templates import NAMED
+from mofang.models.transformer.runtime import load_tokenizer, quiet_transformers, require_nlp
+from mofang.models.transformer.tokenizers import qwen_tokenizer_fast
 
 
 def tiny_bert_checkpoint(folder: str | Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
     """A random BERT (hidden 32, 2 layers) with the bundled MiniLM English WordPiece tokenizer."""
     torch, transformers = require_nlp()
-    from mofang.models.transformer.catalog import resolve
-    from mofang.models.transformer.runtime import load_tokenizer
 
     folder = Path(folder)
     tokenizer = load_tokenizer(resolve("minilm-l6"))
@@ -34,8 +35,6 @@ def tiny_qwen2_checkpoint(folder: str | Path, hidden: int = 32, layers: int = 2,
     by `save_qwen_tokenizer` (building one takes a few seconds). Like a Qwen2 instruct checkpoint, the
     tokenizer carries the ChatML chat template (None: no template, like a base checkpoint)."""
     torch, transformers = require_nlp()
-    from mofang.models.transformer.runtime import load_tokenizer
-    from mofang.models.transformer.tokenizers import qwen_tokenizer_fast
 
     folder = Path(folder)
     tokenizer = load_tokenizer(tokenizer_folder) if tokenizer_folder else qwen_tokenizer_fast()
@@ -45,8 +44,6 @@ def tiny_qwen2_checkpoint(folder: str | Path, hidden: int = 32, layers: int = 2,
                                       pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
                                       bos_token_id=tokenizer.eos_token_id, architectures=["Qwen2ForCausalLM"])
     if chat_template:
-        from mofang.models.llm.templates import NAMED
-
         tokenizer.chat_template = NAMED.get(chat_template, chat_template)
     torch.manual_seed(seed)
     with quiet_transformers():

@@ -12,6 +12,7 @@ ANOMALY_METRICS = {"event_f1": "higher", "event_precision": "higher", "event_rec
 SPEC = TaskSpec(
     name="anomaly-detection", description="anomalous readings and events in sensor data",
     metrics=ANOMALY_METRICS, target="optional", sections=("anomaly",), needs=Needs(cpus=1, memory_gb=1),
+    wizard=10,
     overrides={
         "model.plan": f"{PACKAGE}.model:plan",
         "model.train": f"{PACKAGE}.model:train",

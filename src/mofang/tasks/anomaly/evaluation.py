@@ -3,9 +3,9 @@ gate, and the report with the flagged events; the center's `score`, `gate` and `
 
 from __future__ import annotations
 
-from mofang.evaluation.anomaly import gate_anomaly, report_anomaly, score_anomaly
 from mofang.evaluation.station import job_reasons
 from mofang.station.context import StationContext
+from mofang.tasks.anomaly.scoring import gate_anomaly, report_anomaly, score_anomaly
 
 
 def score(ctx: StationContext) -> str:

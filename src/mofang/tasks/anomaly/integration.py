@@ -11,8 +11,8 @@ import numpy as np
 from mofang.core.errors import MofangError
 from mofang.integration.agent_tool import input_schema
 from mofang.integration.station import packaged_bundle
-from mofang.models.anomaly import AnomalyModel
-from mofang.products.anomaly import anomaly_meta, score_records
+from mofang.tasks.anomaly.models import AnomalyModel
+from mofang.tasks.anomaly.product import anomaly_meta, score_records
 
 
 def metadata(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:

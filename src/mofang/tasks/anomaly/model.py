@@ -3,8 +3,8 @@ the workshop's `plan`, `train` and `select` for this task."""
 
 from __future__ import annotations
 
-from mofang.models.anomaly.workshop import plan_anomaly, select_anomaly, train_anomaly
 from mofang.station.context import StationContext
+from mofang.tasks.anomaly.models.workshop import plan_anomaly, select_anomaly, train_anomaly
 
 
 def plan(ctx: StationContext) -> str:

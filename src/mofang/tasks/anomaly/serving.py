@@ -1,4 +1,4 @@
-"""The served anomaly product (the task's `serving.app` hook): `POST /score` (mofang.products.anomaly), its flags
+"""The served anomaly product (the task's `serving.app` hook): `POST /score` (mofang.tasks.anomaly.product), its flags
 as the drift signal, and labelled readings as feedback."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mofang.products.anomaly import anomaly_app
 from mofang.products.feedback import FeedbackError, Outcomes
+from mofang.tasks.anomaly.product import anomaly_app
 
 NOT_MONITORED = ("an anomaly product judges readings against its own calibrated notion of normal, so its flags are "
                  "the drift signal: compare the flagged share (mofang_predictions_total, class 'anomalous') with "

@@ -11,6 +11,7 @@ FORECAST_METRICS = {"mase": "lower", "smape": "lower", "wql": "lower"}
 SPEC = TaskSpec(
     name="time-series-forecast", description="the next steps of each time series, with intervals",
     metrics=FORECAST_METRICS, sections=("forecast",), needs=Needs(cpus=1, memory_gb=1),
+    wizard=10,
     overrides={
         "data.split": f"{PACKAGE}.data:split",
         "model.plan": f"{PACKAGE}.model:plan",

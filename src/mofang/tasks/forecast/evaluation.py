@@ -4,9 +4,9 @@ forecast plots; the center's `score`, `gate`, `refit` and `report` for this task
 
 from __future__ import annotations
 
-from mofang.evaluation.forecast import gate_forecast, refit_forecast, report_forecast, score_forecast
 from mofang.evaluation.station import job_reasons
 from mofang.station.context import StationContext
+from mofang.tasks.forecast.scoring import gate_forecast, refit_forecast, report_forecast, score_forecast
 
 
 def score(ctx: StationContext) -> str:

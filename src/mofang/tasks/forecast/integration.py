@@ -11,8 +11,8 @@ from mofang.core.errors import MofangError
 from mofang.integration.edge_process import no_edge_bundle
 from mofang.integration.model_card import model_card
 from mofang.integration.station import packaged_bundle
-from mofang.models.timeseries import ForecastModel
-from mofang.products.forecast import forecast_schema
+from mofang.tasks.forecast.models import ForecastModel
+from mofang.tasks.forecast.product import forecast_schema
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
 

@@ -3,8 +3,8 @@ picked; the workshop's `plan`, `train` and `select` for this task."""
 
 from __future__ import annotations
 
-from mofang.models.timeseries.workshop import plan_forecast, select_forecast, train_forecast
 from mofang.station.context import StationContext
+from mofang.tasks.forecast.models.workshop import plan_forecast, select_forecast, train_forecast
 
 
 def plan(ctx: StationContext) -> str:

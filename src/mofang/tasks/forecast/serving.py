@@ -1,4 +1,4 @@
-"""The served forecast product (the task's `serving.app` hook): `POST /forecast` (mofang.products.forecast), no
+"""The served forecast product (the task's `serving.app` hook): `POST /forecast` (mofang.tasks.forecast.product), no
 drift monitor, and observed actuals as feedback."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import FastAPI
 
 from mofang.products.feedback import FeedbackError, Outcomes
-from mofang.products.forecast import forecast_app
+from mofang.tasks.forecast.product import forecast_app
 
 NOT_MONITORED = ("a forecast product is asked for a series id and a horizon, not feature rows: there are no served "
                  "inputs to compare with a training reference (send observed actuals to POST /feedback to follow "

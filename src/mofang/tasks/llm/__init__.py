@@ -34,6 +34,7 @@ SPEC = TaskSpec(
         "data.read": f"{PACKAGE}.data:read",
         "data.publish": f"{PACKAGE}.data:publish",
         "serving.app": f"{PACKAGE}.serving:app",
+        "serving.load": f"{PACKAGE}.product:load_llm",
     })
 
 SPECS = (SPEC,)

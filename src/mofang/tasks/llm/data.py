@@ -1,7 +1,7 @@
 """The instruction-tuning task at the data workshop: sources read as conversations (the `data.read` hook),
 conversations too long for the base model dropped (the `data.validate` override), a decontaminated split with
 refusal pairs (the `data.split` override) and the dataset's instructions description (the `data.publish` hook).
-The conversation machinery itself is the data unit's (`mofang.data.conversations`)."""
+The conversation machinery itself is the data unit's (`mofang.tasks.llm.preparation`)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from typing import Any
 
 import pandas as pd
 
-from mofang.data.conversations import (
+from mofang.data.ops import OpTrace
+from mofang.data.station import latest_table, run_validate_steps
+from mofang.station.context import StationContext
+from mofang.tasks.llm.preparation import (
     choose_conversation_columns,
     conversation_info,
     read_conversations,
     split_conversations,
 )
-from mofang.data.ops import OpTrace
-from mofang.data.station import latest_table, run_validate_steps
-from mofang.station.context import StationContext
 
 
 def read(ctx: StationContext, data: pd.DataFrame, reads: list[Any]) -> pd.DataFrame:

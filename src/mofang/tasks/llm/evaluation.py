@@ -4,9 +4,9 @@ conversations (overlap, grounding, refusals, an optional judge), the gate, and t
 
 from __future__ import annotations
 
-from mofang.evaluation.generation import gate_generation, report_generation, score_generation
 from mofang.evaluation.station import job_reasons
 from mofang.station.context import StationContext
+from mofang.tasks.llm.generation import gate_generation, report_generation, score_generation
 
 
 def score(ctx: StationContext) -> str:

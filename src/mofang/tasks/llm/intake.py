@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mofang.core.errors import MofangError, OrderError
-from mofang.models.llm.workshop import open_order_base
 from mofang.orders.schema import Order
+from mofang.tasks.llm.models.workshop import open_order_base
 
 
 def check(order: Order, source_file: str | Path | None) -> None:

@@ -13,9 +13,9 @@ from mofang.core.errors import MofangError
 from mofang.integration.edge_process import no_edge_bundle
 from mofang.integration.model_card import model_card
 from mofang.integration.station import packaged_bundle
-from mofang.models.llm.chat import TOKENIZER_FILES, ChatModel
-from mofang.models.llm.conversations import conversation
-from mofang.products.llm import ADAPTER_FOLDER, MODEL_FOLDER, RETRIEVER_FILE, llm_schema
+from mofang.tasks.llm.models.chat import TOKENIZER_FILES, ChatModel
+from mofang.tasks.llm.models.conversations import conversation
+from mofang.tasks.llm.product import ADAPTER_FOLDER, MODEL_FOLDER, RETRIEVER_FILE, llm_schema
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
 CHECKPOINT_FILES = frozenset({"config.json", "generation_config.json", "model.safetensors.index.json",

@@ -3,8 +3,8 @@ the workshop's `plan`, `train` and `select` for this task."""
 
 from __future__ import annotations
 
-from mofang.models.llm.workshop import plan_llm, select_llm, train_llm
 from mofang.station.context import StationContext
+from mofang.tasks.llm.models.workshop import plan_llm, select_llm, train_llm
 
 
 def plan(ctx: StationContext) -> str:

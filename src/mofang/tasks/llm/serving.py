@@ -1,5 +1,5 @@
 """The served chat product (the task's `serving.app` hook): the OpenAI-compatible `POST /v1/chat/completions`
-(mofang.products.llm)."""
+(mofang.tasks.llm.product)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from mofang.products.llm import llm_app
+from mofang.tasks.llm.product import llm_app
 
 
 def app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:

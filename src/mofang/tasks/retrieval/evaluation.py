@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from mofang.evaluation.plots import retrieval_plots
-from mofang.evaluation.scoring import retrieval_robustness
+from mofang.evaluation.robustness import robustness_report, worst_drop
+from mofang.evaluation.scoring import ROBUSTNESS_ROWS
 from mofang.evaluation.station import (
     LATENCY_ROWS,
     close_gate,
@@ -17,9 +20,11 @@ from mofang.evaluation.station import (
     robustness_rows,
     saved_robustness_plot,
 )
-from mofang.models.retrieval import RetrievalModel
-from mofang.models.retrieval.index import normalize_answer
 from mofang.station.context import StationContext
+from mofang.tasks.retrieval.models import RetrievalModel
+from mofang.tasks.retrieval.models.index import normalize_answer
+from mofang.tasks.retrieval.models.metrics import RANK_METRICS, mean_reciprocal_rank, recall_at_k
+from mofang.tasks.retrieval.models.product import DEPTH
 
 RETRIEVAL_TEST_METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "no_answer_precision",
                           "no_answer_recall")
@@ -124,3 +129,26 @@ def _examples(model: Any, test: Any, documents: bool) -> list[dict[str, Any]]:
         hit = any(normalize_answer(a["answer"]) == normalize_answer(gold) for a in answer["answers"])
         out.append({**answer, "hit": hit, "k": EXAMPLE_K})
     return out
+
+
+def retrieval_robustness(model: Any, test: pd.DataFrame, metric: str, seed: int = 0,
+                         rows: int = ROBUSTNESS_ROWS) -> dict[str, Any]:
+    """The robustness suite on a retrieval model's held-out questions: each question is perturbed (typos,
+    homophones, traditional characters, punctuation, whitespace, truncation) and ranked again; the drop
+    is in `metric` when it is a ranking metric (recall@k, MRR), else MRR. The answers are not touched."""
+    questions, gold = model.held_out_questions(test, "test")
+    if len(questions) > rows:
+        keep = sorted(pd.Series(range(len(questions))).sample(rows, random_state=seed))
+        questions, gold = [questions[i] for i in keep], [gold[i] for i in keep]
+    name = metric if metric in RANK_METRICS else "mrr"
+
+    def rank(batch: list[str]) -> list[list[int]]:
+        return [list(row) for row in model.search(batch, DEPTH).index] if batch else []
+
+    def score(truth: Any, ranked: Any) -> float:
+        if name == "mrr":
+            return mean_reciprocal_rank(ranked, truth)
+        return recall_at_k(ranked, truth, RANK_METRICS[name])
+
+    report = robustness_report(rank, questions, gold, score, seed=seed)
+    return {"metric": name, "worst": worst_drop(report), **report.to_dict()}

@@ -7,7 +7,7 @@ from typing import Any
 
 from mofang.core.errors import MofangError
 from mofang.integration.station import packaged_bundle
-from mofang.models.retrieval import RetrievalModel
+from mofang.tasks.retrieval.models import RetrievalModel
 
 SMOKE_QUESTIONS = 16
 

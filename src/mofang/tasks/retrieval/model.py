@@ -11,12 +11,12 @@ from typing import Any
 from mofang.core.metrics.predictive import is_better
 from mofang.models.limits import within_limits
 from mofang.models.metric import primary_metric
-from mofang.models.retrieval import QAColumns, RetrievalModel, tune_fusion
-from mofang.models.retrieval.dense import DenseIndex
-from mofang.models.retrieval.metrics import RANK_METRICS, metric_from_ranks, ranks_from_scores
-from mofang.models.retrieval.product import _encoder, _unreadable
 from mofang.models.station import LATENCY_S, ModelWorkshop, fmt
 from mofang.station.context import StationContext
+from mofang.tasks.retrieval.models import QAColumns, RetrievalModel, tune_fusion
+from mofang.tasks.retrieval.models.dense import DenseIndex
+from mofang.tasks.retrieval.models.metrics import RANK_METRICS, metric_from_ranks, ranks_from_scores
+from mofang.tasks.retrieval.models.product import _encoder, _unreadable
 
 DENSE = ("lsa", "minilm")  # dense encoders a retrieval model tries besides BM25 (minilm skipped on Chinese)
 LSA_COST = 8.0  # an LSA index took ~7× as long as BM25 on the same passages (7.6k medical Q/A pairs, 2 cores)

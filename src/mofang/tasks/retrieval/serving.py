@@ -11,7 +11,8 @@ from fastapi import Depends, FastAPI
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mofang import __version__
-from mofang.products.serving import MAX_ANSWERS, MAX_QUESTION_CHARS, Bundle, _common_routes
+from mofang.integration.bundle import MAX_ANSWERS, MAX_QUESTION_CHARS, Bundle
+from mofang.products.serving import _common_routes
 
 
 def app(bundle: Bundle, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:

@@ -8,13 +8,20 @@ CLASSIFICATION_METRICS = {
     "roc_auc": "higher", "pr_auc": "higher", "f1_macro": "higher", "accuracy": "higher",
     "precision_macro": "higher", "recall_macro": "higher", "log_loss": "lower",
 }
+TRAINERS = "mofang.models.trainers"  # the shared model workshop's families
 REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "lower"}
 
 CLASSIFICATION = TaskSpec(
     name="tabular-classification", description="a label for each row of a table (risk, churn, fraud)",
-    metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True)
+    metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True,
+    wizard=0, wizard_criterion=("roc_auc", ">= 0.70"),
+    families={"dummy": f"{TRAINERS}.baseline:PriorClassifier", "linear": f"{TRAINERS}.linear:LogisticTrainer",
+              "lightgbm": f"{TRAINERS}.boosting:LightGBMClassifierTrainer"})
 REGRESSION = TaskSpec(
     name="tabular-regression", description="a number for each row of a table (amounts, demand, prices)",
-    metrics=REGRESSION_METRICS)  # refit on all rows: classification only, as the order schema documents
+    metrics=REGRESSION_METRICS,  # refit on all rows: classification only, as the order schema documents
+    wizard=1, wizard_criterion=("r2", ">= 0.50"),
+    families={"dummy": f"{TRAINERS}.baseline:MeanRegressor", "linear": f"{TRAINERS}.linear:RidgeTrainer",
+              "lightgbm": f"{TRAINERS}.boosting:LightGBMRegressorTrainer"})
 
 SPECS = (CLASSIFICATION, REGRESSION)

@@ -60,3 +60,9 @@ def _unlabelled_rows(ctx: StationContext) -> int:
         return 0
     values = raw[target]
     return int((values.isna() | (values.astype(str).str.strip() == "")).sum())
+
+
+def reserve(order: Any, dataset: dict[str, Any], budget: float) -> float:
+    """Seconds the model workshop keeps for the learning curve, drawn after the gate when labels are few."""
+    labelled = sum((dataset.get("rows") or {}).values())
+    return max(3.0, 0.05 * budget) if learning.wanted(labelled, 0, bool(dataset.get("multi_label"))) else 0.0
