@@ -66,7 +66,7 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def default_recipe(name: str) -> Recipe:
-    """The built-in recipe called `name` (a task name such as 'tabular-classification')."""
+    """The built-in recipe called `name` (a task's name, or a recipe's own name)."""
     path = DEFAULTS / f"{name}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in DEFAULTS.glob("*.yaml")))
