@@ -40,6 +40,9 @@ class TaskSpec:
     multi_label: bool = False  # the order may ask for several labels per row
     classes: bool = False  # the target has classes (stratified splits, class lists, thresholds)
     sections: tuple[str, ...] = ()  # the order sections only this task reads (`forecast:`, `llm:`, `anomaly:`)
+    # a section the order schema does not declare itself → its pydantic model ("module:Class"); the order keeps it
+    # validated under `Order.sections` (read it with `order.section(name)`)
+    section_models: Mapping[str, type | str] = field(default_factory=dict)
     label_target: bool = True  # False: the target is served text (an answer, a response), never a label
     refit: bool = False  # the winner may be refitted on every row (`deployment.refit_on_all_rows`)
     blend: bool = False  # the best candidates may be blended into a soft-voting ensemble
@@ -65,6 +68,9 @@ class TaskSpec:
         if self.wizard_criterion is not None and self.wizard_criterion[0] not in self.metrics:
             raise ValueError(f"task {self.name!r}: wizard criterion {self.wizard_criterion[0]!r} is not one of its "
                              "metrics")
+        for key in self.section_models:
+            if key not in self.sections:
+                raise ValueError(f"task {self.name!r}: section model {key!r} is not one of its sections")
         for key in self.overrides:
             if key.count(".") != 1:
                 raise ValueError(f"task {self.name!r}: override {key!r} must name '<station>.<process>'")
@@ -72,6 +78,15 @@ class TaskSpec:
     def override(self, process: str) -> Callable[..., Any] | None:
         """The task's own implementation of a station process ("model.train"), if it has one."""
         return _resolve(self.overrides.get(process))
+
+    def section_model(self, name: str) -> type | None:
+        """The pydantic model of an order section this task declares a model for ("module:Class" imported now)."""
+        found = self.section_models.get(name)
+        if found is None or isinstance(found, type):
+            return found
+        module, _, cls = found.partition(":")
+        model: type = getattr(importlib.import_module(module), cls)
+        return model
 
     def hook(self, name: str) -> Callable[..., Any] | None:
         """A named hook the task fills in ("data.read", "serve.app", ...), if it does."""

@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -378,6 +379,9 @@ class Order(Strict):
                                                         "frequency, covariates, quantiles, backtest windows")
     llm: LLMSettings | None = Field(None, description="instruction-tuning: data layout, system prompt, template, "
                                                       "tuning search, RAG, guardrails")
+    sections: dict[str, Any] = Field(default_factory=dict, description="A task's own order sections that this "
+                                     "schema does not declare (e.g. `vision:`), written at the top level of the "
+                                     "order and validated by the task's model (TaskSpec.section_models)")
     columns: Columns = Field(default_factory=Columns)
     acceptance: Acceptance = Field(default_factory=Acceptance)
     deployment: Deployment = Field(default_factory=Deployment)
@@ -388,6 +392,25 @@ class Order(Strict):
     seed: int = 42
     retention_days: int | None = Field(None, gt=0, le=36500, description="Days after submission when the "
                                        "order's data, models and keys are destroyed (`mofang destroy --expired`)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_sections(cls, data: Any) -> Any:
+        """Gather the top-level sections that registered tasks declare models for into `sections`."""
+        if not isinstance(data, dict):
+            return data
+        declared = {name for task in registered().values() for name in task.section_models}
+        found = {key: data[key] for key in data if key in declared and key not in cls.model_fields}
+        if not found:
+            return data
+        rest = {key: value for key, value in data.items() if key not in found}
+        return {**rest, "sections": {**(rest.get("sections") or {}), **found}}
+
+    def section(self, name: str) -> Any:
+        """The order's section `name` (`forecast`, `vision`, ...), validated; None when the order has none."""
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return self.sections.get(name)
 
     @field_validator("data", mode="before")
     @classmethod
@@ -421,11 +444,20 @@ class Order(Strict):
             raise ValueError(f"'labels' applies to classification orders, not {self.task}")
         if self.multi_label and not task.multi_label:
             raise ValueError(f"'multi_label' applies to {' and '.join(names_with('multi_label'))} orders only")
-        for section in sorted({s for other in registered().values() for s in other.sections}):
+        for section in sorted({s for other in registered().values() for s in other.sections} | set(self.sections)):
             # an order section belongs to the task that declares it
-            if getattr(self, section) is not None and section not in task.sections:
+            if self.section(section) is not None and section not in task.sections:
                 owners = [name for name, other in registered().items() if section in other.sections]
                 raise ValueError(f"'{section}' applies to {' and '.join(owners)} orders only, not {self.task}")
+        for section, value in self.sections.items():
+            model = task.section_model(section)
+            if model is not None and not isinstance(value, model):
+                try:
+                    self.sections[section] = model.model_validate(value or {})  # type: ignore[attr-defined]
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(part) for part in (section, *first["loc"]))
+                    raise ValueError(f"{where}: {first['msg']}") from None
         check = task.hook("order.check")
         if check is not None:
             check(self)
