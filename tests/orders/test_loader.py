@@ -92,3 +92,17 @@ def test_source_must_be_file_or_database() -> None:
     both = VALID.replace("  - path: loans.csv", "  - path: a.csv\n    url: sqlite:///x.db\n    table: t")
     with pytest.raises(OrderError, match="exactly one of 'path'"):
         parse_order(both)
+
+
+@pytest.mark.parametrize(("criterion", "why"), [
+    ('roc_auc: ">= 1.8"', r"1\.8 is outside the range of roc_auc, \[0, 1\]"),
+    ('roc_auc: ">= -3"', r"-3 is outside the range of roc_auc"),
+    ('roc_auc: "> 1"', r"no roc_auc is > 1"),
+    ('log_loss: "<= -0.1"', r"outside the range of log_loss, \[0, ∞\]"),
+])
+def test_a_criterion_no_model_can_meet_is_refused_when_the_order_is_read(criterion: str, why: str) -> None:
+    text = ("id: impossible\ntenant: acme\ntask: tabular-classification\ntarget: y\ndata:\n  - path: x.csv\n"
+            f"acceptance:\n  metrics:\n    {criterion}\n")
+    with pytest.raises(OrderError, match=why):
+        parse_order(text)
+    assert parse_order(text.replace(criterion, 'roc_auc: ">= 0.8"')).acceptance.metrics["roc_auc"].value == 0.8

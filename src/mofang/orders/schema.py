@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from mofang.core.metrics.ranges import out_of_range
 from mofang.core.tasks import UnknownTask, names_with, registered
 from mofang.core.tasks import spec as task_spec
 
@@ -438,6 +439,10 @@ class Order(Strict):
                 hint = f" — did you mean '{close[0]}'?" if close else ""
                 raise ValueError(f"unknown acceptance metric '{name}' for {self.task}{hint}"
                                  f" (expected one of: {', '.join(sorted(metrics))})")
+            criterion = self.acceptance.metrics[name]
+            why = out_of_range(name, criterion.op, criterion.value)
+            if why is not None:
+                raise ValueError(f"acceptance.metrics.{name}: '{criterion}' can never decide: {why}")
         if self.text is not None and task.text is None:
             raise ValueError(f"'text' applies to text tasks ({', '.join(names_with('text'))}), not {self.task}")
         if self.labels is not None and not task.labels_file:
