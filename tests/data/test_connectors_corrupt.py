@@ -69,3 +69,22 @@ def test_xls_refused(tmp_path: Path) -> None:
     path.write_bytes(b"\xd0\xcf\x11\xe0" + GARBAGE)
     with pytest.raises(DataError, match="old.xls: old Excel .xls files are not supported"):
         read_source(source(path))
+
+
+@pytest.mark.parametrize(("name", "text", "row"), [
+    ("deep.json", "[" * 100_000 + "]" * 100_000, None),  # past the parser's own recursion limit
+    ("deep.jsonl", '{"a": 1}\n{"b": ' + "[" * 200 + "]" * 200 + "}\n", 2),  # one line too deep
+])
+def test_json_nested_too_deep_is_refused_by_name(tmp_path: Path, name: str, text: str, row: int | None) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match=r"JSON nested [\d,]+ levels deep; at most 64 are read") as err:
+        read_source(source(path))
+    assert err.value.source == str(path) and err.value.row == row
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting(tmp_path: Path) -> None:
+    path = tmp_path / "brackets.json"
+    path.write_text('[{"note": "' + "[" * 500 + '", "n": 1}]', encoding="utf-8")
+    frame = read_source(source(path))
+    assert frame["note"].iloc[0] == "[" * 500

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mofang.core.errors import DataError
 from mofang.data.missing import stringify
 
 KEY_COLUMN = "key"
+MAX_DEPTH = 64  # nesting levels of JSON read (a table's records need two or three; 100,000 exhausts the parser)
+_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_STEP = np.zeros(256, dtype=np.int32)  # a byte's change of the nesting depth
+_STEP[[ord("["), ord("{")]], _STEP[[ord("]"), ord("}")]] = 1, -1
+
+
+def nesting_depth(text: str) -> int:
+    """How deep brackets nest in JSON text (brackets inside strings do not count), without parsing it."""
+    depth = _bracket_depth(text)
+    return _bracket_depth(_STRING.sub('""', text)) if depth > MAX_DEPTH else depth  # strings only when it matters
+
+
+def _bracket_depth(text: str) -> int:
+    code = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8)
+    return int(np.cumsum(_STEP[code]).max()) if len(code) else 0
+
+
+def _loads(text: str, label: str, row: int | None = None) -> Any:
+    """json.loads with the nesting checked first: too deep is a DataError naming the limit, never a crash."""
+    depth = nesting_depth(text)
+    if depth > MAX_DEPTH:
+        raise DataError(f"JSON nested {depth:,} levels deep; at most {MAX_DEPTH} are read", source=label, row=row)
+    try:
+        return json.loads(text)
+    except RecursionError:  # the limit is below the parser's; kept so no input can crash it
+        raise DataError(f"JSON nested too deep to read (more than {MAX_DEPTH} levels)", source=label,
+                        row=row) from None
 
 
 def parse_json(text: str, fmt: str, label: str) -> tuple[pd.DataFrame, dict]:
@@ -22,7 +51,7 @@ def parse_json(text: str, fmt: str, label: str) -> tuple[pd.DataFrame, dict]:
     if fmt == "jsonl" or _looks_like_lines(text):
         return stringify(pd.DataFrame(_lines(text, label), dtype=object)), {"format": "jsonl"}
     try:
-        data = json.loads(text)
+        data = _loads(text, label)
     except json.JSONDecodeError as exc:
         raise DataError(f"not valid JSON ({exc.msg})", source=label, row=exc.lineno) from None
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
@@ -44,7 +73,7 @@ def _lines(text: str, label: str) -> list[dict]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = _loads(line, label, number)
         except json.JSONDecodeError as exc:
             raise DataError(f"not valid JSON ({exc.msg})", source=label, row=number) from None
         if not isinstance(record, dict):
