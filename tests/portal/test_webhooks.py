@@ -55,7 +55,30 @@ def test_signatures_bind_the_body_and_the_timestamp() -> None:
     assert not verify_signature(b"other", body, str(int(now)), signature, now=now)
 
 
-def test_a_tenant_webhook_gets_signed_state_changes_with_retries(factory: Factory, receiver: Receiver) -> None:
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/",
+                                 "http://10.0.0.7/hook", "http://[::1]/hook", "http://localhost/hook"])
+def test_a_webhook_may_not_point_into_the_factorys_network(factory: Factory, url: str, monkeypatch) -> None:
+    monkeypatch.delenv("MOFANG_WEBHOOK_ALLOW", raising=False)
+    with factory.client("owner_b") as b:
+        refused = b.put("/api/v1/webhook", json={"url": url})
+        assert refused.status_code == 422 and "internal address" in refused.text, refused.text
+        assert "MOFANG_WEBHOOK_ALLOW" in refused.text
+
+
+def test_an_operator_may_allow_an_internal_webhook_host(monkeypatch) -> None:
+    from mofang.portal.webhooks import WebhookError, check_url
+
+    monkeypatch.setenv("MOFANG_WEBHOOK_ALLOW", "hooks.intra, 10.2.0.0/16")
+    assert check_url("http://10.2.3.4/hook") == "http://10.2.3.4/hook"
+    with pytest.raises(WebhookError, match="internal address"):
+        check_url("http://10.3.0.1/hook")
+    with pytest.raises(WebhookError, match="does not resolve"):
+        check_url("https://no-such-host.invalid/hook")
+
+
+def test_a_tenant_webhook_gets_signed_state_changes_with_retries(factory: Factory, receiver: Receiver,
+                                                                 monkeypatch) -> None:
+    monkeypatch.setenv("MOFANG_WEBHOOK_ALLOW", "127.0.0.1")  # the receiver runs on this machine
     with factory.client("owner_b") as b:
         assert b.put("/api/v1/webhook", json={"url": "file:///etc/passwd"}).status_code == 422
         hook = b.put("/api/v1/webhook", json={"url": receiver.url})

@@ -29,6 +29,8 @@ from mofang.portal.webhooks import (
     TIMESTAMP_HEADER,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookError,
+    check_url,
     master_data_key,
     secret_of,
     sign,
@@ -119,9 +121,12 @@ class Notifier:
                    "User-Agent": "mofang-webhooks"}
         code, error = None, None
         try:
-            code = client.post(url, content=body, headers=headers).status_code
+            check_url(url)  # again at each delivery: where a name resolves may have changed since it was set
+            code = client.post(url, content=body, headers=headers, follow_redirects=False).status_code
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+        except WebhookError as exc:
+            error = str(exc)[:500]
         with self.meta.session() as s:
             row = s.get(WebhookDelivery, delivery_id)
             row.attempts += 1

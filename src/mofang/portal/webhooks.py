@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
+import socket
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.security.crypto import decrypt_bytes, encrypt_bytes
 from mofang.security.keys import KeyRing, load_master_key
@@ -95,11 +99,43 @@ def _context(tenant: str) -> bytes:
     return b"mofang-webhook-secret\x00" + tenant.encode()
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, allow: Sequence[str] | None = None) -> str:
+    """An http(s) URL whose host resolves only to public addresses, or is one the operator allows
+    (MOFANG_WEBHOOK_ALLOW): a webhook must not make the factory reach its own network (SSRF)."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
         raise WebhookError(f"webhook url {url[:80]!r}: give an http(s) URL with a host")
+    why = internal_address(parts.hostname, settings().webhook_allow if allow is None else allow)
+    if why is not None:
+        raise WebhookError(f"webhook url {url[:80]!r}: {why}; an operator may allow it with MOFANG_WEBHOOK_ALLOW")
     return url
+
+
+def internal_address(host: str, allow: Sequence[str]) -> str | None:
+    """Why `host` is no place for a webhook (it resolves to a loopback, private, link-local, reserved or
+    multicast address, or does not resolve), or None; hosts and networks in `allow` are let through."""
+    if host.lower() in {a.lower() for a in allow}:
+        return None
+    networks = [ipaddress.ip_network(a, strict=False) for a in allow if _is_network(a)]
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return f"host {host!r} does not resolve"
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if any(address in network for network in networks):
+            continue
+        if not address.is_global or address.is_multicast:
+            return f"host {host!r} is an internal address ({address})"
+    return None
+
+
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def configure(meta: MetaStore, data_key: bytes, tenant: str, url: str) -> str:
