@@ -107,14 +107,17 @@ def test_workers_killed_in_every_station_lose_nothing(tmp_path: Path, home: Path
     # a restarted worker reads compiled modules as a deployed one does (recompiling every module on each of
     # forty restarts left the jobs too little time between kills to reach the later stations)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # its output goes to a file: a pipe nobody reads until the end fills up (64 KB of forty restarts' warnings),
+    # and a worker or the supervisor writing to it then blocks — the shutdown below waited on that
+    errors = tmp_path / "supervisor.err"
     supervisor = subprocess.Popen([sys.executable, "-m", "mofang.cli.scheduling", "worker", "-n", "2"], cwd=ROOT,
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                  env=env, stdout=subprocess.DEVNULL, stderr=errors.open("wb"))
     started = time.monotonic()
     hits: collections.Counter[str] = collections.Counter()
     killed: set[int] = set()  # a killed worker's lease stays until it expires: do not aim at it again
     try:
         while sum(hits.values()) < KILLS and time.monotonic() - started < KILL_WINDOW_S:
-            assert supervisor.poll() is None, supervisor.stderr.read().decode()
+            assert supervisor.poll() is None, errors.read_text(errors="replace")[-4000:]
             if unfinished(meta) < 3:  # keep both workers busy until the kills are done
                 order(("demo-bank", "other-bank")[len(jobs) % 2])
             target = min(STATIONS, key=lambda st: (hits[st], STATIONS.index(st)))  # the least hit so far
@@ -137,11 +140,17 @@ def test_workers_killed_in_every_station_lose_nothing(tmp_path: Path, home: Path
                 hits[running_station(meta, job) or "between stations"] += 1  # where it really died
         kills = sum(hits.values())
         while not settled(meta) and time.monotonic() - started < KILL_WINDOW_S + 95:
-            assert supervisor.poll() is None, supervisor.stderr.read().decode()
+            assert supervisor.poll() is None, errors.read_text(errors="replace")[-4000:]
             time.sleep(0.5)
     finally:
         supervisor.send_signal(signal.SIGINT)
-        supervisor.wait(timeout=60)
+        try:
+            supervisor.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            left = [p.cmdline() for p in psutil.Process(supervisor.pid).children(recursive=True)]
+            supervisor.kill()
+            pytest.fail(f"the supervisor did not stop within 60 s of Ctrl-C; its processes: {left}; "
+                        f"its output: {errors.read_text(errors='replace')[-4000:]}")
     print(f"\nsurvived {kills} kills (by station: {dict(hits)}) in {time.monotonic() - started:.0f}s")
     assert kills >= KILLS, f"only {kills} kills before the orders finished"
     # every station is aimed at, the least hit first; on two busy cores restarted workers leave the jobs few

@@ -418,8 +418,14 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
 
     def start(index: int) -> None:
         process = context.Process(target=_child, args=(replace(spec, index=index),), name=f"mofang-worker-{index}")
-        process.start()
-        processes[index], started[index] = process, time.monotonic()
+        # Ctrl-C or SIGTERM waits until the new worker is recorded: interrupted half-way through starting, it
+        # would run on unknown to the shutdown below, and the interpreter's exit would wait for it forever
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            process.start()
+            processes[index], started[index] = process, time.monotonic()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     log.event("supervisor.started", workers=workers, executor=spec.executor)
@@ -452,11 +458,12 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
                     start(index)
         return 0
     except KeyboardInterrupt:
-        for process in processes.values():
+        children = {process.pid: process for process in [*processes.values(), *mp.active_children()]}
+        for process in children.values():
             if process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_S  # one grace period for all workers, however many there are
-        for process in processes.values():
+        for process in children.values():
             process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
