@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import tarfile
+from types import SimpleNamespace
 
 import httpx
 import pandas as pd
@@ -40,8 +41,8 @@ budget:
 
 @pytest.fixture(scope="module")
 def factory(tmp_path_factory):
-    """Two delivered products in one MOFANG_HOME: the demo loan book (tabular) and Chinese news topics (text,
-    deployment target edge: int8). Yields (meta, {product: raw rows as a client sends them})."""
+    """Two delivered products in one MOFANG_HOME: the demo loan book (tabular, deployment target edge) and Chinese
+    news topics (text, deployment target edge: int8). Yields (meta, {product: raw rows as a client sends them})."""
     from mofang.store import MetaStore
 
     home = tmp_path_factory.mktemp("home")
@@ -49,6 +50,9 @@ def factory(tmp_path_factory):
     os.environ["MOFANG_HOME"] = str(home / "mofang")
     work = tmp_path_factory.mktemp("orders")
     demo = write_demo(work / "demo", rows=2500, minutes=0.4)
+    # delivered to the edge: single models of the families with an ONNX export (a cloud order's winner may be a
+    # bag or an ensemble, which ships as its joblib model)
+    demo.write_text(demo.read_text(encoding="utf-8").replace("target: cloud", "target: edge"), encoding="utf-8")
     frame = news(700, seed=5)
     frame.to_csv(work / "news.csv", index=False, encoding="utf-8")
     (work / "news.yaml").write_text(TEXT_ORDER, encoding="utf-8")
@@ -184,8 +188,9 @@ def test_a_tabular_edge_folder_runs_in_the_fresh_venv(edge_python, tmp_path, fam
     from tests.models.tabular_fixtures import classification_data
 
     data = classification_data(n=600, n_classes=3)
+    edge = SimpleNamespace(deployment=SimpleNamespace(target="edge"))  # an edge order: single models, not bags
     candidate, _ = get_trainer("tabular-classification", family).fit(data["train"], data["valid"], data["dataset"],
-                                                                   budget_s=3)
+                                                                   budget_s=3, order=edge)
     schema = {"task": "tabular-classification", "features": data["dataset"]["features"], "ignored": []}
     bundle = Bundle(path=tmp_path, candidate=candidate, schema=schema, metadata={"product": "p"})
     write_edge_folder(candidate, schema, "# card", tmp_path / "edge", quantize=True)

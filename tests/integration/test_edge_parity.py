@@ -6,6 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -19,9 +20,11 @@ from mofang.models.registry import get_trainer
 from tests.models import text_fixtures
 from tests.models.tabular_fixtures import classification_data, regression_data
 
+EDGE = SimpleNamespace(deployment=SimpleNamespace(target="edge"))  # an edge order: single models, not bags
+
 
 def _fit(task: str, family: str, train: pd.DataFrame, valid: pd.DataFrame, dataset: dict) -> Bundle:
-    candidate, _ = get_trainer(task, family).fit(train, valid, dataset, budget_s=3)
+    candidate, _ = get_trainer(task, family).fit(train, valid, dataset, budget_s=3, order=EDGE)
     schema = {"task": task, "features": dataset["features"], "ignored": []}
     return Bundle(path=Path("."), candidate=candidate, schema=schema, metadata={"product": "p"})
 

@@ -23,7 +23,8 @@ def _order(task: str, target: str, deployment: str) -> Order:
 
 def _staged(make_ctx, tmp_path, task: str, family: str, data: dict, deployment: str = "cloud"):
     """A job context holding what `package` leaves: the bundle draft folder and the test split."""
-    candidate, _ = get_trainer(task, family).fit(data["train"], data["valid"], data["dataset"], budget_s=2)
+    candidate, _ = get_trainer(task, family).fit(data["train"], data["valid"], data["dataset"], budget_s=2,
+                                                 order=_order(task, data["dataset"]["target"], "edge"))  # no bag
     ctx = make_ctx(_order(task, data["dataset"]["target"], deployment), station="integration")
     folder = tmp_path / "bundle"
     folder.mkdir(parents=True)

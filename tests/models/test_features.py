@@ -96,3 +96,34 @@ def test_linear_mode_clips_inputs_to_the_training_range():
     pipe = FeaturePipeline(features, "linear").fit(train)
     far, edge = pipe.transform(pd.DataFrame({"x": [1e9, -1e9]})), pipe.transform(pd.DataFrame({"x": [99.5, 0.5]}))
     assert np.allclose(far, edge)
+
+
+def test_date_parts_in_numpy_match_the_pandas_accessors():
+    from mofang.models.features import _date_parts, date_parts
+
+    stamps = pd.Series(pd.to_datetime(["2023-01-05 13:45:10", "1969-12-31", "2024-02-29", None,
+                                       "1900-03-01 00:00:01"], format="mixed"))
+    parts = date_parts(stamps.to_numpy(dtype="datetime64[ns]"))
+    expected = {"year": stamps.dt.year, "month": stamps.dt.month, "dayofweek": stamps.dt.dayofweek,
+                "dayofyear": stamps.dt.dayofyear,
+                "days": (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400}
+    for name, values in expected.items():
+        assert np.allclose(parts[name], values.astype(float), equal_nan=True), name
+    one = _date_parts(stamps.iloc[0])
+    assert np.allclose(one, [parts[p][0] for p in ("year", "month", "dayofweek", "dayofyear", "days")])
+
+
+def test_served_rows_read_with_the_training_formats_answer_like_the_general_parsers():
+    features = [{"name": "amount", "kind": "numeric", "number_format": ",¥"},
+                {"name": "month", "kind": "datetime", "date_format": "%b-%Y"},
+                {"name": "plain", "kind": "numeric"}]
+    train = pd.DataFrame({"amount": [1200.0, 30.5, 99.0], "month": pd.to_datetime(["2018-03-01", "2019-12-01",
+                                                                                   "2020-01-01"]),
+                          "plain": [1.0, 2.0, 3.0]})
+    raw = pd.DataFrame({"amount": ["¥1,200", "¥3.5万", None] * 10, "month": ["Mar-2018", "2019-12-01", "x"] * 10,
+                        "plain": ["1", "2", "3"] * 10})
+    with_formats = FeaturePipeline(features, "tree").fit(train)
+    without = FeaturePipeline([{"name": f["name"], "kind": f["kind"]} for f in features], "tree").fit(train)
+    batch = with_formats.transform(raw)
+    assert np.allclose(batch, without.transform(raw), equal_nan=True)
+    assert np.allclose(with_formats.transform(raw.head(3)), batch[:3], equal_nan=True)  # the one-row path

@@ -26,9 +26,10 @@ def test_binary_job_trains_all_families_and_picks_the_best(make_ctx, station):
     summaries = run_station(station, ctx)
     assert time.monotonic() - started < 2 * ctx.budget_s
     plan, candidates, winner = ctx.load("plan"), ctx.load("candidates"), ctx.load("winner")
-    assert plan["primary_metric"] == "roc_auc" and plan["families"] == ["dummy", "linear", "lightgbm"]
+    families = ["dummy", "linear", "knn", "randomforest", "extratrees", "mlp", "catboost", "xgboost", "lightgbm"]
+    assert plan["primary_metric"] == "roc_auc" and plan["families"] == families
     by_name = {c["name"]: c for c in candidates}
-    assert set(by_name) == {"dummy", "linear", "lightgbm"}
+    assert {c["family"] for c in candidates} - {"ensemble"} == set(families)
     assert by_name["lightgbm"]["valid_metrics"]["roc_auc"] > by_name["dummy"]["valid_metrics"]["roc_auc"]
     for record in candidates:
         assert set(record["valid_metrics"]) >= {"roc_auc", "f1_macro", "log_loss"}
@@ -105,3 +106,36 @@ def test_plan_records_the_time_split(make_ctx, station):
     assert plan["train_s"] <= 120 - 12
     assert any("time split" in r for r in ctx.record.reasons)
     json.dumps(plan)
+
+
+def test_bagged_families_are_weighed_into_one_ensemble_candidate_out_of_fold(make_ctx, station):
+    ctx = stage(make_ctx(make_order(minutes=0.3), station="model"), classification_data(n=600, seed=2))
+    station.plan(ctx)
+    plan = ctx.load("plan")  # four of the families, so each has the time to bag within a short test
+    ctx.save("plan", {**plan, "families": ["dummy", "linear", "knn", "lightgbm"]})
+    station.train(ctx)
+    station.select(ctx)
+    candidates = ctx.load("candidates")
+    bagged = [c for c in candidates if c.get("oof_path")]
+    assert len(bagged) >= 2 and all(c["selection_metrics"] == c["valid_metrics"] for c in bagged)
+    reasons = " ".join(ctx.record.reasons)
+    assert "bagged over train + valid" in reasons
+    ensembles = [c for c in candidates if c["family"] == "ensemble"]
+    if ensembles:  # chosen on out-of-fold scores; it is one candidate like any other
+        ensemble = ensembles[0]
+        assert "Caruana" in ensemble["note"] and abs(sum(ensemble["params"]["weights"]) - 1) < 1e-3
+        assert ensemble["size_mb"] > 0 and ensemble["p95_ms"] > 0
+        model = Candidate.load(ensemble["model_path"])
+        assert model.predict_proba(ctx.load("test")).shape == (len(ctx.load("test")), 2)
+    else:
+        assert "ensemble" in reasons
+
+
+def test_an_edge_order_trains_single_models_that_export(make_ctx, station):
+    order = make_order(minutes=0.2)
+    order.deployment.target = "edge"
+    ctx = stage(make_ctx(order, station="model"), classification_data(n=400))
+    run_station(station, ctx)
+    assert ctx.load("plan")["families"] == ["dummy", "linear", "lightgbm"]
+    assert not any(c.get("oof_path") for c in ctx.load("candidates"))
+    assert any("delivered to the edge" in r for r in ctx.record.reasons)

@@ -30,13 +30,62 @@ _XXY = re.compile(r"^(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})" +
 _CHINESE = [("年", "-"), ("月", "-"), ("日", ""), ("号", "")]
 
 
-def parse_dates(values: pd.Series, dayfirst: bool | None = None) -> pd.Series:
-    """datetime64[ns] Series; anything that is not a date becomes NaT. Idempotent on datetimes."""
+def parse_dates(values: pd.Series, dayfirst: bool | None = None, date_format: str | None = None) -> pd.Series:
+    """datetime64[ns] Series; anything that is not a date becomes NaT. Idempotent on datetimes.
+
+    `date_format`: the column's format inferred at training (`infer_date_format`, e.g. "%b-%Y" for "Mar-2018"):
+    values written that way are read in one vectorised pass, the others by the general parser."""
     if is_datetime64_any_dtype(values.dtype):
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_localize(None)
         return values.astype("datetime64[ns]")
-    return per_unique(values.astype(object), lambda u: parse_date_strings(u, dayfirst), pd.NaT)
+    objects = values.astype(object)
+    if date_format:
+        if pd.api.types.infer_dtype(objects, skipna=True) == "string":  # strings and gaps (checked in C)
+            text = objects.str.strip()
+        else:
+            text = objects.map(lambda v: v.strip() if isinstance(v, str) else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fast = pd.Series(pd.to_datetime(text, format=date_format, errors="coerce"), index=values.index)
+        fast = fast.astype("datetime64[ns]")
+        rest = fast.isna() & objects.notna()
+        if rest.any():
+            fast[rest] = per_unique(objects[rest], lambda u: parse_date_strings(u, dayfirst), pd.NaT)
+        return fast
+    return per_unique(objects, lambda u: parse_date_strings(u, dayfirst), pd.NaT)
+
+
+# formats tried at training, in order: ISO and the common numeric ones (pandas reads an explicit format in C,
+# the built-in patterns per distinct value), then what the built-in patterns do not read (month names, months
+# without a day); a format is kept only where it reads the sample exactly as the general parser does
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y/%m/%d %H:%M:%S", "%Y%m%d",
+                "%d/%m/%Y", "%m/%d/%Y", "%d-%m-%Y", "%m-%d-%Y", "%d.%m.%Y", "%Y.%m.%d",
+                "%b-%Y", "%b %Y", "%b-%y", "%b %y", "%B %Y", "%B-%Y", "%d-%b-%Y", "%d %b %Y", "%d-%b-%y", "%d %b %y",
+                "%b %d, %Y", "%B %d, %Y", "%d %B %Y", "%Y-%m", "%Y/%m", "%Y.%m", "%m/%Y", "%Y%m", "%Y-%b",
+                "%b-%d-%Y", "%d/%b/%Y")
+
+
+def infer_date_format(values: pd.Series, share: float = 0.95) -> str | None:
+    """The one format a date column is written in, when it reads `share` of its sampled distinct values exactly
+    as the general parser does ("2023-01-05" → "%Y-%m-%d", "Mar-2018" → "%b-%Y"); None when no single format
+    fits (mixed formats: the general parser reads them at serving too)."""
+    if is_datetime64_any_dtype(values.dtype):
+        return None
+    distinct = pd.Series(pd.unique(values.dropna().astype(object)), dtype=object)
+    distinct = distinct[distinct.map(lambda v: isinstance(v, str) and v.strip() != "")].head(2000)
+    if distinct.empty:
+        return None
+    general = parse_date_strings(distinct)
+    stripped = distinct.str.strip()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for candidate in DATE_FORMATS:
+            fast = pd.Series(pd.to_datetime(stripped, format=candidate, errors="coerce"), index=distinct.index)
+            hit = fast.notna()
+            if hit.mean() >= share and bool((fast[hit].astype("datetime64[ns]") == general[hit]).all()):
+                return candidate
+    return None
 
 
 def detect_dayfirst(values: pd.Series) -> bool | None:
@@ -106,13 +155,19 @@ def _assemble(parts: pd.DataFrame, dayfirst: bool) -> pd.Series:
     return (stamps + pd.to_timedelta(fraction.to_numpy(), unit="ns")).astype("datetime64[ns]")
 
 
-def parse_date_value(value: object, dayfirst: bool | None = None) -> pd.Timestamp | None:
+def parse_date_value(value: object, dayfirst: bool | None = None,
+                     date_format: str | None = None) -> pd.Timestamp | None:
     """One value parsed exactly as `parse_dates` would inside a column, without pandas' per-call cost
     (serving one row). None where it is not a date."""
     if value is None:
         return None
     if isinstance(value, dt.date):
         return _naive(value)
+    if date_format and isinstance(value, str):
+        try:
+            return _naive(dt.datetime.strptime(value.strip(), date_format))
+        except ValueError:
+            pass
     text = unicodedata.normalize("NFKC", to_text(value)).strip()
     for old, new in _CHINESE:
         text = text.replace(old, new)

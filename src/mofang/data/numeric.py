@@ -22,19 +22,72 @@ _PERCENT = {"%": 0.01, "‰": 0.001}
 _SEPARATORS = re.compile(r"[\s,_']")
 
 
-def parse_numbers(values: pd.Series) -> pd.Series:
-    """float64 Series; anything that is not a number becomes NaN. Idempotent on numbers."""
+def parse_numbers(values: pd.Series, strip: str | None = None) -> pd.Series:
+    """float64 Series; anything that is not a number becomes NaN. Idempotent on numbers.
+
+    `strip`: the column's number format inferred at training (`infer_number_format`): these characters
+    removed, a value that then reads as a plain number is that number (one vectorised pass; the same value
+    the general parser gives, checked at training); the others go through the general parser."""
     if is_bool_dtype(values.dtype) or is_numeric_dtype(values.dtype):
         return values.astype("float64")
     objects = values.astype(object)
-    try:
-        fast = pd.to_numeric(objects, errors="coerce").astype("float64")
-    except (TypeError, ValueError):
-        fast = pd.Series(np.nan, index=values.index)
+    if strip and pd.api.types.infer_dtype(objects, skipna=True) == "string":
+        # the column's format: strip its characters first (a failed conversion per value costs more than this)
+        cleaned = objects
+        for character in strip:  # plain replacements: several times faster than one regex over the column
+            cleaned = cleaned.str.replace(character, "", regex=False)
+        fast = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    else:
+        try:
+            fast = pd.to_numeric(objects, errors="coerce").astype("float64")
+        except (TypeError, ValueError):
+            fast = pd.Series(np.nan, index=values.index)
     todo = fast.isna() & objects.notna()
     if todo.any():
         fast[todo] = per_unique(objects[todo], parse_number_strings, np.nan).astype("float64")
     return fast.where(np.isfinite(fast), np.nan)
+
+
+def _strip_pattern(strip: str) -> str:
+    return "[" + re.escape(strip) + "]"
+
+
+# characters never stripped by a number format: they change the value (multipliers, percent, sign, brackets)
+_MEANINGFUL = set("0123456789.eE+-()%‰万亿千kK")
+FORMAT_SAMPLE = 2000  # distinct training values a number or date format is checked on
+
+
+def infer_number_format(values: pd.Series) -> str | None:
+    """The characters a column's numbers are written with besides the number itself (thousands separators,
+    currency signs, units: "¥1,234.50" → ",¥"), when removing them reads every sampled distinct value as
+    exactly what the general parser reads; None when the column needs the general parser (or nothing)."""
+    if is_bool_dtype(values.dtype) or is_numeric_dtype(values.dtype):
+        return None
+    distinct = pd.Series(pd.unique(values.dropna().astype(object)), dtype=object).map(to_text)
+    distinct = distinct[distinct.str.strip() != ""].head(FORMAT_SAMPLE)
+    if distinct.empty or pd.to_numeric(distinct, errors="coerce").notna().all():
+        return None
+    extra = sorted({c for text in distinct for c in text if c not in _MEANINGFUL})
+    if not extra or len(extra) > 4:
+        return None
+    strip = "".join(extra)
+    fast = pd.to_numeric(distinct.str.replace(_strip_pattern(strip), "", regex=True), errors="coerce")
+    general = parse_number_strings(distinct)
+    same = (fast == general) | (fast.isna() & general.isna())
+    return strip if bool(same.all()) and fast.notna().mean() >= 0.95 else None
+
+
+def parse_number_value_with(value: object, strip: str | None) -> float:
+    """`parse_number_value` with the column's number format (as `parse_numbers` reads it inside a column)."""
+    if strip and isinstance(value, str):
+        try:
+            number = float(re.sub(_strip_pattern(strip), "", value))
+        except ValueError:
+            pass
+        else:
+            if np.isfinite(number):
+                return number
+    return parse_number_value(value)
 
 
 def parse_number_strings(values: pd.Series) -> pd.Series:

@@ -41,7 +41,7 @@ from mofang.data.recipes import Recipe, RecipeOverride, build_recipe
 from mofang.data.sources import read_granted
 from mofang.data.split import split_by_time, split_rows
 from mofang.data.split_leakage import held_out_copies
-from mofang.data.types import coerce
+from mofang.data.types import coerce, infer_formats
 from mofang.data.windows import label_from_windows
 from mofang.security.audit import DATA_READ, AuditLog
 from mofang.station.context import StationContext
@@ -226,6 +226,8 @@ class DataWorkshop(Station):
                 feature = {"name": name, "kind": spec["kind"]}
                 if spec.get("dayfirst") is not None:  # served dates must be read as training ones were
                     feature["dayfirst"] = spec["dayfirst"]
+                if name in raw.columns:  # number and date formats, read vectorised at serving
+                    feature.update(infer_formats(raw[name], spec["kind"]))
                 if aliases.get(name):  # served categories are folded as training ones were
                     feature["aliases"] = aliases[name]
                 kept.append(feature)

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
-from mofang.data.dates import detect_dayfirst, parse_date_strings, parse_dates
+from mofang.data.dates import detect_dayfirst, infer_date_format, parse_date_strings, parse_dates
 from mofang.data.missing import MISSING, to_text
-from mofang.data.numeric import parse_numbers
+from mofang.data.numeric import infer_number_format, parse_numbers
 from mofang.data.uniques import per_unique, value_counts_of
 
 KINDS = ("numeric", "categorical", "datetime", "boolean", "text", "identifier")
@@ -61,20 +61,35 @@ def infer_kind(series: pd.Series) -> str:
     return "categorical"
 
 
-def coerce(series: pd.Series, kind: str, *, dayfirst: bool | None = None) -> pd.Series:
+def coerce(series: pd.Series, kind: str, *, dayfirst: bool | None = None, number_format: str | None = None,
+           date_format: str | None = None) -> pd.Series:
     """Values of a column in its kind's form; idempotent, accepts strings, numbers, None.
 
     numeric/boolean → float64 (NaN), datetime → datetime64[ns] (NaT), others → str objects (None).
+    `number_format` / `date_format`: the column's formats inferred at training (`infer_formats`), read in
+    one vectorised pass (values written otherwise still go through the general parsers).
     """
     if kind == "numeric":
-        return parse_numbers(series)
+        return parse_numbers(series, number_format)
     if kind == "boolean":
         return parse_booleans(series)
     if kind == "datetime":
-        return parse_dates(series, dayfirst)
+        return parse_dates(series, dayfirst, date_format)
     if kind in ("categorical", "text", "identifier"):
         return normalize_labels(series)
     raise ValueError(f"unknown kind '{kind}' (expected one of: {', '.join(KINDS)})")
+
+
+def infer_formats(series: pd.Series, kind: str) -> dict[str, str]:
+    """The formats of a raw training column that serving reads vectorised: {"number_format": ...} or
+    {"date_format": ...} where one is found, else {}."""
+    if kind == "numeric":
+        found = infer_number_format(series)
+        return {"number_format": found} if found else {}
+    if kind == "datetime":
+        found = infer_date_format(series)
+        return {"date_format": found} if found else {}
+    return {}
 
 
 def date_order(series: pd.Series) -> bool | None:

@@ -17,7 +17,7 @@ import pandas as pd
 from mofang.integration import edge_runner
 from mofang.integration.archive import pack_signed
 from mofang.integration.edge_runner import EdgeModel
-from mofang.integration.onnx_export import export_estimator, quantize_int8
+from mofang.integration.onnx_export import check_exportable, export_estimator, quantize_int8
 from mofang.integration.preprocess import NotExportable, edge_spec, pipeline_spec
 from mofang.integration.transformer_export import is_transformer, write_vocab
 from mofang.integration.transformer_export import pipeline_spec as transformer_pipeline
@@ -93,6 +93,7 @@ def write_edge_folder(candidate: Any, schema: dict[str, Any], card: str, folder:
     card into `folder`; returns what was built (quantized or why not). Raises NotExportable naming what cannot
     be exported."""
     vocab = None
+    check_exportable(candidate)  # a bag or an ensemble: said before its (absent) single pipeline is read
     if is_transformer(candidate):  # the tokenizer first: a byte-level BPE is refused before the export
         pipeline, vocab = transformer_pipeline(candidate)
         width = 0

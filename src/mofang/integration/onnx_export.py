@@ -49,7 +49,21 @@ def export_estimator(candidate: Any, width: int) -> OnnxModel:
         from mofang.integration.transformer_export import export_transformer
 
         return export_transformer(candidate)
+    check_exportable(candidate)
     raise NotExportable(f"family '{candidate.family}' ({name}) has no ONNX converter in the factory")
+
+
+def check_exportable(candidate: Any) -> None:
+    """Raise NotExportable naming why when `candidate` is a bag or an ensemble (several models, each with its own
+    preprocessing): the product then ships its joblib model, served by /predict."""
+    estimator = getattr(candidate, "estimator_", None)
+    if type(estimator).__name__ == "BaggedModel":
+        raise NotExportable(f"{candidate.family} is bagged ({len(estimator.estimators_)} fold models averaged): a bag "
+                            "has no ONNX export yet; the product ships its joblib model (an edge order trains "
+                            "single models)")
+    if estimator is None and getattr(candidate, "members_", None):
+        raise NotExportable(f"an ensemble of {', '.join(m.name for m in candidate.members_)} has no ONNX export yet; "
+                            "the product ships its joblib model (an edge order trains single models, no ensembles)")
 
 
 def proba_columns(candidate: Any, estimator: Any, width: int) -> list[int]:

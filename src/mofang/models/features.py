@@ -22,19 +22,27 @@ _EPOCH = pd.Timestamp("1970-01-01")
 _PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 
 
-def coerce_column(series: pd.Series, kind: str, dayfirst: bool | None = None) -> pd.Series:
+def coerce_column(series: pd.Series, kind: str, dayfirst: bool | None = None,
+                  formats: dict[str, Any] | None = None) -> pd.Series:
     """Raw values → the typed values of the data contract, via the data workshop's `coerce`.
 
     `dayfirst` is the date order the data workshop detected on the training column (a lone served
-    "2023/1/5" cannot tell it). Falls back to plain pandas conversion of already-typed values where
-    `mofang.data` is absent."""
+    "2023/1/5" cannot tell it); `formats` the number or date format it inferred there (the feature's
+    `number_format` / `date_format`: read in one vectorised pass). Falls back to plain pandas conversion of
+    already-typed values where `mofang.data` is absent."""
     try:
         from mofang.data import coerce
     except ImportError:
         return _fallback_coerce(series, kind)
+    extra = {k: v for k, v in (formats or {}).items() if v}
     if kind == "datetime" and dayfirst is not None:
-        return coerce(series, kind, dayfirst=dayfirst)
-    return coerce(series, kind)
+        return coerce(series, kind, dayfirst=dayfirst, **extra)
+    return coerce(series, kind, **extra)
+
+
+def _formats(feature: dict[str, Any]) -> dict[str, Any] | None:
+    found = {k: feature[k] for k in ("number_format", "date_format") if feature.get(k)}
+    return found or None
 
 
 def _fallback_coerce(series: pd.Series, kind: str) -> pd.Series:
@@ -109,6 +117,9 @@ class FeaturePipeline:
     # -- transforming ----------------------------------------------------------------------------
     def transform(self, df: pd.DataFrame) -> np.ndarray:
         """Model input for `df`: a float matrix with one row per input row."""
+        if len(df) == 0:  # no rows (a refit with no validation rows left): the encoders refuse an empty column
+            self.validate(df)
+            return np.zeros((0, len(self.sources_)))
         if len(df) <= SMALL_BATCH:
             return self._transform_rows(df)
         return self._transform_frame(df)
@@ -121,7 +132,8 @@ class FeaturePipeline:
             blocks = [numeric.to_numpy(dtype=float).reshape(len(frame), len(self.numeric_columns_))]
             for name in self._names("categorical"):
                 values = frame[name].astype(object).where(frame[name].notna(), None)
-                values = values.map(lambda v: v if v is None else str(v))
+                if pd.api.types.infer_dtype(values, skipna=True) != "string":  # else already strings (checked in C)
+                    values = values.map(lambda v: v if v is None else str(v))
                 codes = pd.Categorical(values, categories=self.categories_[name]).codes.astype(float)
                 blocks.append(np.where(codes < 0, np.nan, codes).reshape(-1, 1))
             return np.hstack(blocks)
@@ -136,8 +148,8 @@ class FeaturePipeline:
         per-column pandas calls cost ~1 ms each, which dominates one-row serving latency."""
         self.validate(df)
         n = len(df)
-        values = {f["name"]: _aliased([coerce_value(v, f["kind"], f.get("dayfirst")) for v in df[f["name"]].tolist()],
-                                      f.get("aliases"))
+        values = {f["name"]: _aliased([coerce_value(v, f["kind"], f.get("dayfirst"), _formats(f))
+                                       for v in df[f["name"]].tolist()], f.get("aliases"))
                   for f in self.features}
         numeric = np.empty((n, len(self.numeric_columns_)))
         j = 0
@@ -146,7 +158,8 @@ class FeaturePipeline:
                 numeric[:, j] = values[f["name"]]
                 j += 1
             elif f["kind"] == "datetime":
-                numeric[:, j:j + len(DATE_PARTS)] = [_date_parts(v) for v in values[f["name"]]]
+                numeric[:, j:j + len(DATE_PARTS)] = np.asarray([_date_parts(v) for v in values[f["name"]]],
+                                                               dtype=float).reshape(n, len(DATE_PARTS))
                 j += len(DATE_PARTS)
         if self.mode == "tree":
             blocks = [numeric]
@@ -185,7 +198,7 @@ class FeaturePipeline:
         df = df.reset_index(drop=True)
         typed = {}
         for f in self.features:
-            column = coerce_column(df[f["name"]], f["kind"], f.get("dayfirst"))
+            column = coerce_column(df[f["name"]], f["kind"], f.get("dayfirst"), _formats(f))
             if f.get("aliases"):  # spellings the data workshop folded into one category, folded the same way
                 column = column.map(lambda v, a=f["aliases"]: a.get(v, v) if isinstance(v, str) else v)
             typed[f["name"]] = column
@@ -197,16 +210,16 @@ class FeaturePipeline:
         for f in self.features:
             name, kind = f["name"], f["kind"]
             if kind in ("numeric", "boolean"):
-                block[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+                column = frame[name]
+                block[name] = (column if column.dtype == np.float64
+                               else pd.to_numeric(column, errors="coerce").astype(float))
             elif kind == "datetime":
                 stamps = pd.to_datetime(frame[name], errors="coerce")
                 if getattr(stamps.dt, "tz", None) is not None:
                     stamps = stamps.dt.tz_convert(None)
-                days = (stamps - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
-                parts = {"year": stamps.dt.year, "month": stamps.dt.month, "dayofweek": stamps.dt.dayofweek,
-                         "dayofyear": stamps.dt.dayofyear, "days": days}
+                parts = date_parts(stamps.to_numpy(dtype="datetime64[ns]"))
                 for part in DATE_PARTS:
-                    block[f"{name}__{part}"] = parts[part].astype(float)
+                    block[f"{name}__{part}"] = parts[part]
         return pd.DataFrame(block, index=frame.index)
 
     def _category_frame(self, frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -243,28 +256,44 @@ class FeaturePipeline:
         return sources
 
 
+def date_parts(stamps: np.ndarray) -> dict[str, np.ndarray]:
+    """Year, month, day of week (Monday 0), day of year and days since 1970 of datetime64 values, as floats
+    (NaT → NaN), in numpy alone: the pandas accessors cost a pass each."""
+    missing = np.isnat(stamps)
+    days = (stamps - np.datetime64("1970-01-01", "ns")) / np.timedelta64(1, "D")
+    whole = stamps.astype("datetime64[D]")
+    year_start = stamps.astype("datetime64[Y]")
+    parts = {"year": year_start.astype(np.int64) + 1970.0,
+             "month": stamps.astype("datetime64[M]").astype(np.int64) % 12 + 1.0,
+             "dayofweek": (whole.astype(np.int64) + 3) % 7 + 0.0,  # 1970-01-01 was a Thursday
+             "dayofyear": (whole - year_start.astype("datetime64[D]")).astype(np.int64) + 1.0,
+             "days": days.astype(float)}
+    return {k: np.where(missing, np.nan, v.astype(float)) for k, v in parts.items()}
+
+
 def _aliased(values: list[Any], aliases: dict[str, str] | None) -> list[Any]:
     if not aliases:
         return values
     return [aliases.get(v, v) if isinstance(v, str) else v for v in values]
 
 
-def coerce_value(value: Any, kind: str, dayfirst: bool | None = None) -> Any:
+def coerce_value(value: Any, kind: str, dayfirst: bool | None = None, formats: dict[str, Any] | None = None) -> Any:
     """One raw value in its kind's form, exactly as `coerce_column` would give it inside a column.
     Plain numbers skip pandas; anything else goes through the data workshop's parser (cached)."""
+    formats = formats or {}
     if kind in ("numeric", "boolean") and isinstance(value, int | float) and not isinstance(value, bool):
         if kind == "numeric" or value in (0, 1) or math.isnan(value):
             return float(value)
     if kind == "numeric" and isinstance(value, str) and _PLAIN_NUMBER.match(value):
         return float(value)
     if kind == "numeric" and isinstance(value, str):  # amounts rarely repeat: parse without pandas
-        from mofang.data.numeric import parse_number_value
+        from mofang.data.numeric import parse_number_value_with
 
-        return parse_number_value(value)
+        return parse_number_value_with(value, formats.get("number_format"))
     if kind == "datetime":
         from mofang.data.dates import parse_date_value
 
-        return parse_date_value(value, dayfirst)
+        return parse_date_value(value, dayfirst, formats.get("date_format"))
     try:
         return _coerce_cached(value, kind, dayfirst)
     except TypeError:  # unhashable (a list or dict sent as a value)

@@ -67,7 +67,8 @@ def refit_on_rows(candidate: Candidate, dataset: dict, rows: pd.DataFrame, seed:
     if not refitted:
         return Refit(None, len(rows), [], kept)
     if isinstance(candidate, EnsembleCandidate):
-        result: Candidate = EnsembleCandidate(fitted, name=candidate.name)
+        result: Candidate = EnsembleCandidate(fitted, name=candidate.name,
+                                              weights=getattr(candidate, "weights_", None))
         result.threshold_ = candidate.threshold_
     else:
         result = fitted[0]

@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import joblib
+import numpy as np
 import pandas as pd
 
 from mofang.core.errors import MofangError
@@ -15,11 +16,11 @@ from mofang.core.metrics.predictive import compute_metrics, is_better
 from mofang.core.resources import Needs
 from mofang.core.tasks import spec as task_spec
 from mofang.models.candidate import Candidate
-from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, greedy_blend
+from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, caruana, greedy_blend, oof_scorer
 from mofang.models.limits import limits_broken, within_limits
 from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
-from mofang.models.trainers.base import THRESHOLD_METRICS, tune_threshold
+from mofang.models.trainers.base import THRESHOLD_METRICS, edge_target, tune_threshold
 from mofang.orders.schema import Order
 from mofang.station.context import StationContext
 from mofang.station.contract import Station
@@ -30,13 +31,15 @@ EVALUATION_RESERVE = "evaluation.reserve"  # the task hook: seconds its evaluati
 CANDIDATE_SOURCES = "mofang.candidate_sources"
 
 # the transformer goes before the TF-IDF families: time it does not use (no GPU, no checkpoint that reads
-# the text) flows on to them instead of being lost at the end
-FAMILY_ORDER = ("dummy", "linear", "lightgbm", "transformer", "tfidf-linear", "jieba-linear", "lsa-linear",
-                "tfidf-lightgbm")
-# shares of the training time; families without one (lightgbm, transformer) split the rest, and time a
-# family leaves unused flows to the ones after it
-SHARES = {"dummy": 0.05, "linear": 0.20, "tfidf-linear": 0.25, "jieba-linear": 0.15, "lsa-linear": 0.12,
-          "tfidf-lightgbm": 0.16}
+# the text) flows on to them instead of being lost at the end; on tables the families with few trials or a
+# fixed cost go first, the boosted trees (the strongest on most tables, with no trial cap) last, LightGBM the
+# very last: every second left unused before it is its
+FAMILY_ORDER = ("dummy", "linear", "knn", "randomforest", "extratrees", "mlp", "catboost", "xgboost", "lightgbm",
+                "transformer", "tfidf-linear", "jieba-linear", "lsa-linear", "tfidf-lightgbm")
+# shares of the training time; families without one (lightgbm, transformer, the tables' other boosted trees)
+# split the rest, and time a family leaves unused flows to the ones after it
+SHARES = {"dummy": 0.05, "linear": 0.08, "knn": 0.05, "randomforest": 0.07, "extratrees": 0.07, "mlp": 0.10,
+          "tfidf-linear": 0.25, "jieba-linear": 0.15, "lsa-linear": 0.12, "tfidf-lightgbm": 0.16}
 LATENCY_S = 2.0  # at most this long measuring one candidate's latency
 
 
@@ -57,12 +60,22 @@ class ModelWorkshop(Station):
     # -- plan ------------------------------------------------------------------------------------
     def plan(self, ctx: StationContext) -> str:
         dataset = ctx.load("dataset")
-        families = _ordered(trainers_for(dataset["task"]))
+        found = trainers_for(dataset["task"])
+        families = _ordered(found)
+        not_exported = [f for f in families if found[f].mode in ("tree", "linear") and not found[f].exports_onnx
+                        and f != "dummy"]  # the baseline stays: what every other candidate must beat
+        if edge_target(ctx.order) and not_exported and len(not_exported) < len(families):
+            families = [f for f in families if f not in not_exported]
+            ctx.reason(f"the order is delivered to the edge: only families with an ONNX export train, single models "
+                       f"without bagging or ensembles ({', '.join(not_exported)} left out)")
         metric, direction = primary_metric(ctx.order, dataset.get("classes"))
         budget, remaining = ctx.budget_s, ctx.remaining_s()
         reserve = max(6.0, 0.10 * budget)  # evaluation + report + packaging took 2–4 s on 30k rows
         reserve += _after_gate_reserve(ctx.order, dataset, budget)
-        measuring = sum(min(LATENCY_S, get_trainer(dataset["task"], f).latency_reserve_s) for f in families)
+        # a family's latency is measured right after it trains, so the time it takes comes out of the later
+        # families' shares by itself: only the last family's and an ensemble's are kept out of the training time
+        measuring = (min(LATENCY_S, get_trainer(dataset["task"], families[-1]).latency_reserve_s)
+                     + (LATENCY_S if len(families) > 2 else 0.0)) if families else 0.0
         train_s = max(0.0, remaining - reserve - measuring)
         fixed = {f: SHARES[f] for f in families if f in SHARES}
         rest = [f for f in families if f not in SHARES]
@@ -141,6 +154,7 @@ class ModelWorkshop(Station):
             return None
         path = candidate.save(ctx.path("models") / f"{family}.joblib")
         blendable = {k: info.pop(k) for k in ("valid_proba", "valid_truth") if k in info}
+        oof = {k: info.pop(k) for k in ("oof_pred", "oof_truth") if k in info}
         rows = valid.drop(columns=[dataset["target"]]).head(self.latency_calls)
         latency = candidate.measure_latency(rows, n=self.latency_calls, max_seconds=LATENCY_S)
         note = (f"{family}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
@@ -148,13 +162,14 @@ class ModelWorkshop(Station):
                 + (f" ({info['stopped']})" if info.get("stopped") else "")
                 + (f"; {info['cross_validated']}" if info.get("cross_validated") else "")
                 + (f"; {info['sampled']}" if info.get("sampled") else "")
-                + (f"; {info['refit']}" if info.get("refit") else ""))
+                + (f"; {info['refit']}" if info.get("refit") else "")
+                + (f"; {info['bagged']}" if info.get("bagged") else ""))
         if candidate.threshold_ is not None and candidate.is_multi_label:
             note += (f"; a label is answered when its probability reaches {candidate.threshold_:.3g} "
                      f"(tuned for {decision_metric(ctx.order) or metric[0]} on valid)")
         elif candidate.threshold_ is not None:
-            note += (f"; decision threshold {candidate.threshold_:.3g} on P({candidate.classes_[1]}) "
-                     f"tuned for {decision_metric(ctx.order)} on valid")
+            note += "; " + threshold_note(candidate.threshold_, candidate.classes_, candidate.params,
+                                          decision_metric(ctx.order))
         ctx.reason(note)
         record = {"name": candidate.name, "family": family, "params": candidate.params,
                   "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
@@ -168,6 +183,10 @@ class ModelWorkshop(Station):
             blend_path = ctx.path("models") / f"{family}.valid.joblib"
             joblib.dump({"proba": blendable["valid_proba"], "truth": blendable["valid_truth"]}, blend_path)
             record["valid_proba_path"] = str(blend_path)
+        if len(oof) == 2:  # out-of-fold predictions over train + valid: what the ensemble is chosen on
+            oof_path = ctx.path("models") / f"{family}.oof.joblib"
+            joblib.dump({"pred": oof["oof_pred"], "truth": oof["oof_truth"]}, oof_path)
+            record["oof_path"] = str(oof_path)
         return record
 
     # -- select ----------------------------------------------------------------------------------
@@ -182,7 +201,9 @@ class ModelWorkshop(Station):
         for record in pool[1:]:
             if is_better(selection_score(record, metric), selection_score(best, metric), direction):
                 best = record
-        blended = self._blend(ctx, pool, best, metric, direction)
+        bagged = [r for r in pool if r.get("oof_path")] if not edge_target(ctx.order) else []
+        blended = (self._caruana(ctx, bagged, best, metric, direction) if len(bagged) >= 2
+                   else self._blend(ctx, pool, best, metric, direction))
         if blended is not None:
             candidates.append(blended)
             ctx.save("candidates", candidates)
@@ -253,6 +274,90 @@ class ModelWorkshop(Station):
                 "single_fit_s": sum(by_name[n].get("single_fit_s") or 0.0 for n in blend.members),
                 "trials": 0, "model_path": str(path), "size_mb": round(Candidate.size_mb(path), 4),
                 "p50_ms": round(latency["p50_ms"], 3), "p95_ms": round(latency["p95_ms"], 3), "note": note}
+
+
+    def _caruana(self, ctx: StationContext, pool: list[dict[str, Any]], best: dict[str, Any], metric: str,
+                 direction: str) -> dict[str, Any] | None:
+        """A weighted ensemble of the bagged candidates chosen by Caruana's greedy selection on their
+        out-of-fold predictions (over the same train + valid rows); its record when it scores better out of
+        fold than the best single candidate, else None (the reason recorded)."""
+        dataset = ctx.load("dataset")
+        task, classes = dataset["task"], dataset.get("classes")
+        predictions, truth = {}, None
+        for record in pool:
+            saved = joblib.load(record["oof_path"])
+            if truth is None:
+                truth = saved["truth"]
+            if len(saved["truth"]) == len(truth) and np.array_equal(saved["truth"], truth):
+                predictions[record["name"]] = saved["pred"]
+        if len(predictions) < 2 or truth is None:
+            return None
+        scorer = oof_scorer(task, metric, direction, truth, classes)
+        found = caruana(predictions, scorer.score, scorer.direction)
+        if found is None:
+            ctx.reason(f"ensemble: no weighted mix of {len(predictions)} bagged candidates beats the best one "
+                       f"out of fold on {scorer.name}")
+            return None
+        by_name = {r["name"]: r for r in pool}
+        members = [Candidate.load(by_name[name]["model_path"]) for name in found.weights]
+        ensemble = EnsembleCandidate(members, name="ensemble", weights=list(found.weights.values()))
+        name = "ensemble(" + "+".join(f"{n} {w:.2f}" for n, w in found.weights.items()) + ")"
+        threshold_metric = decision_metric(ctx.order) or next(
+            (m.params["threshold_metric"] for m in members if m.params.get("threshold_metric")), None)
+        if classes:
+            if threshold_metric and len(classes) == 2:
+                ensemble.threshold_ = tune_threshold(found.prediction[:, 1], truth, classes, threshold_metric)
+                ensemble.params.update(decision_threshold=ensemble.threshold_, threshold_metric=threshold_metric,
+                                       threshold_rows=f"out-of-fold ({len(truth):,} rows of train + valid)")
+                at_half = np.asarray(classes, dtype=object)[(found.prediction[:, 1] >= 0.5).astype(int)]
+                ensemble.params["threshold_effect"] = {
+                    "metric": threshold_metric,
+                    "at_threshold": compute_metrics(task, truth, ensemble.labels(found.prediction), found.prediction,
+                                                    classes).get(threshold_metric),
+                    "at_0.5": compute_metrics(task, truth, at_half, found.prediction, classes).get(threshold_metric)}
+                balance = next((m.params["class_balance"] for m in members if m.params.get("class_balance")), None)
+                if balance:
+                    ensemble.params["class_balance"] = balance
+            metrics = compute_metrics(task, truth, ensemble.labels(found.prediction), found.prediction, classes)
+        else:
+            metrics = compute_metrics(task, truth, found.prediction)
+        value, single = metrics.get(metric), selection_score(best, metric)
+        if value is None or (single is not None and not is_better(value, single, direction)):
+            ctx.reason(f"{name}: out-of-fold {metric} {fmt(value)} does not beat {best['name']}'s {fmt(single)}: "
+                       "not used")
+            return None
+        path = ensemble.save(ctx.path("models") / "ensemble.joblib")
+        rows = ctx.load("valid").drop(columns=[dataset["target"]]).head(self.latency_calls)
+        latency = ensemble.measure_latency(rows, n=self.latency_calls, max_seconds=LATENCY_S)
+        note = (f"{name}: Caruana's greedy selection with replacement on out-of-fold {scorer.name} over "
+                f"{len(truth):,} rows of train + valid, {len(found.weights)} of {len(predictions)} bagged "
+                f"candidates; out-of-fold {metric} {fmt(value)} (best single {best['name']} {fmt(single)})")
+        if ensemble.threshold_ is not None:
+            note += "; " + threshold_note(ensemble.threshold_, classes, ensemble.params, decision_metric(ctx.order))
+        ctx.reason(note)
+        return {"name": name, "family": "ensemble", "params": ensemble.params, "valid_metrics": metrics,
+                "selection_metrics": metrics,
+                "fit_seconds": round(sum(by_name[n]["fit_seconds"] for n in found.weights), 3), "budget_s": 0.0,
+                "single_fit_s": sum(by_name[n].get("single_fit_s") or 0.0 for n in found.weights),
+                "trials": 0, "model_path": str(path), "size_mb": round(Candidate.size_mb(path), 4),
+                "p50_ms": round(latency["p50_ms"], 3), "p95_ms": round(latency["p95_ms"], 3), "note": note}
+
+
+def threshold_note(threshold: float, classes: list[str] | None, params: dict[str, Any],
+                   order_metric: str | None) -> str:
+    """How a binary decision threshold was chosen: the metric, the rows, the class balance."""
+    metric = params.get("threshold_metric") or order_metric
+    why = "" if order_metric else " (the order names no threshold metric; the target is imbalanced)"
+    text = (f"decision threshold {threshold:.3g} on P({(classes or ['', ''])[1]}) tuned for {metric}{why} on "
+            f"{params.get('threshold_rows', 'valid')}")
+    effect = params.get("threshold_effect")
+    if effect and effect.get("at_threshold") is not None and effect.get("at_0.5") is not None:
+        text += (f" ({effect['metric']} {effect['at_threshold']:.4f} there vs {effect['at_0.5']:.4f} at 0.5, out of "
+                 "fold)")
+    balance = params.get("class_balance")
+    if balance:
+        text += "; class balance " + ", ".join(f"{c} {share:.1%}" for c, share in balance.items())
+    return text
 
 
 def ready_made_candidates(ctx: StationContext, dataset: dict[str, Any], valid: Any) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 # objective(trial, deadline) -> (score, fitted model); deadline is a time.monotonic() value
 Objective = Callable[[optuna.Trial, float], tuple[float | None, Any]]
 OnTrial = Callable[[int, float, "float | None"], None]
+# a search with no trial cap ends on a plateau: this many trials in a row (after the portfolio) without a
+# better score than the best by more than PLATEAU_DELTA
+PLATEAU_TRIALS = 60
+PLATEAU_DELTA = 1e-5
 
 
 @dataclass
@@ -25,29 +29,45 @@ class SearchResult:
     failed: int = 0
     seconds: float = 0.0
     slowest_s: float = 0.0
+    best_s: float = 0.0  # seconds the best trial took (what one more fit with its parameters should take)
+    best_trial: int = 0
     stopped: str = ""
 
 
-def search(objective: Objective, *, direction: str, budget_s: float, seed: int, max_trials: int,
-           first_params: dict[str, Any] | None = None, on_trial: OnTrial | None = None,
-           safety: float = 1.5) -> SearchResult:
-    """Run trials until `max_trials`, or until the time left is under `safety` × the slowest trial.
+def search(objective: Objective, *, direction: str, budget_s: float, seed: int, max_trials: int | None,
+           first_params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+           on_trial: OnTrial | None = None, safety: float = 1.5,
+           reserve: Callable[[SearchResult], float] | None = None,
+           plateau: int | None = PLATEAU_TRIALS) -> SearchResult:
+    """Run trials until `max_trials` (None: no cap), until a plateau (`plateau` trials after the first
+    parameters without a better score), or until the time left is under `safety` × the slowest trial plus
+    what `reserve` keeps for after the search (e.g. bagging the best parameters).
 
-    The first trial always runs (with `first_params` if given), so a tiny budget still yields a model;
-    the objective gets the search deadline and is expected to stop its own training by then.
+    The first trial always runs (with the first of `first_params` if given: one configuration, or a portfolio
+    of sound ones tried in order before the sampler chooses), so a tiny budget still yields a model; the
+    objective gets the search deadline and is expected to stop its own training by then.
     """
     started = time.monotonic()
     deadline = started + max(0.0, budget_s)
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, max(2, max_trials // 4)))
+    portfolio = ([] if not first_params else [first_params] if isinstance(first_params, dict) else list(first_params))
+    startup = 8 if max_trials is None else min(8, max(2, max_trials // 4))
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
     study = optuna.create_study(direction="maximize" if direction == "higher" else "minimize",
                                 sampler=sampler)
-    if first_params:
-        study.enqueue_trial(first_params)
+    for params in portfolio:
+        study.enqueue_trial(params)
     result = SearchResult()
-    while result.trials + result.failed < max_trials:
+    while max_trials is None or result.trials + result.failed < max_trials:
         left = deadline - time.monotonic()
-        if result.trials + result.failed and (left <= 0 or left < safety * result.slowest_s):
-            result.stopped = f"time: {left:.1f}s left < {safety:g} × slowest trial {result.slowest_s:.1f}s"
+        kept = reserve(result) if reserve is not None and result.trials else 0.0
+        if result.trials + result.failed and (left <= 0 or left < safety * result.slowest_s + kept):
+            result.stopped = (f"time: {left:.1f}s left < {safety:g} × slowest trial {result.slowest_s:.1f}s"
+                              + (f" + {kept:.1f}s kept for bagging" if kept else ""))
+            break
+        if (plateau is not None and result.best_model is not None and result.trials > len(portfolio)
+                and result.trials - result.best_trial >= plateau):
+            result.stopped = (f"plateau: no better score in the {result.trials - result.best_trial} trials since "
+                              f"trial {result.best_trial} (best {result.best_score:.5g})")
             break
         trial = study.ask()
         t0 = time.monotonic()
@@ -58,16 +78,20 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
             result.failed += 1
             result.stopped = f"last failure: {exc}"
             continue
-        result.slowest_s = max(result.slowest_s, time.monotonic() - t0)
+        took = time.monotonic() - t0
+        result.slowest_s = max(result.slowest_s, took)
         result.trials += 1
         if score is None:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
             study.tell(trial, score)
+            if result.best_model is None or _better(score, result.best_score, direction, PLATEAU_DELTA):
+                result.best_trial = result.trials
             if _better(score, result.best_score, direction) or result.best_model is None:
                 result.best_score, result.best_params, result.best_model = score, dict(trial.params), model
+                result.best_s = took
         if result.best_model is None:
-            result.best_model, result.best_params = model, dict(trial.params)
+            result.best_model, result.best_params, result.best_s = model, dict(trial.params), took
         if on_trial is not None:
             on_trial(result.trials, time.monotonic() - started, result.best_score)
     else:
@@ -76,5 +100,5 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
     return result
 
 
-def _better(a: float, b: float | None, direction: str) -> bool:
-    return b is None or (a > b if direction == "higher" else a < b)
+def _better(a: float, b: float | None, direction: str, delta: float = 0.0) -> bool:
+    return b is None or (a > b + delta if direction == "higher" else a < b - delta)

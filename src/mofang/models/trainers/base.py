@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,7 +20,7 @@ from mofang.models.candidate import Candidate
 from mofang.models.features import FeaturePipeline
 from mofang.models.labels import indicator, is_classification, label_lists
 from mofang.models.text.pipeline import TEXT_MODES, TextPipeline
-from mofang.models.tuning import search
+from mofang.models.tuning import SearchResult, search
 
 OnTrial = Callable[[int, float, "float | None"], None]
 
@@ -37,14 +38,25 @@ class Trainer:
     task: ClassVar[str]
     family: ClassVar[str]
     mode: ClassVar[str] = "tree"
-    max_trials: ClassVar[int] = 1
+    max_trials: ClassVar[int | None] = 1  # None: no cap (the time and a plateau end the search)
     multilabel_native: ClassVar[bool] = False
     latency_reserve_s: ClassVar[float] = 2.0  # planned time to measure a candidate's one-row latency
     refit_on_valid: ClassVar[bool] = False  # refit the chosen parameters on train + valid when time allows
     # > 0: with few labelled rows (single-label classification), trials are scored by this many folds of
     # cross-validation over train + valid instead of by the valid split alone (cheap families only)
     cv_folds: ClassVar[int] = 0
+    # > 0: single-label tables, the chosen parameters are bagged: one model per fold of train + valid, whose
+    # out-of-fold predictions choose the decision threshold and the ensemble across families (the delivered
+    # model answers with their mean); `oob_bagging`: one fit on train + valid whose out-of-bag answers are
+    # those predictions (forests)
+    bag_folds: ClassVar[int] = 0
+    oob_bagging: ClassVar[bool] = False
+    searches_balance: ClassVar[bool] = False  # its `space` calls `with_balance`
+    exports_onnx: ClassVar[bool] = False  # a single fitted model of the family has an ONNX export (the edge)
     order: Any = None
+    dataset_classes: list[str] | None = None
+    imbalanced: bool = False  # binary, the rarer class under IMBALANCED of the labelled rows
+    class_share: dict[str, float] | None = None
 
     def pipeline_params(self) -> dict[str, Any]:
         """Keyword arguments of this family's TextPipeline (text modes only)."""
@@ -62,6 +74,34 @@ class Trainer:
     def first_params(self) -> dict[str, Any] | None:
         """Parameters of the first trial (sound defaults), or None to let the sampler choose."""
         return None
+
+    def portfolio(self) -> list[dict[str, Any]]:
+        """Configurations that work on most tables, tried in order before the sampler chooses (by default
+        `first_params`); each holds a value for every parameter `space` suggests."""
+        first = self.first_params()
+        return [first] if first else []
+
+    def _portfolio(self) -> list[dict[str, Any]]:
+        """The portfolio as searched: for an imbalanced target, unweighted first, then the first configuration
+        with balanced class weights (families that search `balanced`)."""
+        configs = self.portfolio()
+        if not (self.imbalanced and self.searches_balance and configs):
+            return configs
+        return [*({**c, "balanced": False} for c in configs), {**configs[0], "balanced": True}]
+
+    def with_balance(self, trial: optuna.Trial, params: dict[str, Any]) -> dict[str, Any]:
+        """`params` plus, for an imbalanced binary target, whether to weight the classes evenly (`balanced`,
+        chosen by the search like any parameter)."""
+        if self.imbalanced:
+            params["balanced"] = trial.suggest_categorical("balanced", [False, True])
+        return params
+
+    def positive_weight(self) -> float:
+        """Weight of the second class that balances a binary target (negatives / positives)."""
+        share = list((self.class_share or {}).values())
+        if len(share) != 2 or share[1] <= 0:
+            return 1.0
+        return float(share[0] / share[1])
 
     def build(self, params: dict[str, Any], seed: int) -> Any:
         raise NotImplementedError
@@ -109,6 +149,7 @@ class Trainer:
         valid, y_valid = self._labelled(valid, target, classes, dataset)
         if len(train) == 0:
             raise MofangError(f"{self.family}: no labelled training rows")
+        self._prepare(dataset, np.concatenate([y, y_valid]) if not multi else None)
         train, y, sampled = self.sample(dataset["features"], train, y, budget_s, seed)
         featurized = time.monotonic()
         pipeline, X, X_valid = self.featurize(dataset["features"], train, valid)
@@ -127,6 +168,12 @@ class Trainer:
             return self._candidate(params, dataset, pipeline, estimator)
 
         folds = None if multi or sampled else cross_validation_folds(self.cv_folds, y, y_valid, seed)
+        bagging = ((self.bag_folds >= 2 or self.oob_bagging) and not multi and folds is None and len(y_valid) > 0
+                   and not edge_target(order))  # a bag has no ONNX export: an edge order gets single models
+        bag_fits = 1 if self.oob_bagging else self.bag_folds
+
+        def bag_reserve(found: SearchResult) -> float:  # a bag of the best parameters on train + valid
+            return BAG_MARGIN * bag_fits * found.best_s * (len(y) + len(y_valid)) / max(1, len(y)) if bagging else 0.0
 
         def objective(trial: optuna.Trial, deadline: float) -> tuple[float | None, Any]:
             params = self.space(trial)
@@ -138,23 +185,50 @@ class Trainer:
 
         result = search(objective, direction=direction,
                         budget_s=budget_s - (time.monotonic() - started) - refit_reserve,
-                        seed=seed, max_trials=self.max_trials, first_params=self.first_params(),
-                        on_trial=on_trial)
+                        seed=seed, max_trials=self.max_trials, first_params=self._portfolio(),
+                        on_trial=on_trial, reserve=bag_reserve)
         if result.best_model is None:
             raise MofangError(f"{self.family}: every trial failed ({result.stopped})")
         candidate: Candidate = (fit_on_train(dict(result.best_model), float("inf")) if folds is not None
                                 else result.best_model)
         chosen = dict(candidate.params)  # the parameters `build` takes, before the learned ones join
         candidate.params.update(self.learned_params(candidate.estimator_))
-        if candidate.is_multi_label:
+        valid_metrics = _scores(candidate, X_valid, y_valid_labels)
+        bag = None
+        if bagging:
+            bag = self._bag(candidate, dataset, pipeline, X, X_valid, y, y_valid, seed,
+                            deadline=started + budget_s * BAG_OVERRUN, search=result)
+        tabular = self.mode in ("tree", "linear")
+        threshold_metric = decision_metric or ("f1_macro" if self.imbalanced and tabular else None)
+        if bag is not None and bag.candidate is not None and bag.oof is not None and bag.truth is not None:
+            candidate = bag.candidate
+            if threshold_metric and len(candidate.classes_ or []) == 2:
+                candidate.threshold_ = tune_threshold(bag.oof[:, 1], bag.truth, candidate.classes_, threshold_metric)
+                candidate.params["decision_threshold"] = candidate.threshold_
+                candidate.params["threshold_metric"] = threshold_metric
+                candidate.params["threshold_rows"] = f"out-of-fold ({len(bag.truth):,} rows of train + valid)"
+                at_half = compute_metrics(self.task, bag.truth, np.asarray(candidate.classes_, dtype=object)[
+                    (bag.oof[:, 1] >= 0.5).astype(int)], bag.oof, candidate.classes_)
+                bag.metrics = compute_metrics(self.task, bag.truth, candidate.labels(bag.oof), bag.oof,
+                                              candidate.classes_)
+                candidate.params["threshold_effect"] = {
+                    "metric": threshold_metric, "at_threshold": bag.metrics.get(threshold_metric),
+                    "at_0.5": at_half.get(threshold_metric)}
+        elif candidate.is_multi_label:
             candidate.threshold_ = tune_multilabel_threshold(candidate, candidate.proba_from_matrix(X_valid),
                                                              y_valid_labels, decision_metric or name)
             candidate.params["decision_threshold"] = candidate.threshold_
-        elif decision_metric and candidate.is_classifier and len(candidate.classes_ or []) == 2:
+        elif threshold_metric and candidate.is_classifier and len(candidate.classes_ or []) == 2 and len(valid):
             candidate.threshold_ = tune_threshold(candidate.proba_from_matrix(X_valid)[:, 1],
-                                                  y_valid_labels, candidate.classes_, decision_metric)
+                                                  y_valid_labels, candidate.classes_, threshold_metric)
             candidate.params["decision_threshold"] = candidate.threshold_
-        info = {"valid_metrics": _scores(candidate, X_valid, y_valid_labels), "trials": result.trials,
+            candidate.params["threshold_metric"] = threshold_metric
+            candidate.params["threshold_rows"] = f"valid ({len(valid):,} rows)"
+        if self.class_share is not None and candidate.threshold_ is not None:
+            candidate.params["class_balance"] = self.class_share
+        if candidate.threshold_ is not None and (bag is None or bag.candidate is None):
+            valid_metrics = _scores(candidate, X_valid, y_valid_labels)
+        info = {"valid_metrics": valid_metrics, "trials": result.trials,
                 "failed_trials": result.failed, "fit_seconds": round(time.monotonic() - started, 3),
                 "stopped": result.stopped, "metric": name}
         if folds is not None:
@@ -165,11 +239,16 @@ class Trainer:
         if sampled:
             info["sampled"] = sampled
             candidate.params["train_rows"] = len(train)
-        if candidate.is_classifier and not candidate.is_multi_label:  # for blending candidates on valid
+        if bag is not None:
+            info["bagged"] = bag.note
+            if bag.candidate is not None:  # the bag's figures are out of fold over train + valid
+                info["valid_metrics"] = info["selection_metrics"] = bag.metrics
+                info["oof_pred"], info["oof_truth"] = bag.oof, bag.truth
+        elif candidate.is_classifier and not candidate.is_multi_label:  # for blending candidates on valid
             info["valid_proba"] = candidate.proba_from_matrix(X_valid)
             info["valid_truth"] = candidate.truth(y_valid_labels)
-        info["single_fit_s"] = round(featurize_s + result.slowest_s, 3)  # what one more fit would take
-        if self.refit_on_valid and len(valid):
+        info["single_fit_s"] = round(featurize_s + (result.best_s if bag is not None else result.slowest_s), 3)
+        if self.refit_on_valid and len(valid) and (bag is None or bag.candidate is None):
             left, need = budget_s - (time.monotonic() - started), 1.3 * (featurize_s + result.slowest_s)
             if left >= need:
                 candidate = self._refit(candidate, chosen, dataset, train, y, valid, y_valid, seed)
@@ -179,6 +258,63 @@ class Trainer:
                 info["refit"] = f"not refitted on train + valid ({left:.1f}s left < {need:.1f}s needed)"
             info["fit_seconds"] = round(time.monotonic() - started, 3)
         return candidate, info
+
+    def _prepare(self, dataset: dict[str, Any], y_all: np.ndarray | None) -> None:
+        """What the families read while they build: the classes, their shares, whether they are imbalanced."""
+        classifier = is_classification(self.task)
+        self.dataset_classes = list(dataset.get("classes") or []) if classifier else None
+        self.class_share, self.imbalanced = None, False
+        if classifier and y_all is not None and len(y_all) and self.dataset_classes:
+            counts = np.bincount(y_all, minlength=len(self.dataset_classes)) / len(y_all)
+            self.class_share = {c: round(float(s), 4) for c, s in zip(self.dataset_classes, counts, strict=True)}
+            self.imbalanced = len(counts) == 2 and float(counts.min()) < IMBALANCED
+
+    def _bag(self, candidate: Candidate, dataset: dict[str, Any], pipeline: FeaturePipeline | TextPipeline,
+             X: Any, X_valid: Any, y: np.ndarray, y_valid: np.ndarray, seed: int, deadline: float,
+             search: SearchResult) -> Bag:
+        """The chosen parameters (learned ones included) fitted on k folds of train + valid: the bagged
+        candidate and its out-of-fold predictions, or why not (too little time left)."""
+        from mofang.models.bagging import BaggedModel, fold_predictions, fold_splits
+
+        X_all = sp.vstack([X, X_valid]).tocsr() if sp.issparse(X) else np.concatenate([X, X_valid])
+        y_all = np.concatenate([y, y_valid])
+        classes = self.dataset_classes
+        n_classes = len(classes) if classes else None
+        params = dict(candidate.params)
+        one_fit = max(search.best_s, 1e-3) * len(y_all) / max(1, len(y))
+        left = deadline - time.monotonic()
+        cats = pipeline.categorical_indices_
+        if self.oob_bagging:
+            if left < 0.7 * one_fit:  # the estimate is of the slowest kind: allow a little over
+                return Bag(None, None, None, {}, f"not bagged: {left:.1f}s left < {one_fit:.1f}s for one fit")
+            estimator = self.fit_estimator(self.build_oob(params, seed), X_all, y_all, X_all[:0], y_all[:0],
+                                           deadline, cats)
+            oof = _oob(estimator, y_all, n_classes)
+            bagged = self._candidate(params, dataset, pipeline, estimator)
+            note = f"one fit on train + valid ({len(y_all):,} rows); out-of-bag answers as out-of-fold predictions"
+        else:
+            k = min(self.bag_folds, int(left / (one_fit * 0.8)) if one_fit > 0 else self.bag_folds)
+            if k < 2:
+                return Bag(None, None, None, {},
+                           f"not bagged: {left:.1f}s left, one fold fit takes ~{0.8 * one_fit:.1f}s")
+            oof = np.zeros((len(y_all), n_classes)) if n_classes else np.zeros(len(y_all))
+            models = []
+            for i, (fit_rows, held) in enumerate(fold_splits(k, y_all, n_classes is not None, seed)):
+                estimator = self.fit_estimator(self.build(params, seed + i), X_all[fit_rows], y_all[fit_rows],
+                                               X_all[:0], y_all[:0], deadline, cats)
+                oof[held] = fold_predictions(estimator, X_all[held], n_classes)
+                models.append(estimator)
+            bagged = self._candidate(params, dataset, pipeline, BaggedModel(models, n_classes))
+            note = f"{k}-fold bagged over train + valid ({len(y_all):,} rows); figures are out of fold"
+        bagged.params = {**params, "bagged": note}
+        if n_classes:
+            truth = np.asarray(classes, dtype=object)[y_all]
+            metrics = compute_metrics(self.task, truth, np.asarray(classes, dtype=object)[oof.argmax(axis=1)], oof,
+                                      classes)
+        else:
+            truth = y_all
+            metrics = compute_metrics(self.task, y_all, oof)
+        return Bag(bagged, oof, truth, metrics, note)
 
     def _cv_score(self, params: dict[str, Any], folds: list[tuple[np.ndarray, np.ndarray]], X: Any,
                   X_valid: Any, y: np.ndarray, y_valid: np.ndarray, dataset: dict[str, Any],
@@ -215,6 +351,7 @@ class Trainer:
         if not self.refit_on_valid:
             raise MofangError(f"{self.family} cannot be refitted without validation rows (it stops early on them)")
         rows, y_all = self._labelled(rows, dataset["target"], dataset.get("classes"), dataset)
+        self._prepare(dataset, y_all if not self._multi_label(dataset) else None)
         params = dict(candidate.params if params is None else params)
         pipeline, X_all, _ = self.featurize(dataset["features"], rows, rows.iloc[:0])
         estimator = self.refit_estimator(candidate.estimator_, params, X_all, y_all, seed,
@@ -223,6 +360,10 @@ class Trainer:
         refitted.params = {**candidate.params, "refit_rows": len(rows)}
         refitted.threshold_ = candidate.threshold_
         return refitted
+
+    def build_oob(self, params: dict[str, Any], seed: int) -> Any:
+        """An unfitted estimator that keeps out-of-bag answers (families with `oob_bagging`)."""
+        raise NotImplementedError
 
     def refit_estimator(self, fitted: Any, params: dict[str, Any], X: Any, y: np.ndarray, seed: int,
                         multi: bool, categorical: list[int]) -> Any:
@@ -262,6 +403,44 @@ class Trainer:
         values = pd.to_numeric(df[target], errors="coerce").to_numpy(dtype=float)
         keep = ~np.isnan(values)
         return df[keep].reset_index(drop=True), values[keep]
+
+
+def edge_target(order: Any) -> bool:
+    """Whether the order is delivered to the edge (its model must export to ONNX)."""
+    deployment = getattr(order, "deployment", None)
+    return getattr(deployment, "target", None) == "edge"
+
+
+IMBALANCED = 0.2  # a binary target whose rarer class is under this share: balanced weights are searched,
+# and without a threshold metric in the order the decision threshold is tuned for macro F1
+BAG_MARGIN = 1.2  # planned seconds of a bag: this many times its fits as long as the best trial's
+BAG_OVERRUN = 1.05  # fold fits may run to this share of the family's budget (the last one is cut there)
+
+
+@dataclass
+class Bag:
+    """A bagged candidate with its out-of-fold predictions (probabilities or values) and their truth and
+    metrics; `candidate` None with `note` saying why there is none."""
+
+    candidate: Candidate | None
+    oof: np.ndarray | None
+    truth: np.ndarray | None
+    metrics: dict[str, float | None]
+    note: str
+
+
+def _oob(estimator: Any, y_all: np.ndarray, n_classes: int | None) -> np.ndarray:
+    """A forest's out-of-bag answers in the shape of out-of-fold predictions (rows no tree left out: the
+    mean answer)."""
+    if n_classes:
+        raw = np.asarray(estimator.oob_decision_function_, dtype=float)
+        full = np.zeros((len(y_all), n_classes))
+        full[:, np.asarray(estimator.classes_, dtype=int)] = raw
+        missing = ~np.isfinite(full).all(axis=1) | (full.sum(axis=1) == 0)
+        full[missing] = np.bincount(y_all, minlength=n_classes) / len(y_all)
+        return full
+    raw = np.asarray(estimator.oob_prediction_, dtype=float)
+    return np.where(np.isfinite(raw), raw, float(np.mean(y_all)))
 
 
 CV_MAX_ROWS = 10_000  # labelled train + valid rows up to which a `cv_folds` family cross-validates its trials

@@ -1,4 +1,5 @@
-"""The gradient-boosting family: LightGBM tuned by TPE, early-stopped on valid, cut at the deadline."""
+"""The gradient-boosting family: LightGBM tuned by TPE, early-stopped on valid, cut at the deadline; on
+tables, a portfolio of sound settings first, no trial cap, and the chosen settings bagged."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import optuna
 from mofang.models.trainers.base import Trainer
 
 MAX_TREES = 2000
+PARAMS = ("learning_rate", "num_leaves", "min_child_samples", "colsample_bytree", "subsample", "reg_alpha",
+          "reg_lambda")
 PATIENCE = 50
 EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 
@@ -32,6 +35,7 @@ class StopAtDeadline:
 
 class LightGBMTrainer(Trainer):
     mode = "tree"
+    exports_onnx = True
     max_trials = 200
 
     def first_params(self) -> dict[str, Any]:
@@ -50,8 +54,13 @@ class LightGBMTrainer(Trainer):
         }
 
     def common(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
-        return {**params, "n_estimators": MAX_TREES, "subsample_freq": 1, "random_state": seed,
-                "n_jobs": 2, "verbose": -1}
+        """Estimator arguments: a learned `n_estimators` (a refit or a fold model, which has no rows to stop
+        on) is kept, else up to MAX_TREES early-stopped; `balanced` weighs the classes evenly."""
+        chosen = {k: v for k, v in params.items() if k in PARAMS}  # not what joined later (threshold, notes)
+        if params.get("balanced"):
+            chosen["class_weight"] = "balanced"
+        return {**chosen, "n_estimators": int(params.get("n_estimators", MAX_TREES)), "subsample_freq": 1,
+                "random_state": seed, "n_jobs": 2, "verbose": -1}
 
     def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
                       y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:
@@ -68,11 +77,33 @@ class LightGBMTrainer(Trainer):
         return {"n_estimators": int(estimator.best_iteration_ or estimator.n_estimators_)}
 
 
-class LightGBMClassifierTrainer(LightGBMTrainer):
+class TabularLightGBMTrainer(LightGBMTrainer):
+    """On tables: sound settings first (the defaults, a shallow slow learner, a regularised wide one), then the
+    sampler until the time or a plateau ends it; the chosen settings bagged over train + valid."""
+
+    max_trials = None
+    bag_folds = 5
+    searches_balance = True
+    refit_on_valid = True  # refits and fold models use the early-stopped number of trees
+
+    def portfolio(self) -> list[dict[str, Any]]:
+        base = self.first_params()
+        configs = [base,
+                   {**base, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 30, "colsample_bytree": 0.7,
+                    "subsample": 0.8, "reg_lambda": 1.0},
+                   {**base, "learning_rate": 0.03, "num_leaves": 63, "min_child_samples": 50, "colsample_bytree": 0.5,
+                    "subsample": 0.7, "reg_alpha": 0.1, "reg_lambda": 5.0}]
+        return configs
+
+    def space(self, trial: optuna.Trial) -> dict[str, Any]:
+        return self.with_balance(trial, super().space(trial))
+
+
+class LightGBMClassifierTrainer(TabularLightGBMTrainer):
     def build(self, params: dict[str, Any], seed: int) -> Any:
         return lgb.LGBMClassifier(**self.common(params, seed))
 
 
-class LightGBMRegressorTrainer(LightGBMTrainer):
+class LightGBMRegressorTrainer(TabularLightGBMTrainer):
     def build(self, params: dict[str, Any], seed: int) -> Any:
         return lgb.LGBMRegressor(**self.common(params, seed))

@@ -16,12 +16,24 @@ CLASSIFICATION = TaskSpec(
     metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True,
     wizard=0, wizard_criterion=("roc_auc", ">= 0.70"),
     families={"dummy": f"{TRAINERS}.baseline:PriorClassifier", "linear": f"{TRAINERS}.linear:LogisticTrainer",
+              "knn": f"{TRAINERS}.neighbors:KNeighborsClassifierTrainer",
+              "randomforest": f"{TRAINERS}.forest:RandomForestClassifierTrainer",
+              "extratrees": f"{TRAINERS}.forest:ExtraTreesClassifierTrainer",
+              "mlp": f"{TRAINERS}.mlp:MLPClassifierTrainer",
+              "catboost": f"{TRAINERS}.cat:CatBoostClassifierTrainer",
+              "xgboost": f"{TRAINERS}.xgb:XGBoostClassifierTrainer",
               "lightgbm": f"{TRAINERS}.boosting:LightGBMClassifierTrainer"})
 REGRESSION = TaskSpec(
     name="tabular-regression", description="a number for each row of a table (amounts, demand, prices)",
     metrics=REGRESSION_METRICS,  # refit on all rows: classification only, as the order schema documents
     wizard=1, wizard_criterion=("r2", ">= 0.50"),
     families={"dummy": f"{TRAINERS}.baseline:MeanRegressor", "linear": f"{TRAINERS}.linear:RidgeTrainer",
+              "knn": f"{TRAINERS}.neighbors:KNeighborsRegressorTrainer",
+              "randomforest": f"{TRAINERS}.forest:RandomForestRegressorTrainer",
+              "extratrees": f"{TRAINERS}.forest:ExtraTreesRegressorTrainer",
+              "mlp": f"{TRAINERS}.mlp:MLPRegressorTrainer",
+              "catboost": f"{TRAINERS}.cat:CatBoostRegressorTrainer",
+              "xgboost": f"{TRAINERS}.xgb:XGBoostRegressorTrainer",
               "lightgbm": f"{TRAINERS}.boosting:LightGBMRegressorTrainer"})
 
 SPECS = (CLASSIFICATION, REGRESSION)
