@@ -13,10 +13,13 @@ from mofang.store import MetaStore
 
 
 def admit(order: Order, meta: MetaStore, *, source_file: str | Path | None = None, actor: str = "local") -> int:
-    """Check the order can run (every source readable, target present, its task's `intake.check`; the task itself
-    was checked against the registry when the order was parsed) and register its job; returns the job id."""
-    check_sources(order)
-    check = task_spec(order.task).hook("intake.check")
+    """Check the order can run (every source readable as a table with its target present, unless its task ingests
+    sources its own way; its task's `intake.check`; the task itself was checked against the registry when the
+    order was parsed) and register its job; returns the job id."""
+    task = task_spec(order.task)
+    if task.override("data.ingest") is None:  # a task that reads its sources its own way checks them itself
+        check_sources(order)
+    check = task.hook("intake.check")
     if check is not None:  # e.g. an instruction-tuning order's base model: checkpoint, template, sequence length
         check(order, source_file)
     spec = order.model_dump(mode="json")
