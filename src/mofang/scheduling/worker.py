@@ -418,14 +418,13 @@ def supervise(spec: WorkerSpec, workers: int = 1, *, metrics_port: int | None = 
 
     def start(index: int) -> None:
         process = context.Process(target=_child, args=(replace(spec, index=index),), name=f"mofang-worker-{index}")
-        # Ctrl-C or SIGTERM waits until the new worker is recorded: interrupted half-way through starting, it
-        # would run on unknown to the shutdown below, and the interpreter's exit would wait for it forever
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        # a worker interrupted half-way through starting is still recorded, so the shutdown below stops it too
+        # (blocking the signals instead would hand the blocked mask down to the worker, deaf to SIGTERM for good)
         try:
             process.start()
-            processes[index], started[index] = process, time.monotonic()
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            if process.pid is not None:
+                processes[index], started[index] = process, time.monotonic()
 
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     log.event("supervisor.started", workers=workers, executor=spec.executor)
