@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +37,12 @@ class Produce(Station):
             trap.unlink()
             if mode == "interrupt":
                 raise KeyboardInterrupt
+            if mode == "swallow":  # a real Ctrl-C that a library swallows (a finalizer, an `except BaseException`)
+                try:
+                    signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+                    time.sleep(5)
+                except KeyboardInterrupt:
+                    ctx.path("swallowed").write_text("yes")
             if mode == "fail":
                 raise DataError("the numbers are bad", source="numbers.csv", row=2)
             if mode == "hang":

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from mofang.cli import app
@@ -26,6 +27,7 @@ from mofang.scheduling.foreground import requeue, run_here
 from mofang.scheduling.placement import order_needs
 from mofang.scheduling.queue import Queue, QueueError
 from mofang.store import MetaStore
+from mofang.store.models import ProcessRun
 from tests.line.counting_stations import LINE
 from tests.scheduling.conftest import FAST, queued, register
 
@@ -84,6 +86,33 @@ def test_ctrl_c_holds_the_job_and_resume_claims_it_again(home: Path, meta: MetaS
     assert run_here(job, meta, stations=LINE, config=config).outcome == "done"
     view = queue.job(job)
     assert view.state == "done" and meta.job(job).status == "done" and view.attempts == 1
+
+
+def test_a_ctrl_c_swallowed_inside_a_process_still_stops_the_job_before_the_next(
+        home: Path, meta: MetaStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    trap = tmp_path / "trap"
+    trap.write_text("swallow")  # `double` gets a real SIGINT and swallows the KeyboardInterrupt, then finishes
+    monkeypatch.setenv("MOFANG_TEST_TRAP", str(trap))
+    queue = Queue(meta, SchedulerConfig(**FAST))
+    job = queued(queue, "acme", "o1")
+    config = SchedulerConfig(**FAST)
+    assert run_here(job, meta, stations=LINE, config=config).outcome == "interrupted"
+    workdir = home / "tenants" / "acme"
+    assert list(workdir.rglob("swallowed")) and not list(workdir.rglob("count-add"))  # `add` never started
+    assert meta.job(job).status == "interrupted" and queue.job(job).state == "held"
+
+    double_done = _finished(meta, "double")
+    assert double_done is not None  # the process itself ended well: its work is kept
+
+    requeue(job, meta)  # the stop was acted on: the resumed job runs to its end
+    assert run_here(job, meta, stations=LINE, config=config).outcome == "done"
+    assert _finished(meta, "double") == double_done and _finished(meta, "add") is not None  # `double` not rerun
+
+
+def _finished(meta: MetaStore, process: str) -> object:
+    with meta.session() as s:
+        return s.scalar(select(ProcessRun.finished_at).where(ProcessRun.name == process,
+                                                             ProcessRun.status == "done"))
 
 
 def test_a_failure_is_final_and_resumable(home: Path, meta: MetaStore, tmp_path: Path,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from mofang.core import interrupts
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.orders.schema import Order
 from mofang.security.scratch import seal_job_folder, unseal_job_folder
@@ -130,6 +131,7 @@ def _run_station(station: Station, ctx: StationContext, meta: MetaStore, progres
 
 def _run_process(station: Station, process: str, station_run_id: int, ctx: StationContext,
                  meta: MetaStore, progress: Progress) -> None:
+    interrupts.check()  # a Ctrl-C that something below swallowed stops the job here, before the next process
     with meta.session() as s:
         record = s.scalar(select(ProcessRun).where(ProcessRun.station_run_id == station_run_id,
                                                    ProcessRun.name == process))

@@ -9,6 +9,8 @@ from typing import Any
 
 import optuna
 
+from mofang.core import interrupts
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 # objective(trial, deadline) -> (score, fitted model); deadline is a time.monotonic() value
@@ -58,6 +60,7 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
         study.enqueue_trial(params)
     result = SearchResult()
     while max_trials is None or result.trials + result.failed < max_trials:
+        interrupts.check()  # a Ctrl-C swallowed inside the last trial stops the search here
         left = deadline - time.monotonic()
         kept = reserve(result) if reserve is not None and result.trials else 0.0
         if result.trials + result.failed and (left <= 0 or left < safety * result.slowest_s + kept):

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from mofang.core import interrupts
 from mofang.core.config import settings
 from mofang.core.resources import Needs
 from mofang.devices.inventory import local_node
@@ -140,6 +141,7 @@ class ForegroundWorker:
             pass
         finally:
             self._in_job = False
+            interrupts.clear()
             if claim.job_id in keeper.cancelled:
                 outcome = Outcome(CANCELLED, stations=outcome.stations)
             beats = keeper.remove(claim)
@@ -174,6 +176,8 @@ class ForegroundWorker:
         def handle(_signum: int, _frame: Any) -> None:
             from_keeper, self._keeper_signal = self._keeper_signal, False
             if self._in_job or not from_keeper:
+                if self._in_job:
+                    interrupts.request()  # kept if the KeyboardInterrupt is swallowed on its way up
                 raise KeyboardInterrupt
 
         if threading.current_thread() is not threading.main_thread():

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mofang.core import interrupts
 from mofang.core.config import settings
 from mofang.core.errors import MofangError
 from mofang.core.resources import Needs
@@ -230,6 +231,7 @@ class LocalWorker:
 
         def handle(signum: int, _frame: Any) -> None:
             if self._in_job:
+                interrupts.request()  # kept if the KeyboardInterrupt is swallowed on its way up
                 raise KeyboardInterrupt
             if self._cancel_pending:
                 self._cancel_pending = False
@@ -258,6 +260,7 @@ class LocalWorker:
             pass
         finally:
             self._in_job = False
+            interrupts.clear()
             cancelled = claim.job_id in keeper.cancelled
             beats = keeper.remove(claim)
         if cancelled or outcome.outcome == "interrupted" and self._cancel_asked(claim):
