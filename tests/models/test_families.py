@@ -13,6 +13,7 @@ from mofang.core.errors import MofangError
 from mofang.models import Candidate, get_trainer, trainers_for
 from mofang.models.registry import unavailable
 from tests.models.tabular_fixtures import classification_data, regression_data
+from tests.timing import allowed_s
 
 FAMILIES = ("knn", "randomforest", "extratrees", "mlp", "catboost", "xgboost")
 
@@ -39,7 +40,7 @@ def test_a_family_beats_the_baseline_on_raw_rows_with_gaps(family, binary, tmp_p
     trainer = get_trainer("tabular-classification", family)  # its library imported outside the timing
     started = time.monotonic()
     candidate, info = trainer.fit(train, valid, dataset, budget_s=3.0, seed=0)
-    assert time.monotonic() - started < 2 * 3.0 + 1.0  # loose: shared CI cores; the rule is in test_tuning
+    assert time.monotonic() - started < allowed_s(2 * 3.0 + 1.0)  # loose; the rule itself is in test_tuning
     assert info["trials"] >= 1 and info["valid_metrics"]["roc_auc"] > 0.75
     saved = Candidate.load(candidate.save(tmp_path / f"{family}.joblib"))
     proba = saved.predict_proba(test)

@@ -10,6 +10,7 @@ import pytest
 from mofang.core.metrics import compute_metrics
 from mofang.models import Trainer, get_trainer, primary_metric, trainer, trainers_for
 from tests.models.tabular_fixtures import classification_data, make_order
+from tests.timing import allowed_s
 
 
 def test_the_tabular_families_per_task():
@@ -47,7 +48,7 @@ def test_lightgbm_honours_its_budget_and_beats_the_baseline():
     args = (data["train"], data["valid"], data["dataset"])
     started = time.monotonic()
     _, info = get_trainer("tabular-classification", "lightgbm").fit(*args, budget_s=2.0, seed=0)
-    assert time.monotonic() - started < 2 * 2.0 + 1.0  # loose: shared CI cores; the rule is in test_tuning
+    assert time.monotonic() - started < allowed_s(2 * 2.0 + 1.0)  # loose; the rule itself is in test_tuning
     assert info["trials"] >= 1
     _, baseline = get_trainer("tabular-classification", "dummy").fit(*args, budget_s=1.0, seed=0)
     assert info["valid_metrics"]["roc_auc"] > baseline["valid_metrics"]["roc_auc"] + 0.2
@@ -61,7 +62,7 @@ def test_multiclass_with_a_class_missing_from_train():
             train, data["valid"], data["dataset"], budget_s=0.5, seed=0)
         proba = candidate.predict_proba(data["test"])
         assert proba.shape[1] == 3 and np.allclose(proba.sum(axis=1), 1.0)
-        if "bagged" not in candidate.params:  # a bag's folds span train + valid, where 类2 has rows
+        if not {"bagged", "refit_rows"} & set(candidate.params):  # a bag or a refit spans valid, where 类2 is
             assert (proba[:, 2] == 0).all()
         assert info["valid_metrics"]["f1_macro"] is not None
 
