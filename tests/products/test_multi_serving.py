@@ -32,8 +32,10 @@ def test_two_products_are_mounted_under_their_names_with_one_metrics_endpoint(ch
     rows = churn_frame(40, seed=3).drop(columns=[TARGET]).to_dict(orient="records")
     analyst, intruder = {"X-API-Key": churn_keys["acme_analyst"]}, {"X-API-Key": churn_keys["beta_owner"]}
     with running_app(app) as url:
-        listing = httpx.get(f"{url}/health").json()["products"]
+        assert httpx.get(f"{url}/health").json() == {"status": "ok"}  # liveness only: names no product
+        listing = httpx.get(f"{url}/products", headers=analyst).json()["products"]
         assert [p["path"] for p in listing] == ["/products/churn-mini/", "/products/churn-copy/"]
+        assert httpx.get(f"{url}/products", headers=intruder).status_code == 404
         a = httpx.post(f"{url}/products/churn-mini/predict", json={"rows": rows}, headers=analyst)
         b = httpx.post(f"{url}/products/churn-copy/predict", json={"rows": rows[:5]}, headers=analyst)
         assert a.status_code == b.status_code == 200, a.text
@@ -43,7 +45,8 @@ def test_two_products_are_mounted_under_their_names_with_one_metrics_endpoint(ch
         assert httpx.post(f"{url}/products/churn-mini/predict", json={"rows": [{"usage": "lots"}]},
                           headers=analyst).status_code == 422
         assert httpx.post(f"{url}/predict", json={"rows": rows}).status_code == 404  # no root product
-        metrics = httpx.get(f"{url}/metrics").text
+        assert httpx.get(f"{url}/metrics").status_code == 401
+        metrics = httpx.get(f"{url}/metrics", headers=analyst).text
     assert 'mofang_requests_total{endpoint="predict",product="churn-mini",status="200",version="1"} 1.0' in metrics
     assert 'product="churn-copy",status="200"' in metrics
     assert 'mofang_requests_total{endpoint="predict",product="churn-mini",status="422",version="1"} 1.0' in metrics
@@ -122,7 +125,27 @@ def test_served_answers_match_unbatched_answers_under_load(churn_meta) -> None:
     assert 1 <= count <= 64  # (how far 16 clients coalesce depends on the machine: bench/serving.py measures it)
 
 
-@pytest.mark.parametrize("body", [{"rows": []}, {"rows": [{"usage": 1}], "extra": 1}])
-def test_bad_predict_bodies_are_refused(churn_meta, body) -> None:
+def _good_body() -> dict:
+    return {"rows": churn_frame(2, seed=5).drop(columns=[TARGET]).to_dict(orient="records")}
+
+
+@pytest.mark.parametrize(("case", "expected"), [
+    ("no rows", (["body", "rows"], "too_short")),
+    ("a field beside rows", (["body", "extra"], "extra_forbidden")),
+    ("a misspelt field", (["body", "rows", 1, "usgae"], "extra_forbidden")),
+    ("an unreadable number", (["body", "rows", 0, "usage"], "value_error")),
+    ("a list for a value", (["body", "rows", 0, "plan"], "value_error")),
+])
+def test_bad_predict_bodies_are_refused(churn_meta, case: str, expected: tuple[list, str]) -> None:
+    """Each body has one defect beside a good one: the 422 names that defect (where and what), not another."""
+    good = _good_body()
+    rows = good["rows"]
+    body = {"no rows": {"rows": []}, "a field beside rows": {**good, "extra": 1},
+            "a misspelt field": {"rows": [rows[0], {**rows[1], "usgae": 3.0}]},
+            "an unreadable number": {"rows": [{**rows[0], "usage": "lots"}, rows[1]]},
+            "a list for a value": {"rows": [{**rows[0], "plan": ["basic"]}, rows[1]]}}[case]
     with running_app(serving_app([Served(_bundle(churn_meta), 1)], store=churn_meta)) as url:
-        assert httpx.post(f"{url}/predict", json=body).status_code == 422
+        assert httpx.post(f"{url}/predict", json=good).status_code == 200  # the body it was made from is good
+        refused = httpx.post(f"{url}/predict", json=body)
+    assert refused.status_code == 422, refused.text
+    assert [(e["loc"], e["type"]) for e in refused.json()["detail"]] == [expected], refused.text

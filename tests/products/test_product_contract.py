@@ -120,10 +120,12 @@ def test_every_kind_answers_the_product_contract(kind: str, meta, tmp_path: Path
     signed = {"Authorization": f"Bearer {key}"}
     app = serving_app([Served(case.bundle, 1, product_guard(meta, TENANT))], store=meta)
     with running_app(app) as url:
-        # auth: everything but /health and /metrics needs a key, the kind's own route as much as the shared ones
-        assert httpx.get(f"{url}/health").json()["product"] == product
+        # auth: everything but /health (which names nothing) needs a key, the kind's own route as much as the
+        # shared ones (every route of every kind: test_served_routes)
+        assert httpx.get(f"{url}/health").json() == {"status": "ok"}
         for method, path, body in (("POST", case.route, case.good), ("GET", "/metadata", None),
-                                   ("GET", "/drift", None), ("POST", "/feedback", {"rows": case.feedback})):
+                                   ("GET", "/drift", None), ("POST", "/feedback", {"rows": case.feedback}),
+                                   ("GET", "/metrics", None), ("GET", "/openapi.json", None)):
             refused = httpx.request(method, f"{url}{path}", json=body)
             assert refused.status_code == 401 and "API key" in refused.text, (path, refused.text)
             wrong = httpx.request(method, f"{url}{path}", json=body, headers={"X-API-Key": "mf_not-a-key"})
@@ -135,7 +137,7 @@ def test_every_kind_answers_the_product_contract(kind: str, meta, tmp_path: Path
         failing, status = case.failing
         assert httpx.post(f"{url}{case.route}", json=failing, headers=signed).status_code == status
         endpoint = case.route.strip("/")
-        metrics = httpx.get(f"{url}/metrics").text  # open, like /health
+        metrics = httpx.get(f"{url}/metrics", headers=signed).text
         assert _count(metrics, "mofang_requests_total", endpoint=endpoint, product=product, status="200",
                       version="1") == 2.0, metrics[:2000]
         assert _count(metrics, "mofang_requests_total", endpoint=endpoint, product=product, status=str(status),
@@ -151,6 +153,7 @@ def test_every_kind_answers_the_product_contract(kind: str, meta, tmp_path: Path
         # the shared routes
         described = httpx.get(f"{url}/metadata", headers=signed).json()
         assert described["version"] == 1 and described["schema"]["task"] == case.bundle.schema["task"]
+        assert described["product"] == product and described["requests"] == 2
         drift = httpx.get(f"{url}/drift", headers=signed)
         assert drift.status_code == 200 and drift.json()["monitored"] is False, drift.text
         assert drift.json()["product"] == product and len(drift.json()["reason"]) > 40
@@ -159,7 +162,7 @@ def test_every_kind_answers_the_product_contract(kind: str, meta, tmp_path: Path
         bad, needle = case.bad_feedback
         rejected = httpx.post(f"{url}/feedback", json={"rows": [bad]}, headers=signed)
         assert rejected.status_code == 422 and needle in rejected.text, rejected.text
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{url}/metrics", headers=signed).text
         assert _count(metrics, "mofang_requests_total", endpoint="feedback", product=product, status="200",
                       version="1") == 1.0
         assert _count(metrics, "mofang_requests_total", endpoint="drift", product=product, status="200",

@@ -1,5 +1,6 @@
 """The served product endpoint checks the caller's API key: none → 401, another tenant → 404,
-a revoked key → 401, a key of the product's tenant → 200; /health stays open for probes."""
+a revoked key → 401, a key of the product's tenant → 200, for its OpenAPI document and metrics too; /health
+stays open for probes and names nothing."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ def test_served_endpoint_needs_a_key_of_the_products_tenant(tmp_path: Path, home
     version = meta.product_version("loan-default-demo")
     with running_server(version, guard=product_guard(meta, "demo-bank")) as url:
         body = {"rows": [ROW]}
-        assert httpx.get(f"{url}/health").status_code == 200
+        health = httpx.get(f"{url}/health")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        for path in ("/openapi.json", "/docs", "/redoc", "/metrics", "/tool", "/drift"):
+            assert httpx.get(f"{url}{path}").status_code == 401, path
+            assert httpx.get(f"{url}{path}", headers={"X-API-Key": other}).status_code == 404, path
+            assert httpx.get(f"{url}{path}", headers={"X-API-Key": revoked}).status_code == 401, path
+        document = httpx.get(f"{url}/openapi.json", headers={"X-API-Key": viewer})
+        assert document.status_code == 200 and "年利率" in document.text  # the owning tenant reads its schema
         assert httpx.post(f"{url}/predict", json=body).status_code == 401
         assert httpx.get(f"{url}/metadata").status_code == 401
         assert httpx.post(f"{url}/predict", json=body, headers={"X-API-Key": other}).status_code == 404

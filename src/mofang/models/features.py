@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import warnings
 from functools import lru_cache
 from typing import Any, Literal
@@ -279,9 +280,12 @@ def _aliased(values: list[Any], aliases: dict[str, str] | None) -> list[Any]:
 
 def coerce_value(value: Any, kind: str, dayfirst: bool | None = None, formats: dict[str, Any] | None = None) -> Any:
     """One raw value in its kind's form, exactly as `coerce_column` would give it inside a column.
-    Plain numbers skip pandas; anything else goes through the data workshop's parser (cached)."""
+    Plain numbers skip pandas; anything else goes through the data workshop's parser (cached). An integer
+    beyond a double's range reads as NaN (unreadable) instead of overflowing."""
     formats = formats or {}
     if kind in ("numeric", "boolean") and isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and not -sys.float_info.max <= value <= sys.float_info.max:
+            return math.nan
         if kind == "numeric" or value in (0, 1) or math.isnan(value):
             return float(value)
     if kind == "numeric" and isinstance(value, str) and _PLAIN_NUMBER.match(value):

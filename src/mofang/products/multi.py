@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 
 from mofang import __version__
 from mofang.core.errors import MofangError
 from mofang.integration.bundle import Bundle
-from mofang.products.runtime import PROMETHEUS_TEXT
+from mofang.products.runtime import PROMETHEUS_TEXT, KeyCheck, api_key, key_check, scrape_access
 from mofang.products.serving import create_app
 from mofang.products.telemetry import ServingMetrics
 
@@ -37,8 +37,9 @@ class Served:
 
 def serving_app(served: list[Served], *, store: Any = None, batching: bool = True) -> FastAPI:
     """One product keeps its API at the root (as it always had); several are mounted under /products/NAME/,
-    with GET /health and GET /metrics (every product, labelled) at the root. Pending call-audit counts are
-    written when the server stops."""
+    with at the root GET /health (a bare liveness check), GET /products (the products the caller's key may
+    call) and GET /metrics (every product, labelled: a key one of them accepts, or the scrape token). Pending
+    call-audit counts are written when the server stops."""
     if not served:
         raise MofangError("nothing to serve: name at least one product")
     if len(served) == 1:
@@ -52,22 +53,26 @@ def serving_app(served: list[Served], *, store: Any = None, batching: bool = Tru
         raise MofangError(f"product {', '.join(twice)} is named twice; serve one version of each product per "
                           "server (run another server for another version)")
     metrics = ServingMetrics()
-    root = FastAPI(title="Mofang products", version=__version__,
-                   description="Products served together: " + ", ".join(f"/products/{n}/docs" for n in names))
+    root = FastAPI(title="Mofang products", version=__version__, openapi_url=None, docs_url=None, redoc_url=None)
     apps = []
     for item in served:
         app = create_app(item.labelled(), version=item.version, guard=item.guard, store=store, metrics=metrics,
                          batching=batching)
         root.mount(f"/products/{item.name}", app)
         apps.append(app)
-    listing = [{"product": s.name, "version": s.version, "task": s.bundle.schema["task"],
-                "path": f"/products/{s.name}/"} for s in served]
 
     @root.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "products": listing}
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
 
-    @root.get("/metrics", include_in_schema=False)
+    checks = [(item, key_check(item.guard)) for item in served]
+
+    @root.get("/products")
+    async def products(request: Request) -> dict[str, Any]:
+        return {"products": await _listing(checks, request)}
+
+    @root.get("/metrics", include_in_schema=False,
+              dependencies=[Depends(scrape_access([check for _, check in checks]))])
     def prometheus() -> Response:
         for app in apps:
             runtime = getattr(app.state, "runtime", None)
@@ -77,6 +82,25 @@ def serving_app(served: list[Served], *, store: Any = None, batching: bool = Tru
 
     _flush_audit_on_shutdown(root, apps)
     return root
+
+
+async def _listing(checks: list[tuple[Served, KeyCheck | None]], request: Request) -> list[dict[str, Any]]:
+    """The served products the request's API key may call (every one on an unguarded server), with where they
+    answer; the first refusal (401, 403 or 404) when it may call none."""
+    key = api_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    listing, refusals = [], []
+    for item, check in checks:
+        try:
+            if check is not None:
+                await check(key)
+        except HTTPException as exc:
+            refusals.append(exc)
+            continue
+        listing.append({"product": item.name, "version": item.version, "task": item.bundle.schema["task"],
+                        "path": f"/products/{item.name}/"})
+    if not listing:
+        raise refusals[0]
+    return listing
 
 
 def _flush_audit_on_shutdown(root: FastAPI, apps: list[FastAPI]) -> None:

@@ -1,28 +1,34 @@
-"""A served product's runtime: micro-batched predictions, metrics, drift monitoring, the call audit and the
-routes that come with them (GET /metrics, GET /drift, POST /feedback).
+"""A served product's runtime: micro-batched predictions, metrics, drift monitoring, the call audit, the API-key
+check and the routes that come with them (GET /metrics, GET /drift, POST /feedback).
 
 (No `from __future__ import annotations` here: FastAPI must see the request model built at run time.)
 """
 
 import asyncio
+import hmac
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from mofang.core.errors import MofangError
+from mofang.core.errors import MofangError, NotFoundError
 from mofang.products.batching import MicroBatcher
 from mofang.products.feedback import Outcomes, record_feedback, row_outcomes
 from mofang.products.monitoring import DriftMonitor
 from mofang.products.telemetry import CallAudit, ServingMetrics
+from mofang.security.authz import Forbidden
 
 ENDPOINTS = frozenset({"predict", "ask", "forecast", "score", "feedback", "drift", "metadata", "health", "metrics",
                        "completions", "models"})  # completions: a chat product's /v1/chat/completions
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_TOKEN_ENV = "MOFANG_METRICS_TOKEN"  # a scrape token: `Authorization: Bearer <it>` may read GET /metrics
+
+KeyCheck = Callable[[str | None], Awaitable[Any]]  # an API key -> the caller's identity, or an HTTPException
 
 
 class ProductRuntime:
@@ -126,12 +132,76 @@ class ProductRuntime:
         return answer
 
 
-def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *, own_metrics: bool) -> None:
-    """Add GET /drift, POST /feedback (and GET /metrics when the app is served alone) and the request
-    instrumentation to a product's app."""
+def api_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The API key a request sends: `X-API-Key`, else `Authorization: Bearer ...` (None: none sent)."""
+    if x_api_key:
+        return x_api_key
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return None
+
+
+def key_check(guard: Callable[[str | None], Any] | None) -> KeyCheck | None:
+    """The check of an API key against `guard` (None when unguarded), as an HTTP answer: AuthError is a 401,
+    Forbidden a 403, NotFoundError (another tenant's product) a 404. A key the guard verified recently is
+    answered from its memory (`guard.remembered`) on the event loop; any other check (scrypt, the metadata
+    store) runs in a worker thread."""
+    if guard is None:
+        return None
+    remembered = getattr(guard, "remembered", None)
+
+    async def check(key: str | None) -> Any:
+        if key and remembered is not None:
+            identity = remembered(key)
+            if identity is not None:
+                return identity
+        try:
+            return await asyncio.to_thread(guard, key)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except MofangError as exc:
+            status = 403 if isinstance(exc, Forbidden) else 401
+            raise HTTPException(status, str(exc),
+                                headers={"WWW-Authenticate": "Bearer"} if status == 401 else None) from None
+
+    return check
+
+
+def scrape_access(checks: list[KeyCheck | None]) -> Callable[[Request], Awaitable[None]]:
+    """A dependency for GET /metrics: the scrape token (env MOFANG_METRICS_TOKEN, sent as `Authorization: Bearer`
+    or `X-API-Key`), or an API key one of `checks` accepts. Open only when nothing is guarded and no token is
+    set; with a token and nothing guarded, only the token."""
+    token = os.environ.get(METRICS_TOKEN_ENV) or None
+    guarded = [c for c in checks if c is not None]
+
+    async def scrape(request: Request) -> None:
+        key = api_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        if token is not None and key is not None and hmac.compare_digest(key.encode(), token.encode()):
+            return
+        if not guarded:
+            if token is None:
+                return
+            raise HTTPException(401, "send the scrape token as 'Authorization: Bearer ...'",
+                                headers={"WWW-Authenticate": "Bearer"})
+        refusals: list[HTTPException] = []
+        for check in guarded:
+            try:
+                await check(key)
+                return
+            except HTTPException as exc:
+                refusals.append(exc)
+        raise refusals[0]
+
+    return scrape
+
+
+def install(app: FastAPI, runtime: ProductRuntime, caller: Callable[..., Any], *, own_metrics: bool,
+            scrape: Callable[..., Awaitable[None]] | None = None) -> None:
+    """Add GET /drift, POST /feedback (and GET /metrics when the app is served alone, behind `scrape`: see
+    `scrape_access`) and the request instrumentation to a product's app."""
     app.add_middleware(_Instrument, runtime=runtime)  # type: ignore[arg-type]
     if own_metrics:
-        @app.get("/metrics", include_in_schema=False)
+        @app.get("/metrics", include_in_schema=False, dependencies=[Depends(scrape or scrape_access([]))])
         def metrics() -> Response:
             runtime.settle()
             return Response(runtime.metrics.exposition(), media_type=PROMETHEUS_TEXT)
