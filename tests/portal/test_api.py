@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from mofang.security.crypto import is_encrypted
 from tests.portal.conftest import ORDER, TENANT, UPLOAD_MB, Factory
 
 
@@ -60,7 +61,7 @@ def test_uploads_stream_to_the_tenant_area_with_a_size_limit(factory: Factory) -
         listed = a.get("/api/v1/uploads").json()
         assert factory.upload_id in [u["upload_id"] for u in listed]
         stored = factory.home / "tenants" / TENANT / "uploads" / factory.upload_id / "loans.csv"
-        assert stored.stat().st_mode & 0o077 == 0
+        assert stored.stat().st_mode & 0o077 == 0 and is_encrypted(stored)  # the tenant's key, never in clear
         profile = a.get(f"/api/v1/uploads/{factory.upload_id}/profile").json()
         assert profile["encoding"].lower() in {"gbk", "gb18030"} and profile["rows"] >= 400
         assert {"身份证号", "手机号"} <= set(profile["pii"])

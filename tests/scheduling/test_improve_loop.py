@@ -13,7 +13,11 @@ from mofang.cli import app
 from mofang.products import registry
 from mofang.products.feedback import feedback_rows
 from mofang.products.server import running_server
-from mofang.scheduling.improve import improvements
+from mofang.scheduling.improve import _readable, improvements
+from mofang.security.crypto import is_encrypted
+from mofang.security.scratch import seal_job_folder
+from mofang.security.vault import open_vault
+from mofang.store import ArtifactStore
 from tests.products.tiny_orders import ORDER_ID, TARGET, TENANT, churn_frame, run_order, write_order
 
 
@@ -64,3 +68,21 @@ def test_feedback_retrains_and_promotes_only_a_better_challenger(tmp_path: Path,
     destroyed = cli("destroy", ORDER_ID, "--tenant", TENANT)
     assert destroyed.exit_code == 0, destroyed.output
     assert feedback_rows(meta, TENANT, ORDER_ID) == [] and registry.aliases(meta, TENANT, ORDER_ID) == {}
+
+
+def test_sources_sealed_in_a_job_folder_are_read_through_the_vault(home: Path, meta, tmp_path: Path) -> None:
+    """An order placed through the portal reads sealed copies of its uploads; its retraining decrypts them."""
+    job_folder, private = ArtifactStore(home).job_dir(TENANT, 1), tmp_path / "feedback"
+    (job_folder / "uploads" / "u1").mkdir(parents=True)
+    private.mkdir()
+    staged = job_folder / "uploads" / "u1" / "churn.csv"
+    staged.write_text("a,b\n1,2\n", encoding="utf-8")
+    vault = open_vault(meta, home)
+    assert seal_job_folder(vault, TENANT, ORDER_ID, job_folder) == 1 and is_encrypted(staged)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("a,b\n3,4\n", encoding="utf-8")
+
+    read = _readable(meta, TENANT, ORDER_ID, [{"path": str(staged), "format": "csv"}, {"path": str(plain)}], private)
+    assert Path(read[0]["path"]).read_text(encoding="utf-8") == "a,b\n1,2\n" and read[0]["format"] == "csv"
+    assert Path(read[0]["path"]).is_relative_to(private) and read[1] == {"path": str(plain)}  # plain: as it was
+    assert is_encrypted(staged)  # the champion's copy stays sealed

@@ -3,6 +3,7 @@ MOFANG_HOME, and a changed byte in an encrypted job artifact is caught."""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,14 @@ from typer.testing import CliRunner
 
 from mofang.cli import app
 from mofang.demo import write_demo
-from mofang.security.crypto import TamperedError, is_encrypted
+from mofang.security.crypto import (
+    StreamEncryptor,
+    TamperedError,
+    decrypt_bytes,
+    encrypt_bytes,
+    is_encrypted,
+    plaintext_size,
+)
 from mofang.security.scratch import plaintext_files
 from mofang.security.vault import open_vault
 
@@ -67,3 +75,32 @@ def test_no_raw_pii_under_home_after_a_demo_order(tmp_path: Path, home: Path, me
     job_files[0].write_bytes(bytes(blob))
     with pytest.raises(TamperedError, match="was modified"):
         vault.read("demo-bank", job_files[0], order="loan-default-demo")
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 64, 1000])
+def test_a_stream_encrypted_piece_by_piece_reads_like_an_encrypted_file(tmp_path: Path, size: int) -> None:
+    key, context, chunk = secrets.token_bytes(32), b"upload", 8
+    data = secrets.token_bytes(size)
+    stream = StreamEncryptor(key, context, chunk_size=chunk)
+    pieces = [stream.update(data[i:i + 5]) for i in range(0, size, 5)]
+    blob = b"".join(pieces) + stream.finish()
+    assert decrypt_bytes(key, blob, context) == data
+    assert len(blob) == len(encrypt_bytes(key, data, context, chunk_size=chunk))  # the same layout of chunks
+    (tmp_path / "blob").write_bytes(blob)
+    assert plaintext_size(tmp_path / "blob") == size
+    if size > chunk:  # the final flag: dropping the last chunk is caught
+        with pytest.raises(TamperedError):
+            decrypt_bytes(key, blob[:-(len(blob) - len(b"".join(pieces)))], context)
+
+
+def test_the_vault_streams_a_file_bound_to_its_final_place(home: Path, meta) -> None:
+    vault = open_vault(meta, home)
+    final = home / "tenants" / "t1" / "uploads" / "0123456789abcdef" / "a.csv"
+    final.parent.mkdir(parents=True)
+    stream = vault.encryptor("t1", final)
+    final.write_bytes(stream.update(b"a,b\n") + stream.update(b"1,2\n") + stream.finish())
+    assert vault.read("t1", final) == b"a,b\n1,2\n"
+    moved = final.with_name("b.csv")
+    final.rename(moved)
+    with pytest.raises(TamperedError):
+        vault.read("t1", moved)

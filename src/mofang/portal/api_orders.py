@@ -15,6 +15,7 @@ from mofang.portal.events import job_events
 from mofang.portal.ordering import OrderForm
 from mofang.scheduling.queue import Queue
 from mofang.scheduling.tables import STATES
+from mofang.security.vault import open_vault
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 TenantQuery = Query(None, max_length=64, description="Only this tenant (operators; others see their own)")
@@ -40,7 +41,8 @@ def placed(order: Any, job_id: int) -> dict[str, Any]:
 
 
 # -- uploads ---------------------------------------------------------------------------------------------------
-@router.post("/uploads", status_code=201, summary="Upload a data file (the request body, streamed to disk)",
+@router.post("/uploads", status_code=201,
+             summary="Upload a data file (the request body, encrypted with the tenant's key as it streams to disk)",
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload(request: Request, name: str = Query(..., min_length=1, max_length=200,
@@ -49,8 +51,8 @@ async def upload(request: Request, name: str = Query(..., min_length=1, max_leng
     state: PortalState = portal_state(request)
     caller.allow("order.submit", caller.identity.tenant, what="uploads")
     declared = request.headers.get("content-length")
-    return await uploads.receive(request.stream(), home=state.home, tenant=caller.identity.tenant or "",
-                                 name=name, limit=state.max_upload_bytes,
+    return await uploads.receive(request.stream(), vault=open_vault(state.meta, state.home), home=state.home,
+                                 tenant=caller.identity.tenant or "", name=name, limit=state.max_upload_bytes,
                                  declared=int(declared) if declared and declared.isdigit() else None)
 
 
@@ -60,10 +62,12 @@ def list_uploads(request: Request, caller: Caller = Depends(current_caller)) -> 
     return uploads.uploads(portal_state(request).home, caller.identity.tenant or "")
 
 
-@router.get("/uploads/{upload_id}/profile", summary="Profile an upload: columns, kinds, samples, personal data")
+@router.get("/uploads/{upload_id}/profile",
+            summary="Profile an upload: columns, kinds, masked samples, personal data (a malformed file: 422)")
 def profile_upload(upload_id: str, request: Request, caller: Caller = Depends(current_caller)) -> dict[str, Any]:
     caller.allow("order.read", caller.identity.tenant, what=f"upload '{upload_id}'")
-    return uploads.profile(uploads.find(portal_state(request).home, caller.identity.tenant or "", upload_id))
+    state, tenant = portal_state(request), caller.identity.tenant or ""
+    return uploads.profile(open_vault(state.meta, state.home), tenant, uploads.find(state.home, tenant, upload_id))
 
 
 # -- orders ----------------------------------------------------------------------------------------------------

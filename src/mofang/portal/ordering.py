@@ -1,22 +1,31 @@
-"""Placing orders over the API: YAML text or the wizard's form, data confined to the tenant's uploads."""
+"""Placing orders over the API: YAML text or the wizard's form, data confined to the tenant's uploads.
+
+Uploads are stored encrypted: admission reads them decrypted in memory, and the job gets its own copy in its
+scratch folder, sealed with the order's key at once; the line unseals its scratch when the job runs and seals it
+again when it stops, so a decrypted upload exists on disk only while its job runs."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from mofang.core.errors import NotFoundError, OrderError
+from mofang.core.errors import DataError, NotFoundError, OrderError
 from mofang.core.tasks import wizard_tasks
 from mofang.orders import Order, parse_order
 from mofang.orders.schema import TaskName
 from mofang.portal import uploads
 from mofang.portal.auth import Caller
+from mofang.scheduling.admission import admit
+from mofang.scheduling.placement import order_needs
 from mofang.scheduling.queue import Queue
-from mofang.scheduling.submit import submit
 from mofang.security.scope import UnsafePathError
+from mofang.security.scratch import seal_job_folder
+from mofang.security.vault import Vault, open_vault
+from mofang.store import ArtifactStore
 from mofang.store.models import Job
 
 API_ORDER = "<api order>"
@@ -102,10 +111,61 @@ def _confined(root: Path, path: Path | None, home: Path, tenant: str, field: str
 
 
 def place(caller: Caller, home: Path, text: str, *, priority: int = 0) -> tuple[Order, int]:
-    """Admit the order and queue its job for the scheduling workers; returns (order, job id)."""
+    """Admit the order (its uploads read in memory), give its job a sealed copy of them and queue it for the
+    scheduling workers; returns (order, job id)."""
     order = parse_api_order(text, caller, home)
-    job_id = submit(order, caller.meta, priority=priority, actor=caller.identity.user)
+    vault = open_vault(caller.meta, home)
+    placed = [Path(source.path or "") for source in order.data]
+    contents = [(path, uploads.read(vault, order.tenant, path)) for path in placed]
+    with uploads.in_memory(contents) as views:
+        job_id = _admit(caller, order, views, placed)
+    try:
+        staged = _stage(vault, home, order, job_id, contents)
+        _record_paths(caller, job_id, order, placed, staged)
+    except BaseException as exc:
+        caller.meta.set_job(job_id, status="failed", error=f"its uploads could not be staged: {exc}")
+        raise
+    queue = Queue(caller.meta)
+    try:
+        queue.enqueue(job_id, priority=priority, needs=order_needs(order))
+    finally:
+        queue.close()
     return order, job_id
+
+
+def _admit(caller: Caller, order: Order, views: list[Path], placed: list[Path]) -> int:
+    """Admission over the in-memory views of the uploads; its errors name the upload, not the view."""
+    for source, view in zip(order.data, views, strict=True):
+        source.path = view
+    try:
+        return admit(order, caller.meta, actor=caller.identity.user)
+    except DataError as exc:
+        raise uploads.relabel(exc, views, placed) from None
+
+
+def _stage(vault: Vault, home: Path, order: Order, job_id: int, contents: list[tuple[Path, bytes]]) -> list[Path]:
+    """The uploads decrypted into the job's scratch folder and sealed there with the order's key at once."""
+    folder = ArtifactStore(home).job_dir(order.tenant, job_id)
+    try:
+        staged = [uploads.stage(content, path, folder) for path, content in contents]
+        seal_job_folder(vault, order.tenant, order.id, folder)
+    except BaseException:
+        shutil.rmtree(folder / "uploads", ignore_errors=True)  # nothing decrypted stays behind
+        raise
+    return staged
+
+
+def _record_paths(caller: Caller, job_id: int, order: Order, placed: list[Path], staged: list[Path]) -> None:
+    """The order record names the uploads it was placed with; its job reads the copies in its scratch folder."""
+    specs = []
+    for paths in (placed, staged):
+        for source, path in zip(order.data, paths, strict=True):
+            source.path = path
+        specs.append(order.model_dump(mode="json"))
+    with caller.meta.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        job.order.spec, job.spec = specs
 
 
 def cancel(caller: Caller, job_id: int) -> str:

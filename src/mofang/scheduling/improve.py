@@ -34,6 +34,7 @@ from mofang.products.tables import ImprovementRun
 from mofang.scheduling.foreground import run_here
 from mofang.scheduling.submit import submit
 from mofang.security.audit import AuditLog
+from mofang.security.crypto import is_encrypted
 from mofang.security.scope import safe_child
 from mofang.security.vault import open_vault
 from mofang.store import MetaStore
@@ -80,6 +81,7 @@ def improve(meta: MetaStore, tenant: str, product: str, *, actor: str, progress:
         frame = pd.DataFrame([{c: r.row.get(c) for c in dict.fromkeys(columns)} for r in rows])
         frame.to_csv(folder / FEEDBACK_SOURCE, index=False, encoding="utf-8")
         original = [d for d in spec.get("data", []) if not _is_feedback(d)]  # an earlier improvement's feedback
+        original = _readable(meta, tenant, str(spec.get("id")), original, folder)
         spec["data"] = [*original, {"path": str(folder / FEEDBACK_SOURCE), "format": "csv"}]
         order = Order.model_validate(spec)
         job_id = submit(order, meta, actor=actor)
@@ -93,6 +95,25 @@ def improve(meta: MetaStore, tenant: str, product: str, *, actor: str, progress:
     decision = _decide(meta, order, champion, job, len(rows), actor)
     _record(meta, tenant, decision)
     return decision
+
+
+def _readable(meta: MetaStore, tenant: str, order_id: str, sources: list[dict[str, Any]],
+              folder: Path) -> list[dict[str, Any]]:
+    """The order's sources as the retraining reads them. An order placed through the portal reads sealed copies
+    of its uploads in its first job's scratch folder (encrypted with the order's key): those are decrypted into
+    `folder`, a private folder removed with the feedback when the retraining ends."""
+    vault = None
+    readable = []
+    for index, source in enumerate(sources):
+        path = Path(str(source.get("path") or ""))
+        if source.get("path") and path.is_file() and is_encrypted(path):
+            vault = vault or open_vault(meta, settings().home)
+            copy = folder / "sources" / str(index) / path.name
+            copy.parent.mkdir(parents=True, mode=0o700)
+            copy.write_bytes(vault.read(tenant, path, order=order_id))
+            source = {**source, "path": str(copy)}
+        readable.append(source)
+    return readable
 
 
 def improvements(meta: MetaStore, tenant: str, product: str) -> list[ImprovementRun]:

@@ -85,6 +85,60 @@ def write_encrypted(key: bytes, path: Path, data: bytes, aad: bytes, *, chunk_si
         _encrypt_stream(key, io.BytesIO(data).read, fout.write, aad, chunk_size)
 
 
+class StreamEncryptor:
+    """Encrypts a stream that arrives piece by piece (an upload) into the format above, holding at most one
+    chunk of plaintext: `update` returns the ciphertext complete so far, `finish` the final chunk."""
+
+    def __init__(self, key: bytes, aad: bytes, *, chunk_size: int = CHUNK_SIZE) -> None:
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK_SIZE}, got {chunk_size}")
+        self._aead, self._aad, self._size = _aead(key), aad, chunk_size
+        self._base = secrets.token_bytes(NONCE_BYTES)
+        self._header = MAGIC + bytes([VERSION]) + self._base + chunk_size.to_bytes(4, "big")
+        self._pending, self._index, self._started = bytearray(), 0, False
+
+    def update(self, data: bytes) -> bytes:
+        """Take more plaintext; return the chunks now complete (a full chunk is held back until more comes,
+        since only the last one is sealed as final)."""
+        self._pending.extend(data)
+        out = bytearray(self._start())
+        while len(self._pending) > self._size:
+            out += self._seal(bytes(self._pending[:self._size]), final=False)
+            del self._pending[:self._size]
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        """The rest of the ciphertext: the final chunk (empty plaintext for an empty stream)."""
+        out = self._start() + self._seal(bytes(self._pending), final=True)
+        self._pending.clear()
+        return out
+
+    def _start(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        return self._header
+
+    def _seal(self, chunk: bytes, *, final: bool) -> bytes:
+        sealed = self._aead.encrypt(_nonce(self._base, self._index), chunk,
+                                    _chunk_aad(self._header, self._index, final, self._aad))
+        self._index += 1
+        return sealed
+
+
+def plaintext_size(path: Path) -> int:
+    """The plaintext length of an encrypted file, from its size and header alone (no key, no decryption)."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as fh:
+        header = fh.read(HEADER_BYTES)
+    chunk_size = int.from_bytes(header[-4:], "big") if len(header) == HEADER_BYTES else 0
+    if header[:len(MAGIC)] != MAGIC or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise _tampered(str(path), "no Mofang encryption header")
+    body = size - HEADER_BYTES
+    chunks = max(1, -(-body // (chunk_size + TAG_BYTES)))
+    return max(0, body - chunks * TAG_BYTES)
+
+
 def is_encrypted(path: Path) -> bool:
     """Whether the file starts like a Mofang encrypted file (a format check, not an authentication)."""
     with open(path, "rb") as fh:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mofang.security.crypto import artifact_context, is_encrypted, read_decrypted, write_encrypted
+from mofang.security.crypto import StreamEncryptor, artifact_context, is_encrypted, read_decrypted, write_encrypted
 from mofang.security.keys import KeyRing, load_master_key
 
 if TYPE_CHECKING:
@@ -29,6 +29,11 @@ class Vault:
         be renamed to."""
         aad = self._context(tenant, final)
         write_encrypted(self._key(tenant, order), destination, Path(source).read_bytes(), aad)
+
+    def encryptor(self, tenant: str, final: Path, *, order: str | None = None) -> StreamEncryptor:
+        """A stream encryptor for a file written piece by piece (an upload as it arrives), bound to the place
+        `final` it will have once complete."""
+        return StreamEncryptor(self._key(tenant, order), self._context(tenant, final))
 
     def read_any(self, tenant: str, path: Path, *, order: str | None = None) -> bytes:
         """A stored file's plaintext, whether it was written encrypted or (before encryption) plain."""
