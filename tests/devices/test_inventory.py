@@ -27,8 +27,22 @@ def test_this_machine_is_plausible(home: Path) -> None:
     assert data["cpus"] == node.cpus and data["disks"][0]["free"] == disk.free
 
 
+def driver_gpus() -> int:
+    """NVIDIA GPUs the kernel driver shows on this machine, read without NVML (a folder each)."""
+    folder = Path("/proc/driver/nvidia/gpus")
+    return len(list(folder.iterdir())) if folder.is_dir() else 0
+
+
+@pytest.mark.skipif(driver_gpus() > 0, reason="this machine has NVIDIA GPUs (see the test after this one)")
 def test_no_gpu_here_is_an_empty_list() -> None:
-    assert isinstance(nvml_gpus(), list)  # no driver on CI: [] and no error (a GPU machine lists its own)
+    assert nvml_gpus() == []  # no driver (CI, a laptop): no GPUs, and no error
+
+
+@pytest.mark.skipif(driver_gpus() == 0, reason="no NVIDIA GPU on this machine")
+def test_a_gpu_machine_lists_each_gpu_its_driver_shows() -> None:
+    gpus = nvml_gpus()
+    assert len(gpus) == driver_gpus() and [gpu.index for gpu in gpus] == list(range(len(gpus)))
+    assert all(gpu.name and gpu.memory_total and gpu.memory_total > GiB for gpu in gpus)
 
 
 def test_nvml_absent(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import psutil
 from prometheus_client import CollectorRegistry, generate_latest
 
-from mofang.devices.inventory import Disk, GiB, Gpu, Node
+from mofang.devices.inventory import Disk, GiB, Gpu, Node, inventory, nvml_gpus
 from mofang.devices.metrics import register_device_metrics
 
 NODES = [Node(name="n1", kind="local", hostname="n1", cpus_logical=8, cpu_quota=2.0, memory_total=16 * GiB,
@@ -37,7 +38,15 @@ def test_gauges_of_the_inventory() -> None:
 
 def test_this_machine_scrapes(home: Path) -> None:
     registry = CollectorRegistry()
-    register_device_metrics(registry)
+    register_device_metrics(registry, lambda: inventory(ray=False, home=home))
     labels = {"node": socket.gethostname(), "kind": "local"}
-    assert registry.get_sample_value("mofang_node_cpus_logical", labels) >= 1
-    assert registry.get_sample_value("mofang_node_gpus", labels) >= 0
+    gpus = nvml_gpus()  # this machine's GPUs as NVML sees them ([] without a driver)
+    assert registry.get_sample_value("mofang_node_up", labels) == 1.0
+    assert registry.get_sample_value("mofang_node_cpus_logical", labels) == psutil.cpu_count(logical=True)
+    assert 0 < registry.get_sample_value("mofang_node_cpus", labels) <= psutil.cpu_count(logical=True)
+    assert registry.get_sample_value("mofang_node_gpus", labels) == len(gpus)
+    for gpu in gpus:
+        gauge = {"node": labels["node"], "gpu": str(gpu.index), "name": gpu.name}
+        assert registry.get_sample_value("mofang_gpu_memory_total_bytes", gauge) == gpu.memory_total
+    assert registry.get_sample_value("mofang_node_memory_total_bytes", labels) > 0
+    assert registry.get_sample_value("mofang_node_disk_free_bytes", {**labels, "path": str(home)}) > 0

@@ -7,10 +7,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from mofang.security.tables import ApiKey
+from mofang.store import MetaStore
 from tests.portal.conftest import ORDER, TENANT, Factory
 
 JOB = "{job}"  # placeholders filled from the factory
@@ -213,6 +216,19 @@ def test_refusals_are_audited(factory: Factory) -> None:
     with factory.client("operator") as ops:
         events = ops.get("/api/v1/audit", params={"action": "access.denied"}).json()["events"]
     assert any(e["actor"] == "owner_b" and e["details"].get("via") == "api" for e in events)
+
+
+def test_a_key_that_expires_after_signing_in_stops_working(factory: Factory) -> None:
+    with factory.client("owner_a") as owner:
+        made = owner.post("/api/v1/keys", json={"user": "brief", "role": "viewer"}).json()
+    with factory.client() as anyone:
+        headers = {"X-API-Key": made["key"]}
+        assert anyone.get("/api/v1/orders", headers=headers).status_code == 200  # verified and remembered
+        meta = MetaStore()  # the portal's own store (MOFANG_HOME of the factory)
+        with meta.session() as s:
+            s.get(ApiKey, made["key_id"]).expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        refused = anyone.get("/api/v1/orders", headers=headers)
+        assert refused.status_code == 401 and "expired" in refused.json()["detail"]
 
 
 def test_a_revoked_key_stops_working(factory: Factory) -> None:

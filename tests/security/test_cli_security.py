@@ -80,6 +80,7 @@ ATTACKS = {
     "destroy --whole-tenant": lambda f: ["destroy", "--whole-tenant", "--tenant", TENANT],
     "keys revoke": lambda f: ["keys", "revoke", f.key_id("owner_a")],
     "keys create --tenant": lambda f: ["keys", "create", "--user", "x", "--role", "owner", "--tenant", TENANT],
+    "keys list --tenant": lambda f: ["keys", "list", "--tenant", TENANT],
     "audit list --tenant": lambda f: ["audit", "list", "--tenant", TENANT],
     "jobs list --tenant": lambda f: ["jobs", "list", "--tenant", TENANT],
     "jobs cancel": lambda f: ["jobs", "cancel", str(f.job)],
@@ -101,6 +102,17 @@ NO_TENANT_OBJECT = {"run", "demo", "data inspect", "data run", "data ops", "orde
                     "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list",
                     "submit", "worker", "jobs list",  # submit: the tenant named in the order file, like run
                     "market list"}  # the public catalog: published models only, never a tenant's data
+
+
+@pytest.mark.slow
+def test_keys_list_shows_an_owner_its_own_tenants_keys_only(factory: Factory) -> None:
+    mine = factory.cli("keys", "list", as_="owner_b")
+    assert mine.exit_code == 0, mine.output
+    assert factory.key_id("owner_b") in mine.output
+    assert all(factory.key_id(name) not in mine.output for name in ("owner_a", "viewer_a", "operator"))
+    everyone = factory.cli("keys", "list", as_="operator")
+    assert all(factory.key_id(name) in everyone.output for name in factory.keys)
+    assert factory.cli("keys", "list", as_="viewer_a").exit_code == 2  # listing keys is an owner's
 
 
 def _command_paths(command: object, prefix: str = "") -> set[str]:

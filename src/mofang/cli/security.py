@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -49,23 +50,53 @@ def tenants_create(tenant: Annotated[str, typer.Argument(help="Tenant id (a slug
 def keys_create(user: Annotated[str, typer.Option(help="Who the key is for")],
                 role: Annotated[str, typer.Option(help="owner, member, viewer or operator")],
                 tenant: Annotated[str | None, typer.Option(help="The key's tenant (none for operator)")] = None,
+                expires: Annotated[str | None, typer.Option(
+                    help="When the key stops working: a span (30d, 12h, 2w) or an ISO date/time, UTC unless it "
+                         "names an offset (default: never, until revoked)")] = None,
                 save: Annotated[bool, typer.Option(help="Also make it this machine's CLI identity")] = False) -> None:
     """Create an API key; the key is printed once and only its salted hash is stored."""
     from mofang.core.config import settings
     from mofang.security.audit import KEY_CREATED, AuditLog
-    from mofang.security.identity import create_api_key, save_local_key
+    from mofang.security.identity import create_api_key, parse_expiry, save_local_key
     try:
+        expires_at = parse_expiry(expires) if expires else None
         actor = _allow("keys.create", tenant)
-        identity, secret = create_api_key(open_meta(), tenant=tenant, user=user, role=role)
+        identity, secret = create_api_key(open_meta(), tenant=tenant, user=user, role=role, expires_at=expires_at)
         AuditLog(open_meta()).record(KEY_CREATED, actor=actor.user, tenant=tenant, object=identity.key_id,
-                                     details={"user": user, "role": str(role)})
+                                     details={"user": user, "role": str(role),
+                                              "expires_at": expires_at.isoformat() if expires_at else None})
         if save:
             save_local_key(secret, settings().home)
     except MofangError as exc:
         raise fail(exc) from None
-    out.print(f"key {identity.key_id} for {user} ({role}{', tenant ' + tenant if tenant else ''}):")
+    until = f", expires {_when(expires_at)}" if expires_at else ""
+    out.print(f"key {identity.key_id} for {user} ({role}{', tenant ' + tenant if tenant else ''}{until}):")
     out.print(secret, soft_wrap=True)
     err.print("[yellow]shown once: store it now; Mofang keeps only a salted hash[/]")
+
+
+@keys_app.command("list")
+def keys_list(tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys (operators; an owner "
+                                                              "sees its own tenant's)")] = None) -> None:
+    """List API keys (never their secrets): who, role, created, expires and whether each still works."""
+    from mofang.cli.common import visible_tenant
+    from mofang.security.identity import list_api_keys
+    try:
+        meta = open_meta()
+        shown = visible_tenant(meta, tenant)
+        _allow("keys.create", shown, what=f"tenant '{shown}'")
+        keys = list_api_keys(scoped_view(meta), shown)
+    except MofangError as exc:
+        raise fail(exc) from None
+    table = Table("key", "tenant", "user", "role", "created", "expires", "state")
+    for key in keys:
+        table.add_row(key["key_id"], key["tenant"] or "-", key["user"], key["role"], _when(key["created_at"]),
+                      _when(key["expires_at"]) if key["expires_at"] else "never", key["state"])
+    out.print(table)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @keys_app.command("revoke")

@@ -21,6 +21,7 @@ from typing import Any
 from mofang.core.resources import Needs
 
 GROUP = "mofang.tasks"
+BASE_MODELS = ("checkpoint", "market")  # what an order's `base_model` may name (TaskSpec.base_model)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class TaskSpec:
     text: str | None = None
     labels_file: bool = False  # the order may bring labels in a separate file (active learning)
     multi_label: bool = False  # the order may ask for several labels per row
+    # what the order's `base_model` may name: "checkpoint" (a model-catalog name or local checkpoint folder the
+    # task's families start from), "market" (a published model, `market:NAME@V`, competing as a candidate);
+    # empty: the order may not say `base_model`
+    base_model: tuple[str, ...] = ()
+    robustness: bool = False  # the task measures a robustness drop (`acceptance.max_robustness_drop`)
     classes: bool = False  # the target has classes (stratified splits, class lists, thresholds)
     sections: tuple[str, ...] = ()  # the order sections only this task reads (`forecast:`, `llm:`, `anomaly:`)
     # a section the order schema does not declare itself → its pydantic model ("module:Class"); the order keeps it
@@ -61,6 +67,9 @@ class TaskSpec:
     def __post_init__(self) -> None:
         if self.text not in (None, "features", "prompt"):
             raise ValueError(f"task {self.name!r}: text must be None, 'features' or 'prompt', not {self.text!r}")
+        if not set(self.base_model) <= set(BASE_MODELS):
+            raise ValueError(f"task {self.name!r}: base_model may name {' and '.join(BASE_MODELS)}, not "
+                             f"{self.base_model!r}")
         if self.target not in ("required", "optional"):
             raise ValueError(f"task {self.name!r}: target must be 'required' or 'optional', not {self.target!r}")
         if self.default_metric is not None and self.default_metric not in self.metrics:

@@ -1,14 +1,49 @@
-"""Single-feature scores that reveal a column predicting the target on its own (target leakage)."""
+"""Single-feature scores that reveal a column predicting the target on its own (target leakage), and the guard's
+decision: which scores drop a column, on how many rows (the order's `leakage:` section)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-LEAK_SCORE = 0.95  # a single column this predictive in business data is almost always a leak
+from mofang.orders.schema import LeakageGuard
+
+DEFAULT_GUARD = LeakageGuard()
+LEAK_SCORE = DEFAULT_GUARD.threshold  # a single column this predictive in business data is almost always a leak
 _BINS = 50
+
+
+def undecided(rows: int, guard: LeakageGuard = DEFAULT_GUARD) -> str | None:
+    """Why the guard does not decide on `rows` labelled rows (too few for one column's score to prove a leak);
+    None when it decides."""
+    if rows >= guard.min_rows:
+        return None
+    return (f"{rows:,} labelled rows, fewer than leakage.min_rows {guard.min_rows:,}: the scores are recorded, "
+            "no column is dropped for leakage")
+
+
+def is_leak(score: float, rows: int, guard: LeakageGuard = DEFAULT_GUARD) -> bool:
+    """Whether a column scoring `score` on its own is dropped as a leak on `rows` labelled rows."""
+    return undecided(rows, guard) is None and score >= guard.threshold
+
+
+def guard_record(rows: int, scores: dict[str, dict[str, Any]],
+                 guard: LeakageGuard = DEFAULT_GUARD) -> dict[str, Any]:
+    """What the data card says of the guard: its settings, the rows it saw, whether it decided and why; when it
+    did not, the columns it would have dropped."""
+    why = undecided(rows, guard)
+    suspects = sorted(name for name, found in scores.items() if found["score"] >= guard.threshold)
+    if why is None:
+        reason = (f"decided on {rows:,} labelled rows: a column scoring ≥ {guard.threshold:g} on its own is dropped"
+                  + (f" ({', '.join(suspects)})" if suspects else " (none did)"))
+    else:
+        reason = why + (f"; it would have dropped {', '.join(suspects)}" if suspects else "")
+    return {"threshold": guard.threshold, "min_rows": guard.min_rows, "rows": rows, "decided": why is None,
+            "reason": reason, "undecided_columns": [] if why is None else suspects}
 
 
 def leak_score(values: pd.Series, kind: str, target: pd.Series, classification: bool) -> tuple[float, str]:

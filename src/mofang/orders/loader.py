@@ -10,7 +10,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mofang.core.errors import OrderError
-from mofang.orders.schema import Order
+from mofang.orders.schema import INTAKE, Order
+
+MAX_EXPANDED_NODES = 100_000  # values an order may hold once its aliases are expanded (a real one: < 1,000)
 
 
 def load_order(path: str | Path) -> Order:
@@ -28,7 +30,8 @@ def load_order(path: str | Path) -> Order:
 
 
 def parse_order(text: str, *, file: str = "<order>") -> Order:
-    """Validate order YAML text; raise OrderError naming the line and field of the first problem."""
+    """Validate order YAML text as a placed order (the intake rules too: an `acceptance:` section names a metric
+    or is `none`); raise OrderError naming the line and field of the first problem."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -40,27 +43,65 @@ def parse_order(text: str, *, file: str = "<order>") -> Order:
     if not isinstance(data, dict):
         raise OrderError("an order is a YAML mapping of keys such as id, tenant, task, data, target",
                          file=file, line=1)
+    _check_aliases(node, file)
     lines = _line_index(node)
     try:
-        return Order.model_validate(data)
+        return Order.model_validate(data, context={INTAKE: True})  # the rules of a placed order too
     except ValidationError as exc:
         raise _explain(exc, lines, file) from None
 
 
-def _line_index(node: yaml.Node | None, path: tuple = ()) -> dict[tuple, int]:
-    """Map each key path (('data', 0, 'path')) to its 1-based line in the YAML text."""
+def _check_aliases(node: yaml.Node, file: str) -> None:
+    """Refuse YAML aliases (`*name`) that refer to themselves or expand past `MAX_EXPANDED_NODES` values (a
+    "billion laughs" order): each shared node is counted once with its expanded size, so the check is linear."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        key = id(current)
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in _children(current))
+            if sizes[key] > MAX_EXPANDED_NODES:
+                raise OrderError(f"the order's aliases (*name) expand to more than {MAX_EXPANDED_NODES:,} values",
+                                 file=file, line=current.start_mark.line + 1)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise OrderError("an alias (*name) refers to the node that contains it, so the order never ends",
+                             file=file, line=current.start_mark.line + 1)
+        open_nodes.add(key)
+        stack.append((current, True))
+        stack.extend((child, False) for child in _children(current))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _line_index(node: yaml.Node | None, path: tuple = (), seen: set[int] | None = None) -> dict[tuple, int]:
+    """Map each key path (('data', 0, 'path')) to its 1-based line in the YAML text; a node shared through an
+    alias is indexed where it is first met."""
     index: dict[tuple, int] = {}
-    if node is None:
+    seen = set() if seen is None else seen
+    if node is None or id(node) in seen:
         return index
+    seen.add(id(node))
     index[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             sub = (*path, key.value)
-            index.update(_line_index(value, sub))
+            index.update(_line_index(value, sub, seen))
             index[sub] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            index.update(_line_index(item, (*path, i)))
+            index.update(_line_index(item, (*path, i), seen))
     return index
 
 

@@ -16,19 +16,25 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
 )
 
 from mofang.core.metrics.ranges import out_of_range
-from mofang.core.tasks import UnknownTask, names_with, registered
+from mofang.core.tasks import TaskSpec, UnknownTask, names_with, registered
 from mofang.core.tasks import spec as task_spec
 
 SLUG = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 FIELD_CHECKS = "mofang.order_checks"  # entry point group: an order field → a check(task, value) of a unit
+NO_ACCEPTANCE = "none"  # `acceptance: none`: the order asks, explicitly, for no acceptance criterion at all
+INTAKE = "intake"  # validation context key: the order is being placed (parse_order), not a stored spec re-read
+MARKET_PREFIX = "market:"  # `base_model: market:NAME@V` names a published model, anything else a checkpoint
 
 
 def known_task(value: str) -> str:
@@ -121,6 +127,8 @@ class Source(Strict):
     query: str | None = Field(None, description="SELECT query to read (with url)")
     join: Join | None = Field(None, description="Join onto the sources before this one on a key "
                                                 "(default: stack rows)")
+    strict: bool = Field(False, description="Refuse this source when its last row is cut off (fewer fields, an open "
+                                            "quote) instead of dropping that row with a warning in the data card")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Source:
@@ -149,6 +157,30 @@ def _field_check(name: str) -> Callable[[str, Any], None] | None:
     return None
 
 
+def _task_of(info: ValidationInfo) -> TaskSpec | None:
+    """The spec of the order's task while its later fields are validated (None when `task` itself failed)."""
+    name = info.data.get("task")
+    return task_spec(name) if name is not None else None
+
+
+def _tasks(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c': task names for a message ('no' when there are none)."""
+    if len(names) <= 1:
+        return names[0] if names else "no"
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _example_criterion(task: str) -> str:
+    """A criterion of `task` to show in a message: its wizard's, else its default or first metric's."""
+    spec = task_spec(task)
+    if spec.wizard_criterion is not None:
+        metric, condition = spec.wizard_criterion
+    else:
+        metric = spec.default_metric or next(iter(spec.metrics))
+        condition = ">= 0.80" if spec.metrics[metric] == "higher" else "<= 0.20"
+    return f"{metric}: '{condition}'"
+
+
 def _redact_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
@@ -167,7 +199,10 @@ class Columns(Strict):
         return self.allow is None or column in self.allow or column in roles
 
 class Acceptance(Strict):
-    """What the product must meet on the held-out test split to be delivered."""
+    """What the product must meet on the held-out test split to be delivered. A placed order's `acceptance:`
+    states at least one criterion — a metric, as a rule; a latency or size limit alone where no metric can be
+    measured (documents without questions, unlabelled sensor data) — or is `acceptance: none`, delivered
+    without any gate (`Acceptance.waived()`). An order without the section is still taken (as before)."""
 
     metrics: dict[str, Annotated[Criterion, BeforeValidator(Criterion.parse)]] = Field(default_factory=dict)
     p95_latency_ms: float | None = Field(None, gt=0, description="p95 latency of one-row prediction")
@@ -176,6 +211,46 @@ class Acceptance(Strict):
         None, ge=0, description="Text tasks: largest allowed drop of the primary metric under any perturbation "
                                 "of the robustness suite (absolute, e.g. 0.05); retrieval-qa perturbs the held-out "
                                 "questions and reads recall@k or MRR")
+    _waived: bool = PrivateAttr(False)
+
+    @classmethod
+    def waived(cls) -> Acceptance:
+        """`acceptance: none`: no criterion, asked for explicitly (serialized back as 'none')."""
+        acceptance = cls()
+        acceptance._waived = True
+        return acceptance
+
+    @property
+    def is_waived(self) -> bool:
+        return self._waived
+
+    @property
+    def criteria(self) -> int:
+        """How many checks the gate makes: the metrics, and each limit set (latency, size, robustness drop)."""
+        limits = (self.p95_latency_ms, self.max_model_mb, self.max_robustness_drop)
+        return len(self.metrics) + sum(limit is not None for limit in limits)
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        """`none` (any case) → the waived acceptance; a mapping is validated as usual."""
+        if isinstance(value, str):
+            if value.strip().lower() != NO_ACCEPTANCE:
+                raise ValueError(f"acceptance is a mapping (metrics, p95_latency_ms, max_model_mb, "
+                                 f"max_robustness_drop) or '{NO_ACCEPTANCE}', not '{value}'")
+            return cls.waived()
+        return value
+
+
+class LeakageGuard(Strict):
+    """The data workshop's target-leakage guard: a feature column that predicts the target on its own this well
+    is dropped (it is usually recorded after the outcome). On fewer labelled rows than `min_rows` a single
+    column's score says little: the guard then records the scores and drops nothing, and says so."""
+
+    threshold: float = Field(0.95, gt=0.5, le=1.0, description="Single-column score (ROC-AUC, purity gain, "
+                                                               "|Spearman| or R²) at or above which a column "
+                                                               "is dropped as a leak")
+    min_rows: int = Field(200, ge=10, le=10_000_000, description="Labelled rows the guard needs to decide; "
+                                                                 "below it no column is dropped for leakage")
 
 
 class AnomalySettings(Strict):
@@ -356,6 +431,7 @@ class Order(Strict):
     task: TaskName = Field(description="What kind of model: a registered task (mofang.core.tasks)")
     description: str = ""
     data: list[Source] = Field(min_length=1, description="One or more sources, stacked row-wise or joined (join:)")
+    strict: bool = Field(False, description="Every source strict: one whose last row is cut off is refused")
     target: str | None = Field(None, description="Column to predict")
     id_column: str | None = Field(None, description="Row identifier; never used as a feature")
     time_column: str | None = Field(None, description="Column of timestamps: time-series tasks are indexed by "
@@ -384,7 +460,10 @@ class Order(Strict):
                                      "schema does not declare (e.g. `vision:`), written at the top level of the "
                                      "order and validated by the task's model (TaskSpec.section_models)")
     columns: Columns = Field(default_factory=Columns)
-    acceptance: Acceptance = Field(default_factory=Acceptance)
+    acceptance: Annotated[Acceptance, BeforeValidator(Acceptance.parse)] = Field(
+        default_factory=Acceptance, description="What the product must meet to be delivered: at least one "
+                                                "criterion (a metric, as a rule), or 'none' for no gate")
+    leakage: LeakageGuard = Field(default_factory=LeakageGuard)
     deployment: Deployment = Field(default_factory=Deployment)
     budget: Budget = Field(default_factory=Budget)
     monitoring: Monitoring = Field(default_factory=Monitoring)
@@ -417,6 +496,54 @@ class Order(Strict):
     @classmethod
     def _single_source(cls, value: Any) -> Any:
         return [value] if isinstance(value, dict) else value
+
+    @field_validator("acceptance")
+    @classmethod
+    def _acceptance_fits(cls, value: Acceptance, info: ValidationInfo) -> Acceptance:
+        """A placed order's acceptance states a criterion or is `none`; a robustness drop only where measured."""
+        task = _task_of(info)
+        if task is None:
+            return value
+        if (info.context or {}).get(INTAKE) and not value.is_waived and not value.criteria:
+            raise ValueError(f"acceptance states no criterion, so nothing would decide delivery: add a metric "
+                             f"under acceptance.metrics (e.g. {_example_criterion(task.name)}), or write "
+                             f"'acceptance: {NO_ACCEPTANCE}' to deliver without an acceptance gate")
+        if value.max_robustness_drop is not None and not task.robustness:
+            raise ValueError(f"'max_robustness_drop' applies to {_tasks(names_with('robustness'))} orders only "
+                             f"(the tasks that measure a robustness drop), not {task.name}")
+        return value
+
+    @field_serializer("acceptance", mode="wrap")
+    def _acceptance_out(self, value: Acceptance, handler: SerializerFunctionWrapHandler) -> Any:
+        return NO_ACCEPTANCE if value.is_waived else handler(value)
+
+    @field_validator("base_model")
+    @classmethod
+    def _base_model_fits(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A checkpoint or a published model, each where the task declares it reads one (TaskSpec.base_model)."""
+        task = _task_of(info)
+        if value is None or task is None:
+            return value
+        kind = "market" if value.startswith(MARKET_PREFIX) else "checkpoint"
+        if kind in task.base_model:
+            return value
+        takers = sorted(name for name, other in registered().items() if kind in other.base_model)
+        what = ("a published model (market:NAME@V)" if kind == "market"
+                else "a checkpoint (a model-catalog name or a local checkpoint folder)")
+        instead = {"market": " (it takes a published model: market:NAME@V)",
+                   "checkpoint": " (it takes a checkpoint, not market:NAME@V)"}
+        other = "" if not task.base_model else instead[task.base_model[0]]
+        raise ValueError(f"'base_model' naming {what} applies to {_tasks(takers)} orders only, "
+                         f"not {task.name}{other}")
+
+    @field_validator("deployment")
+    @classmethod
+    def _deployment_fits(cls, value: Deployment, info: ValidationInfo) -> Deployment:
+        task = _task_of(info)
+        if value.refit_on_all_rows and task is not None and not task.refit:
+            raise ValueError(f"'refit_on_all_rows' applies to {_tasks(names_with('refit'))} orders only, "
+                             f"not {task.name}")
+        return value
 
     @field_validator("recipe")
     @classmethod

@@ -14,9 +14,8 @@ from mofang.core.errors import NotFoundError
 from mofang.portal.sessions import CSRF_HEADER, SESSION_COOKIE, Session, SessionStore
 from mofang.security.audit import ACCESS_DENIED, AuditLog
 from mofang.security.authz import Forbidden, authorize
-from mofang.security.identity import AuthError, Identity, authenticate
+from mofang.security.identity import AuthError, Identity, authenticate, key_is_live
 from mofang.security.scope import TenantScope
-from mofang.security.tables import ApiKey
 from mofang.store import MetaStore
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,13 +50,12 @@ class PortalState:
         elif not self.key_is_live(known):
             with self._lock:
                 self._verified.pop(digest, None)
-            raise AuthError(f"API key mf_{known.key_id}_… was revoked")
+            return authenticate(self.meta, key, via="api")  # refused: says revoked or expired, and audits it
         return known
 
     def key_is_live(self, identity: Identity) -> bool:
-        with self.meta.session() as s:
-            row = s.get(ApiKey, identity.key_id)
-            return row is not None and row.revoked_at is None
+        """Neither revoked nor expired since it was verified."""
+        return key_is_live(self.meta, identity.key_id)
 
 
 @dataclass

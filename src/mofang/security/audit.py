@@ -26,6 +26,7 @@ GENESIS_HASH = "0" * 64
 
 # Known actions; any other string is accepted too.
 LOGIN = "login"
+LOGIN_FAILED = "login.failed"  # a key refused: malformed, unknown, wrong, revoked or expired (details.reason)
 ORDER_SUBMITTED = "order.submitted"
 DATA_READ = "data.read"
 MODEL_DELIVERED = "model.delivered"

@@ -8,15 +8,16 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
-from mofang.security.audit import AuditLog
+from mofang.security.audit import LOGIN, LOGIN_FAILED, AuditLog
 from mofang.security.tables import ApiKey
 from mofang.store.models import Tenant, utcnow
 
@@ -32,10 +33,21 @@ IDENTITY_FILE = "identity"
 _KEY_RE = re.compile(r"^mf_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _DUMMY_SALT = b"\0" * 16  # hashed against when the key id is unknown, so both paths cost one scrypt
+_SPAN = re.compile(r"^\s*(?P<count>\d+)\s*(?P<unit>[hdw])\s*$")
+_SPAN_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
 
 
 class AuthError(MofangError):
-    """No valid identity (unknown, malformed or revoked key): a 401, never echoing the key."""
+    """No valid identity (unknown, malformed, revoked or expired key): a 401, never echoing the key."""
+
+
+class KeyExpired(AuthError):
+    """A key past its expiry; its secret matched, so the refusal is audited under its owner."""
+
+    def __init__(self, row: ApiKey, expired_at: datetime) -> None:
+        who = "an owner of its tenant (or the operator)" if row.tenant_id else "another operator"
+        super().__init__(f"API key mf_{row.key_id}_… expired on {_shown(expired_at)}; ask {who} for a new key")
+        self.user, self.tenant, self.key_id, self.expired_at = row.user, row.tenant_id, row.key_id, expired_at
 
 
 class Role(StrEnum):
@@ -85,8 +97,28 @@ def create_tenant(meta: MetaStore, tenant: str) -> None:
             s.add(Tenant(id=tenant))
 
 
-def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role | str) -> tuple[Identity, str]:
-    """Create a key for user in tenant (None for an operator key); return its identity and the key.
+def parse_expiry(text: str, now: datetime | None = None) -> datetime:
+    """When a key created with `--expires TEXT` expires: a span from now (`30d`, `12h`, `2w`), or an ISO date or
+    time (UTC unless it names an offset; a date means 00:00 UTC that day). MofangError when unreadable."""
+    now = now or utcnow()
+    span = _SPAN.match(text)
+    if span is not None:
+        try:
+            return now + int(span["count"]) * _SPAN_UNITS[span["unit"]]
+        except OverflowError:
+            raise MofangError(f"expiry '{text}' is too far away") from None
+    try:
+        moment = datetime.fromisoformat(text.strip())  # a bare date reads as its 00:00
+    except ValueError:
+        raise MofangError(f"cannot read expiry '{text}': write a span such as 30d, 12h or 2w, or an ISO date "
+                          "such as 2027-06-30") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role | str,
+                   expires_at: datetime | None = None) -> tuple[Identity, str]:
+    """Create a key for user in tenant (None for an operator key), valid until `expires_at` (None: until
+    revoked); return its identity and the key.
 
     The key is returned only here: the store keeps a random salt and the scrypt hash of its secret.
     """
@@ -98,6 +130,9 @@ def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role
     if (role == Role.OPERATOR) != (tenant is None):
         raise MofangError("an operator key has no tenant" if tenant is not None
                           else f"{role.value} keys belong to a tenant: name it (--tenant)")
+    expires_at = _utc(expires_at)
+    if expires_at is not None and expires_at <= utcnow():
+        raise MofangError(f"the expiry {_shown(expires_at)} is not in the future")
     identity = Identity(user=user, tenant=tenant, role=role, key_id=secrets.token_hex(6))
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
@@ -105,32 +140,39 @@ def create_api_key(meta: MetaStore, *, tenant: str | None, user: str, role: Role
         if tenant is not None and s.get(Tenant, tenant) is None:
             raise NotFoundError(f"no tenant '{tenant}' (create it first)")
         s.add(ApiKey(key_id=identity.key_id, tenant_id=tenant, user=user, role=role.value, salt=salt,
-                     key_hash=_hash(secret, salt)))
+                     key_hash=_hash(secret, salt), expires_at=expires_at))
     return identity, f"{KEY_PREFIX}_{identity.key_id}_{secret}"
 
 
 def authenticate(meta: MetaStore, presented: str, *, via: str | None = None) -> Identity:
-    """The identity of a presented key; AuthError when it is malformed, unknown, wrong or revoked.
+    """The identity of a presented key; AuthError when it is malformed, unknown, wrong, revoked or expired.
 
     With `via` (the entry point: "cli", "serve", ...), the outcome is written to the audit log: a `login`
-    event, or `login.failed` with the key id only (never the secret)."""
+    event, or `login.failed` with the key id only (never the secret). An expired key's refusal is written
+    always (a caller that skips the audit of keys it saw before still records that one stopped working),
+    under the key's user and tenant."""
     try:
         identity = _authenticate(meta, presented)
+    except KeyExpired as exc:
+        _audit(meta, LOGIN_FAILED, actor=exc.user, tenant=exc.tenant, object=f"mf_{exc.key_id}",
+               details={"via": via or "unknown", "reason": "expired", "expired_at": exc.expired_at.isoformat()})
+        raise
     except AuthError as exc:
         if via:
             match = _KEY_RE.match(presented.strip()) if isinstance(presented, str) else None
-            _audit(meta, "login.failed", actor="unknown", tenant=None,
+            _audit(meta, LOGIN_FAILED, actor="unknown", tenant=None,
                    object=f"mf_{match['key_id']}" if match else "malformed key",
                    details={"via": via, "reason": str(exc).split(" mf_")[0]})
         raise
     if via:
-        _audit(meta, "login", actor=identity.user, tenant=identity.tenant, object=f"mf_{identity.key_id}",
+        _audit(meta, LOGIN, actor=identity.user, tenant=identity.tenant, object=f"mf_{identity.key_id}",
                details={"via": via, "role": str(identity.role)})
     return identity
 
 
 def _authenticate(meta: MetaStore, presented: str) -> Identity:
-    """The identity of a presented key; AuthError when it is malformed, unknown, wrong or revoked."""
+    """The identity of a presented key; AuthError when it is malformed, unknown, wrong or revoked, KeyExpired
+    when it is past its expiry."""
     match = _KEY_RE.match(presented.strip()) if isinstance(presented, str) else None
     if match is None:
         raise AuthError("malformed API key (expected mf_<key id>_<secret>)")
@@ -143,7 +185,38 @@ def _authenticate(meta: MetaStore, presented: str) -> Identity:
             raise AuthError(f"unknown or invalid API key mf_{key_id}_…")
         if row.revoked_at is not None:
             raise AuthError(f"API key mf_{key_id}_… was revoked on {row.revoked_at:%Y-%m-%d}")
+        expires_at = _utc(row.expires_at)
+        if expires_at is not None and expires_at <= utcnow():
+            raise KeyExpired(row, expires_at)
         return Identity(user=row.user, tenant=row.tenant_id, role=Role(row.role), key_id=row.key_id)
+
+
+def key_state(row: ApiKey, now: datetime | None = None) -> str:
+    """'live', 'revoked' or 'expired': whether a stored key still opens the factory."""
+    if row.revoked_at is not None:
+        return "revoked"
+    expires_at = _utc(row.expires_at)
+    return "expired" if expires_at is not None and expires_at <= (now or utcnow()) else "live"
+
+
+def key_is_live(meta: MetaStore, key_id: str | None) -> bool:
+    """Whether the key `key_id` still opens the factory (neither revoked nor expired): for callers that verified
+    a key once and keep its identity (a portal session)."""
+    with meta.session() as s:
+        row = s.get(ApiKey, key_id) if key_id else None
+        return row is not None and key_state(row) == "live"
+
+
+def list_api_keys(meta: MetaStore, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Every key (of `tenant`, when given) oldest first, as the listing shows it: never a secret or hash."""
+    query = select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id)
+    if tenant is not None:
+        query = query.where(ApiKey.tenant_id == tenant)
+    with meta.session() as s:
+        now = utcnow()
+        return [{"key_id": row.key_id, "tenant": row.tenant_id, "user": row.user, "role": row.role,
+                 "created_at": _utc(row.created_at), "expires_at": _utc(row.expires_at),
+                 "revoked_at": _utc(row.revoked_at), "state": key_state(row, now)} for row in s.scalars(query)]
 
 
 def revoke_api_key(meta: MetaStore, key_id: str) -> None:
@@ -196,3 +269,14 @@ def save_local_key(key: str, home: Path | None = None) -> Path:
 
 def _hash(secret: str, salt: bytes) -> bytes:
     return hashlib.scrypt(secret.encode(), salt=salt, **_SCRYPT)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A stored time as aware UTC (SQLite hands back naive datetimes, which the store wrote in UTC)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _shown(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"

@@ -13,6 +13,7 @@ GENERATION_METRICS = {"rouge_l": "higher", "bleu": "higher", "f1": "higher", "ex
 SPEC = TaskSpec(
     name="instruction-tuning", description="an assistant tuned from a base language model on conversations",
     metrics=GENERATION_METRICS, target="optional", text="prompt", label_target=False, sections=("llm",),
+    base_model=("checkpoint",),  # required: the order check says so
     needs=Needs(cpus=2, memory_gb=6),
     overrides={
         "data.validate": f"{PACKAGE}.data:validate",

@@ -10,7 +10,7 @@ RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "h
 
 SPEC = TaskSpec(
     name="retrieval-qa", description="answers to questions from a knowledge base (FAQ pairs, documents)",
-    metrics=RETRIEVAL_METRICS, text="features", label_target=False, needs=Needs(cpus=1, memory_gb=2),
+    metrics=RETRIEVAL_METRICS, text="features", label_target=False, robustness=True, needs=Needs(cpus=1, memory_gb=2),
     overrides={
         "data.split": f"{PACKAGE}.data:split",
         "model.plan": f"{PACKAGE}.model:plan",

@@ -13,7 +13,7 @@ REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "
 
 CLASSIFICATION = TaskSpec(
     name="tabular-classification", description="a label for each row of a table (risk, churn, fraud)",
-    metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True,
+    metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True, base_model=("market",),
     wizard=0, wizard_criterion=("roc_auc", ">= 0.70"),
     families={"dummy": f"{TRAINERS}.baseline:PriorClassifier", "linear": f"{TRAINERS}.linear:LogisticTrainer",
               "knn": f"{TRAINERS}.neighbors:KNeighborsClassifierTrainer",
@@ -26,6 +26,7 @@ CLASSIFICATION = TaskSpec(
 REGRESSION = TaskSpec(
     name="tabular-regression", description="a number for each row of a table (amounts, demand, prices)",
     metrics=REGRESSION_METRICS,  # refit on all rows: classification only, as the order schema documents
+    base_model=("market",),  # a published regressor competes; no checkpoint family reads tables
     wizard=1, wizard_criterion=("r2", ">= 0.50"),
     families={"dummy": f"{TRAINERS}.baseline:MeanRegressor", "linear": f"{TRAINERS}.linear:RidgeTrainer",
               "knn": f"{TRAINERS}.neighbors:KNeighborsRegressorTrainer",

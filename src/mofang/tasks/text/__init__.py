@@ -16,7 +16,8 @@ TEXT_CLASSIFICATION_METRICS = {
 TEXT_CLASSIFICATION = TaskSpec(
     name="text-classification", description="labels for texts (reviews, tickets, news titles)",
     metrics=TEXT_CLASSIFICATION_METRICS, text="features", labels_file=True, multi_label=True, classes=True,
-    refit=True, blend=True, wizard=2, wizard_criterion=("f1_macro", ">= 0.70"),
+    refit=True, blend=True, base_model=("checkpoint", "market"), robustness=True,
+    wizard=2, wizard_criterion=("f1_macro", ">= 0.70"),
     needs=Needs(cpus=2, memory_gb=3),  # a small transformer may be fine-tuned on torch threads
     families={  # the shared workshop's text families; the transformer is absent, with the reason, without torch
         "dummy": f"{TRAINERS}.text_baseline:TextPriorTrainer",
