@@ -73,3 +73,26 @@ def test_unreadable_encoding_names_file_offset_and_line(tmp_path: Path) -> None:
     path.write_bytes(b"a,b\n1,2\n3," + bytes(range(0x80, 0x100)) * 4 + b"\n")
     with pytest.raises(DataError, match=r"bad.csv, row 3: cannot detect the text encoding: byte 10 \(0x80\)"):
         read_source(source(path))
+
+
+@pytest.mark.parametrize("codec, name", [("utf-8", "UTF-8"), ("gbk", "GBK"), ("gb18030", "GBK")])
+def test_a_character_cut_off_at_the_end_is_dropped_and_flagged(codec: str, name: str) -> None:
+    from mofang.data.encoding import decode
+
+    whole = TABLE.encode(codec)
+    decoded = decode(whole + "中".encode(codec)[:1], source="x.csv")
+    assert (decoded.text, decoded.encoding, decoded.cut) == (TABLE, name, True)
+    assert not decode(whole, source="x.csv").cut
+    assert not decode(b"a,b\n1,2\n" * 3 + b"\xff", source="x.csv").cut  # 0xFF starts no character: not a cut
+
+
+def test_utf32_bom_nul_far_down_and_a_mixed_file() -> None:
+    from mofang.data.encoding import decode
+
+    assert decode("a,b\n1,2\n".encode("utf-32"), source="x.csv").encoding == "UTF-32"
+    with pytest.raises(DataError, match=r"row 30002: binary data \(a NUL byte at offset 120004\)"):
+        decode(b"a,b\n" + b"1,2\n" * 30_000 + b"\x00", source="x.csv")
+    gbk = TABLE.encode("gbk") * 20
+    with pytest.raises(DataError, match="is not valid GB18030 \\(the file reads as GBK up to there\\)") as err:
+        decode(gbk[:300] + b"\xff" + gbk[300:], source="x.csv")
+    assert err.value.row == gbk[:300].count(b"\n") + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from mofang.core.errors import NotFoundError
 from mofang.core.terminal import console
@@ -15,7 +16,7 @@ EXIT_REJECTED = 3  # the acceptance gate refused the product
 
 
 def fail(exc: Exception, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}")
+    err.print(f"[bold red]error:[/] {escape(str(exc))}")  # a name like `a[/]b.docx` is text, not markup
     return typer.Exit(code)
 
 

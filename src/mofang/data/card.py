@@ -54,12 +54,19 @@ def build_card(*, identity: dict[str, Any], sources: dict, profile: dict, recipe
                     for t in traces.get("augment", [])],
         "columns_dropped": features["dropped"],
         "leakage_scores": guard_trace["scores"],
+        "leakage_guard": guard_trace.get("leakage"),  # settings, rows, whether it decided and why
         "missing_ratios": {name: round(float(every[name].isna().mean()), 4)
                            for name in (kept or [c for c in every.columns if not c.startswith("__")])},
         "target_summary": _target_summary(every[target], split_trace) if target in every.columns else {},
         "split": split_trace,
+        "source_warnings": source_warnings(sources["sources"]),
         "lineage": {"sources": sources["sources"], "files": files},
     }
+
+
+def source_warnings(sources: list[dict]) -> list[dict[str, str]]:
+    """What reading the sources flagged (a last row cut off and dropped...), one entry per warning."""
+    return [{"source": s.get("label", ""), "warning": w} for s in sources for w in s.get("warnings") or []]
 
 
 def rows_per_process(read: int, traces: dict[str, list[dict]], parts: dict[str, pd.DataFrame]) -> dict[str, int]:

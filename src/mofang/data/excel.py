@@ -10,19 +10,22 @@ from typing import Any
 import pandas as pd
 
 from mofang.core.errors import DataError
+from mofang.data.limits import Limits, check_shape, limits
 from mofang.data.missing import blank_missing, to_text
 from mofang.data.safety import open_zip
 
 ALL_SHEETS = "*"
 
 
-def read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict]:
+def read_excel(path: Path, sheet: str | int | None, limit: Limits | None = None) -> tuple[pd.DataFrame, dict]:
     """Read an .xlsx as strings; `sheet` is a name, an index, '*' (all sheets) or None (first non-empty).
 
     Empty rows (sheets are often padded with thousands) and empty unnamed columns are dropped.
+    Rows and columns are checked against `limit` (default: `limits()`) while the sheet is read.
     Returns the frame and the read info (format, sheets read, empty sheets skipped).
     """
     label = str(path)
+    limit = limit or limits()
     if path.suffix.lower() == ".xls":
         raise DataError("old Excel .xls files are not supported; save the sheet as .xlsx", source=label)
     open_zip(path, label, "xlsx file").close()  # refuse a zip bomb before openpyxl inflates anything
@@ -35,15 +38,15 @@ def read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict]
     try:
         names = list(book.sheetnames)
         if sheet == ALL_SHEETS:
-            return _stack_sheets(book, names, label)
+            return _stack_sheets(book, names, label, limit)
         if sheet is None:
             for name in names:
-                frame = _sheet_frame(book, name, label)
+                frame = _sheet_frame(book, name, label, limit)
                 if frame is not None:
                     return frame, {"format": "xlsx", "sheets": [name]}
             raise DataError(f"every sheet is empty ({', '.join(names)})", source=label)
         name = _sheet_name(sheet, names, label)
-        frame = _sheet_frame(book, name, label)
+        frame = _sheet_frame(book, name, label, limit)
         if frame is None:
             raise DataError(f"sheet '{name}' is empty", source=label)
         return frame, {"format": "xlsx", "sheets": [name]}
@@ -51,11 +54,11 @@ def read_excel(path: Path, sheet: str | int | None) -> tuple[pd.DataFrame, dict]
         book.close()
 
 
-def _stack_sheets(book: Any, names: list[str], label: str) -> tuple[pd.DataFrame, dict]:
+def _stack_sheets(book: Any, names: list[str], label: str, limit: Limits) -> tuple[pd.DataFrame, dict]:
     frames: list[pd.DataFrame] = []
     read, empty = [], []
     for name in names:
-        frame = _sheet_frame(book, name, label)
+        frame = _sheet_frame(book, name, label, limit)
         if frame is None:
             empty.append(name)
             continue
@@ -67,6 +70,7 @@ def _stack_sheets(book: Any, names: list[str], label: str) -> tuple[pd.DataFrame
                             f"{only_first or 'none'}; name one sheet instead", source=label)
         frames.append(frame[list(frames[0].columns)] if frames else frame)
         read.append(name)
+        check_shape(sum(map(len, frames)), 0, label, limit)
     if not frames:
         raise DataError(f"every sheet is empty ({', '.join(names)})", source=label)
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -85,10 +89,12 @@ def _sheet_name(sheet: str | int, names: list[str], label: str) -> str:
     return sheet
 
 
-def _sheet_frame(book: Any, name: str, label: str) -> pd.DataFrame | None:
+def _sheet_frame(book: Any, name: str, label: str, limit: Limits) -> pd.DataFrame | None:
     """The sheet's rows under its first non-empty row as header; None when the sheet has no data rows."""
     try:
-        rows = [row for row in _rows(book[name]) if any(v is not None and str(v).strip() for v in row)]
+        rows = _filled_rows(book[name], label, limit)
+    except DataError:
+        raise
     except Exception as exc:  # a broken sheet XML inside a valid zip
         raise DataError(f"cannot read sheet '{name}' ({type(exc).__name__}: {exc})", source=label) from None
     if len(rows) < 2:
@@ -100,6 +106,27 @@ def _sheet_frame(book: Any, name: str, label: str) -> pd.DataFrame | None:
     empty = [c for c in frame.columns if c.startswith("Unnamed:") and frame[c].isna().all()]
     frame = frame.drop(columns=empty).dropna(how="all")
     return frame if len(frame) else None
+
+
+def _filled_rows(sheet: Any, label: str, limit: Limits) -> list[tuple]:
+    """The rows holding a value (the header among them); refused as soon as they pass the row limit or a
+    value sits beyond the column limit."""
+    rows: list[tuple] = []
+    for number, row in enumerate(_rows(sheet), start=1):
+        width = _filled_width(row)
+        if width:
+            rows.append(row)
+            check_shape(len(rows) - 1, width, label, limit, row=number)
+    return rows
+
+
+def _filled_width(row: tuple) -> int:
+    """One past the last cell holding a value (0 for an empty row); scanned from the end, where it usually is."""
+    for i in range(len(row) - 1, -1, -1):
+        value = row[i]
+        if value is not None and str(value).strip():
+            return i + 1
+    return 0
 
 
 def _rows(sheet: Any) -> Iterator[tuple]:

@@ -53,6 +53,8 @@ class DataJob(BaseModel):
     add: list[Step] = Field(default_factory=list)
     remove: list[str] = Field(default_factory=list)
     output: Path | None = Field(None, description="Folder of the dataset version (default: <name>-dataset)")
+    strict: bool = Field(False, description="Refuse a source whose last row is cut off (a truncated file) instead "
+                                            "of dropping that row with a warning in the data card")
 
     def is_granted(self, column: str) -> bool:
         return self.columns.grants(column, self.target, self.id_column)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mofang.core.errors import DataError
+from mofang.data.limits import Limits, check_shape, limits
 from mofang.data.missing import stringify
 
 KEY_COLUMN = "key"
@@ -42,29 +43,40 @@ def _loads(text: str, label: str, row: int | None = None) -> Any:
                         row=row) from None
 
 
-def parse_json(text: str, fmt: str, label: str) -> tuple[pd.DataFrame, dict]:
+def parse_json(text: str, fmt: str, label: str, limit: Limits | None = None) -> tuple[pd.DataFrame, dict]:
     """Rows from JSON text; `fmt` 'jsonl' forces JSON lines, otherwise lines are recognised by their shape.
 
     Layouts: JSON lines of objects; a list of objects; an object of equal-length columns; an object of
     lists of records (e.g. {"series-a": [[start, end], ...]}), one row per item with its key in 'key'.
+    Rows and columns are checked against `limit` (default: `limits()`) before the frame is built.
     """
+    limit = limit or limits()
     if fmt == "jsonl" or _looks_like_lines(text):
-        return stringify(pd.DataFrame(_lines(text, label), dtype=object)), {"format": "jsonl"}
+        return stringify(_records(_lines(text, label), label, limit)), {"format": "jsonl"}
     try:
         data = _loads(text, label)
     except json.JSONDecodeError as exc:
         raise DataError(f"not valid JSON ({exc.msg})", source=label, row=exc.lineno) from None
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
-        return stringify(pd.DataFrame(data, dtype=object)), {"format": "json", "layout": "records"}
+        return stringify(_records(data, label, limit)), {"format": "json", "layout": "records"}
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
         lengths = {len(v) for v in data.values()}
         nested = any(isinstance(item, dict | list) for v in data.values() for item in v)
         if len(lengths) == 1 and not nested:
+            check_shape(lengths.pop(), len(data), label, limit)
             return stringify(pd.DataFrame(data, dtype=object)), {"format": "json", "layout": "columns"}
-        return stringify(_grouped(data, label)), {"format": "json", "layout": "grouped",
-                                                  "keys": len(data), "empty_keys": sum(not v for v in data.values())}
+        check_shape(sum(len(v) for v in data.values()), 0, label, limit)
+        return stringify(_grouped(data, label, limit)), {"format": "json", "layout": "grouped",
+                                                         "keys": len(data),
+                                                         "empty_keys": sum(not v for v in data.values())}
     raise DataError("JSON must be JSON lines, a list of objects (rows), an object of equal-length columns, "
                     f"or an object of lists (one row per item); this is {_shape(data)}", source=label)
+
+
+def _records(records: list[dict], label: str, limit: Limits) -> pd.DataFrame:
+    """A frame of records, their count and the keys they use in all checked first."""
+    check_shape(len(records), len(set().union(*records)) if records else 0, label, limit)
+    return pd.DataFrame(records, dtype=object)
 
 
 def _lines(text: str, label: str) -> list[dict]:
@@ -82,7 +94,7 @@ def _lines(text: str, label: str) -> list[dict]:
     return records
 
 
-def _grouped(data: dict[str, list], label: str) -> pd.DataFrame:
+def _grouped(data: dict[str, list], label: str, limit: Limits) -> pd.DataFrame:
     """One row per list item: objects give their fields, lists value_1..value_n, scalars 'value'."""
     rows: list[dict[str, Any]] = []
     for key, items in data.items():
@@ -99,7 +111,7 @@ def _grouped(data: dict[str, list], label: str) -> pd.DataFrame:
             rows.append({KEY_COLUMN: key, **fields})
     if not rows:
         raise DataError(f"every list in the JSON object is empty ({len(data)} keys); no data rows", source=label)
-    return pd.DataFrame(rows, dtype=object)
+    return _records(rows, label, limit)
 
 
 def _shape(data: object) -> str:

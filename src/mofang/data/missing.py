@@ -11,26 +11,32 @@ MISSING = frozenset({"", "NA", "N/A", "n/a", "na", "#N/A", "null", "NULL", "Null
 def blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
     """Turn every missing spelling (after stripping spaces) into None; keep other strings as read."""
     out = {}
-    for column in frame.columns:
-        values = frame[column]
+    for position in range(frame.shape[1]):  # by position: a name may repeat
+        values = frame.iloc[:, position]
         stripped = values.astype("string").str.strip()
         mask = stripped.isna() | stripped.isin(MISSING)
-        out[column] = values.astype(object).where(~mask.to_numpy(dtype=bool), None)
-    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+        out[position] = values.astype(object).where(~mask.to_numpy(dtype=bool), None)
+    return _framed(out, frame.index, list(frame.columns))
 
 
 def stringify(frame: pd.DataFrame) -> pd.DataFrame:
     """Turn typed columns (parquet, json, sql) into strings, keeping nulls as None."""
     out = {}
-    for column in frame.columns:
-        values = frame[column]
+    for position in range(frame.shape[1]):  # by position: a name may repeat (a query selecting a column twice)
+        values = frame.iloc[:, position]
         mask = values.isna().to_numpy(dtype=bool)
         if values.dtype == object:
             text = values.map(to_text, na_action="ignore")
         else:
             text = values.astype(str).astype(object)
-        out[str(column)] = text.where(~mask, None)
-    return blank_missing(pd.DataFrame(out, index=frame.index))
+        out[position] = text.where(~mask, None)
+    return blank_missing(_framed(out, frame.index, [str(c) for c in frame.columns]))
+
+
+def _framed(columns: dict[int, pd.Series], index: pd.Index, names: list) -> pd.DataFrame:
+    frame = pd.DataFrame(columns, index=index)
+    frame.columns = names
+    return frame
 
 
 def to_text(value: object) -> str:

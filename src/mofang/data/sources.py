@@ -31,6 +31,7 @@ class SourceRead:
     skipped: list[str] = field(default_factory=list)
     join: dict | None = None
     labels: dict | None = None  # a labels file: labels read, targets filled, data labels kept
+    warnings: list[str] = field(default_factory=list)  # e.g. a last row cut off and dropped (data card)
 
 
 def read_granted(order: Order, on_source: Callable[[int, Source], None] | None = None,
@@ -44,7 +45,7 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
     for i, source in enumerate(order.data):
         if on_source is not None:
             on_source(i, source)
-        frame = read_source(source, granted=order.is_granted)
+        frame = read_source(source, granted=order.is_granted, strict=is_strict(order, source))
         info = frame.attrs.get("source", {})
         if not joined:
             _check_allowed_exist(order, frame, source, list(info.get("denied", [])))
@@ -59,7 +60,8 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
                                 columns=frame.shape[1], sha256=_sha256(source, frame),
                                 encoding=info.get("encoding"), separator=info.get("separator"),
                                 denied=list(info.get("denied", [])), sheets=list(info.get("sheets", [])),
-                                skipped=list(info.get("skipped", [])), join=join))
+                                skipped=list(info.get("skipped", [])), join=join,
+                                warnings=list(info.get("warnings", []))))
     assert data is not None  # an order has at least one source
     if joined:
         _check_allowed_exist(order, data, order.data[0], [c for r in reads for c in r.denied])
@@ -71,6 +73,12 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
         reads.append(SourceRead(label=str(order.labels), format="labels", rows=merged["labels"], columns=2,
                                 sha256=merged["sha256"], labels=merged))
     return data, reads
+
+
+def is_strict(order: object, source: Source) -> bool:
+    """Whether a source cut off mid-row is refused rather than read without its cut row: `strict: true` on the
+    source or on the order (or data job)."""
+    return bool(source.strict or getattr(order, "strict", False))  # a data job has no `strict` of its own
 
 
 def _check_joins(order: Order) -> None:

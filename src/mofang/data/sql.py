@@ -9,10 +9,12 @@ from typing import Any
 import pandas as pd
 
 from mofang.core.errors import DataError
+from mofang.data.limits import Limits, check_shape, limits
 from mofang.data.missing import stringify
 from mofang.orders.schema import Source
 
 Granted = Callable[[str], bool]
+CHUNK_ROWS = 1_000_000  # rows fetched at a time (one chunk for most tables: dtypes as read whole)
 
 
 def clean_header(name: object) -> str:
@@ -20,12 +22,14 @@ def clean_header(name: object) -> str:
     return str(name).replace("\ufeff", "").strip()
 
 
-def read_sql(source: Source, allowed: Granted) -> tuple[pd.DataFrame, dict]:
-    """Read the source's table or query; denied columns are never selected (listed in the info)."""
+def read_sql(source: Source, allowed: Granted, limit: Limits | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read the source's table or query; denied columns are never selected (listed in the info). Rows are
+    fetched in chunks and refused once past the row limit (`limit`, default `limits()`)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
 
     label = source.label
+    limit = limit or limits()
     try:
         engine = create_engine(source.url or "")
     except Exception as exc:  # ArgumentError, NoSuchModuleError, missing driver
@@ -34,10 +38,11 @@ def read_sql(source: Source, allowed: Granted) -> tuple[pd.DataFrame, dict]:
         with engine.connect() as conn:
             if source.table:
                 names, statement = _granted_table(conn, source.table, allowed, label)
-                frame = pd.read_sql(statement, conn, dtype_backend="numpy_nullable")
+                check_shape(0, sum(allowed(clean_header(n)) for n in names), label, limit)
+                frame = _read_chunks(statement, conn, label, limit)
             else:
                 query, names = granted_query(conn, source.query or "", allowed)
-                frame = pd.read_sql(text(query), conn, dtype_backend="numpy_nullable")
+                frame = _read_chunks(text(query), conn, label, limit)
     except DataError:
         raise
     except SQLAlchemyError as exc:
@@ -47,6 +52,20 @@ def read_sql(source: Source, allowed: Granted) -> tuple[pd.DataFrame, dict]:
         engine.dispose()
     denied = [clean_header(n) for n in names if not allowed(clean_header(n))]
     return stringify(frame), {"format": "sql", "denied": denied}
+
+
+def _read_chunks(statement: Any, conn: Any, label: str, limit: Limits) -> pd.DataFrame:
+    """The statement's rows, read in chunks so that a table over the row limit stops at the limit."""
+    frames, rows = [], 0
+    for chunk in pd.read_sql(statement, conn, dtype_backend="numpy_nullable", chunksize=CHUNK_ROWS):
+        frames.append(chunk)
+        rows += len(chunk)
+        check_shape(rows, chunk.shape[1], label, limit)
+    if len(frames) == 1:
+        return frames[0]
+    if not frames:  # no rows at all: the columns still come from the cursor
+        return pd.read_sql(statement, conn, dtype_backend="numpy_nullable")
+    return pd.concat(frames, ignore_index=True)
 
 
 def granted_query(conn: Any, query: str, allowed: Granted) -> tuple[str, list[str]]:

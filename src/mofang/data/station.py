@@ -32,7 +32,7 @@ from mofang.core.tasks import spec as task_spec
 from mofang.data.card import build_card
 from mofang.data.card_html import write_card_html
 from mofang.data.clean.frames import to_frame, to_table
-from mofang.data.leakage import LEAK_SCORE, leak_score
+from mofang.data.leakage import guard_record, is_leak, leak_score, undecided
 from mofang.data.ops import ROW, OpContext, OpTrace
 from mofang.data.pii import find_pii
 from mofang.data.pipeline import op_context, run_operators
@@ -84,6 +84,8 @@ class DataWorkshop(Station):
                                                        ("separator", read.separator)) if v)
             ctx.reason(f"read {read.label} as {read.format}{' (' + how + ')' if how else ''}: "
                        f"{read.rows:,} rows, sha256 {read.sha256[:12]}")
+            for warning in read.warnings:
+                ctx.reason(f"{read.label}: {warning}")
         ctx.param(sources=[asdict(r) for r in reads])
 
         AuditLog(ctx.meta).record(DATA_READ, actor="line", tenant=ctx.tenant, object=ctx.order.id,
@@ -201,6 +203,8 @@ class DataWorkshop(Station):
         dropped: list[dict] = []
         pii: list[dict] = []
         scores: dict[str, dict] = {}
+        guard = ctx.order.leakage
+        labelled = _real_rows(frame)  # synthetic rows prove nothing about a leak
         for name, spec in profile["columns"].items():
             if name == target:
                 continue
@@ -219,9 +223,9 @@ class DataWorkshop(Station):
                         if spec["kind"] == "datetime" else coerce(values, spec["kind"])
                 score, measure = leak_score(values, spec["kind"], frame[target], classification)
                 scores[name] = {"score": round(score, 4), "measure": measure}
-                if score >= LEAK_SCORE:
+                if is_leak(score, labelled, guard):
                     reason = (f"target leakage: predicts '{target}' on its own ({measure} {score:.3f} ≥ "
-                              f"{LEAK_SCORE}); such a column is usually recorded after the outcome")
+                              f"{guard.threshold:g}); such a column is usually recorded after the outcome")
             if reason is None:
                 feature = {"name": name, "kind": spec["kind"]}
                 if spec.get("dayfirst") is not None:  # served dates must be read as training ones were
@@ -243,7 +247,10 @@ class DataWorkshop(Station):
         ctx.metric(features=len(kept), dropped=len(dropped), pii_columns=len(pii))
         ctx.param(features=[f["name"] for f in kept])
         ctx.save("features", {"features": kept, "dropped": dropped})
-        ctx.save("guard_trace", {"pii": pii, "scores": scores})
+        leakage = guard_record(labelled, scores, guard)
+        if undecided(labelled, guard):
+            ctx.reason(f"leakage guard did not decide: {leakage['reason']}")
+        ctx.save("guard_trace", {"pii": pii, "scores": scores, "leakage": leakage})
         return f"{len(kept)} features kept, {len(dropped)} columns dropped ({len(pii)} PII)"
 
     # -- split -----------------------------------------------------------------------------------
@@ -306,6 +313,13 @@ class DataWorkshop(Station):
 
 
 # -- what the station shares with the task packages' overrides and hooks -----------------------------
+def _real_rows(frame: pd.DataFrame) -> int:
+    """Rows of `frame` that are not synthetic (augment operators mark those they add)."""
+    if SYNTHETIC not in frame.columns:
+        return len(frame)
+    return int((~frame[SYNTHETIC].fillna(False).to_numpy(dtype=bool)).sum())
+
+
 def _spec(ctx: StationContext) -> TaskSpec:
     return task_spec(ctx.order.task)
 
