@@ -29,6 +29,27 @@ def test_inspect_masks_personal_data_and_writes_nothing(tmp_path: Path, home: Pa
     assert not home.exists() or not any(home.rglob("*.parquet"))
 
 
+def test_inspect_masks_name_columns_found_by_their_values(tmp_path: Path, home: Path) -> None:
+    """客户 and 借款人 say nothing of names; their values do, so the samples printed are masked ones."""
+    customers = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨秀英", "黄磊", "赵丽", "吴敏", "徐强"]
+    borrowers = ["李建华", "王秀兰", "张国强", "刘桂英", "陈志明", "杨丽娟", "赵永刚", "黄淑芬", "周海燕", "吴晓东"]
+    cities = ["北京", "上海", "广州", "深圳", "杭州", "南京", "武汉", "成都", "西安", "金华"]
+    path = tmp_path / "loans.csv"
+    pd.DataFrame({"客户": customers * 3, "借款人": borrowers * 3, "城市": cities * 3,
+                  "金额": range(30)}).to_csv(path, index=False, encoding="gbk")
+    result = CliRunner().invoke(app, ["data", "inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["pii"]["客户"]["kind"] == "person_name" and report["pii"]["借款人"]["kind"] == "person_name"
+    assert "城市" not in report["pii"]
+    samples = {c["name"]: c["samples"] for c in report["columns"]}
+    assert samples["客户"] == ["张*", "王*", "李*"] and samples["借款人"] == ["李**", "王**", "张**"]
+    table = CliRunner().invoke(app, ["data", "inspect", str(path)])
+    assert table.exit_code == 0 and "李**" in table.output
+    for raw in customers + borrowers:
+        assert raw not in result.output and raw not in table.output
+
+
 def test_inspect_names_a_missing_file(tmp_path: Path, home: Path) -> None:
     result = CliRunner().invoke(app, ["data", "inspect", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2 and "nope.csv" in result.output
