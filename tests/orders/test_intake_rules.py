@@ -103,10 +103,14 @@ def test_text_classification_takes_both_kinds_of_base() -> None:
 
 
 def test_a_robustness_drop_only_where_the_task_measures_one() -> None:
-    error = refusal(order_text("acceptance:\n  metrics: {roc_auc: '>= 0.7'}\n  max_robustness_drop: 0.05\n"))
+    error = refusal(order_text("acceptance:\n  metrics: {f1: '>= 0.7'}\n  max_robustness_drop: 0.05\n",
+                               task="anomaly-detection"))
     assert error.field == "acceptance"
-    assert ("'max_robustness_drop' applies to image-classification, retrieval-qa and text-classification orders "
-            "only") in str(error)
+    assert ("'max_robustness_drop' applies to image-classification, retrieval-qa, tabular-classification, "
+            "tabular-regression and text-classification orders only") in str(error)
+    assert str(error).endswith("not anomaly-detection")
+    tabular = order_text("acceptance:\n  metrics: {roc_auc: '>= 0.7'}\n  max_robustness_drop: 0.05\n")
+    assert parse_order(tabular).acceptance.max_robustness_drop == 0.05
     text = order_text("text: t\nacceptance:\n  metrics: {f1_macro: '>= 0.7'}\n  max_robustness_drop: 0.05\n",
                       task="text-classification")
     assert parse_order(text).acceptance.max_robustness_drop == 0.05

@@ -131,7 +131,7 @@ def test_faq_order_is_delivered_encrypted_with_a_retrieval_report(delivered) -> 
     html = vault.read("demo-bank", bundle / "report.html").decode("utf-8")
     assert "ACCEPTED" in html and "Retrieval (" in html and "recall@k" in html.lower()
     assert "部门=" in html and RAW_PHONE not in html
-    assert "Robustness to perturbed text" in html  # the questions perturbed, MRR per perturbation
+    assert "Robustness to perturbed inputs" in html  # the questions perturbed, MRR per perturbation
     assert "max_robustness_drop" in html and "worst perturbation" in html  # gated, and passed (accepted)
     card = vault.read("demo-bank", bundle / "model_card.md").decode("utf-8")
     assert "POST /ask" in card and "mrr" in card

@@ -10,8 +10,8 @@ from mofang.orders.schema import Criterion, Order
 def check_gate(order: Order, metrics: dict[str, float | None], size_mb: float | None,
                p95_ms: float | None, robustness: dict[str, Any] | None = None) -> dict[str, Any]:
     """{"passed", "checks": [{"name", "criterion", "observed", "passed", "message"}]}; a check whose
-    value could not be measured fails. `robustness` is a text model's robustness report (its worst
-    drop is checked against `max_robustness_drop`)."""
+    value could not be measured fails. `robustness` is the task's robustness measure (its worst drop is
+    checked against `max_robustness_drop`)."""
     acceptance = order.acceptance
     checks = [_check(name, criterion, metrics.get(name), "") for name, criterion in acceptance.metrics.items()]
     if acceptance.p95_latency_ms is not None:

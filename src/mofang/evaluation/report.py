@@ -15,7 +15,7 @@ TITLES = {"roc_curve": "ROC curve", "pr_curve": "Precision-recall curve",
           "confusion_matrix": "Confusion matrix", "calibration": "Calibration curve",
           "feature_importance": "Feature importance (top 20)", "predicted_vs_actual": "Predicted vs actual",
           "residuals": "Residual histogram", "per_class_f1": "F1 per label",
-          "robustness": "Robustness to perturbed text", "recall_at_k": "Recall@k and MRR on test questions",
+          "robustness": "Robustness to perturbed inputs", "recall_at_k": "Recall@k and MRR on test questions",
           "anomaly_timeline": "Anomaly timeline: true and detected windows",
           "score_distribution": "Anomaly scores of normal and anomalous readings",
           "generation_metrics": "Base vs tuned answers on the test prompts",
@@ -40,7 +40,9 @@ def _environment() -> Environment:
 def render_report(content: dict[str, Any], plots: dict[str, bytes]) -> str:
     """The report HTML. `content` holds order, job_id, task, dataset, winner, metrics, primary_metric,
     metric_names, gate, verdict, leaderboard and reasons ([{"where", "text"}]); optionally per_class
-    ([{"class", "precision", "recall", "f1", "support"}])."""
+    ([{"class", "precision", "recall", "f1", "support"}]) and robustness (a robustness measure: metric,
+    clean_score, rows [{"perturbation", "score", "drop", "changed_share", "detail"?}], examples) with the
+    order's max_robustness_drop."""
     embedded = [{"name": name, "title": TITLES.get(name, name),
                  "data": base64.b64encode(png).decode("ascii")} for name, png in plots.items()]
     dataset = content.get("dataset") or {}

@@ -105,9 +105,9 @@ class EvaluationCenter(Station):
         candidate = Candidate.load(winner["model_path"])
         p = predictions(candidate, test, dataset["target"])
         plots = _plots(candidate, p)
-        if ctx.has("robustness"):
-            plots["robustness"] = saved_robustness_plot(ctx.load("robustness"),
-                                                        ctx.order.acceptance.max_robustness_drop)
+        robustness = ctx.load("robustness") if ctx.has("robustness") else None
+        if robustness:
+            plots["robustness"] = saved_robustness_plot(robustness, ctx.order.acceptance.max_robustness_drop)
         learning_curve = ctx.load("learning_curve") if ctx.has("learning_curve") else None
         if learning_curve:
             from mofang.evaluation.learning import curve_plot
@@ -127,7 +127,8 @@ class EvaluationCenter(Station):
                    "slices": (text_slices(candidate, test, dataset["target"], dataset["features"],
                                           winner["primary_metric"])
                               if reads_text else None),  # by text length: a model that reads text
-                   "learning": learning_curve}
+                   "learning": learning_curve, "robustness": robustness,
+                   "max_robustness_drop": ctx.order.acceptance.max_robustness_drop}
         delivered = {}
         if ctx.has("refit"):  # the model to deliver: fitted again on every labelled row
             refit = ctx.load("refit")

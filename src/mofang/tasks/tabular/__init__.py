@@ -1,4 +1,5 @@
-"""Tabular classification and regression: the line's shared processes, with classes or without."""
+"""Tabular classification and regression: the line's shared processes, with classes or without, and a
+robustness measure on perturbed test rows (`robustness`, hook `evaluation.robustness`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ CLASSIFICATION_METRICS = {
     "precision_macro": "higher", "recall_macro": "higher", "log_loss": "lower",
 }
 TRAINERS = "mofang.models.trainers"  # the shared model workshop's families
+PACKAGE = "mofang.tasks.tabular"
+HOOKS = {"evaluation.robustness": f"{PACKAGE}.robustness:robustness"}  # noise, missing, unseen categories, shift
 REGRESSION_METRICS = {"rmse": "lower", "mae": "lower", "r2": "higher", "mape": "lower"}
 
 CLASSIFICATION = TaskSpec(
     name="tabular-classification", description="a label for each row of a table (risk, churn, fraud)",
     metrics=CLASSIFICATION_METRICS, labels_file=True, classes=True, refit=True, base_model=("market",),
-    wizard=0, wizard_criterion=("roc_auc", ">= 0.70"),
+    robustness=True, hooks=HOOKS, wizard=0, wizard_criterion=("roc_auc", ">= 0.70"),
     families={"dummy": f"{TRAINERS}.baseline:PriorClassifier", "linear": f"{TRAINERS}.linear:LogisticTrainer",
               "knn": f"{TRAINERS}.neighbors:KNeighborsClassifierTrainer",
               "randomforest": f"{TRAINERS}.forest:RandomForestClassifierTrainer",
@@ -27,6 +30,7 @@ REGRESSION = TaskSpec(
     name="tabular-regression", description="a number for each row of a table (amounts, demand, prices)",
     metrics=REGRESSION_METRICS,  # refit on all rows: classification only, as the order schema documents
     base_model=("market",),  # a published regressor competes; no checkpoint family reads tables
+    robustness=True, hooks=HOOKS,
     wizard=1, wizard_criterion=("r2", ">= 0.50"),
     families={"dummy": f"{TRAINERS}.baseline:MeanRegressor", "linear": f"{TRAINERS}.linear:RidgeTrainer",
               "knn": f"{TRAINERS}.neighbors:KNeighborsRegressorTrainer",
