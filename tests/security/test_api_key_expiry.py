@@ -166,8 +166,10 @@ def test_the_listing_shows_each_keys_expiry_and_state(acme: MetaStore) -> None:
 
 # -- an older database gains the column ------------------------------------------------------------------------------
 def _drop_expiry(meta: MetaStore) -> None:
+    """Make the database the release before expiry (and before migrations) left: no column, no `alembic_version`."""
     with meta.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE api_keys DROP COLUMN expires_at")
+        conn.exec_driver_sql("DROP TABLE alembic_version")
     assert "expires_at" not in {c["name"] for c in inspect(meta.engine).get_columns("api_keys")}
 
 

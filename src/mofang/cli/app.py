@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mofang.cli import bundle, devices, label, portal, products, scheduling, security
+from mofang.cli import bundle, db, devices, label, portal, products, scheduling, security
 from mofang.cli.data import data_app
 from mofang.cli.orders import orders_app
 from mofang.cli.runs import demo, resume, run_order
@@ -22,6 +22,7 @@ security.register(app)  # tenants, keys, audit, destroy
 scheduling.register(app)  # submit, worker, jobs list|cancel|retry|quota
 app.add_typer(label.label_app, name="label")
 app.add_typer(devices.devices_app, name="devices")
+app.add_typer(db.db_app, name="db")  # db current|upgrade: the metadata store's schema revision
 portal.register(app)  # portal: REST API + web pages
 
 

@@ -1,17 +1,12 @@
-"""SQLAlchemy tables of the security center, in the metadata store's schema.
-
-The store creates missing tables, never missing columns: a column added to a table after its first release is
-listed in `ADDED_COLUMNS` (nullable, so the rows already there stay valid) and added to an older database when
-it is opened (`_add_new_columns`), on SQLite and PostgreSQL alike."""
+"""SQLAlchemy tables of the security center, in the metadata store's schema (a change to them ships with a
+revision in `mofang/store/migrations/versions`, e.g. `api_keys.expires_at`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, MetaData, String, Text, event, inspect
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mofang.store.models import Base, utcnow
@@ -69,29 +64,3 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-ADDED_COLUMNS = (("api_keys", "expires_at"),)  # (table, column) added after the table's first release
-
-
-@event.listens_for(Base.metadata, "after_create")
-def _add_new_columns(metadata: MetaData, connection: Connection, **_: Any) -> None:
-    """Give a database made before a column of `ADDED_COLUMNS` existed that column (runs after every
-    `create_all`, i.e. each time the store opens; a column already there is left alone, and so is a table that
-    this `create_all` did not make and was not there)."""
-    found = inspect(connection)
-    for table, column in ADDED_COLUMNS:
-        if found.has_table(table) and column not in {c["name"] for c in found.get_columns(table)}:
-            _add_column(connection, metadata.tables[table].c[column])
-
-
-def _add_column(connection: Connection, column: Any) -> None:
-    kind = column.type.compile(dialect=connection.dialect)
-    if connection.dialect.name == "postgresql":  # another process may add it at the same moment
-        connection.exec_driver_sql(f"ALTER TABLE {column.table.name} ADD COLUMN IF NOT EXISTS {column.name} {kind}")
-        return
-    try:
-        connection.exec_driver_sql(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}")
-    except (OperationalError, ProgrammingError) as exc:  # added by another process since we looked
-        if "duplicate column" not in str(exc).lower():
-            raise

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mofang.core.config import settings
 from mofang.core.errors import NotFoundError
+from mofang.store.migrate import Outcome, migrate
 from mofang.store.models import Base, Job, OrderRecord, Product, ProductVersion, Tenant, utcnow
 from mofang.store.tables import load_unit_tables
 
@@ -25,8 +26,9 @@ class SessionScope(Protocol):
 
 
 class MetaStore:
-    """Owns the engine and sessions; creates the schema (every unit's tables) on first use. `scoped(scope)` gives
-    a view whose every session is restricted by `scope` (the security center's chokepoint)."""
+    """Owns the engine and sessions; brings the schema (every unit's tables) to the current revision on opening
+    (`mofang.store.migrate`: `migration` says what that did). `scoped(scope)` gives a view whose every session is
+    restricted by `scope` (the security center's chokepoint)."""
 
     scope: SessionScope | None = None  # installed on every session of this view
 
@@ -38,7 +40,7 @@ class MetaStore:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         load_unit_tables()
-        Base.metadata.create_all(self.engine)
+        self.migration: Outcome = migrate(self.engine, Base.metadata)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def scoped(self, scope: SessionScope) -> MetaStore:
