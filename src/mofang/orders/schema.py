@@ -208,9 +208,10 @@ class Acceptance(Strict):
     p95_latency_ms: float | None = Field(None, gt=0, description="p95 latency of one-row prediction")
     max_model_mb: float | None = Field(None, gt=0, description="Largest allowed model size")
     max_robustness_drop: float | None = Field(
-        None, ge=0, description="Text tasks: largest allowed drop of the primary metric under any perturbation "
-                                "of the robustness suite (absolute, e.g. 0.05); retrieval-qa perturbs the held-out "
-                                "questions and reads recall@k or MRR")
+        None, ge=0, description="Largest allowed drop of the primary metric under any perturbation of the "
+                                "task's robustness suite (absolute, e.g. 0.05): text (typos, homophones, 繁/简 ...), "
+                                "tabular (noise, missing values, unseen categories, a +0.5 σ shift), retrieval-qa "
+                                "(perturbed held-out questions, recall@k or MRR)")
     _waived: bool = PrivateAttr(False)
 
     @classmethod
