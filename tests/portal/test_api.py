@@ -139,3 +139,13 @@ def test_every_page_renders_for_its_audience(factory: Factory) -> None:
         assert "订单" in chinese and 'lang="zh-CN"' in chinese
     with factory.client("operator") as ops:
         assert ops.get("/ops").status_code == 200 and ops.get("/audit").status_code == 200
+
+
+def test_a_body_that_is_not_utf8_is_a_422_not_a_500(factory: Factory) -> None:
+    """FastAPI's own 422 handler cannot encode a raw body that is not UTF-8 and answered 500 (found by the
+    isolation fuzz); the portal answers a JSON-safe 422 that quotes it."""
+    with factory.client("owner_a") as a:
+        for path in ("/api/v1/orders/form", "/api/v1/orders", "/api/v1/keys"):
+            answer = a.post(path, content="机密列,x\n".encode("gbk"), headers={"Content-Type": "text/csv"})
+            assert answer.status_code == 422, (path, answer.status_code, answer.text)
+            assert answer.json()["detail"][0]["input"].startswith("b'"), answer.text

@@ -193,3 +193,26 @@ def test_metrics_take_a_key_or_the_scrape_token(meta, keys, tmp_path: Path, monk
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"}).status_code == 200
         assert client.get("/metadata").status_code == 200
+
+
+def test_metrics_of_a_server_of_two_tenants_show_a_key_only_its_own_products(meta, keys, tmp_path: Path,
+                                                                            monkeypatch) -> None:
+    """One server, two tenants' products: an API key reads the series of the products it may call (their
+    names and feature labels), never the other tenant's; the scrape token reads all."""
+    monkeypatch.setenv(METRICS_TOKEN_ENV, "scrape-me-0123456789")
+    mine = Served(KINDS["forecast"](tmp_path / "mine"), 1, product_guard(meta, TENANT))
+    theirs = Served(KINDS["anomaly"](tmp_path / "theirs"), 1, product_guard(meta, OTHER), label="theirs-secret")
+    with TestClient(serving_app([mine, theirs], store=meta)) as client:
+        for served, key in ((mine, keys["owner"]), (theirs, keys["other tenant"])):
+            assert client.get(f"/products/{served.name}/metadata", headers={"X-API-Key": key}).status_code == 200
+
+        def read(key: str) -> str:
+            answer = client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
+            assert answer.status_code == 200, answer.text
+            return answer.text
+
+        assert f'product="{mine.name}"' in read(keys["owner"]) and "theirs-secret" not in read(keys["owner"])
+        assert 'product="theirs-secret"' in read(keys["other tenant"]) and mine.name not in read(keys["other tenant"])
+        everything = read("scrape-me-0123456789")
+        assert f'product="{mine.name}"' in everything and 'product="theirs-secret"' in everything
+        assert client.get("/metrics", headers={"X-API-Key": keys["forged"]}).status_code == 401

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from mofang.portal import api_catalog, api_factory, api_orders, pages, webhooks
 from mofang.portal.auth import PortalState
 from mofang.portal.notifier import Notifier
 from mofang.portal.uploads import UploadTooLarge
+from mofang.products.serving import unprocessable
 from mofang.scheduling.queue import QueueError
 from mofang.security.authz import Forbidden
 from mofang.security.identity import AuthError
@@ -100,3 +102,6 @@ def _install_errors(app: FastAPI) -> None:
 
     app.add_exception_handler(MofangError, mofang_error)
     app.add_exception_handler(ValidationError, validation_error)
+    # a request that fails validation: a 422 whose body is JSON-safe (a raw body that is not UTF-8, NaN, a huge
+    # integer or a long string quoted, not echoed; FastAPI's own handler answers a 500 for the first)
+    app.add_exception_handler(RequestValidationError, unprocessable)  # type: ignore[arg-type]

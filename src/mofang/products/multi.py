@@ -38,8 +38,8 @@ class Served:
 def serving_app(served: list[Served], *, store: Any = None, batching: bool = True) -> FastAPI:
     """One product keeps its API at the root (as it always had); several are mounted under /products/NAME/,
     with at the root GET /health (a bare liveness check), GET /products (the products the caller's key may
-    call) and GET /metrics (every product, labelled: a key one of them accepts, or the scrape token). Pending
-    call-audit counts are written when the server stops."""
+    call) and GET /metrics (labelled by product: with the scrape token every product's series, with an API key
+    those of the products it may call). Pending call-audit counts are written when the server stops."""
     if not served:
         raise MofangError("nothing to serve: name at least one product")
     if len(served) == 1:
@@ -71,14 +71,19 @@ def serving_app(served: list[Served], *, store: Any = None, batching: bool = Tru
     async def products(request: Request) -> dict[str, Any]:
         return {"products": await _listing(checks, request)}
 
-    @root.get("/metrics", include_in_schema=False,
-              dependencies=[Depends(scrape_access([check for _, check in checks]))])
-    def prometheus() -> Response:
+    scrape = scrape_access([check for _, check in checks])
+
+    async def shown(request: Request, everything: bool = Depends(scrape)) -> set[str] | None:
+        """Whose series the caller reads: every product's (the scrape token) or those its key may call."""
+        return None if everything else {entry["product"] for entry in await _listing(checks, request)}
+
+    @root.get("/metrics", include_in_schema=False)
+    def prometheus(products: set[str] | None = Depends(shown)) -> Response:
         for app in apps:
             runtime = getattr(app.state, "runtime", None)
             if runtime is not None:
                 runtime.settle()
-        return Response(metrics.exposition(), media_type=PROMETHEUS_TEXT)
+        return Response(metrics.exposition(products), media_type=PROMETHEUS_TEXT)
 
     _flush_audit_on_shutdown(root, apps)
     return root

@@ -167,27 +167,28 @@ def key_check(guard: Callable[[str | None], Any] | None) -> KeyCheck | None:
     return check
 
 
-def scrape_access(checks: list[KeyCheck | None]) -> Callable[[Request], Awaitable[None]]:
+def scrape_access(checks: list[KeyCheck | None]) -> Callable[[Request], Awaitable[bool]]:
     """A dependency for GET /metrics: the scrape token (env MOFANG_METRICS_TOKEN, sent as `Authorization: Bearer`
     or `X-API-Key`), or an API key one of `checks` accepts. Open only when nothing is guarded and no token is
-    set; with a token and nothing guarded, only the token."""
+    set; with a token and nothing guarded, only the token. It gives True when the caller may read every
+    product's series (the token, or an open server), False when an API key was accepted (see `multi`)."""
     token = os.environ.get(METRICS_TOKEN_ENV) or None
     guarded = [c for c in checks if c is not None]
 
-    async def scrape(request: Request) -> None:
+    async def scrape(request: Request) -> bool:
         key = api_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
         if token is not None and key is not None and hmac.compare_digest(key.encode(), token.encode()):
-            return
+            return True
         if not guarded:
             if token is None:
-                return
+                return True
             raise HTTPException(401, "send the scrape token as 'Authorization: Bearer ...'",
                                 headers={"WWW-Authenticate": "Bearer"})
         refusals: list[HTTPException] = []
         for check in guarded:
             try:
                 await check(key)
-                return
+                return False
             except HTTPException as exc:
                 refusals.append(exc)
         raise refusals[0]

@@ -140,7 +140,15 @@ def _harden(app: FastAPI, caller: Callable[..., Any]) -> None:
     app.router.routes[:] = [r for r in app.router.routes
                             if getattr(r, "path", None) not in (*DOCS_PATHS, app.swagger_ui_oauth2_redirect_url)]
     app.openapi_url = app.docs_url = app.redoc_url = None
-    app.add_exception_handler(RequestValidationError, _unprocessable)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, unprocessable)  # type: ignore[arg-type]
+    generate = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _declare_refusals(generate())
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(caller)])
     def openapi() -> JSONResponse:
@@ -153,6 +161,34 @@ def _harden(app: FastAPI, caller: Callable[..., Any]) -> None:
     @app.get("/redoc", include_in_schema=False, dependencies=[Depends(caller)])
     def redoc() -> HTMLResponse:
         return HTMLResponse(_docs_page(app, REDOC))
+
+
+ERROR_SCHEMA = {"title": "Error", "type": "object", "properties": {"detail": {"type": "string"}},
+                "required": ["detail"]}
+REFUSALS = {"401": "No valid API key (none, malformed, unknown, revoked or expired)",
+            "403": "The key's role may not call this route",
+            "404": "Another tenant's product, or an object this product does not know (a series, a reference)"}
+
+
+def _declare_refusals(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with what a guarded route may answer besides its result: 401, 403 and 404 with
+    {"detail": text} (and 400 for a body that cannot be read), and a 422 that may name its problem in words (a
+    kind's own check) as well as FastAPI's list of field errors."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or not operation.get("security"):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in REFUSALS.items():
+                responses.setdefault(status, {"description": description, "content": error})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "A body that cannot be read (not UTF-8)", "content": error})
+            invalid = responses.get("422", {}).get("content", {}).get("application/json")
+            if invalid is not None and "schema" in invalid:
+                invalid["schema"] = {"anyOf": [invalid["schema"], {"$ref": "#/components/schemas/Error"}]}
+    return document
 
 
 SWAGGER = ('<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">'
@@ -175,9 +211,9 @@ def _script_json(value: Any) -> str:
         "&", "\\u0026")
 
 
-async def _unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
     """FastAPI's 422, its values made JSON-safe: no NaN or infinity (JSON cannot carry them), no integer beyond
-    a double, no long string echoed back."""
+    a double, no long string or raw bytes echoed back (the portal answers its 422s with it too)."""
     errors = [{**error, **{k: _safe(error[k]) for k in ("input", "ctx") if k in error}} for error in exc.errors()]
     return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 

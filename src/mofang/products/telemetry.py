@@ -8,12 +8,15 @@ who-called-what exact to the minute at a cost independent of traffic.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 
 from mofang.security.audit import AuditLog
 
@@ -45,8 +48,11 @@ class ServingMetrics:
         self.drift_ks = Gauge("mofang_drift_ks", "KS statistic of the last drift window", ["product", "feature"],
                               registry=r)
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, products: Collection[str] | None = None) -> bytes:
+        """The Prometheus text of every series, or only of `products` (a caller reads the products it may call)."""
+        if products is None:
+            return generate_latest(self.registry)
+        return generate_latest(_Only(self.registry, frozenset(products)))  # type: ignore[arg-type]
 
     def drift(self, product: str, result: dict[str, Any]) -> None:
         self.drift_alarm.labels(product).set(1.0 if result["alarm"] else 0.0)
@@ -55,6 +61,19 @@ class ServingMetrics:
             if entry.get("ks") is not None:
                 self.drift_ks.labels(product, name).set(entry["ks"])
         self.drift_psi.labels(product, "__prediction__").set(result["prediction"]["psi"])
+
+
+class _Only:
+    """A registry's metrics with only the series labelled with one of `products` (for `generate_latest`)."""
+
+    def __init__(self, registry: CollectorRegistry, products: frozenset[str]) -> None:
+        self.registry, self.products = registry, products
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.registry.collect():
+            kept = copy.copy(metric)
+            kept.samples = [s for s in metric.samples if s.labels.get("product") in self.products]
+            yield kept
 
 
 class CallAudit:
