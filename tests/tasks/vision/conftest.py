@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SHARED_DATASETS, shared_required
+from tests.integration.conftest import bare_env
 
 MAGNETIC_TILE = SHARED_DATASETS / "vision" / "magnetic_tile"
 
@@ -58,3 +61,21 @@ def tile_subset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]
     def make(per_class: int = 4, **kwargs: object) -> Path:
         return copy_subset(tmp_path_factory.mktemp("tiles"), per_class, **kwargs)  # type: ignore[arg-type]
     return make
+
+
+@pytest.fixture(scope="session")
+def vision_edge_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a new venv holding onnxruntime, numpy and Pillow only (as tests/integration's `edge_python`
+    builds its onnxruntime + numpy one), where an image edge bundle must run without Mofang or scikit-learn."""
+    venv = tmp_path_factory.mktemp("vision-edge-venv")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                                "--disable-pip-version-check", "onnxruntime", "numpy", "pillow"],
+                               capture_output=True, text=True, timeout=600)
+    if installed.returncode != 0:
+        pytest.skip(f"cannot install onnxruntime + numpy + Pillow into a fresh venv: {installed.stderr[-500:]}")
+    for absent in ("mofang", "pandas", "sklearn", "lightgbm", "scipy", "torch"):
+        probe = subprocess.run([str(python), "-c", f"import {absent}"], capture_output=True, env=bare_env())
+        assert probe.returncode != 0, f"the fresh venv should not have {absent}"
+    return python

@@ -11,13 +11,20 @@ import pytest
 from PIL import Image
 
 from mofang.tasks.vision.images import (
+    MAX_PIXELS,
     MAX_SIDE,
+    CorruptImage,
+    EmptyImage,
     ImageProblem,
+    ImageTooLarge,
+    NotAnImage,
+    TruncatedImage,
     content_hash,
     decode_image,
     decode_mask,
     dhash,
     hamming,
+    jpeg_damage,
     phash,
 )
 from tests.tasks.vision.conftest import magnetic_tile
@@ -104,3 +111,24 @@ def test_hashes_match_a_reencoded_copy_and_differ_from_another_image() -> None:
     assert hamming(phash(first), phash(again)) <= 2 and hamming(dhash(first), dhash(again)) <= 4
     assert hamming(phash(first), phash(other)) > 10 and hamming(dhash(first), dhash(other)) > 10
     assert content_hash(first) == content_hash(first.copy()) != content_hash(other)
+
+
+def test_each_bad_file_is_a_named_problem() -> None:
+    data = tile_bytes()
+    noisy = bytearray(data)  # a block of the image data overwritten by noise: Pillow alone decodes it silently
+    noisy[len(data) // 2:len(data) // 2 + 512] = np.random.default_rng(1).integers(0, 256, 512, np.uint8).tobytes()
+    cases = [(b"", EmptyImage, "empty"), (b"GIF89a? no, a text file", NotAnImage, "not-an-image"),
+             (data[:len(data) // 2], TruncatedImage, "truncated"), (bytes(noisy), CorruptImage, "corrupt"),
+             (encoded(Image.new("L", (200, 100))), ImageTooLarge, "too-large")]
+    for payload, kind, name in cases:
+        with pytest.raises(kind) as caught:
+            decode_image(payload, max_pixels=10_000)
+        assert caught.value.kind == name and isinstance(caught.value, ImageProblem)
+    with pytest.raises(ImageTooLarge, match=r"200×100 = 20,000 pixels is above the limit of 10,000"):
+        decode_image(encoded(Image.new("L", (200, 100))), max_pixels=10_000)
+    assert MAX_PIXELS == 50_000_000  # the named default of the guard (the order's vision.max_pixels)
+
+
+def test_every_real_tile_passes_the_jpeg_marker_check() -> None:
+    tiles = sorted(magnetic_tile().rglob("*.jpg"))
+    assert len(tiles) > 1000 and not [t.name for t in tiles if jpeg_damage(t.read_bytes())]

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from mofang.core.errors import DataError
+from mofang.tasks.vision.card import image_card
 from mofang.tasks.vision.intake import read_images, split
 from tests.tasks.vision.conftest import copy_subset, magnetic_tile
 
@@ -41,6 +42,9 @@ def messy(tmp_path: Path) -> Path:
     rgba[..., 1], rgba[:32, :, 3] = 180, 255
     Image.fromarray(rgba, "RGBA").save(free / "alpha.png")
     Image.new("L", (10_000, 10_000)).save(free / "huge.png")
+    noisy = bytearray(real.read_bytes())  # a block of its image data overwritten by noise
+    noisy[len(noisy) // 2:len(noisy) // 2 + 512] = np.random.default_rng(1).integers(0, 256, 512, np.uint8).tobytes()
+    (crack / "noise.jpg").write_bytes(bytes(noisy))
     (root / "loose.jpg").write_bytes(real.read_bytes())  # no class folder
     return root
 
@@ -56,6 +60,16 @@ def test_a_class_folder_tree_lists_bad_files_and_removes_duplicates(messy: Path)
     assert skipped["notes.jpg"].startswith("not an image")
     assert skipped["cut.jpg"].startswith("truncated image data")
     assert skipped["README.txt"] == "not an image file type (.txt)"
+    assert skipped["noise.jpg"].startswith("corrupt image data")
+    assert skipped["huge.png"].startswith("10,000×10,000 = 100,000,000 pixels is above the limit of 50,000,000")
+    kinds = {Path(s["name"]).name: s["kind"] for s in images.skipped}
+    assert {name: kinds[name] for name in ("zero.jpg", "notes.jpg", "cut.jpg", "noise.jpg", "huge.png")} == {
+        "zero.jpg": "empty", "notes.jpg": "not-an-image", "cut.jpg": "truncated", "noise.jpg": "corrupt",
+        "huge.png": "too-large"}
+    card, _ = image_card(images)  # every one listed in the data card with its kind
+    assert {Path(s["name"]).name for s in card["skipped"]} >= set(kinds)
+    assert card["skipped_kinds"]["too-large"] == 1 and card["skipped_kinds"]["empty"] == 1
+    assert any(n["name"].endswith("alpha.png") and "alpha channel flattened" in n["note"] for n in card["notes"])
     assert "100,000,000 pixels is above the limit" in skipped["huge.png"]
     assert skipped["loose.jpg"].startswith("no label")
     removed = {Path(d["removed"]).name: d for d in images.duplicates}

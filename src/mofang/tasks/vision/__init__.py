@@ -3,9 +3,10 @@ folder of class folders, an archive of them, or a CSV/Excel list of image paths,
 
 The foundation is here — intake (`intake`, `images`), the data card's image section (`card`), classical
 features (`features`), candidate families behind one interface (`candidates`, `cnn`, `pretrained`), inspection
-metrics (`metrics`) and a script-level check (`python -m mofang.tasks.vision.trial`). The line's own processes
-(`line`, `packaging`) and the served product (`serving`) are named in `OVERRIDES` and `HOOKS`; the spec is
-registered under the `mofang.tasks` entry point group."""
+metrics (`metrics`) and a script-level check (`python -m mofang.tasks.vision.trial`). Decoding, features and the
+decision are numpy + Pillow only (`portable`), shared with the edge bundle (`edge`, `edge_runner`). The line's
+own processes (`line`, `packaging`) and the served product (`serving`) are named in `OVERRIDES` and `HOOKS`; the
+spec is registered under the `mofang.tasks` entry point group. See docs/vision.md."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ IMAGE_CLASSIFICATION = TaskSpec(
     description="a class for each image (surface defects of parts, product photos)",
     metrics=IMAGE_METRICS, default_metric="f1_macro",
     target="optional",  # a class-folder source labels images by folder; a CSV list names its label column
-    classes=True, sections=("vision",), section_models={"vision": f"{PACKAGE}.order:VisionSettings"},
+    classes=True, robustness=True, sections=("vision",), section_models={"vision": f"{PACKAGE}.order:VisionSettings"},
     needs=Needs(cpus=2, memory_gb=3),  # a small CNN on two torch threads, the images decoded in memory
     # no data recipe: the image processes (OVERRIDES) replace the table recipe's steps
     overrides=OVERRIDES, hooks=HOOKS,

@@ -39,6 +39,7 @@ def image_card(images: ImageSet, *, per_class: int = 12, thumb: int = 96, seed: 
         "formats": dict(Counter(r.format for r in records)),
         "skipped_count": len(images.skipped),
         "skipped": images.skipped[:LISTED],
+        "skipped_kinds": dict(Counter(str(s.get("kind", "unusable")) for s in images.skipped)),
         "duplicates_removed": {"exact": kinds.get("exact", 0), "near": kinds.get("near", 0)},
         "duplicates": images.duplicates[:LISTED],
         "near_duplicate_groups_kept": len({r.group for r in records if r.group}),

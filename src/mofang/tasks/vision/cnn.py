@@ -22,6 +22,7 @@ from torch import nn
 
 from mofang.tasks.vision.candidates import ImageCandidate
 from mofang.tasks.vision.images import resized
+from mofang.tasks.vision.portable import network_input
 
 
 def _block(cin: int, cout: int, stride: int) -> nn.Module:
@@ -100,14 +101,7 @@ class SmallCNN(ImageCandidate):
         return (x - mean) / (std + 0.02)
 
     def _pixels(self, pixels: np.ndarray) -> np.ndarray:
-        out = resized(pixels, (self.size, self.size))
-        if out.ndim == 2:
-            out = out[..., None]
-        if self.channels == 3 and out.shape[2] == 1:
-            out = np.repeat(out, 3, axis=2)
-        if self.channels == 1 and out.shape[2] == 3:
-            out = out.mean(axis=2, keepdims=True).astype(np.uint8)
-        return out
+        return network_input(pixels, self.size, self.channels)
 
     def _masks(self, masks: Sequence[np.ndarray | None], n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """N×1×size×size float masks and an N bool 'has a mask'."""

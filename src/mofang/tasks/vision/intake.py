@@ -62,7 +62,7 @@ class ImageSet:
 
     source: str
     records: list[ImageRecord]
-    skipped: list[dict[str, str]] = field(default_factory=list)  # {"name", "reason"}
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {"name", "reason", "kind"}
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # {"removed", "kept", "kind", "distance"}
     mask_problems: list[dict[str, str]] = field(default_factory=list)  # masks ignored: {"name", "reason"}
 
@@ -142,25 +142,26 @@ class _Entry:
 
 def _decode(entry: _Entry, images: ImageSet, max_pixels: int, max_side: int) -> None:
     if entry.not_image:
-        images.skipped.append({"name": entry.name, "reason": entry.not_image})
+        images.skipped.append({"name": entry.name, "reason": entry.not_image, "kind": "not-an-image-type"})
         return
     if entry.label is None or not str(entry.label).strip():
         images.skipped.append({"name": entry.name, "reason": "no label (not inside a class folder, or an empty "
-                                                             "label)"})
+                                                             "label)", "kind": "no-label"})
         return
     if entry.data is None:
-        images.skipped.append({"name": entry.name, "reason": "file not found"})
+        images.skipped.append({"name": entry.name, "reason": "file not found", "kind": "missing"})
         return
     try:
         decoded = decode_image(_bytes(entry.data), max_pixels=max_pixels, max_side=max_side)
     except ImageProblem as exc:
-        images.skipped.append({"name": entry.name, "reason": str(exc)})
+        images.skipped.append({"name": entry.name, "reason": str(exc), "kind": exc.kind})
         return
     except OSError as exc:
-        images.skipped.append({"name": entry.name, "reason": f"cannot read the file ({exc})"})
+        images.skipped.append({"name": entry.name, "reason": f"cannot read the file ({exc})", "kind": "unreadable"})
         return
     except Exception as exc:  # noqa: BLE001 - a decoder's own failure on a hostile file: listed, never raised
-        images.skipped.append({"name": entry.name, "reason": f"unreadable image ({type(exc).__name__}: {exc})"})
+        images.skipped.append({"name": entry.name, "reason": f"unreadable image ({type(exc).__name__}: {exc})",
+                               "kind": "unreadable"})
         return
     record = ImageRecord(name=entry.name, label=str(entry.label).strip(), pixels=decoded.pixels,
                          width=decoded.width, height=decoded.height, mode=decoded.mode, format=decoded.format,

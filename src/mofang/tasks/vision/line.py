@@ -110,7 +110,7 @@ def ingest(ctx: StationContext) -> str:
                         "CSV/Excel list of image paths", source=str(source))
     ctx.advance(0, 1, f"reading images from {source.name}")
     images = read_images(source, path_column=vision.path_column, label_column=ctx.order.target or vision.label_column,
-                         mask_column=vision.mask_column, duplicates=vision.duplicates)
+                         mask_column=vision.mask_column, duplicates=vision.duplicates, max_pixels=vision.max_pixels)
     if vision.masks == "off":
         for record in images.records:
             record.mask = None
@@ -237,7 +237,7 @@ def publish(ctx: StationContext) -> str:
                "rows": {name: len(p) for name, p in parts.items()}, "dropped": [],
                "vision": {"good_class": classes["good_class"], "image_size": vision.image_size,
                           "channels": images.channels, "masks": sum(r.mask is not None for r in images.records),
-                          "families": list(vision.families)}}
+                          "families": list(vision.families), "max_pixels": vision.max_pixels}}
     ctx.save("data_card", card)
     ctx.save("dataset", dataset)
     ctx.param(digest=digest)
@@ -269,7 +269,7 @@ def card_html(card: dict[str, Any], figures: list[tuple[str, bytes]]) -> str:
                    ("", "width", "height")),
              table(list(info["channels"].items()), ("channels", "images")),
              f"<h2>Unreadable files ({info['skipped_count']})</h2>",
-             table([(s["name"], s["reason"]) for s in info["skipped"]], ("file", "reason"))
+             table([(s["name"], s.get("kind", ""), s["reason"]) for s in info["skipped"]], ("file", "kind", "reason"))
              if info["skipped"] else "<p>None.</p>",
              f"<h2>Duplicates removed (exact {info['duplicates_removed']['exact']}, near "
              f"{info['duplicates_removed']['near']})</h2>",
@@ -326,8 +326,9 @@ def plan(ctx: StationContext) -> str:
         raise MofangError("no image family can train: the order's vision.families leave none")
     budget, remaining = ctx.budget_s, ctx.remaining_s()
     test = dataset["rows"]["test"]
-    # scoring every candidate on test, the robustness perturbations, the report and packaging
-    reserve = max(8.0, 0.12 * budget) + 0.02 * test * len(families)
+    # scoring every candidate on test, the robustness perturbations, the report and packaging; the edge bundle's
+    # parity check answers every test image twice (as served, and through the ONNX runner)
+    reserve = max(8.0, 0.12 * budget) + 0.02 * test * len(families) + 0.08 * test
     train_s = max(0.0, remaining - reserve)
     reasons.append(f"{train_s:.0f}s of training ({remaining:.0f}s left of {budget:.0f}s, {reserve:.0f}s kept for "
                    f"evaluation, packaging and delivery), in turn: {', '.join(families)} (each at most its share "

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+from mofang.tasks.vision.portable import decide  # noqa: F401 - shared with the edge runner
+
 GOOD_NAMES = ("good", "ok", "free", "normal", "pass", "defect-free", "no-defect", "none", "正常", "合格", "良品")
 
 
@@ -94,21 +96,6 @@ def mask_iou(predicted: Sequence[np.ndarray], truth: Sequence[np.ndarray | None]
         union = (guess | mask).sum()
         scores.append((guess & mask).sum() / union if union else 1.0)
     return float(np.mean(scores)) if scores else None
-
-
-def decide(proba: np.ndarray, classes: Sequence[str], good_class: str | None = None,
-           good_min: float | None = None) -> np.ndarray:
-    """Class of each row of `proba` (columns in `classes` order): the most probable one, except that with
-    `good_min` an image is called good only when P(good_class) ≥ good_min — else its most probable defect."""
-    proba = np.asarray(proba, dtype=float)
-    names = np.asarray([str(c) for c in classes], dtype=object)
-    pred = names[proba.argmax(axis=1)]
-    if good_class is None or good_min is None or str(good_class) not in names or len(names) < 2:
-        return pred
-    good = list(names).index(str(good_class))
-    defects = proba.copy()
-    defects[:, good] = -1
-    return np.where(proba[:, good] >= good_min, names[good], names[defects.argmax(axis=1)])
 
 
 GOOD_MIN_GRID = (None, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)  # None: the most probable class

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError
 
 from mofang.core.errors import OrderError
 from mofang.orders.schema import Strict
+from mofang.tasks.vision.portable import MAX_PIXELS
 
 
 class PretrainedSettings(Strict):
@@ -32,6 +33,9 @@ class VisionSettings(Strict):
     masks: Literal["auto", "off"] = Field("auto", description="Defect masks (x.png beside x.jpg, or a `mask` "
                                                               "column): auto uses them when found")
     image_size: int = Field(192, ge=32, le=1024, description="The CNN's input side in pixels")
+    max_pixels: int = Field(MAX_PIXELS, ge=1, description="The decompression-bomb guard: an image of more pixels "
+                                                          "is skipped at intake and refused when served (a JPEG "
+                                                          "that fits at 1/2 to 1/8 scale is decoded so)")
     families: list[Literal["features-logistic", "features-lightgbm", "cnn", "pretrained"]] = Field(
         default_factory=lambda: ["features-logistic", "features-lightgbm", "cnn", "pretrained"])
     pretrained: PretrainedSettings = Field(default_factory=PretrainedSettings)

@@ -13,6 +13,7 @@ import io
 import json
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from PIL import Image
 from mofang.core.errors import MofangError
 from mofang.integration.edge_process import no_edge_bundle
 from mofang.integration.model_card import model_card
+from mofang.integration.preprocess import NotExportable
 from mofang.integration.station import packaged_bundle
 from mofang.models.saved import SavedModel
 from mofang.station.context import StationContext
@@ -31,8 +33,6 @@ from mofang.tasks.vision.metrics import decide
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
 IMAGE_FEATURE = "image"  # the one input of an image product: the file's bytes, base64 in JSON
 REGION_THRESHOLD = 0.5  # a pixel of the defect map at or above this is part of the defect region
-NO_EDGE = ("the image families (classical features, the small CNN, a pretrained backbone) are served by POST "
-           "/predict; their ONNX edge export is not available yet")
 
 
 class VisionModel(SavedModel):
@@ -166,7 +166,11 @@ def package(ctx: StationContext) -> str:
     card = model_card(meta) + (
         "\n## Serving\n\n`POST /predict` with `{\"rows\": [{\"image\": \"<base64 of the file bytes>\"}]}` or a "
         "multipart upload of image files answers `predictions` and `probabilities` per image"
-        + (" and `regions` (the defect's box and score)" if model.localizes else "") + ".\n")
+        + (" and `regions` (the defect's box and score)" if model.localizes else "") + ".\n"
+        "\n## Edge\n\n`edge.tar.gz` (when the winner's families have an ONNX form: the feature heads and the CNN) "
+        "holds the ONNX models, the preprocessing as data and `mofang_edge_runner.py`, which needs only onnxruntime, "
+        "numpy and Pillow: `python mofang_edge_runner.py IMAGES...` answers each image's class and probabilities "
+        "(no regions), checked against the served product on every test image.\n")
     (folder / "model_card.md").write_text(card, "utf-8")
     shutil.copyfile(evaluation["report_path"], folder / "report.html")
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
@@ -176,9 +180,53 @@ def package(ctx: StationContext) -> str:
 
 
 def edge_bundle(ctx: StationContext) -> str:
-    """No ONNX edge archive for the image families yet: said plainly (an error when the order asks for the
-    edge)."""
-    return no_edge_bundle(ctx, NO_EDGE)
+    """The signed edge archive (`mofang.tasks.vision.edge`): ONNX models, preprocessing as data, a runner needing
+    only onnxruntime, numpy and Pillow; parity-checked against the packaged product, as served, on every test
+    image (sent as lossless PNG files). A family without an ONNX form is said plainly (an error when the order
+    asks for the edge)."""
+    from mofang.integration.bundle import load_bundle
+    from mofang.integration.edge import EDGE_ARCHIVE
+    from mofang.security.signing import load_factory_key
+    from mofang.tasks.vision.edge import build_edge_archive
+    from mofang.tasks.vision.serving import MAX_IMAGES, answer_rows, max_pixels
+
+    draft = ctx.load("bundle_draft")
+    folder = Path(draft["path"])
+    bundle = load_bundle(folder)
+    images = ctx.load("images")
+    files = [png_bytes(images.records[int(i)].pixels) for i in ctx.load("test")["row"]]
+
+    def served(batch: list[bytes]) -> dict[str, Any]:
+        answer: dict[str, Any] = {"predictions": [], "probabilities": []}
+        for begin in range(0, len(batch), MAX_IMAGES):
+            rows = [{IMAGE_FEATURE: base64.b64encode(f).decode("ascii")} for f in batch[begin:begin + MAX_IMAGES]]
+            part = answer_rows(bundle, rows)
+            answer["predictions"] += part["predictions"]
+            answer["probabilities"] += part["probabilities"]
+        return answer
+
+    edge_target = ctx.order.deployment.target == "edge"
+    about = {"product": ctx.order.id, "tenant": ctx.tenant, "job_id": ctx.job_id, "task": ctx.order.task,
+             "family": bundle.metadata.get("family")}
+    try:
+        record = build_edge_archive(bundle.candidate, served, files, bundle.schema,
+                                    (folder / "model_card.md").read_text("utf-8"), folder / EDGE_ARCHIVE,
+                                    load_factory_key(ctx.artifacts.home), quantize=edge_target, about=about,
+                                    max_pixels=max_pixels(bundle))
+    except NotExportable as exc:
+        (folder / EDGE_ARCHIVE).unlink(missing_ok=True)
+        return no_edge_bundle(ctx, str(exc))
+    parity = record["parity"]
+    ctx.metric(edge_parity_max_abs_diff=parity["max_abs_diff"], edge_parity_rows=parity["rows"],
+               edge_parity_label_agreement=parity["agreement"], edge_archive_mb=record["archive_mb"])
+    ctx.reason(f"edge bundle ({', '.join(record['members'])}): {record['quantization']}; parity on "
+               f"{parity['rows']} test images, max |Δ| {parity['max_abs_diff']:.2e} (tolerance "
+               f"{parity['tolerance']:g}), {parity['agreement']:.1%} of labels agree")
+    if EDGE_ARCHIVE not in draft.get("files", []):
+        draft["files"] = [*draft.get("files", []), EDGE_ARCHIVE]
+        ctx.save("bundle_draft", draft)
+    return (f"{EDGE_ARCHIVE} ({record['archive_mb']:.2f} MB), parity max |Δ| {parity['max_abs_diff']:.1e} on "
+            f"{parity['rows']} test images")
 
 
 def smoke_test(ctx: StationContext) -> str:

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from mofang import __version__
 from mofang.products.feedback import FeedbackError, Outcomes
 from mofang.products.serving import _common_routes, _json
-from mofang.tasks.vision.images import ImageProblem, decode_image
+from mofang.tasks.vision.images import MAX_PIXELS, ImageProblem, decode_image
 
 MAX_IMAGES = 64  # images in one request
 MAX_IMAGE_BYTES = 20 * 2**20  # one image file
@@ -32,7 +32,18 @@ FIELD = "image"
 
 
 class BadImages(ValueError):
-    """A request whose images cannot be read; the message names the row or file and the reason."""
+    """A request whose images cannot be read; the message names the row or file and the reason, `kind` the case
+    (an ImageProblem's kind for a file that is no usable image, else "request")."""
+
+    def __init__(self, message: str, kind: str = "request") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def max_pixels(bundle: Any) -> int:
+    """The product's decompression-bomb guard: the order's `vision.max_pixels` (MAX_PIXELS by default)."""
+    vision = (getattr(bundle, "metadata", None) or {}).get("vision") or {}
+    return int(vision.get("max_pixels") or MAX_PIXELS)
 
 
 def row_files(rows: Any) -> list[tuple[str, bytes]]:
@@ -55,8 +66,8 @@ def row_files(rows: Any) -> list[tuple[str, bytes]]:
 
 def file_bytes(value: Any, where: str) -> bytes:
     """The file bytes of one base64 value (a data URL too); BadImages names `where` and the reason."""
-    if not isinstance(value, str) or not value.strip():
-        raise BadImages(f"{where}: expected a base64 string of the image file's bytes")
+    if not isinstance(value, str):
+        raise BadImages(f"{where}: expected a base64 string of the image file's bytes")  # "": an empty file
     if value.startswith("data:") and "," in value:  # a data URL: data:image/png;base64,....
         value = value.split(",", 1)[1]
     if len(value) > MAX_IMAGE_BYTES * 4 // 3 + 4:
@@ -67,27 +78,27 @@ def file_bytes(value: Any, where: str) -> bytes:
         raise BadImages(f"{where}: not valid base64") from None
 
 
-def decoded(files: list[tuple[str, bytes]]) -> list[Any]:
+def decoded(files: list[tuple[str, bytes]], max_pixels: int = MAX_PIXELS) -> list[Any]:
     """The pixels of each file; BadImages names the first that is no usable image."""
-    return [_decoded(data, where) for where, data in files]
+    return [_decoded(data, where, max_pixels) for where, data in files]
 
 
-def _decoded(data: bytes, where: str) -> Any:
+def _decoded(data: bytes, where: str, max_pixels: int) -> Any:
     try:
-        return decode_image(data).pixels
+        return decode_image(data, max_pixels=max_pixels).pixels
     except ImageProblem as exc:
-        raise BadImages(f"{where}: {exc}") from None
+        raise BadImages(f"{where}: {exc}", exc.kind) from None
     except Exception as exc:  # noqa: BLE001 - a decoder's own failure on a hostile file: a 422, never a 500
-        raise BadImages(f"{where}: unreadable image ({type(exc).__name__}: {exc})") from None
+        raise BadImages(f"{where}: unreadable image ({type(exc).__name__}: {exc})", "unreadable") from None
 
 
 def answer_rows(bundle: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The product's answer to JSON rows of base64 images (the smoke test's path too)."""
-    return dict(bundle.candidate.answer(decoded(row_files(rows))))
+    return dict(bundle.candidate.answer(decoded(row_files(rows), max_pixels(bundle))))
 
 
 def _answer(bundle: Any, files: list[tuple[str, bytes]]) -> dict[str, Any]:
-    return dict(bundle.candidate.answer(decoded(files)))
+    return dict(bundle.candidate.answer(decoded(files, max_pixels(bundle))))
 
 
 def outcomes(schema: dict[str, Any]) -> Outcomes:
@@ -137,8 +148,9 @@ def app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str
             count = len(files)
             answer = await asyncio.to_thread(_answer, bundle, files)
             error = False
-        except BadImages as exc:
-            raise HTTPException(422, str(exc)) from None
+        except BadImages as exc:  # 422 {"detail": where and why, "error": the kind of problem}
+            return Response(_json({"detail": str(exc), "error": exc.kind}), status_code=422,
+                            media_type="application/json")
         finally:
             runtime.called(identity, "predict", count, error)
         counts: dict[str, int] = {}
