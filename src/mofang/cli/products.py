@@ -63,7 +63,8 @@ def serve(refs: Annotated[list[str], typer.Argument(help="PRODUCT, PRODUCT@VERSI
         raise fail(exc) from None
     for item in served:
         where = "" if len(served) == 1 else f"/products/{item.name}"
-        out.print(f"serving {item.name}@{item.version} on http://{host}:{port}{where}  (docs: {where}/docs)")
+        out.print(f"serving {item.name}@{item.version} on http://{host}:{port}{where}  "
+                  f"(docs: {where}/docs, with an API key of its tenant)")
     if any(item.guard is None for item in served):
         err.print("[yellow]no API keys exist yet: the endpoint is open; create keys with `mofang keys create`[/]")
     # no per-request access log: it cost more than a one-row prediction; calls are audited per caller and minute
