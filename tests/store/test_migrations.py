@@ -21,6 +21,7 @@ from sqlalchemy import Integer, MetaData, create_engine, insert, inspect, select
 from sqlalchemy.engine import Connection
 
 from mofang.core.errors import MofangError
+from mofang.portal.webhooks import TABLES as PORTAL_TABLES
 from mofang.security.identity import authenticate, create_api_key
 from mofang.security.tables import ApiKey
 from mofang.store import MetaStore
@@ -29,7 +30,7 @@ from mofang.store.models import Base
 from mofang.store.tables import load_unit_tables
 from tests.conftest import PG_URL, postgres_url
 
-PORTAL_OWN = {"webhook_endpoints", "webhook_deliveries"}  # the portal creates these itself, outside the revisions
+WEBHOOK_TABLES = ["tenants", "webhook_endpoints", "webhook_deliveries"]  # the portal's (0003), and what they name
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -99,8 +100,12 @@ def test_a_store_of_the_previous_release_is_upgraded_with_every_row_kept(url: st
     old = MetaData()
     old.reflect(engine)
     assert len(old.tables) == 19 and "expires_at" not in old.tables["api_keys"].c
-    # the previous release's schema is today's less one column (the baseline matched b797c23's create_all)
-    assert [(d[0], d[2], d[3].name) for d in _schema_drift(url)] == [("add_column", "api_keys", "expires_at")]
+    # the previous release's schema is today's less one column and the webhook tables, which its portal made
+    # only when it ran (the baseline matched b797c23's create_all)
+    assert sorted(map(_described, _schema_drift(url))) == [
+        ("add_column", "api_keys.expires_at"), ("add_index", "ix_webhook_deliveries_status"),
+        ("add_index", "ix_webhook_deliveries_tenant_id"), ("add_table", "webhook_deliveries"),
+        ("add_table", "webhook_endpoints")]
     with engine.begin() as conn:
         fill(conn, old)
         before = dump(conn, old)
@@ -113,6 +118,8 @@ def test_a_store_of_the_previous_release_is_upgraded_with_every_row_kept(url: st
             assert revisions(conn) == {HEAD}
             assert dump(conn, old) == before  # every row of every table, every value
         assert "expires_at" in {c["name"] for c in inspect(engine).get_columns("api_keys")}
+        assert {"webhook_endpoints", "webhook_deliveries"} <= set(inspect(engine).get_table_names())
+        assert _schema_drift(url) == []
         # the current code reads the old rows ...
         assert [o.order_id for o in store.orders("s0")] == ["s0"]
         assert store.job(store.orders("s1")[0].jobs[0].id).spec == {"k": 1, "价格": [1.5, None]}
@@ -168,12 +175,16 @@ def _schema_drift(url: str) -> list[Any]:
     load_unit_tables()
     engine = create_engine(url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={
-            "compare_type": True,
-            "include_object": lambda obj, name, type_, reflected, to: not (type_ == "table" and name in PORTAL_OWN)})
-        drift = compare_metadata(context, Base.metadata)
+        drift = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     engine.dispose()
     return drift
+
+
+def _described(difference: Any) -> tuple[str, str]:
+    """A schema difference (add_table, add_index, add_column) as its kind and what it names."""
+    if difference[0] == "add_column":
+        return difference[0], f"{difference[2]}.{difference[3].name}"
+    return difference[0], difference[1].name
 
 
 def test_a_new_database_gets_the_schema_the_revisions_build(url: str, tmp_path: Path) -> None:
@@ -196,6 +207,55 @@ def test_a_new_database_gets_the_schema_the_revisions_build(url: str, tmp_path: 
         run_alembic(conn, Base.metadata, "upgrade", "head")
     engine.dispose()
     assert _schema_drift(migrated) == []  # a model change without a revision shows here
+
+
+@pytest.mark.parametrize("made", ["at 0002", "before migrations"])
+def test_webhook_tables_the_portal_made_itself_are_kept(url: str, made: str) -> None:
+    """Before 0003 the portal created its webhook tables on first use (`ensure_tables`): a database where it did
+    is migrated with those tables and their rows as they were."""
+    if made == "at 0002":
+        MetaStore(url).dispose()
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            run_alembic(conn, Base.metadata, "downgrade", "0002_api_key_expiry")
+            assert not {"webhook_endpoints", "webhook_deliveries"} & set(inspect(conn).get_table_names())
+    else:
+        previous_release(url)
+        engine = create_engine(url)
+    with engine.begin() as conn:
+        Base.metadata.create_all(conn, tables=PORTAL_TABLES)  # what the portal's ensure_tables did
+        webhook = MetaData()
+        webhook.reflect(conn, only=WEBHOOK_TABLES)
+        fill(conn, webhook)
+        before = dump(conn, webhook)
+    assert all(len(rows) == 2 for rows in before.values())
+    store = MetaStore(url)
+    try:
+        assert store.migration == ("upgraded" if made == "at 0002" else "adopted")
+        with engine.connect() as conn:
+            assert revisions(conn) == {HEAD}
+            assert dump(conn, webhook) == before
+        assert _schema_drift(url) == []
+    finally:
+        store.dispose()
+        engine.dispose()
+
+
+def test_the_webhook_revision_goes_down_and_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    MetaStore(url).dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        run_alembic(conn, Base.metadata, "downgrade", "0002_api_key_expiry")
+        assert revisions(conn) == {"0002_api_key_expiry"}
+        assert not {"webhook_endpoints", "webhook_deliveries"} & set(inspect(conn).get_table_names())
+    engine.dispose()
+    store = MetaStore(url)
+    try:
+        assert store.migration == "upgraded"
+    finally:
+        store.dispose()
+    assert _schema_drift(url) == []
 
 
 def test_a_revision_this_code_does_not_know_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Order notifications: one webhook per tenant, signed payloads, deliveries recorded (tables and signing).
+"""Order notifications: one webhook per tenant, signed payloads, deliveries recorded (configuration and signing;
+the tables are in `mofang.portal.tables`, re-exported here).
 
 A receiver checks `X-Mofang-Signature: sha256=<hex>`, the HMAC-SHA256 with the tenant's webhook secret of
 `<X-Mofang-Timestamp>.<body>` (the timestamp is signed too, so a captured delivery cannot be replayed later
@@ -14,16 +15,15 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import func, select
 
 from mofang.core.config import settings
 from mofang.core.errors import MofangError, NotFoundError
+from mofang.portal.tables import DELIVERED, FAILED, PENDING, TABLES, WebhookDelivery, WebhookEndpoint  # noqa: F401 (re-exported)
 from mofang.security.crypto import decrypt_bytes, encrypt_bytes
 from mofang.security.keys import KeyRing, load_master_key
 from mofang.store import MetaStore
@@ -33,51 +33,15 @@ SIGNATURE_HEADER = "X-Mofang-Signature"
 TIMESTAMP_HEADER = "X-Mofang-Timestamp"
 EVENT_HEADER = "X-Mofang-Event"
 DELIVERY_HEADER = "X-Mofang-Delivery"
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 
 class WebhookError(MofangError):
     """A webhook that cannot be configured (bad URL): a 422."""
 
 
-class WebhookEndpoint(Base):
-    """A tenant's webhook: where order state changes are posted, and its signing secret (encrypted with the
-    tenant's data key, so shredding the tenant's key makes it unreadable)."""
-
-    __tablename__ = "webhook_endpoints"
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
-    url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[bytes] = mapped_column(LargeBinary)
-    since_job_id: Mapped[int] = mapped_column(Integer, default=0)  # jobs up to this one predate the webhook
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class WebhookDelivery(Base):
-    """One notification of one job state: its exact body, attempts, the receiver's last answer."""
-
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("tenant_id", "job_id", "event"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    job_id: Mapped[int] = mapped_column(Integer)  # no foreign key: a destroyed order keeps its delivery log
-    order_id: Mapped[str] = mapped_column(String(64))
-    event: Mapped[str] = mapped_column(String(48))
-    url: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[float] = mapped_column(Float, default=0.0)
-    last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-TABLES = [WebhookEndpoint.__table__, WebhookDelivery.__table__]
-
-
 def ensure_tables(meta: MetaStore) -> None:
-    """Create the notification tables when a store was opened before this module was imported."""
+    """Create the notification tables if missing. Opening a store migrates them in (revision
+    `0003_webhook_tables`), so this is a check that finds them there; kept for callers that still call it."""
     Base.metadata.create_all(meta.engine, tables=TABLES)
 
 

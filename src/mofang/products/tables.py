@@ -3,8 +3,8 @@
 Every table carries `tenant_id`, so the security center's tenant scope covers it by that column. Products
 and versions are named by (product name, version number), not by foreign keys to `product_versions`: the
 destruction of an order deletes its versions, and these rows are deleted with them (`forget`) rather
-than blocking it. New tables are created by `create_all` on first use, so an existing database gains
-them without a migration.
+than blocking it. A new database gets these tables with the rest of the schema; an existing one gains a new
+table, or a change to one, through a revision in `mofang/store/migrations/versions`, run when the store opens.
 """
 
 from __future__ import annotations

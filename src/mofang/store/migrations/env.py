@@ -15,8 +15,8 @@ from mofang.store.tables import load_unit_tables
 
 
 def _only_known(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Autogenerate compares the tables the store owns; a table only in the database (e.g. the portal's
-    webhook tables, which it creates itself) is not the migrations' to drop."""
+    """Autogenerate compares the tables the store owns; a table only in the database (one a unit no longer
+    declares, or another program's) is not the migrations' to drop."""
     return not (type_ == "table" and reflected and compare_to is None)
 
 
