@@ -46,4 +46,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/data.py --skip-dj  # Data-Juicer needs its own venv: see bench/data.py
 
 clean:
-	rm -rf $(VENV) .mofang
+	rm -rf $(VENV) .mofang demo
