@@ -34,7 +34,7 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -50,16 +50,26 @@ TRUNCATION_KEEP = 0.5
 EXAMPLES = 3  # changed texts kept per perturbation in a report
 
 
-def perturbation(name: str) -> Callable[[Perturbation], Perturbation]:
-    """Register a perturbation under a stable name (`PERTURBATIONS[name]`)."""
+F = TypeVar("F", bound=Callable[..., Any])
 
-    def register(fn: Perturbation) -> Perturbation:
-        if name in PERTURBATIONS:
-            raise ValueError(f"perturbation {name!r} is already registered")
-        PERTURBATIONS[name] = fn
-        return fn
 
-    return register
+def registrar(table: dict[str, F]) -> Callable[[str], Callable[[F], F]]:
+    """A decorator factory that registers perturbations in `table` under stable names (a task's own suite
+    uses it for its table too); registering a name twice is an error."""
+
+    def named(name: str) -> Callable[[F], F]:
+        def register(fn: F) -> F:
+            if name in table:
+                raise ValueError(f"perturbation {name!r} is already registered")
+            table[name] = fn
+            return fn
+
+        return register
+
+    return named
+
+
+perturbation = registrar(PERTURBATIONS)  # register a text perturbation under a stable name
 
 
 def perturb(texts: Sequence[str], name: str | Perturbation, *, rate: float = DEFAULT_RATE,

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mofang.evaluation.robustness import registrar
 from mofang.models.features import coerce_column
 
 NOISE_SIGMA = 0.1
@@ -58,16 +59,7 @@ Perturbation = Callable[[pd.DataFrame, list[dict[str, Any]], np.random.Generator
 PERTURBATIONS: dict[str, Perturbation] = {}
 
 
-def perturbation(name: str) -> Callable[[Perturbation], Perturbation]:
-    """Register a perturbation under a stable name (`PERTURBATIONS[name]`)."""
-
-    def register(fn: Perturbation) -> Perturbation:
-        if name in PERTURBATIONS:
-            raise ValueError(f"perturbation {name!r} is already registered")
-        PERTURBATIONS[name] = fn
-        return fn
-
-    return register
+perturbation = registrar(PERTURBATIONS)  # register a table perturbation under a stable name
 
 
 def rng_for(seed: int, name: str) -> np.random.Generator:
