@@ -80,7 +80,9 @@ def test_folder_of_documents(tmp_path: Path) -> None:
     assert "Hello PDF world" in rows.loc["neg/e.pdf", "text"]
     assert rows.loc["neg/empty.txt", "title"] == "empty" and rows.loc["neg/empty.txt", "text"] is None
     info = frame.attrs["source"]
-    assert info["format"] == "documents" and info["skipped"] == ["neg/f.png"]
+    assert info["format"] == "documents" and info["skipped"] == []  # an image is read by OCR; this one is broken
+    assert [u["document"] for u in info["ocr"]["unreadable"]] == ["neg/f.png"]
+    assert info["warnings"] == ["neg/f.png: not an image (no image format recognises its bytes); skipped"]
 
 
 def test_flat_folder_has_no_label(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.data.ocr_card import ocr_section
+
 PROCESS_ORDER = ("normalize", "clean", "deduplicate", "desensitize", "quality", "label", "augment", "validate")
 
 
@@ -60,6 +62,7 @@ def build_card(*, identity: dict[str, Any], sources: dict, profile: dict, recipe
         "target_summary": _target_summary(every[target], split_trace) if target in every.columns else {},
         "split": split_trace,
         "source_warnings": source_warnings(sources["sources"]),
+        "ocr": ocr_section(sources["sources"]),  # pages read by OCR, their confidence
         "lineage": {"sources": sources["sources"], "files": files},
     }
 

@@ -1,18 +1,22 @@
-"""Plain text and a title from one document's bytes: txt, md, html/htm, docx, pdf."""
+"""Plain text and a title from one document's bytes: txt, md, html/htm, docx, pdf, and images (png, jpg, tif) and
+PDF pages without a text layer read by OCR (`mofang.data.ocr`)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 from mofang.core.errors import DataError
 from mofang.data.encoding import decode_text
+from mofang.data.limits import Limits, limits, over
+from mofang.data.ocr import IMAGE_SUFFIXES, PageText, UnreadableImage, read_image, read_picture
 from mofang.data.safety import open_zip
 
 DOCUMENT_FORMATS = {".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md", ".html": "html",
-                    ".htm": "html", ".docx": "docx", ".pdf": "pdf"}
+                    ".htm": "html", ".docx": "docx", ".pdf": "pdf", **dict.fromkeys(IMAGE_SUFFIXES, "image")}
 TITLE_CHARS = 200
 _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
                      "header", "footer", "table", "ul", "ol", "blockquote", "pre", "hr", "title", "td", "th"})
@@ -23,14 +27,21 @@ _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
 
 @dataclass
 class Document:
-    """A document's text and, where the format says so, its title (None: take the first line)."""
+    """A document's text and, where the format says so, its title (None: take the first line); the pages read by
+    OCR (page number from 1, what it read) and the pages whose scans could not be read ("page 3: why")."""
 
     text: str
     title: str | None = None
+    ocr: list[tuple[int, PageText]] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
 
 
-def extract(data: bytes, fmt: str, *, source: str) -> Document:
-    """The text of a document of format `fmt` (a value of DOCUMENT_FORMATS); DataError when unreadable."""
+def extract(data: bytes, fmt: str, *, source: str, limit: Limits | None = None,
+            ocr_pages: int | None = None) -> Document:
+    """The text of a document of format `fmt` (a value of DOCUMENT_FORMATS); DataError when unreadable
+    (UnreadableImage for an image). `ocr_pages`: how many pages OCR may still read for this source."""
+    limit = limit or limits(source)
+    budget = limit.ocr_pages if ocr_pages is None else ocr_pages
     if fmt in ("txt", "md"):
         text, _ = decode_text(data, source=source) if data else ("", "")
         text = text.replace("\r\n", "\n")
@@ -41,7 +52,10 @@ def extract(data: bytes, fmt: str, *, source: str) -> Document:
     if fmt == "docx":
         return _docx(data, source)
     if fmt == "pdf":
-        return _pdf(data, source)
+        return _pdf(data, source, limit, budget)
+    if fmt == "image":
+        pages = read_image(data, source=source, limit=limit)
+        return Document("\n\n".join(p.text for p in pages if p.text).strip(), None, list(enumerate(pages, 1)))
     raise ValueError(f"unknown document format {fmt!r}")
 
 
@@ -158,17 +172,81 @@ def _table_lines(table: object) -> list[str]:
     return lines
 
 
-def _pdf(data: bytes, source: str) -> Document:
+def _pdf(data: bytes, source: str, limit: Limits, budget: int) -> Document:
+    """Each page's text layer; a page without one is read by OCR from its embedded images."""
     from pypdf import PdfReader
 
+    document = Document("")
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise DataError("the PDF is encrypted; save an unprotected copy", source=source)
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
+        texts = []
+        for number, page in enumerate(reader.pages, 1):
+            text = (page.extract_text() or "").strip()
+            if not text and _has_images(page):
+                if len(document.ocr) >= budget:
+                    raise DataError(over(limit, "ocr_pages", "more pages to read by OCR"), source=source)
+                text = _ocr_page(page, number, source, limit, document)
+            texts.append(text)
         title = reader.metadata.title if reader.metadata is not None else None
     except DataError:
         raise
     except Exception as exc:  # pypdf raises PdfReadError and many others for broken files
         raise DataError(f"not a readable PDF file ({type(exc).__name__}: {exc})", source=source) from None
-    return Document(text.strip(), title.strip()[:TITLE_CHARS] if title and title.strip() else None)
+    document.text = "\n".join(texts).strip()
+    document.title = title.strip()[:TITLE_CHARS] if title and title.strip() else None
+    return document
+
+
+def _has_images(page: object) -> bool:
+    try:
+        return len(page.images) > 0  # type: ignore[attr-defined]
+    except Exception:  # an unreadable resource dictionary: no images to read
+        return False
+
+
+def _ocr_page(page: object, number: int, source: str, limit: Limits, document: Document) -> str:
+    """The text OCR reads from a page's embedded images (in the order the page lists them), recorded in
+    `document`: the page's confidence is the mean line score over its images; images it cannot read are listed."""
+    texts, lines, weighted, problems = [], 0, 0.0, []
+    names = page.images.keys()  # type: ignore[attr-defined]
+    for index, name in enumerate(names, 1):
+        where = f"{source} page {number} image {index}"
+        try:
+            declared = _declared_pixels(page, name)
+            if declared is not None and declared > limit.image_pixels:
+                raise UnreadableImage(over(limit, "image_pixels", f"the image has {declared:,} pixels"), source=where)
+            picture = page.images[index - 1]  # type: ignore[attr-defined]
+            if picture.image is None:
+                raise UnreadableImage("an image pypdf cannot decode", source=where)
+            key = hashlib.sha256(picture.data).hexdigest()
+            read = read_picture(picture.image, key=key, source=where, limit=limit)
+        except UnreadableImage as exc:
+            problems.append(f"image {index}: {exc.reason}")
+            continue
+        except Exception as exc:  # pypdf's filters raise many kinds for broken or unsupported image streams
+            problems.append(f"image {index}: {type(exc).__name__}: {exc}")
+            continue
+        if read.text:
+            texts.append(read.text)
+        lines += read.lines
+        weighted += (read.confidence or 0.0) * read.lines
+    if problems:
+        document.unreadable.append(f"page {number}: " + "; ".join(problems))
+    if len(problems) < len(names):  # at least one image was read: the page counts as OCR'd
+        document.ocr.append((number, PageText("\n".join(texts), lines,
+                                              round(weighted / lines, 4) if lines else None)))
+    return "\n".join(texts)
+
+
+def _declared_pixels(page: object, name: object) -> int | None:
+    """Width × height an image XObject declares, before pypdf decodes it (None: an inline or nested image)."""
+    if not isinstance(name, str) or name.startswith("~"):
+        return None
+    try:
+        xobjects = page["/Resources"]["/XObject"]  # type: ignore[index]
+        image = xobjects[name].get_object()
+        return int(image["/Width"]) * int(image["/Height"])
+    except Exception:
+        return None

@@ -9,6 +9,9 @@ import pandas as pd
 
 from mofang.core.errors import DataError
 from mofang.data.doctext import DOCUMENT_FORMATS, extract, first_line
+from mofang.data.limits import limits, over
+from mofang.data.ocr import UnreadableImage
+from mofang.data.ocr_card import OcrTally
 from mofang.data.safety import check_count, check_total, iter_tar, open_zip, read_zip_member, safe_member_name
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
@@ -23,8 +26,12 @@ def is_document_source(path: Path) -> bool:
 
 def read_documents(path: Path) -> tuple[pd.DataFrame, dict]:
     """One record per document, sorted by path: path, title, text, format, and label (the parent folder's
-    name) when documents sit in sub-folders. Unknown file types are skipped and listed in the read info."""
+    name) when documents sit in sub-folders. Unknown file types are skipped and listed in the read info; images
+    and PDF pages without a text layer are read by OCR (its pages and confidence in the read info, `ocr`), and
+    images that cannot be read are listed there and skipped."""
     label = str(path)
+    limit = limits(label)
+    tally = OcrTally()
     records, skipped = [], []
     for name, data in sorted(_members(path, label), key=lambda member: member[0]):
         fmt = DOCUMENT_FORMATS.get(PurePosixPath(name).suffix.lower())
@@ -32,19 +39,31 @@ def read_documents(path: Path) -> tuple[pd.DataFrame, dict]:
             skipped.append(name)
             continue
         where = f"{label} [{name}]"
-        document = extract(_read(data), fmt, source=where)
+        try:
+            document = extract(_read(data), fmt, source=where, limit=limit, ocr_pages=limit.ocr_pages - tally.pages)
+        except UnreadableImage as exc:
+            tally.unreadable_file(name, exc.reason)
+            continue
+        tally.add(name, document)
+        if tally.pages > limit.ocr_pages:
+            raise DataError(over(limit, "ocr_pages", f"more than {limit.ocr_pages:,} pages to read by OCR"),
+                            source=label)
         text = document.text.strip()
         title = document.title or first_line(text) or PurePosixPath(name).stem
         records.append({"path": name, "title": title, "text": text or None, "format": fmt})
     if not records:
         kinds = ", ".join(sorted(DOCUMENT_FORMATS))
-        raise DataError(f"no documents ({kinds}) found; {len(skipped)} other files", source=label)
+        unreadable = f"{tally.unreadable_count} unreadable ({tally.unreadable_names()}), " if tally.unreadable else ""
+        raise DataError(f"no documents ({kinds}) found; {unreadable}{len(skipped)} other files", source=label)
     frame = pd.DataFrame(records, dtype=object)
     labels = _folder_labels(frame["path"].tolist())
     if labels is not None:
         frame["label"] = labels
     info = {"format": "documents", "documents": len(frame), "skipped": skipped[:SKIPPED_LISTED],
             "skipped_count": len(skipped)}
+    if tally.documents or tally.unreadable:
+        info["ocr"] = tally.summary()
+        info["warnings"] = tally.warnings()
     return frame, info
 
 

@@ -28,6 +28,8 @@ class Limits:
     rows: int = 10_000_000  # data rows of one source
     columns: int = 10_000  # columns of one source (Excel's own maximum is 16,384)
     cell_chars: int = 100_000  # characters of one cell; a longer text belongs in a documents folder
+    image_pixels: int = 50_000_000  # pixels of one image read by OCR (a TIFF's frames together; A4 at 600 dpi is 35 M)
+    ocr_pages: int = 10_000  # pages of one documents source read by OCR (about a second each on one CPU)
 
     def env_name(self, field: str) -> str:
         """The environment variable that overrides `field`."""

@@ -32,6 +32,7 @@ class SourceRead:
     join: dict | None = None
     labels: dict | None = None  # a labels file: labels read, targets filled, data labels kept
     warnings: list[str] = field(default_factory=list)  # e.g. a last row cut off and dropped (data card)
+    ocr: dict | None = None  # documents read by OCR: pages, confidence, unreadable images (data card)
 
 
 def read_granted(order: Order, on_source: Callable[[int, Source], None] | None = None,
@@ -61,7 +62,7 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
                                 encoding=info.get("encoding"), separator=info.get("separator"),
                                 denied=list(info.get("denied", [])), sheets=list(info.get("sheets", [])),
                                 skipped=list(info.get("skipped", [])), join=join,
-                                warnings=list(info.get("warnings", []))))
+                                warnings=list(info.get("warnings", [])), ocr=info.get("ocr")))
     assert data is not None  # an order has at least one source
     if joined:
         _check_allowed_exist(order, data, order.data[0], [c for r in reads for c in r.denied])
