@@ -89,7 +89,7 @@ def mofang_worker(key: str, train_csv: str, test_csv: str, seconds: float, out: 
     order_file = work / "order.yaml"
     order_file.write_text(
         f"id: bench-{case.key}\ntenant: bench\ntask: {case.task}\ndata:\n  - path: train.csv\n"
-        f"target: {case.target}\nbudget:\n  minutes: {seconds / 60:.4f}\n", encoding="utf-8")
+        f"target: {case.target}\nacceptance: none\nbudget:\n  minutes: {seconds / 60:.4f}\n", encoding="utf-8")
     meta = MetaStore()
     started = time.perf_counter()
     job = run(submit(load_order(order_file), meta, source_file=order_file), meta=meta)

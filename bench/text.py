@@ -84,7 +84,7 @@ def run_mofang(case: Case, train: pd.DataFrame, test: pd.DataFrame, seconds: flo
     order_file.write_text(
         f"id: bench-{case.key}\ntenant: bench\ntask: text-classification\ndata:\n  - path: train.csv\n"
         f"text: {case.text}\ntarget: {case.target}\ndeployment:\n  refit_on_all_rows: true\n"
-        f"budget:\n  minutes: {seconds / 60:.4f}\n", encoding="utf-8")
+        f"acceptance: none\nbudget:\n  minutes: {seconds / 60:.4f}\n", encoding="utf-8")
     started = time.perf_counter()
     meta = MetaStore()
     job = run(submit(load_order(order_file), meta, source_file=order_file), meta=meta)

@@ -25,6 +25,7 @@ target: 类别
 text: 标题
 id_column: 编号
 labels: labels.csv
+acceptance: none
 """
 
 

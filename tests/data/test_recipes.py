@@ -19,6 +19,7 @@ data: {{path: loans.csv}}
 target: default
 recipe:
 {recipe}
+acceptance: none
 """
 
 

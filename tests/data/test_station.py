@@ -25,6 +25,7 @@ target: default
 id_column: 客户编号
 columns:
   deny: [手机号]
+acceptance: none
 seed: 7
 """
 

@@ -53,6 +53,7 @@ target: Machine failure
 time_column: UDI
 columns:
   deny: [TWF, HDF, PWF, OSF, RNF]
+acceptance: none
 """
 
 

@@ -22,6 +22,7 @@ data:
 time_column: timestamp
 target: anomaly
 anomaly: {{windows: {windows}, window: 4}}
+acceptance: none
 """
 
 

@@ -26,7 +26,7 @@ def test_report_shows_timeline_and_events() -> None:
     assert [e["start"] for e in events] == ["2024-01-01 00:00:50", "2024-01-01 00:02:30"]
     assert all(e["detected"] for e in events) and events[0]["readings"] == 20
     order = parse_order("id: a\ntenant: t\ntask: anomaly-detection\ndata: {path: x.csv}\ntime_column: ts\n"
-                        "target: y\n")
+                        "target: y\nacceptance: none\n")
     content = {"order": order, "job_id": 1, "task": "anomaly-detection", "dataset": {"features": []},
                "winner": {"name": "pca-reconstruction", "family": "pca-reconstruction"}, "metrics": {"event_f1": 1.0},
                "primary_metric": "event_f1", "metric_names": ["event_f1"], "verdict": "accepted",

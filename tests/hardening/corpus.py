@@ -534,7 +534,8 @@ def documents() -> list[Case]:
 
 # -- orders ---------------------------------------------------------------------------------------------------------
 
-ORDER_HEAD = "id: loans-1\ntenant: acme\ntask: tabular-classification\ntarget: 是否违约\n"
+NO_GATE = "acceptance: none\n"  # a placed order states its gate: these orders ask for none
+ORDER_HEAD = "id: loans-1\ntenant: acme\ntask: tabular-classification\ntarget: 是否违约\n" + NO_GATE
 DATA = "data:\n  - path: loans.csv\n"
 LOANS = {"loans.csv": lambda: base_bytes("csv")}
 
@@ -567,9 +568,6 @@ def orders() -> list[Case]:
         "data-strict-key": ("data:\n  - path: loans.csv\n    strict: yes\n", ANY),  # valid once the schema has it
         "columns-deny-string": (DATA + "columns:\n  deny: 备注\n", r"columns"),
         "columns-unknown-key": (DATA + "columns:\n  denny: [备注]\n", r"unknown key 'denny'"),
-        "acceptance-string": (DATA + "acceptance: high\n", r"acceptance"),
-        "acceptance-bad-comparison": (DATA + "acceptance:\n  metrics:\n    roc_auc: '>= banana'\n",
-                                      r"not a comparison|roc_auc"),
         "budget-minutes-text": (DATA + "budget:\n  minutes: ten\n", r"minutes"),
         "budget-minutes-negative": (DATA + "budget:\n  minutes: -5\n", r"greater than 0"),
         "seed-text": (DATA + "seed: x\n", r"seed"), "unknown-top-key": (DATA + "tagret: y\n", r"unknown key 'tagret'"),
@@ -577,6 +575,14 @@ def orders() -> list[Case]:
     }
     every += [_order(ORDER_HEAD + body, expect if expect == ANY else f"order\\.yaml.*(?:{expect})", name)
               for name, (body, expect) in bodies.items()]
+    gates = {
+        "acceptance-missing": ("", r"no acceptance section.*or write 'acceptance: none'"),
+        "acceptance-string": ("acceptance: high\n", r"acceptance"),
+        "acceptance-bad-comparison": ("acceptance:\n  metrics:\n    roc_auc: '>= banana'\n",
+                                      r"not a comparison|roc_auc"),
+    }
+    every += [_order(ORDER_HEAD.replace(NO_GATE, "") + DATA + body, f"order\\.yaml.*(?:{expect})", name)
+              for name, (body, expect) in gates.items()]
     syntax = {
         "tabs": (ORDER_HEAD + "data:\n\t- path: loans.csv\n", r"not valid YAML"),
         "unclosed-bracket": (ORDER_HEAD + "data: [\n", r"not valid YAML"),

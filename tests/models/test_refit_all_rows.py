@@ -64,6 +64,7 @@ target: 类别
 text: 标题
 deployment:
   refit_on_all_rows: true
+acceptance: none
 budget:
   minutes: 1.0
 """

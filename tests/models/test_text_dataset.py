@@ -19,6 +19,7 @@ task: text-classification
 data:
   path: {path}
 target: 类别
+acceptance: none
 {extra}
 """
 

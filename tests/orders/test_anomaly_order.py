@@ -41,7 +41,8 @@ def test_anomaly_order_parses_and_resolves_its_windows_file(tmp_path: Path) -> N
 
 
 def test_unlabelled_anomaly_order_needs_no_target() -> None:
-    order = parse_order("id: a\ntenant: t\ntask: anomaly-detection\ndata: {path: x.csv}\ntime_column: ts\n")
+    order = parse_order("id: a\ntenant: t\ntask: anomaly-detection\ndata: {path: x.csv}\ntime_column: ts\n"
+                        "acceptance: none\n")
     assert order.target is None and order.anomaly is None
 
 
@@ -71,4 +72,4 @@ def test_metrics_without_labels_are_refused() -> None:
 def test_anomaly_section_belongs_to_anomaly_orders() -> None:
     with pytest.raises(OrderError, match="'anomaly' applies to anomaly-detection orders only"):
         parse_order("id: a\ntenant: t\ntask: tabular-classification\ndata: {path: x.csv}\ntarget: y\n"
-                    "anomaly: {window: 5}\n")
+                    "anomaly: {window: 5}\nacceptance: none\n")

@@ -19,7 +19,8 @@ target: sales
 
 
 def _order(extra: str):
-    return parse_order(BASE + extra, file="order.yaml")
+    gate = "" if "acceptance:" in extra else "acceptance: none\n"  # a placed order states its gate
+    return parse_order(BASE + extra + gate, file="order.yaml")
 
 
 def test_forecast_section_parses_with_defaults() -> None:
@@ -51,7 +52,8 @@ def test_mistakes_fail_at_intake(extra: str, message: str) -> None:
 
 def test_forecast_needs_a_time_column_and_only_forecast_orders_take_the_section() -> None:
     with pytest.raises(OrderError, match="needs a 'time_column'"):
-        parse_order(BASE.replace("time_column: week\n", "") + "forecast:\n  horizon: 4\n", file="order.yaml")
-    tabular = BASE.replace("time-series-forecast", "tabular-regression") + "forecast:\n  horizon: 4\n"
+        parse_order(BASE.replace("time_column: week\n", "") + "forecast:\n  horizon: 4\nacceptance: none\n",
+                    file="order.yaml")
+    tabular = BASE.replace("time-series-forecast", "tabular-regression") + "forecast:\n  horizon: 4\nacceptance: none\n"
     with pytest.raises(OrderError, match="applies to time-series-forecast orders only"):
         parse_order(tabular, file="order.yaml")

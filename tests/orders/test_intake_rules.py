@@ -1,5 +1,5 @@
-"""What a placed order must say up front: an acceptance criterion (or `acceptance: none`), task-specific fields
-only on the tasks that declare them (TaskSpec), and a leakage guard within range."""
+"""What a placed order must say up front: an acceptance section with a criterion (or `acceptance: none`),
+task-specific fields only on the tasks that declare them (TaskSpec), and a leakage guard within range."""
 
 from __future__ import annotations
 
@@ -65,12 +65,25 @@ def test_a_latency_or_size_limit_alone_is_a_criterion() -> None:
     assert order.acceptance.criteria == 1 and not order.acceptance.is_waived
 
 
-def test_an_order_without_the_section_and_stored_specs_are_still_taken() -> None:
-    order = parse_order(order_text(""))
+def test_an_order_without_the_section_is_refused_saying_what_to_write(tmp_path: Path) -> None:
+    error = refusal(order_text(""))
+    assert error.field == "acceptance" and "\n" not in str(error)
+    assert "the order has no acceptance section" in str(error)
+    assert "acceptance: {metrics: {roc_auc: '>= 0.70'}}" in str(error)  # a metric threshold of the order's task
+    assert "or write 'acceptance: none'" in str(error)
+    (tmp_path / "order.yaml").write_text(order_text(""), encoding="utf-8")
+    with pytest.raises(OrderError, match=r"order\.yaml:1: field 'acceptance': the order has no acceptance section"):
+        load_order(tmp_path / "order.yaml")
+    (tmp_path / "order.yaml").write_text(order_text("acceptance: none\n"), encoding="utf-8")
+    assert load_order(tmp_path / "order.yaml").acceptance.is_waived
+
+
+def test_stored_specs_are_re_read_without_the_intake_rules() -> None:
+    spec = parse_order(order_text("acceptance: none\n")).model_dump(mode="json")
+    del spec["acceptance"]  # a job's spec stored before the rule: re-read by the line, never re-judged
+    order = Order.model_validate(spec)
     assert order.acceptance.criteria == 0 and not order.acceptance.is_waived
-    spec = order.model_dump(mode="json")  # a job's stored spec: re-read by the line, never re-judged
-    assert spec["acceptance"]["metrics"] == {}
-    assert Order.model_validate(spec).acceptance.criteria == 0
+    assert Order.model_validate({**spec, "acceptance": {}}).acceptance.criteria == 0
 
 
 # -- task-specific fields ----------------------------------------------------------------------------------------
@@ -122,14 +135,15 @@ def test_refit_on_all_rows_only_where_the_task_refits() -> None:
     assert error.field == "deployment"
     assert "'refit_on_all_rows' applies to tabular-classification and text-classification orders only, " \
            "not tabular-regression" in str(error)
-    assert parse_order(order_text("deployment: {refit_on_all_rows: true}\n")).deployment.refit_on_all_rows
+    refit = order_text("deployment: {refit_on_all_rows: true}\nacceptance: none\n")
+    assert parse_order(refit).deployment.refit_on_all_rows
 
 
 @pytest.mark.parametrize(("section", "owner"), [("forecast:\n  horizon: 7\n", "time-series-forecast"),
                                                 ("anomaly:\n  window: 8\n", "anomaly-detection"),
                                                 ("llm:\n  epochs: 1\n", "instruction-tuning")])
 def test_another_tasks_section_is_refused(section: str, owner: str) -> None:
-    error = refusal(order_text(section))
+    error = refusal(order_text(section + "acceptance: none\n"))
     assert f"'{section.split(':')[0]}' applies to {owner} orders only, not tabular-classification" in str(error)
 
 

@@ -31,7 +31,8 @@ def gauge_task() -> Iterator[TaskSpec]:
 
 
 def order_text(task: str = "gauge-reading", section: str = "gauge:\n  ticks: 12\n") -> str:
-    return f"id: dial\ntenant: plant\ntask: {task}\ntarget: label\ndata:\n  - path: dials.csv\n{section}"
+    return (f"id: dial\ntenant: plant\ntask: {task}\ntarget: label\ndata:\n  - path: dials.csv\n"
+            f"acceptance: none\n{section}")
 
 
 def test_a_tasks_own_section_is_validated_by_its_model(gauge_task: TaskSpec) -> None:

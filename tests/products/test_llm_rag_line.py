@@ -43,6 +43,7 @@ data:
   - path: faq.csv
 text: question
 target: answer
+acceptance: none
 budget:
   minutes: 1
 """
@@ -72,6 +73,7 @@ llm:
   rag:
     product: labor-faq
     k: 2
+acceptance: none
 budget:
   minutes: 4
 """

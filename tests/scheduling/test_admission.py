@@ -16,6 +16,7 @@ task: tabular-classification
 data:
   - path: {path}
 target: {target}
+acceptance: none
 budget:
   minutes: 0.2
 """
@@ -42,8 +43,11 @@ def _write(tmp: Path, csv: bytes | str | None, target: str = "label", order_text
         (GOOD_CSV.replace("21,1037,1\n", "21,1037,1,oops\n"), "label", None, "row 3"),
         (b"", "label", None, "data.csv"),
         ("age,income,label\n", "label", None, "no data rows"),
+        (GOOD_CSV, "label", ORDER.replace("acceptance: none\n", "").format(path="data.csv", target="label"),
+         "or write 'acceptance: none'"),
     ],
-    ids=["misspelled-key", "missing-file", "absent-target", "broken-row", "empty-file", "header-only"],
+    ids=["misspelled-key", "missing-file", "absent-target", "broken-row", "empty-file", "header-only",
+         "no-acceptance"],
 )
 def test_bad_input_is_one_clear_error_and_registers_nothing(tmp_path, home, csv, target, order_text,
                                                             needle) -> None:

@@ -84,7 +84,7 @@ def test_submit_list_cancel_retry_and_quota(install: Install, tmp_path: Path) ->
 def test_a_bad_order_is_refused_before_anything_is_queued(install: Install, tmp_path: Path) -> None:
     order = tmp_path / "order.yaml"
     order.write_text("id: x\ntenant: demo-bank\ntask: tabular-classification\ndata: [{path: missing.csv}]\n"
-                     "traget: y\n", encoding="utf-8")
+                     "traget: y\nacceptance: none\n", encoding="utf-8")
     result = install.cli("submit", str(order), as_="owner_a")
     assert result.exit_code == 2 and "did you mean 'target'" in flat(result)
     assert "demo-bank" not in install.cli("jobs", "list", as_="owner_a").output

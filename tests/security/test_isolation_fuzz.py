@@ -303,7 +303,8 @@ class Fuzzer:
     def json_body(self, tenant: Tenant) -> Any:
         w, rng = self.w, self.rng
         order = (f"id: stolen-{rng.randint(0, 9999)}\ntenant: {rng.choice([BRAVO.id, ALPHA.id])}\n"
-                 f"task: tabular-classification\ntarget: y\ndata: [{{path: '{w.uploads[BRAVO.id]}/{BRAVO.upload}'}}]\n")
+                 f"task: tabular-classification\ntarget: y\nacceptance: none\n"
+                 f"data: [{{path: '{w.uploads[BRAVO.id]}/{BRAVO.upload}'}}]\n")
         choices = [
             {}, [], None, "x", 1, {"rows": [self.row(tenant) for _ in range(rng.randint(0, 3))]},
             {"rows": [self.row(tenant)], "version": rng.choice([1, 0, 2**40, "x"])},

@@ -202,7 +202,8 @@ class Acceptance(Strict):
     """What the product must meet on the held-out test split to be delivered. A placed order's `acceptance:`
     states at least one criterion — a metric, as a rule; a latency or size limit alone where no metric can be
     measured (documents without questions, unlabelled sensor data) — or is `acceptance: none`, delivered
-    without any gate (`Acceptance.waived()`). An order without the section is still taken (as before)."""
+    without any gate (`Acceptance.waived()`). A placed order without the section is refused
+    (`Acceptance.absent()`, the default, says so): no order is delivered ungated by omission."""
 
     metrics: dict[str, Annotated[Criterion, BeforeValidator(Criterion.parse)]] = Field(default_factory=dict)
     p95_latency_ms: float | None = Field(None, gt=0, description="p95 latency of one-row prediction")
@@ -213,6 +214,7 @@ class Acceptance(Strict):
                                 "tabular (noise, missing values, unseen categories, a +0.5 σ shift), retrieval-qa "
                                 "(perturbed held-out questions, recall@k or MRR)")
     _waived: bool = PrivateAttr(False)
+    _absent: bool = PrivateAttr(False)
 
     @classmethod
     def waived(cls) -> Acceptance:
@@ -220,6 +222,17 @@ class Acceptance(Strict):
         acceptance = cls()
         acceptance._waived = True
         return acceptance
+
+    @classmethod
+    def absent(cls) -> Acceptance:
+        """The default of an order that has no `acceptance:` section (refused when the order is placed)."""
+        acceptance = cls()
+        acceptance._absent = True
+        return acceptance
+
+    @property
+    def is_absent(self) -> bool:
+        return self._absent
 
     @property
     def is_waived(self) -> bool:
@@ -462,8 +475,9 @@ class Order(Strict):
                                      "order and validated by the task's model (TaskSpec.section_models)")
     columns: Columns = Field(default_factory=Columns)
     acceptance: Annotated[Acceptance, BeforeValidator(Acceptance.parse)] = Field(
-        default_factory=Acceptance, description="What the product must meet to be delivered: at least one "
-                                                "criterion (a metric, as a rule), or 'none' for no gate")
+        default_factory=Acceptance.absent, validate_default=True,
+        description="What the product must meet to be delivered: at least one criterion (a metric, as a rule), or "
+                    "'none' for no gate; a placed order must have the section")
     leakage: LeakageGuard = Field(default_factory=LeakageGuard)
     deployment: Deployment = Field(default_factory=Deployment)
     budget: Budget = Field(default_factory=Budget)
@@ -505,6 +519,10 @@ class Order(Strict):
         task = _task_of(info)
         if task is None:
             return value
+        if (info.context or {}).get(INTAKE) and value.is_absent:
+            raise ValueError(f"the order has no acceptance section, so nothing would decide delivery: add one "
+                             f"with a metric threshold (acceptance: {{metrics: {{{_example_criterion(task.name)}}}}}), "
+                             f"or write 'acceptance: {NO_ACCEPTANCE}' to deliver without an acceptance gate")
         if (info.context or {}).get(INTAKE) and not value.is_waived and not value.criteria:
             raise ValueError(f"acceptance states no criterion, so nothing would decide delivery: add a metric "
                              f"under acceptance.metrics (e.g. {_example_criterion(task.name)}), or write "

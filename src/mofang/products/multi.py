@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from mofang import __version__
 from mofang.core.errors import MofangError
 from mofang.integration.bundle import Bundle
+from mofang.products.body_limit import BodyLimit
 from mofang.products.runtime import PROMETHEUS_TEXT, KeyCheck, api_key, key_check, scrape_access
 from mofang.products.serving import create_app
 from mofang.products.telemetry import ServingMetrics
@@ -85,6 +86,8 @@ def serving_app(served: list[Served], *, store: Any = None, batching: bool = Tru
                 runtime.settle()
         return Response(metrics.exposition(products), media_type=PROMETHEUS_TEXT)
 
+    # the root passes a body on to the product it is for, each capped at its own limit: the root at the largest
+    root.add_middleware(BodyLimit, max_bytes=max(app.state.max_body_bytes for app in apps))
     _flush_audit_on_shutdown(root, apps)
     return root
 

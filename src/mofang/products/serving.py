@@ -23,6 +23,7 @@ from mofang.data.missing import MISSING
 from mofang.integration.bundle import KIND_APP, MAX_ROWS, MAX_TEXT_CHARS, Bundle
 from mofang.integration.openai_api import tool_routes
 from mofang.models.features import coerce_value
+from mofang.products.body_limit import BodyLimit, max_body_bytes
 from mofang.products.runtime import ProductRuntime, api_key, install, key_check, scrape_access
 from mofang.products.telemetry import CallAudit, ServingMetrics
 
@@ -50,7 +51,8 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     (/openapi.json, /docs, /redoc) too; the guard raises AuthError (401), Forbidden (403) or NotFoundError (404:
     another tenant's product). GET /metrics also takes the scrape token (`runtime.METRICS_TOKEN_ENV`). `store` (a
     MetaStore) records feedback and the call audit; `metrics` is a shared `ServingMetrics` (a new one, served at
-    /metrics, when None). Concurrent /predict requests are micro-batched unless `batching` is False.
+    /metrics, when None). Concurrent /predict requests are micro-batched unless `batching` is False. A request
+    body over the server's cap is a 413 (`_limit_body`).
     """
     meta = bundle.metadata
     caller = _caller(guard)
@@ -64,6 +66,7 @@ def create_app(bundle: Bundle, *, version: int | None = None,
     if kind_app is not None:  # a kind with routes of its own, on the same runtime and shared routes
         app = kind_app(bundle, version, caller, title, runtime)
         _harden(app, caller)
+        _limit_body(app)
         install(app, runtime, caller, own_metrics=metrics is None, scrape=scrape)
         app.state.runtime = runtime  # the multi-product server settles its drift and flushes its audit
         return app
@@ -81,6 +84,7 @@ def create_app(bundle: Bundle, *, version: int | None = None,
 
     _common_routes(app, bundle, version, caller, stats)
     _harden(app, caller)
+    _limit_body(app)
     install(app, runtime, caller, own_metrics=metrics is None, scrape=scrape)
     app.state.runtime = runtime
 
@@ -119,9 +123,9 @@ def _common_routes(app: FastAPI, bundle: Bundle, version: int | None, caller: Ca
 
     @app.get("/metadata", dependencies=[Depends(caller)])
     def metadata() -> dict[str, Any]:
+        limits = {**LIMITS, "body_bytes": app.state.max_body_bytes}  # set by _limit_body before serving
         return {"version": version, "schema": bundle.schema, **meta, "missing_fields": missing_policy(bundle.schema),
-                "limits": LIMITS, "uptime_s": round(time.time() - stats["started"], 1),
-                "requests": stats["requests"]}
+                "limits": limits, "uptime_s": round(time.time() - stats["started"], 1), "requests": stats["requests"]}
 
     tool_routes(app, bundle, caller)  # GET /tool: the OpenAI / MCP tool description (integration workshop)
 
@@ -132,6 +136,13 @@ def missing_policy(schema: dict[str, Any]) -> str:
     if policy not in MISSING_POLICIES:
         raise MofangError(f"unknown missing_fields policy '{policy}' (known: {', '.join(MISSING_POLICIES)})")
     return str(policy)
+
+
+def _limit_body(app: FastAPI) -> None:
+    """Cap the request body (`body_limit.BodyLimit`, a 413 over it): at the cap a kind's app declares in
+    `app.state.max_body_bytes` (one that takes files), else the default; MOFANG_MAX_BODY_BYTES overrides both."""
+    app.state.max_body_bytes = max_body_bytes(getattr(app.state, "max_body_bytes", None))
+    app.add_middleware(BodyLimit, max_bytes=app.state.max_body_bytes)
 
 
 def _harden(app: FastAPI, caller: Callable[..., Any]) -> None:
@@ -172,8 +183,8 @@ REFUSALS = {"401": "No valid API key (none, malformed, unknown, revoked or expir
 
 def _declare_refusals(document: dict[str, Any]) -> dict[str, Any]:
     """`document` with what a guarded route may answer besides its result: 401, 403 and 404 with
-    {"detail": text} (and 400 for a body that cannot be read), and a 422 that may name its problem in words (a
-    kind's own check) as well as FastAPI's list of field errors."""
+    {"detail": text} (and 400 for a body that cannot be read, 413 for one over the cap), and a 422 that may name
+    its problem in words (a kind's own check) as well as FastAPI's list of field errors."""
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
     for item in document.get("paths", {}).values():
@@ -185,6 +196,8 @@ def _declare_refusals(document: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault(status, {"description": description, "content": error})
             if "requestBody" in operation:
                 responses.setdefault("400", {"description": "A body that cannot be read (not UTF-8)", "content": error})
+                responses.setdefault("413", {"description": "A body over the server's cap (MOFANG_MAX_BODY_BYTES)",
+                                             "content": error})
             invalid = responses.get("422", {}).get("content", {}).get("application/json")
             if invalid is not None and "schema" in invalid:
                 invalid["schema"] = {"anyOf": [invalid["schema"], {"$ref": "#/components/schemas/Error"}]}

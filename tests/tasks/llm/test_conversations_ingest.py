@@ -19,6 +19,7 @@ id: chats
 tenant: acme
 task: instruction-tuning
 base_model: /models/any
+acceptance: none
 data:
   - path: {first}
   - path: {second}

@@ -129,6 +129,7 @@ def app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str
         description=f"image-classification model ({', '.join(bundle.schema.get('classes') or [])}; family "
                     f"{meta['family']}, order {meta['order_id']}). POST /predict with JSON "
                     "{\"rows\": [{\"image\": \"<base64 of the file bytes>\"}]} or a multipart upload of image files.")
+    application.state.max_body_bytes = MAX_REQUEST_BYTES  # images: more than rows (the server's body cap)
     stats = {"requests": 0, "rows": 0, "started": time.time()}
     _common_routes(application, bundle, version, caller, stats)
     request_doc = {"requestBody": {"required": True, "content": {
