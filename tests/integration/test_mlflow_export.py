@@ -61,3 +61,60 @@ def test_a_retrieval_product_answers_questions_with_sources(tmp_path) -> None:
     answer = loaded.predict(pd.DataFrame({"question": ["信用卡丢了怎么挂失"]}))
     assert answer["answer"].iloc[0].startswith("请立即拨打客服热线挂失信用卡")
     assert json.loads(answer["source"].iloc[0])["部门"] == "信用卡" and not answer["no_answer"].iloc[0]
+
+
+LOAD = """\
+import json, sys
+import mlflow.pyfunc
+import pandas as pd
+model = mlflow.pyfunc.load_model(sys.argv[1])
+rows = pd.read_json(sys.argv[2], orient="records", dtype=False)
+print(json.dumps(model.predict(rows).to_dict(orient="list"), ensure_ascii=False))
+"""
+
+
+@pytest.mark.slow
+def test_the_export_installs_and_predicts_in_a_clean_venv_from_its_requirements_alone(tmp_path) -> None:
+    """A LightGBM product exported, its requirements.txt installed into a new venv (no Mofang, no system site
+    packages: about 70 s from the local package index), loaded with mlflow.pyfunc there: the same answers."""
+    import subprocess
+    import sys
+
+    from mofang.integration.edge import records_of
+    from tests.integration.conftest import bare_env
+    from tests.models.tabular_fixtures import classification_data
+
+    data = classification_data(n=400, n_classes=3)
+    candidate, _ = get_trainer("tabular-classification", "lightgbm").fit(data["train"], data["valid"],
+                                                                         data["dataset"], budget_s=3)
+    schema = {"task": "tabular-classification", "target": "label", "features": data["dataset"]["features"],
+              "classes": data["dataset"]["classes"], "ignored": []}
+    folder = _folder(tmp_path, candidate, schema, {"product": "churn", "family": "lightgbm"})
+    out = export_mlflow(lambda p: p.read_bytes(), sorted(folder.iterdir()), tmp_path / "mlflow")
+    requirements = (out / "requirements.txt").read_text("utf-8").split()
+    assert not any(r.lower().startswith("mofang") for r in requirements), requirements
+    assert all("==" in r for r in requirements) and any(r.startswith("lightgbm==") for r in requirements)
+    assert (out / "code" / "mofang" / "integration" / "mlflow_export.py").is_file()
+    assert "mofang.tasks" in (out / "code" / "mofang-0.1.0.dist-info" / "entry_points.txt").read_text("utf-8")
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+                                "--disable-pip-version-check", "-r", str(out / "requirements.txt")],
+                               capture_output=True, text=True, timeout=900)
+    if installed.returncode != 0:
+        pytest.skip(f"cannot install the requirements from this machine's package index: {installed.stderr[-800:]}")
+    assert subprocess.run([str(python), "-c", "import mofang"], capture_output=True, env=bare_env(),
+                          cwd=tmp_path).returncode != 0  # the clean venv has no Mofang of its own
+    rows = records_of(data["test"], [f["name"] for f in data["dataset"]["features"]])[:25]
+    (tmp_path / "rows.json").write_text(json.dumps(rows, ensure_ascii=False), "utf-8")
+    (tmp_path / "load.py").write_text(LOAD, "utf-8")
+    ran = subprocess.run([str(python), str(tmp_path / "load.py"), str(out), str(tmp_path / "rows.json")],
+                         capture_output=True, text=True, env=bare_env(), cwd=tmp_path, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    answer = json.loads(ran.stdout.strip().splitlines()[-1])
+    expected = load_bundle(folder).predict_records(rows)
+    assert answer["prediction"] == expected["predictions"]
+    for i, probabilities in enumerate(expected["probabilities"]):
+        assert {c: answer[f"probability_{c}"][i] for c in probabilities} == pytest.approx(probabilities, abs=1e-6)

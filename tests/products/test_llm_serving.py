@@ -218,8 +218,11 @@ def test_a_rag_product_answers_from_its_passages_with_sources_or_refuses(served_
     first = retrieve(retriever, QUESTION, 2)[0]
     assert answer["sources"] == [{"index": 1, "source": {"row": "r1", "部门": "信用卡"}, "text": first["text"]}]
     assert first["text"].startswith("请立即拨打客服热线挂失信用卡")
+    cited = answer["choices"][0]["message"]["citations"]
+    assert cited == [{"index": 1, "text": first["text"], "source": {"row": "r1", "部门": "信用卡"}}]
     _, found = events(url, {"messages": [{"role": "user", "content": QUESTION}]})
     assert streamed_text(found) == RAG_REPLY and found[-2]["sources"] == answer["sources"]
+    assert found[-2]["choices"][0]["delta"]["citations"] == cited
 
     refused = httpx.post(url + CHAT, json={"messages": [{"role": "user", "content": OUT_OF_DOMAIN[1]}]},
                          timeout=60).json()
@@ -227,6 +230,25 @@ def test_a_rag_product_answers_from_its_passages_with_sources_or_refuses(served_
     assert refused["no_answer"] is True and refused["sources"] == []
     _, found = events(url, {"messages": [{"role": "user", "content": OUT_OF_DOMAIN[1]}]})
     assert streamed_text(found) == REFUSAL and found[-1] == "[DONE]"
+
+
+def test_the_official_openai_client_streams_masked_replies_and_is_refused_tools(served) -> None:
+    import openai
+
+    url, _ = served
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+    assert [m.id for m in client.models.list()] == ["legal-chat"]
+    chunks = list(client.chat.completions.create(model="legal-chat", messages=ASK, stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == mask_pii(PII_REPLY, generated=True)[0] and "13812345678" not in text
+    for field, value in (("tools", [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]),
+                         ("functions", [{"name": "lookup", "parameters": {}}])):
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="legal-chat", messages=ASK, **{field: value})
+        assert refused.value.body["param"] == field and refused.value.message.startswith("Error code: 400 - ")
+        assert f"{field}: this product cannot call tools" in refused.value.message
+    with pytest.raises(openai.NotFoundError, match="does not embed text"):
+        client.embeddings.create(model="legal-chat", input="合同")
 
 
 @pytest.mark.parametrize("text", [

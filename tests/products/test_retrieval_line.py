@@ -152,7 +152,7 @@ def test_ask_returns_the_right_answer_with_its_source(client) -> None:
     assert all(RAW_PHONE not in a for a in bundle.candidate.kb.answers)  # desensitized before indexing
     metadata = http.get("/metadata", headers=headers).json()
     assert metadata["task"] == "retrieval-qa" and metadata["retrieval"]["question"] == "问法"
-    assert metadata["retrieval"]["sources"] == ["部门"]
+    assert metadata["retrieval"]["sources"] == ["部门"] and metadata["retrieval"]["language"] == "zh"
 
 
 def test_no_answer_bad_questions_and_the_key_guard(client) -> None:
@@ -170,6 +170,59 @@ def test_no_answer_bad_questions_and_the_key_guard(client) -> None:
     assert http.get("/metadata").status_code == 401
     assert http.post("/predict", json={"rows": [{"问法": "x"}]}, headers=headers).status_code == 404
     assert json.loads(http.get("/health").text)["status"] == "ok"
+
+
+def test_the_official_openai_client_lists_streams_with_citations_embeds_and_is_refused_tools(delivered) -> None:
+    """The delivered product on a real uvicorn server, guarded by the tenant's API keys, through the official
+    `openai` client: the model list, a streamed answer with its citation, embeddings where the knowledge base
+    has a dense encoder (else a plain 404), and `tools=` refused with a 400 naming the field."""
+    import openai
+
+    from mofang.products.server import running_server
+    from mofang.security.authz import product_guard
+    from mofang.security.identity import create_api_key
+
+    meta, version = delivered
+    _, key = create_api_key(meta, tenant="demo-bank", user="agent", role="member")
+    with running_server(version, guard=product_guard(meta, "demo-bank"), store=meta) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=30)
+        assert [m.id for m in client.models.list()] == ["bank-faq"]
+        stream = client.chat.completions.create(model="bank-faq", stream=True, messages=[
+            {"role": "user", "content": "数字人民币钱包的密码记不起来了怎么处理"}])
+        chunks = list(stream)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert "数字人民币钱包" in text and "密码" in text and "Source" not in text and "held_out" not in text
+        last = chunks[-1].choices[0]
+        assert last.finish_reason == "stop"
+        cited = last.delta.model_extra["citations"]
+        assert cited[0]["index"] == 1 and cited[0]["source"]["部门"] == "电子银行部"
+        assert str(cited[0]["source"]["row"]).startswith("Q19") and "held_out" not in cited[0]["source"]
+        whole = client.chat.completions.create(model="bank-faq", messages=[
+            {"role": "user", "content": "数字人民币钱包的密码记不起来了怎么处理"}])
+        assert whole.choices[0].message.content == text
+        assert whole.choices[0].message.model_extra["citations"] == cited
+        refusal = client.chat.completions.create(model="bank-faq", messages=[{"role": "user", "content": "熊猫吃竹笋"}])
+        assert refusal.choices[0].message.content.startswith("抱歉") and refusal.model_extra["no_answer"] is True
+        with pytest.raises(openai.BadRequestError) as refused:
+            client.chat.completions.create(model="bank-faq", messages=[{"role": "user", "content": "密码忘了"}],
+                                           tools=[{"type": "function", "function": {"name": "lookup",
+                                                                                    "parameters": {}}}])
+        assert refused.value.status_code == 400 and "tools" in refused.value.message
+        dense = any(hasattr(r, "encoder") for r in open_dense(meta, version))
+        if dense:
+            vectors = client.embeddings.create(model="bank-faq", input=["信用卡丢了", "转账多久到账"])
+            assert len(vectors.data) == 2 and len(vectors.data[0].embedding) > 1
+        else:
+            with pytest.raises(openai.NotFoundError, match="does not embed text"):
+                client.embeddings.create(model="bank-faq", input="信用卡丢了")
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=f"{url}/v1", api_key="mf_wrong", max_retries=0).models.list()
+
+
+def open_dense(meta, version) -> list:
+    from mofang.integration.bundle import open_bundle
+
+    return list(open_bundle(version.bundle_path, version.product.tenant_id, meta).candidate.retrievers_.values())
 
 
 DOCUMENTS = {

@@ -102,7 +102,8 @@ NO_TENANT_OBJECT = {"run", "demo", "data inspect", "data run", "data ops", "orde
                     "tenants create", "keys rotate-master", "audit verify", "audit checkpoint", "audit list",
                     "submit", "worker", "jobs list",  # submit: the tenant named in the order file, like run
                     "market list",  # the public catalog: published models only, never a tenant's data
-                    "db current", "db upgrade"}  # the store's schema revision (upgrade: operators only), no tenant data
+                    "db current", "db upgrade",  # the store's schema revision (upgrade: operators only), no tenant data
+                    "whoami", "keys use"}  # the caller's own identity, and a key the caller holds (checked first)
 
 
 @pytest.mark.slow

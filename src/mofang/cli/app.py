@@ -8,12 +8,14 @@ from mofang.cli import bundle, db, devices, label, portal, products, scheduling,
 from mofang.cli.data import data_app
 from mofang.cli.orders import orders_app
 from mofang.cli.runs import demo, resume, run_order
+from mofang.cli.whoami import whoami
 
 app = typer.Typer(help="Mofang (模坊): an AI model factory — one order in, a served model product out.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.command("run")(run_order)
 app.command()(resume)
 app.command()(demo)
+app.command()(whoami)  # who the CLI acts as, and where its key came from
 app.add_typer(orders_app, name="orders")
 app.add_typer(data_app, name="data")
 products.register(app)  # serve, improve, products list|show|report|promote|rollback, market list|publish|unpublish

@@ -36,11 +36,47 @@ def allow(meta, action: str, tenant: str | None, what: str | None = None):
     identity = local_identity(meta)
     try:
         authorize(identity, action, tenant, what=what)
-    except (Forbidden, NotFoundError):  # the caller's own tenant only: the target's existence stays unsaid
+    except (Forbidden, NotFoundError) as exc:  # the caller's own tenant only: the target's existence stays unsaid
         AuditLog(meta).record(ACCESS_DENIED, actor=identity.user, tenant=identity.tenant, object=action,
                               details={"via": "cli", "asked_for": what or ""})
+        if isinstance(exc, Forbidden):
+            raise Forbidden(f"{exc}. {role_hint(identity, action)}") from None
         raise
     return identity
+
+
+SWITCH_KEYS = ("to act with another key: `export MOFANG_API_KEY=mf_...` (this shell only) or `mofang keys use "
+               "mf_...` (saves it as this machine's CLI key); `mofang whoami` shows the key in use")
+ROLE_ORDER = ("owner", "member", "viewer", "operator")
+
+
+def key_source() -> str:
+    """Where the CLI's key comes from: $MOFANG_API_KEY, the saved identity file, or none (a fresh install's
+    bootstrap operator)."""
+    import os
+
+    from mofang.core.config import settings
+    from mofang.security.identity import IDENTITY_FILE, KEY_ENV
+
+    if os.environ.get(KEY_ENV):
+        return f"${KEY_ENV}"
+    path = settings().home / IDENTITY_FILE
+    return str(path) if path.exists() else "no key (the bootstrap operator of an install without API keys)"
+
+
+def role_hint(identity, action: str, roles: tuple[str, ...] | None = None) -> str:
+    """What a refused command needs and how to get it: the roles that may take `action` (of a tenant, unless
+    only operators may), the key in use and where it came from, and how to switch keys."""
+    from mofang.security.authz import ACTIONS
+
+    allowed = roles or tuple(r for r in ROLE_ORDER if r in {str(role) for role in ACTIONS.get(action, ())})
+    tenant_roles = [r for r in allowed if r != "operator"]
+    needs = [(", ".join(tenant_roles[:-1]) + " or " if len(tenant_roles) > 1 else "") + tenant_roles[-1]
+             + " of the tenant that owns it"] if tenant_roles else []
+    needs += ["operator"] if "operator" in allowed else []
+    key = f"key mf_{identity.key_id}" if identity.key_id else "no key"
+    return (f"This command needs a key with role {' or '.join(needs)}; the CLI is using {identity.user}'s "
+            f"{identity.role} {key} from {key_source()}; {SWITCH_KEYS}")
 
 
 def product_version(meta, ref: str, tenant: str | None, action: str):

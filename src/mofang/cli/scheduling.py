@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mofang.cli.common import allow, err, fail, open_meta, out, scoped_view, visible_tenant
+from mofang.cli.common import allow, err, fail, open_meta, out, role_hint, scoped_view, visible_tenant
 from mofang.core.errors import MofangError
 
 jobs_app = typer.Typer(help="Queued and running jobs: list, cancel, retry, tenant quotas.", no_args_is_help=True)
@@ -31,7 +31,8 @@ def operator_identity(meta, action: str):
     if not (identity.is_operator or identity.bootstrap):
         AuditLog(meta).record(ACCESS_DENIED, actor=identity.user, tenant=identity.tenant, object=action,
                               details={"via": "cli"})
-        raise Forbidden(f"{identity.user} ({identity.role}) may not {action} (operators only)")
+        raise Forbidden(f"{identity.user} ({identity.role}) may not {action} (operators only). "
+                        f"{role_hint(identity, action, ('operator',))}")
     return identity
 
 

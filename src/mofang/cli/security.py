@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mofang.cli.common import allow, err, fail, open_meta, out, scoped_view
+from mofang.cli.common import allow, err, fail, open_meta, out, role_hint, scoped_view
 from mofang.core.errors import MofangError
 
 tenants_app = typer.Typer(help="Tenants (customers) of this factory.", no_args_is_help=True)
@@ -62,7 +62,7 @@ def keys_create(user: Annotated[str, typer.Option(help="Who the key is for")],
         expires_at = parse_expiry(expires) if expires else None
         actor = _allow("keys.create", tenant)
         identity, secret = create_api_key(open_meta(), tenant=tenant, user=user, role=role, expires_at=expires_at)
-        AuditLog(open_meta()).record(KEY_CREATED, actor=actor.user, tenant=tenant, object=identity.key_id,
+        AuditLog(open_meta()).record(KEY_CREATED, actor=actor.user, tenant=tenant, object=str(identity.key_id),
                                      details={"user": user, "role": str(role),
                                               "expires_at": expires_at.isoformat() if expires_at else None})
         if save:
@@ -73,6 +73,25 @@ def keys_create(user: Annotated[str, typer.Option(help="Who the key is for")],
     out.print(f"key {identity.key_id} for {user} ({role}{', tenant ' + tenant if tenant else ''}{until}):")
     out.print(secret, soft_wrap=True)
     err.print("[yellow]shown once: store it now; Mofang keeps only a salted hash[/]")
+
+
+@keys_app.command("use")
+def keys_use(key: Annotated[str, typer.Argument(help="An API key (mf_...) to act with from now on")]) -> None:
+    """Make a key this machine's CLI key (checked first, then saved to the identity file, mode 0600)."""
+    import os
+
+    from mofang.core.config import settings
+    from mofang.security.identity import KEY_ENV, authenticate, save_local_key
+    try:
+        identity = authenticate(open_meta(), key, via="cli")
+        path = save_local_key(key, settings().home)
+    except MofangError as exc:
+        raise fail(exc) from None
+    tenant = f", tenant {identity.tenant}" if identity.tenant else ""
+    out.print(f"the CLI now acts as {identity.user} ({identity.role}{tenant}), key mf_{identity.key_id}, "
+              f"saved to {path}")
+    if os.environ.get(KEY_ENV):
+        err.print(f"[yellow]${KEY_ENV} is set in this shell and wins over the saved key: unset it to use this one[/]")
 
 
 @keys_app.command("list")
@@ -174,13 +193,16 @@ def audit_list(tenant: Annotated[str | None, typer.Option()] = None,
                action: Annotated[str | None, typer.Option()] = None) -> None:
     """List audit events (an owner sees its tenant's)."""
     from mofang.security.audit import AuditLog
-    from mofang.security.authz import authorize
+    from mofang.security.authz import Forbidden, authorize
     from mofang.security.identity import local_identity
     try:
         identity = local_identity(open_meta())
         wide = identity.is_operator or identity.bootstrap
         tenant = tenant if wide else (tenant or identity.tenant)
-        authorize(identity, "audit.read", None if wide else tenant, what=f"tenant '{tenant}'")
+        try:
+            authorize(identity, "audit.read", None if wide else tenant, what=f"tenant '{tenant}'")
+        except Forbidden as exc:
+            raise Forbidden(f"{exc}. {role_hint(identity, 'audit.read')}") from None
         events = AuditLog(open_meta()).events(tenant=tenant, action=action)
     except MofangError as exc:
         raise fail(exc) from None

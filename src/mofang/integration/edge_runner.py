@@ -9,6 +9,11 @@ exactly as the factory's pipeline applies them.
     python mofang_edge_runner.py rows.csv            # or rows.json (a list of objects), or - for stdin
     python mofang_edge_runner.py --bundle DIR rows.json --out predictions.json
 
+A CSV may be UTF-8 (with or without BOM), UTF-16/32 with a BOM, GBK, GB18030 or Big5, detected as the factory
+detects them (`mofang.data.encoding`, copied below without its last-resort guess, which needs a library the
+runner does without), or named with `--encoding`; its separator is a comma, or a tab, semicolon or bar when
+the header has no comma.
+
 Prints one JSON object per row: {"prediction": ..., "probabilities": {class: p}} (classification) or
 {"prediction": value} (regression).
 """
@@ -16,6 +21,7 @@ Prints one JSON object per row: {"prediction": ..., "probabilities": {class: p}}
 from __future__ import annotations
 
 import argparse
+import codecs
 import csv
 import io
 import json
@@ -269,9 +275,9 @@ class TextTfidf:
         width = max([len(i) for i, _ in entries] + [1])
         index = np.zeros((len(rows), width), dtype=np.int64)
         value = np.zeros((len(rows), width), dtype=np.float32)
-        for r, (i, w) in enumerate(entries):
-            index[r, :len(i)] = i
-            value[r, :len(w)] = w
+        for r, (found, weighed) in enumerate(entries):
+            index[r, :len(found)] = found
+            value[r, :len(weighed)] = weighed
         return index, value
 
 
@@ -536,17 +542,119 @@ class EdgeModel:
         return [classes[k] for k in index]
 
 
-def read_rows(source: str) -> list[dict[str, Any]]:
-    """Rows from a CSV file, a JSON file (a list of objects, or {"rows": [...]}) or stdin ("-")."""
-    text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8-sig")
-    stripped = text.lstrip()
+# -- reading input files: the factory's encoding detection (mofang.data.encoding), standard library only ------
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
+_GB = (("gbk", "GBK"), ("gb18030", "GB18030"))
+_BIG5 = (("big5", "Big5"), ("cp950", "Big5"), ("big5hkscs", "Big5"))
+_MAGIC = {b"PK\x03\x04": "a zip/xlsx file", b"PAR1": "a parquet file", b"%PDF": "a PDF file",
+          b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"SQLite format 3": "an SQLite database",
+          b"\x1f\x8b": "a gzip archive"}
+_CUT_REASONS = ("unexpected end of data", "incomplete multibyte sequence", "truncated data")
+SCORE_SAMPLE = 200_000  # characters scored per candidate decoding
+CUT_CHARACTER_BYTES = 3  # a file cut off mid-write may end inside a character of at most this many bytes
+BIG5_MARGIN = 0.1  # Big5 must be this much more plausible than GBK: short texts tie and GBK is far more common
+_COMMON: set[str] = set()
+
+
+def decode_bytes(data: bytes, encoding: str = "auto", source: str = "input") -> tuple[str, str]:
+    """(text, encoding) of a text file's bytes, `encoding` named or "auto": a BOM, else UTF-8, else the more
+    plausible of GBK/GB18030 and Big5; ValueError saying why for anything else (binary data, another code page)."""
+    if encoding.lower() != "auto":
+        try:
+            return _decode_to_end(data, encoding), encoding
+        except LookupError:
+            raise ValueError(f"{source}: unknown encoding '{encoding}'") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{source}: not valid {encoding} text (byte {exc.start}, line "
+                             f"{_line(data, exc.start)}: {exc.reason}); try --encoding auto") from None
+    for bom, codec, label in _BOMS:  # UTF-32 first: its little-endian BOM starts like UTF-16's
+        if data.startswith(bom):
+            text = data.decode(codec, errors="strict")
+            if "\x00" in text:
+                raise ValueError(f"{source}: binary data behind a {label} byte-order mark, not text")
+            return text, label
+    head = data[:16]
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            raise ValueError(f"{source}: this is {what}, not a CSV or JSON file of rows")
+    if b"\x00" in data:
+        offset = data.find(b"\x00")
+        raise ValueError(f"{source}: binary data (a NUL byte at offset {offset}, line "
+                         f"{_line(data, offset)}), not text")
+    try:
+        return _decode_to_end(data, "utf-8-sig"), "UTF-8-BOM" if data.startswith(codecs.BOM_UTF8) else "UTF-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    gb, big5 = _first_decoding(data, _GB), _first_decoding(data, _BIG5)
+    if gb is not None and big5 is not None:
+        return big5 if _plausibility(big5[0]) > _plausibility(gb[0]) + BIG5_MARGIN else gb
+    if gb is not None or big5 is not None:
+        return gb or big5  # type: ignore[return-value]
+    offset = utf8_error.start
+    raise ValueError(f"{source}: cannot detect the text encoding: byte {offset} (0x{data[offset]:02x}, line "
+                     f"{_line(data, offset)}) is not valid UTF-8, and the file is not GBK, GB18030 or "
+                     "Big5 either; save it as UTF-8, or name its encoding with --encoding")
+
+
+def _line(data: bytes, offset: int) -> int:
+    return data[:offset].count(b"\n") + 1
+
+
+def _decode_to_end(data: bytes, codec: str) -> str:
+    """The text; a last character cut off mid-write is left out, any other undecodable byte raises."""
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        lead = exc.reason == "truncated data" or 0x81 <= data[exc.start] <= 0xFE
+        if exc.reason not in _CUT_REASONS or exc.end < len(data) or exc.start < len(data) - CUT_CHARACTER_BYTES \
+                or not lead:
+            raise
+        return data[:exc.start].decode(codec)
+
+
+def _first_decoding(data: bytes, names: tuple[tuple[str, str], ...]) -> tuple[str, str] | None:
+    for codec, label in names:
+        try:
+            return _decode_to_end(data, codec), label
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _plausibility(text: str) -> float:
+    """Share of the non-ASCII characters that are common Chinese characters or CJK punctuation."""
+    sample = [c for c in text[:SCORE_SAMPLE] if not c.isascii()]
+    if not sample:
+        return 1.0
+    if not _COMMON:  # GB2312 level 1 and Big5 level 1, taken from the codecs themselves
+        for codec, leads, trails in (("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF)),
+                                     ("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)])):
+            for lead in leads:
+                for trail in trails:
+                    try:
+                        _COMMON.add(bytes((lead, trail)).decode(codec))
+                    except UnicodeDecodeError:
+                        continue
+    punctuation = ("\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef" or c in "“”‘’…—·" for c in sample)
+    return sum(c in _COMMON or p for c, p in zip(sample, punctuation, strict=True)) / len(sample)
+
+
+def read_rows(source: str, encoding: str = "auto") -> list[dict[str, Any]]:
+    """Rows from a CSV file, a JSON file (a list of objects, or {"rows": [...]}) or stdin ("-"), in any
+    encoding `decode_bytes` reads."""
+    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    text, _ = decode_bytes(data, encoding, "stdin" if source == "-" else source)
+    stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith(("[", "{")):
-        data = json.loads(text)
-        rows = data.get("rows") if isinstance(data, dict) else data
+        loaded = json.loads(stripped)
+        rows = loaded.get("rows") if isinstance(loaded, dict) else loaded
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ValueError(f"{source}: expected a JSON list of objects (or {{\"rows\": [...]}})")
         return rows
-    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+    header = stripped.split("\n", 1)[0]
+    separator = "," if "," in header or not any(c in header for c in "\t;|") else max("\t;|", key=header.count)
+    return [dict(row) for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")), delimiter=separator)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -555,10 +663,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", default=str(Path(__file__).resolve().parent),
                         help="the unpacked bundle folder (default: this file's folder)")
     parser.add_argument("--out", help="write a JSON list of answers here instead of JSON lines on stdout")
+    parser.add_argument("--encoding", default="auto",
+                        help="the input's text encoding (default: detected; UTF-8/BOM, GBK, GB18030, Big5)")
     args = parser.parse_args(argv)
     model = EdgeModel(args.bundle)
     try:
-        rows = read_rows(args.rows)
+        rows = read_rows(args.rows, args.encoding)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

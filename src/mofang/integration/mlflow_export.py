@@ -1,5 +1,8 @@
 """MLflow export: a product bundle as an MLflow pyfunc model directory (MLmodel, signature, input example),
-so teams on MLflow can `mlflow models serve` or register it. Needs `mlflow-skinny` (or `mlflow`)."""
+so teams on MLflow can `mlflow models serve` or register it. Needs `mlflow-skinny` (or `mlflow`).
+
+The model is self-contained: Mofang's code travels in its `code/` folder and its requirements name only public
+packages, pinned (`mofang.integration.mlflow_requirements`), so it installs in a clean environment."""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from mofang import __version__
 from mofang.core.errors import MofangError
 from mofang.integration.bundle import answers_questions, load_bundle
+from mofang.integration.mlflow_requirements import code_paths, pinned_requirements
 
 SKIPPED_FILES = ("edge.tar.gz",)  # the edge archive is exported on its own (--edge)
 _COLUMN_TYPES = {"numeric": "double", "boolean": "double"}  # booleans as 1.0 / 0.0 (NaN: missing)
@@ -64,7 +67,8 @@ def signature_and_example(schema: dict[str, Any], candidate: Any) -> tuple[Any, 
     if answers_questions(candidate):  # a knowledge base: asked one question per row
         return ModelSignature(inputs=Schema([ColSpec("string", "question")])), pd.DataFrame(
             {"question": ["How do I reset my password?"]})
-    columns, example = [], {}
+    columns: list[Any] = []
+    example: dict[str, Any] = {}
     categories = getattr(getattr(candidate, "pipeline_", None), "categories_", {}) or {}
     for feature in schema["features"]:
         name, kind = feature["name"], feature["kind"]
@@ -92,11 +96,14 @@ def export_mlflow(read: Any, files: list[Path], out: Path) -> Path:
                 (plain / path.name).write_bytes(read(path))
         bundle = load_bundle(plain)
         signature, example = signature_and_example(bundle.schema, bundle.candidate)
+        requirements = pinned_requirements(plain, example.to_dict(orient="records"))
+        code = Path(tmp) / "code"
+        code.mkdir()
         if out.exists():
             shutil.rmtree(out)
         mlflow.pyfunc.save_model(path=str(out), python_model=MofangPyfunc(), artifacts={"bundle": str(plain)},
-                                 signature=signature, input_example=example,
-                                 pip_requirements=[f"mofang=={__version__}"],
+                                 signature=signature, input_example=example, code_paths=code_paths(code),
+                                 pip_requirements=requirements,
                                  metadata={"mofang_product": bundle.metadata.get("product"),
                                            "mofang_family": bundle.metadata.get("family")})
     return out

@@ -1,4 +1,5 @@
-"""Model cards in the Hugging Face style: YAML front matter with `model-index`, then prose."""
+"""Model cards in the Hugging Face style: YAML front matter (`library_name`, tags, `model-index`), written with
+`huggingface_hub.ModelCard` where it is installed, then prose."""
 
 from __future__ import annotations
 
@@ -6,25 +7,47 @@ from typing import Any
 
 import yaml
 
+# the Hugging Face library that reads each family's model (a Hub `library_name`); a family absent has none
+LIBRARIES = {"lightgbm": "lightgbm", "tfidf-lightgbm": "lightgbm", "lightgbm-windows": "lightgbm",
+             **{family: "sklearn" for family in ("dummy", "linear", "knn", "randomforest", "extratrees", "mlp",
+                                                 "tfidf-linear", "jieba-linear", "lsa-linear")},
+             **{family: "transformers" for family in ("transformer", "sft-full", "sft-lora", "base")}}
+
+
+def library_name(family: str | None) -> str | None:
+    """The Hub `library_name` of a family's model (None: no library reads it as it is, e.g. an ensemble)."""
+    return LIBRARIES.get(str(family or ""))
+
+
+def front_matter(meta: dict[str, Any]) -> str:
+    """The card's YAML metadata: library, tags and the test metrics as a `model-index` (with huggingface_hub's
+    ModelCardData when it is installed)."""
+    task, family = meta["task"], meta.get("family") or ""
+    library = library_name(family)
+    tags = [t for t in dict.fromkeys(["mofang", task, family]) if t]
+    metrics = {k: round(float(v), 6) for k, v in (meta.get("metrics") or {}).items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    dataset = {"name": meta["order_id"], "type": "tenant-private",
+               "revision": str(meta.get("dataset_digest") or "")[:12]}
+    try:
+        from huggingface_hub import EvalResult, ModelCardData
+    except ImportError:
+        front: dict[str, Any] = {**({"library_name": library} if library else {}), "tags": tags}
+        if metrics:
+            front["model-index"] = [{"name": meta["product"], "results": [{
+                "task": {"type": task}, "dataset": dataset,
+                "metrics": [{"type": k, "value": v, "name": f"test {k}"} for k, v in metrics.items()]}]}]
+        return yaml.safe_dump(front, allow_unicode=True, sort_keys=False)
+    results = [EvalResult(task_type=task, dataset_type=dataset["type"], dataset_name=dataset["name"],
+                          dataset_revision=dataset["revision"] or None, metric_type=k, metric_value=v,
+                          metric_name=f"test {k}") for k, v in metrics.items()]
+    data = ModelCardData(library_name=library, tags=tags, model_name=meta["product"], eval_results=results or None)
+    return data.to_yaml() + "\n"
+
 
 def model_card(meta: dict[str, Any]) -> str:
     """Render a model card (markdown) from a bundle's metadata."""
-    metrics = meta.get("metrics", {})
     task = meta["task"]
-    front = {
-        "library_name": meta.get("family"),
-        "tags": ["mofang", task, meta.get("family", "")],
-        "model-index": [{
-            "name": meta["product"],
-            "results": [{
-                "task": {"type": task},
-                "dataset": {"name": meta["order_id"], "type": "tenant-private",
-                            "revision": meta.get("dataset_digest", "")[:12]},
-                "metrics": [{"type": k, "value": round(float(v), 6), "name": f"test {k}"}
-                            for k, v in metrics.items() if v is not None],
-            }],
-        }],
-    }
     gate = meta.get("gate", {})
     checks = "\n".join(
         f"| {c['name']} | {c['criterion']} | {_fmt(c['observed'])} | {'pass' if c['passed'] else 'FAIL'} |"
@@ -82,7 +105,12 @@ Trained on the tenant's data only; held-out test split of {meta.get('rows', {}).
 Deployment target: {meta.get('deployment', 'cloud')}. Re-validate before use on data from another period
 or population. Personal data columns were excluded from the inputs.
 """
-    return "---\n" + yaml.safe_dump(front, allow_unicode=True, sort_keys=False) + "---\n" + body
+    text = "---\n" + front_matter(meta) + "---\n" + body
+    try:
+        from huggingface_hub import ModelCard
+    except ImportError:
+        return text
+    return str(ModelCard(text))
 
 
 def _refit_line(meta: dict[str, Any]) -> str:

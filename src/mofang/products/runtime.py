@@ -24,7 +24,7 @@ from mofang.products.telemetry import CallAudit, ServingMetrics
 from mofang.security.authz import Forbidden
 
 ENDPOINTS = frozenset({"predict", "ask", "forecast", "score", "feedback", "drift", "metadata", "health", "metrics",
-                       "completions", "models"})  # completions: a chat product's /v1/chat/completions
+                       "completions", "models", "embeddings"})  # the OpenAI routes' last path segments (/v1/...)
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 METRICS_TOKEN_ENV = "MOFANG_METRICS_TOKEN"  # a scrape token: `Authorization: Bearer <it>` may read GET /metrics
 

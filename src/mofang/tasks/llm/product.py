@@ -6,7 +6,6 @@ too), with the product's system prompt, PII guardrails on input and output, and 
 """
 
 import io
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mofang import __version__
 from mofang.core.errors import MofangError
+from mofang.integration.openai_api import embeddings_route
+from mofang.integration.openai_wire import DONE, STREAM_HEADERS, chunk, citation, error, model_list, refuse_tools, sse
 from mofang.products.guardrails import StreamMasker, mask_pii
 from mofang.products.serving import _common_routes
 from mofang.security.crypto import is_encrypted
@@ -61,7 +62,8 @@ class ChatProduct:
         message answered from retrieved passages."""
         guard = self.schema.get("guardrails") or {}
         masked: list[str] = []
-        own, turns = [], []
+        own: list[dict[str, str]] = []
+        turns: list[dict[str, str]] = []
         for message in messages:
             content = message["content"]
             if guard.get("mask_input") and message["role"] in ("system", "user"):
@@ -176,6 +178,10 @@ class ChatCompletionRequest(BaseModel):
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int | None = None
     n: Literal[1] = 1
+    tools: list[Any] | None = Field(None, description="Refused with a 400: the model does not call tools")
+    functions: list[Any] | None = Field(None, description="Refused with a 400, as `tools`")
+    tool_choice: Any = None
+    function_call: Any = None
 
 
 def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:
@@ -198,11 +204,14 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
 
     @app.get("/v1/models", dependencies=[Depends(caller)])
     def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": created,
-                                            "owned_by": meta.get("tenant") or "mofang"}]}
+        return model_list(name, meta.get("tenant"), created)
 
     @app.post("/v1/chat/completions")
     def completions(request: ChatCompletionRequest, identity: Any = Depends(caller)) -> Response:
+        refused = refuse_tools(request, "it was tuned to answer in text")
+        if refused is not None:
+            record(identity, True)
+            return refused
         try:
             prepared = product.prepare([m.plain() for m in request.messages])
         except MofangError as exc:
@@ -231,12 +240,13 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
             events = _events(stream, head, StreamMasker() if mask_output else None,
                              prepared.cited if prepared.rag else None, include_usage,
                              lambda error: record(identity, error))
-            return StreamingResponse(events, media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)
         reply = done["reply"]
+        message: dict[str, Any] = {"role": "assistant", "content": done["text"]}
+        if prepared.rag:
+            message["citations"] = _citations(done["sources"])
         answer = {**head, "object": "chat.completion",
-                  "choices": [{"index": 0, "finish_reason": reply.finish_reason,
-                               "message": {"role": "assistant", "content": done["text"]}}],
+                  "choices": [{"index": 0, "finish_reason": reply.finish_reason, "message": message}],
                   "usage": _usage(reply),
                   "guardrails": {"input_masked": prepared.masked_input, "output_masked": done["output_masked"]}}
         if prepared.rag:
@@ -244,7 +254,15 @@ def llm_app(bundle: Any, version: int | None, caller: Callable[..., Any], title:
         record(identity, False)
         return JSONResponse(answer)
 
+    retrievers = getattr(getattr(product, "retriever", None), "retrievers_", None) or {}
+    embeddings_route(app, name, {n: r.encoder for n, r in retrievers.items() if hasattr(r, "encoder")}, caller,
+                     "a chat model; its knowledge base, if any, has no dense encoder")
     return app
+
+
+def _citations(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The passages a RAG reply cites, as structured citations (`[n]` in the reply is `index` n)."""
+    return [citation(s["index"], s["text"], s.get("source")) for s in sources]
 
 
 class _Canned:
@@ -267,13 +285,11 @@ def _events(stream: Any, head: dict[str, Any], masker: Any, sources: Callable[[s
     (with the sources of a RAG answer), optionally usage, then [DONE]."""
 
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        chunk = {**head, "object": "chat.completion.chunk",
-                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+        return chunk(head, delta, finish, **extra)
 
     yield event({"role": "assistant", "content": ""})
     pieces = iter(stream)
-    error = True
+    failed = True
     try:
         for piece in pieces:
             text = masker.feed(piece) if masker is not None else piece
@@ -284,20 +300,18 @@ def _events(stream: Any, head: dict[str, Any], masker: Any, sources: Callable[[s
             yield event({"content": rest})
         reply = stream.reply
         extra = sources(reply.text) if sources is not None else {}
-        yield event({}, reply.finish_reason, **extra)
+        yield event({"citations": _citations(extra["sources"])} if extra else {}, reply.finish_reason, **extra)
         if include_usage:
-            usage = {**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(reply)}
-            yield f"data: {json.dumps(usage)}\n\n".encode()
-        error = False
+            yield sse({**head, "object": "chat.completion.chunk", "choices": [], "usage": _usage(reply)})
+        failed = False
     except MofangError as exc:
-        failure = {"error": {"message": str(exc), "type": "server_error"}}
-        yield f"data: {json.dumps(failure, ensure_ascii=False)}\n\n".encode()
+        yield sse({"error": {"message": str(exc), "type": "server_error"}})
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()  # a client that left stops the generation at its next token
-        done(error)
-    yield b"data: [DONE]\n\n"
+        done(failed)
+    yield DONE
 
 
 def _usage(reply: Any) -> dict[str, int]:
@@ -307,4 +321,4 @@ def _usage(reply: Any) -> dict[str, int]:
 
 def _error(status: int, message: str, kind: str, **extra: Any) -> JSONResponse:
     """An OpenAI-style error body: {"error": {"message", "type", ...}}."""
-    return JSONResponse({"error": {"message": message, "type": kind, **extra}}, status_code=status)
+    return error(status, message, kind=kind, **extra)

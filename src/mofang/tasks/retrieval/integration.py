@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mofang.core.errors import MofangError
+from mofang.integration.openai_api import LANGUAGE_SAMPLE, text_language
 from mofang.integration.station import packaged_bundle
 from mofang.tasks.retrieval.models import RetrievalModel
 
@@ -13,7 +14,8 @@ SMOKE_QUESTIONS = 16
 
 
 def metadata(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
-    """What a retrieval product's metadata adds (`retrieval`: how it is asked and what it returns)."""
+    """What a retrieval product's metadata adds (`retrieval`: how it is asked, what it returns and the language of
+    its answers, which its replies without an answer use too)."""
 
     model = RetrievalModel.load(winner["model_path"])
     info = dataset["retrieval"]
@@ -21,7 +23,8 @@ def metadata(dataset: dict[str, Any], winner: dict[str, Any]) -> dict[str, Any]:
         "mode": info["mode"], "question": info["text"][0] if info["text"] else None,
         "indexed": info["text"][1:] or info["text"], "answer": dataset["target"], "sources": info["sources"],
         "passages": len(model.kb), "ranking": model.family,
-        "no_answer_threshold": model.no_answer_.threshold if model.no_answer_ else None}}
+        "no_answer_threshold": model.no_answer_.threshold if model.no_answer_ else None,
+        "language": text_language([str(a) for a in model.kb.answers[:LANGUAGE_SAMPLE]])}}
 
 
 def smoke_test(ctx: Any) -> str:

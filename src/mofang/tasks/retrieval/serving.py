@@ -17,7 +17,7 @@ from mofang.products.serving import _common_routes
 
 def app(bundle: Bundle, version: int | None, caller: Callable[..., Any], title: str, runtime: Any) -> FastAPI:
     """A retrieval product's API (the task's `serving.app` hook): POST /ask answers one question; GET /health and
-    /metadata as for every product (with POST /v1/chat/completions and /v1/embeddings: see
+    /metadata as for every product (with GET /v1/models, POST /v1/chat/completions and /v1/embeddings: see
     mofang.integration.openai_api). `runtime` audits the questions; `serving.create_app` adds /metrics and
     /drift (no /feedback: an answer has no outcome column to correct)."""
     meta = bundle.metadata
