@@ -8,6 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,18 @@ def tiny_order(folder: Path, rows: int = 400, order_id: str = ORDER) -> Path:
     text = re.sub(r"p95_latency_ms: \d+", "p95_latency_ms: 2000", text).replace(f"id: {ORDER}", f"id: {order_id}")
     order.write_text(text, encoding="utf-8")
     return order
+
+
+@contextmanager
+def signed_in(url: str, key: str) -> Iterator[httpx.Client]:
+    """A client holding a session cookie (signed in through the form, as a browser does)."""
+    with httpx.Client(base_url=url, timeout=30, follow_redirects=False) as client:
+        form = client.get("/signin")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        answer = client.post("/signin", data={"api_key": key, "csrf_token": token.group(1)})
+        assert answer.status_code == 303, answer.text
+        yield client
 
 
 @dataclass
@@ -122,3 +135,19 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Factory]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator:
+    """Headless Chromium (Debian's), shared by the package's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.portal.steps import CHROMIUM, require_chromium
+
+    require_chromium()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield launched
+        launched.close()
+

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 
 from mofang.security.crypto import is_encrypted
-from tests.portal.conftest import ORDER, TENANT, UPLOAD_MB, Factory
+from tests.portal.conftest import ORDER, TENANT, UPLOAD_MB, Factory, signed_in
 
 
 def test_openapi_lists_the_versioned_api(factory: Factory) -> None:
@@ -88,14 +90,15 @@ def test_uploads_stream_to_the_tenant_area_with_a_size_limit(factory: Factory) -
 def test_an_api_order_reads_only_uploaded_files(factory: Factory) -> None:
     with factory.client("owner_a") as a:
         for path in ("/etc/passwd", "../../../master.key", "nope/missing.csv"):
-            text = f"id: x1\ntenant: {TENANT}\ntask: tabular-classification\ndata: [{{path: '{path}'}}]\ntarget: y\n"
+            text = (f"id: x1\ntenant: {TENANT}\ntask: tabular-classification\ndata: [{{path: '{path}'}}]\ntarget: y\n"
+                    "acceptance: none\n")
             answer = a.post("/api/v1/orders", json={"yaml": text})
             assert answer.status_code == 422 and "data.0.path" in answer.text, answer.text
         url = (f"id: x2\ntenant: {TENANT}\ntask: tabular-classification\ntarget: y\n"
-               "data: [{url: 'sqlite:////etc/x.db', table: t}]\n")
+               "data: [{url: 'sqlite:////etc/x.db', table: t}]\nacceptance: none\n")
         assert "data.0.url" in a.post("/api/v1/orders", json={"yaml": url}).text
         bare = (f"id: by-name\ntenant: {TENANT}\ntask: tabular-classification\ntarget: 是否违约\n"
-                "data: [{path: loans.csv}]\n")
+                "data: [{path: loans.csv}]\nacceptance: {metrics: {roc_auc: '>= 0.5'}}\n")
         placed = a.post("/api/v1/orders", json={"yaml": bare})  # a bare name: the newest upload of that name
         assert placed.status_code == 201, placed.text
         assert a.post(f"/api/v1/jobs/{placed.json()['job_id']}/cancel").json()["state"] == "cancelled"
@@ -149,3 +152,70 @@ def test_a_body_that_is_not_utf8_is_a_422_not_a_500(factory: Factory) -> None:
             answer = a.post(path, content="机密列,x\n".encode("gbk"), headers={"Content-Type": "text/csv"})
             assert answer.status_code == 422, (path, answer.status_code, answer.text)
             assert answer.json()["detail"][0]["input"].startswith("b'"), answer.text
+
+
+def test_a_form_order_without_a_criterion_says_acceptance_none(factory: Factory) -> None:
+    form = {"id": "no-criterion", "uploads": [factory.upload_id], "target": "是否违约", "budget_minutes": 0.25}
+    with factory.client("member_a") as a:
+        placed = a.post("/api/v1/orders/form", json=form)
+        assert placed.status_code == 201, placed.text
+        assert a.get("/api/v1/orders/no-criterion").json()["spec"]["acceptance"] == "none"
+        a.post(f"/api/v1/jobs/{placed.json()['job_id']}/cancel")
+
+
+def test_a_key_made_over_the_api_can_expire_and_its_listing_says_when(factory: Factory) -> None:
+    with factory.client("owner_a") as owner:
+        made = owner.post("/api/v1/keys", json={"user": "contractor", "role": "viewer", "expires": "30d"})
+        assert made.status_code == 201, made.text
+        expires = datetime.fromisoformat(made.json()["expires_at"])
+        assert timedelta(days=29) < expires - datetime.now(UTC) <= timedelta(days=30)
+        listed = {k["key_id"]: k for k in owner.get("/api/v1/keys").json()}
+        assert listed[made.json()["key_id"]]["state"] == "live"
+        assert listed[made.json()["key_id"]]["expires_at"] == made.json()["expires_at"]
+        assert listed[factory.key_id("owner_a")]["expires_at"] is None
+        dated = owner.post("/api/v1/keys", json={"user": "auditor", "role": "viewer", "expires": "2099-01-31"})
+        assert dated.json()["expires_at"].startswith("2099-01-31T00:00:00")
+        for bad in ("soon", "2001-01-01"):
+            refused = owner.post("/api/v1/keys", json={"user": "x", "role": "viewer", "expires": bad})
+            assert refused.status_code == 422 and "expir" in refused.json()["detail"], refused.text
+
+
+def test_the_orders_list_filters_searches_and_pages(factory: Factory) -> None:
+    with factory.client("owner_a") as a:
+        everything = a.get("/api/v1/orders", params={"per_page": 200})
+        total = int(everything.headers["X-Total-Count"])
+        assert total == len(everything.json()) >= 2
+        ids = [o["order_id"] for o in everything.json()]
+        assert ids[-1] == ORDER  # newest first: the fixture's order was the first
+        done = a.get("/api/v1/orders", params={"status": "done"}).json()
+        assert ORDER in {o["order_id"] for o in done} and all(o["latest_job"]["status"] == "done" for o in done)
+        assert all(o["latest_job"]["finished_at"] for o in done)
+        cancelled = a.get("/api/v1/orders", params={"status": "cancelled"}).json()
+        assert ORDER not in {o["order_id"] for o in cancelled}
+        assert a.get("/api/v1/orders", params={"q": "DEFAULT-DEMO"}).json()[0]["order_id"] == ORDER
+        described = everything.json()[-1]["description"]
+        if described:  # the demo order's description, found by a word of it
+            word = described.split()[0]
+            assert ORDER in {o["order_id"] for o in a.get("/api/v1/orders", params={"q": word}).json()}
+        assert a.get("/api/v1/orders", params={"q": "%"}).json() == []  # LIKE wildcards are literal
+        first = a.get("/api/v1/orders", params={"per_page": 1, "page": 1})
+        assert len(first.json()) == 1 and 'rel="next"' in first.headers["Link"]
+        last = a.get("/api/v1/orders", params={"per_page": 1, "page": total})
+        assert last.json()[0]["order_id"] == ORDER and 'rel="prev"' in last.headers["Link"]
+        assert a.get("/api/v1/orders", params={"status": "sleeping"}).status_code == 422
+    with factory.client("owner_b") as b:
+        assert ORDER not in {o["order_id"] for o in b.get("/api/v1/orders", params={"q": ORDER}).json()}
+
+
+def test_the_try_it_form_is_typed_and_its_refusals_are_plain(factory: Factory) -> None:
+    with signed_in(factory.url, factory.keys["member_a"]) as client:
+        client.cookies.set("mofang_lang", "zh-CN")
+        page = client.get(f"/products/{ORDER}").text
+        assert re.search(r'<select name="城市" data-feature="城市">', page)  # a dropdown of the learnt categories
+        assert re.search(r'<input type="number" step="any" name="年龄"', page) and "训练数据范围" in page
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert csrf
+        refused = client.post(f"/products/{ORDER}/try", data={"csrf_token": csrf.group(1), "年龄": "很老"})
+        assert refused.status_code == 422
+        error = re.search(r'<p class="error" id="try-error">([^<]+)</p>', refused.text)
+        assert error and "年龄" in error.group(1) and "请" in error.group(1), refused.text[-2000:]

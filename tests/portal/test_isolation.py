@@ -32,7 +32,7 @@ class Attack:
 
 def _yaml(f: Factory) -> dict[str, str]:
     return {"yaml": f"id: stolen\ntenant: {TENANT}\ntask: tabular-classification\ntarget: 是否违约\n"
-                    f"data: [{{path: '{f.upload_id}/loans.csv'}}]\n"}
+                    f"data: [{{path: '{f.upload_id}/loans.csv'}}]\nacceptance: none\n"}
 
 
 A = {"tenant": TENANT}

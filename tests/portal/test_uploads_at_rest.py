@@ -100,7 +100,7 @@ def test_the_pii_sample_uploaded_profiled_ordered_and_run_leaves_no_raw_value_at
 
     order = (f"id: persons-gender\ntenant: {TENANT}\ntask: tabular-classification\ntarget: gender\n"
              f"data: [{{path: '{sent['persons.csv']['order_path']}'}}]\ncolumns: {{deny: [naturalParagraph]}}\n"
-             "budget: {minutes: 0.25}\n")
+             "budget: {minutes: 0.25}\nacceptance: none\n")
     placed = client.post("/api/v1/orders", json={"yaml": order})
     assert placed.status_code == 201, placed.text
     job_id = placed.json()["job_id"]
@@ -151,7 +151,7 @@ def test_a_malformed_upload_profiles_to_a_4xx_json_error(client: TestClient, hom
 def test_an_order_on_a_malformed_upload_is_refused_naming_the_upload(client: TestClient) -> None:
     sent = upload(client, "cut.json", b'[{"a": 1}, {"a": ')
     order = (f"id: broken\ntenant: {TENANT}\ntask: tabular-classification\ntarget: a\n"
-             f"data: [{{path: '{sent['order_path']}'}}]\n")
+             f"data: [{{path: '{sent['order_path']}'}}]\nacceptance: none\n")
     answer = client.post("/api/v1/orders", json={"yaml": order})
     assert answer.status_code == 422, answer.text
     assert sent["order_path"] in answer.json()["detail"] and "mofang-upload-" not in answer.text

@@ -87,7 +87,7 @@ def test_a_tenant_webhook_gets_signed_state_changes_with_retries(factory: Factor
         assert "secret" not in b.get("/api/v1/webhook").json()
         upload = b.post("/api/v1/uploads", params={"name": "loans.csv"}, content=factory.csv.read_bytes()).json()
         order = (f"id: hooked\ntenant: {OTHER}\ntask: tabular-classification\ntarget: 是否违约\n"
-                 f"id_column: 借款编号\ndata: [{{path: {upload['order_path']}}}]\n")
+                 f"id_column: 借款编号\ndata: [{{path: {upload['order_path']}}}]\nacceptance: none\n")
         job = b.post("/api/v1/orders", json={"yaml": order})
         assert job.status_code == 201, job.text
         job_id = job.json()["job_id"]

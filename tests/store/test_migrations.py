@@ -100,12 +100,13 @@ def test_a_store_of_the_previous_release_is_upgraded_with_every_row_kept(url: st
     old = MetaData()
     old.reflect(engine)
     assert len(old.tables) == 19 and "expires_at" not in old.tables["api_keys"].c
-    # the previous release's schema is today's less one column and the webhook tables, which its portal made
-    # only when it ran (the baseline matched b797c23's create_all)
+    # the previous release's schema is today's less one column, the webhook tables, which its portal made
+    # only when it ran (the baseline matched b797c23's create_all), and the portal's sessions (0004)
     assert sorted(map(_described, _schema_drift(url))) == [
-        ("add_column", "api_keys.expires_at"), ("add_index", "ix_webhook_deliveries_status"),
-        ("add_index", "ix_webhook_deliveries_tenant_id"), ("add_table", "webhook_deliveries"),
-        ("add_table", "webhook_endpoints")]
+        ("add_column", "api_keys.expires_at"), ("add_index", "ix_portal_sessions_expires_at"),
+        ("add_index", "ix_portal_sessions_tenant_id"), ("add_index", "ix_webhook_deliveries_status"),
+        ("add_index", "ix_webhook_deliveries_tenant_id"), ("add_table", "portal_sessions"),
+        ("add_table", "webhook_deliveries"), ("add_table", "webhook_endpoints")]
     with engine.begin() as conn:
         fill(conn, old)
         before = dump(conn, old)
@@ -299,3 +300,21 @@ def test_processes_opening_one_database_at_once_migrate_it_once(url: str, made_b
     # a database at the head is opened without importing Alembic
     out = subprocess.run([sys.executable, "-c", OPEN, url, str(gate)], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["ready", "current", "False"]
+
+
+def test_the_sessions_revision_goes_down_and_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    MetaStore(url).dispose()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        run_alembic(conn, Base.metadata, "downgrade", "0003_webhook_tables")
+        assert revisions(conn) == {"0003_webhook_tables"}
+        assert "portal_sessions" not in set(inspect(conn).get_table_names())
+    engine.dispose()
+    store = MetaStore(url)
+    try:
+        assert store.migration == "upgraded"
+        assert "portal_sessions" in set(inspect(store.engine).get_table_names())
+    finally:
+        store.dispose()
+    assert _schema_drift(url) == []

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from mofang.core import interrupts
 from mofang.core.errors import MofangError, NotFoundError
+from mofang.line.live import LiveRecord
 from mofang.orders.schema import Order
 from mofang.security.scratch import seal_job_folder, unseal_job_folder
 from mofang.station.context import ProcessRecord, StationContext
@@ -147,6 +148,7 @@ def _run_process(station: Station, process: str, station_run_id: int, ctx: Stati
     ctx.process, ctx.record = process, ProcessRecord()
     progress.process_started(station.name, process)
     started = time.monotonic()
+    ctx.progress = LiveRecord(progress, meta, process_id, ctx.record)  # its progress, readable by the portal
     try:
         summary = station.process_for(process, ctx.order)(ctx) or ""
     except KeyboardInterrupt:
@@ -158,6 +160,8 @@ def _run_process(station: Station, process: str, station_run_id: int, ctx: Stati
         _finish_process(meta, process_id, ctx.record, "failed", detail)
         progress.process_finished(station.name, process, "failed", time.monotonic() - started, str(exc))
         raise
+    finally:
+        ctx.progress = progress
     _finish_process(meta, process_id, ctx.record, "done", None)
     meta.set_job(ctx.job_id, elapsed_s=ctx.elapsed_s())
     progress.process_finished(station.name, process, "done", time.monotonic() - started, summary)
@@ -171,6 +175,8 @@ def _finish_process(meta: MetaStore, process_id: int, rec: ProcessRecord, status
             raise NotFoundError(f"process run {process_id} vanished")
         row.status, row.finished_at, row.error = status, utcnow(), error
         row.params, row.metrics, row.reasons = _jsonable(rec.params), _jsonable(rec.metrics), rec.reasons
+        if rec.live:
+            row.metrics = {**row.metrics, "live": _jsonable(rec.live)}
         row.inputs, row.outputs = rec.inputs, rec.outputs
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from importlib.metadata import entry_points
 from typing import Any
@@ -117,16 +118,20 @@ class ModelWorkshop(Station):
         total = max(plan["train_s"], 1e-6)
         families = plan["families"]
         records: list[dict[str, Any]] = []
+        board = _Board(ctx, metric, total, families)
         for index, family in enumerate(families):
             info_path = folder / f"{family}.json"
             if info_path.exists() and (folder / f"{family}.joblib").exists():
                 records.append(json.loads(info_path.read_text(encoding="utf-8")))
                 ctx.reason(f"{family}: already trained in an earlier run, kept")
+                board.finished(family, records[-1])
                 continue
             left = plan["train_until_elapsed_s"] - ctx.elapsed_s()
             weight = plan["shares"][family] / sum(plan["shares"][f] for f in families[index:])
             budget_s = max(0.0, left * weight)
+            board.family(family, state="training")
             record = self._train_one(ctx, family, train, valid, dataset, budget_s, metric, started, total)
+            board.finished(family, record)
             if record is not None:
                 info_path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
                 records.append(record)
@@ -142,6 +147,7 @@ class ModelWorkshop(Station):
                    dataset: dict[str, Any], budget_s: float, metric: tuple[str, str], started: float,
                    total: float) -> dict[str, Any] | None:
         def on_trial(n: int, _elapsed: float, best: float | None) -> None:
+            _Board.trial(ctx, family, n, best)
             ctx.advance(time.monotonic() - started, total,
                         note=f"{family} trial {n} · best {metric[0]} {fmt(best)}")
 
@@ -402,3 +408,42 @@ def decision_metric(order: Any) -> str | None:
     """The order's first threshold-dependent acceptance metric (f1_macro, accuracy, ...), for which a
     binary model's decision threshold is tuned on valid; None keeps the most probable class."""
     return next((m for m in order.acceptance.metrics if m in THRESHOLD_METRICS), None)
+
+
+class _Board:
+    """The live leaderboard of one training: per family its state, trials and best validation score so far
+    (`ctx.live`, streamed by the portal while the process runs)."""
+
+    def __init__(self, ctx: StationContext, metric: tuple[str, str], budget_s: float, families: list[str]) -> None:
+        self.ctx = ctx
+        ctx.live(metric=metric[0], direction=metric[1], budget_s=round(budget_s, 2),
+                 families={f: {"state": "waiting", "trials": 0, "best": None} for f in families})
+
+    def family(self, family: str, **fields: Any) -> None:
+        families = dict(self.ctx.record.live.get("families") or {})
+        families[family] = {**families.get(family, {}), **fields}
+        self.ctx.live(families=families)
+
+    def finished(self, family: str, record: dict[str, Any] | None) -> None:
+        if record is None:
+            self.family(family, state="failed")
+            return
+        metric = self.ctx.record.live.get("metric", "")
+        self.family(family, state="done", trials=record.get("trials", 0),
+                    best=_finite(record.get("valid_metrics", {}).get(metric)))
+
+    @staticmethod
+    def trial(ctx: StationContext, family: str, trials: int, best: float | None) -> None:
+        families = dict(ctx.record.live.get("families") or {})
+        families[family] = {**families.get(family, {}), "state": "training", "trials": trials, "best": _finite(best)}
+        ctx.live(families=families)
+
+
+def _finite(value: Any) -> float | None:
+    """A score as JSON may hold it: None for a missing or non-finite one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from mofang.portal.api_orders import TenantQuery, job_entry
 from mofang.portal.auth import Caller, current_caller, portal_state
 from mofang.scheduling.queue import Queue
 from mofang.security.audit import KEY_CREATED, AuditLog
-from mofang.security.identity import Role, create_api_key, create_tenant, revoke_api_key
+from mofang.security.identity import Role, create_api_key, create_tenant, key_state, parse_expiry, revoke_api_key
 from mofang.security.tables import ApiKey
 from mofang.store.models import Job, OrderRecord, Product, Tenant
 
@@ -35,6 +36,9 @@ class NewKey(BaseModel):
     user: str = Field(pattern=SLUG)
     role: Role
     tenant: str | None = Field(None, pattern=SLUG, description="The key's tenant (none for an operator key)")
+    expires: str | None = Field(None, max_length=40, examples=["30d", "2027-06-30"],
+                                description="When the key stops working: a span from now (30d, 12h, 2w) or an ISO "
+                                            "date or time (UTC unless it names an offset); none: until revoked")
 
 
 class WebhookBody(BaseModel):
@@ -83,8 +87,15 @@ def list_keys(tenant: str | None = TenantQuery, caller: Caller = Depends(current
         if shown:
             query = query.where(ApiKey.tenant_id == shown)
         return [{"key_id": k.key_id, "tenant": k.tenant_id, "user": k.user, "role": k.role,
-                 "created_at": k.created_at.isoformat(), "revoked_at": k.revoked_at.isoformat() if k.revoked_at
-                 else None} for k in s.scalars(query)]
+                 "created_at": k.created_at.isoformat(), "expires_at": _iso(k.expires_at),
+                 "revoked_at": _iso(k.revoked_at), "state": key_state(k)} for k in s.scalars(query)]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """A stored time in ISO form, as UTC (SQLite hands back naive datetimes, written in UTC)."""
+    if moment is None:
+        return None
+    return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).isoformat()
 
 
 @router.post("/keys", status_code=201, summary="Create an API key; the key is in this answer only")
@@ -95,14 +106,19 @@ def new_key(body: NewKey, caller: Caller = Depends(current_caller)) -> dict[str,
         caller.operator("keys.create.operator")
     if (body.role is Role.OPERATOR) != (tenant is None):
         raise MofangError("an operator key has no tenant; every other role needs one (tenant: ...)")
-    identity, secret = create_api_key(caller.meta, tenant=tenant, user=body.user, role=body.role)
+    expires_at = parse_expiry(body.expires) if body.expires else None
+    identity, secret = create_api_key(caller.meta, tenant=tenant, user=body.user, role=body.role,
+                                      expires_at=expires_at)
     AuditLog(caller.meta).record(KEY_CREATED, actor=caller.identity.user, tenant=tenant, object=identity.key_id,
-                                 details={"user": body.user, "role": str(body.role), "via": "api"})
-    return {"key_id": identity.key_id, "key": secret, "user": body.user, "role": str(body.role), "tenant": tenant}
+                                 details={"user": body.user, "role": str(body.role), "via": "api",
+                                          "expires_at": _iso(expires_at)})
+    return {"key_id": identity.key_id, "key": secret, "user": body.user, "role": str(body.role), "tenant": tenant,
+            "expires_at": _iso(expires_at)}
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key")
-def delete_key(key_id: str = Path(..., max_length=32), caller: Caller = Depends(current_caller)) -> dict[str, Any]:
+def delete_key(request: Request, key_id: str = Path(..., max_length=32),
+               caller: Caller = Depends(current_caller)) -> dict[str, Any]:
     with caller.meta.session() as s:
         row = s.get(ApiKey, key_id)
         tenant = row.tenant_id if row is not None else None
@@ -110,6 +126,7 @@ def delete_key(key_id: str = Path(..., max_length=32), caller: Caller = Depends(
         raise NotFoundError(f"no API key {key_id}")
     caller.allow("keys.revoke", tenant, what=f"API key {key_id}")
     revoke_api_key(caller.meta, key_id)
+    portal_state(request).sessions.close_key(key_id)  # its browsers are signed out at once
     return {"key_id": key_id, "revoked": True}
 
 

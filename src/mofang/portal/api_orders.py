@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from mofang.core.errors import MofangError, NotFoundError
 from mofang.portal import ordering, records, uploads
 from mofang.portal.auth import Caller, PortalState, current_caller, portal_state
 from mofang.portal.events import job_events
+from mofang.portal.listing import JOB_STATUSES, MAX_PER_PAGE, PER_PAGE, OrderQuery, find_orders
 from mofang.portal.ordering import OrderForm
 from mofang.scheduling.queue import Queue
 from mofang.scheduling.tables import STATES
@@ -85,11 +87,30 @@ def create_order_from_form(body: FormOrder, request: Request,
     return placed(order, job_id)
 
 
-@router.get("/orders", summary="Orders with their latest job")
-def list_orders(tenant: str | None = TenantQuery, caller: Caller = Depends(current_caller)) -> list[dict[str, Any]]:
+@router.get("/orders", summary="Orders with their latest job, newest first: filtered, searched, one page at a time",
+            description="The total and the page are in the headers X-Total-Count, X-Page, X-Per-Page and Link "
+                        "(rel next/prev).")
+def list_orders(response: Response, tenant: str | None = TenantQuery,
+                status: str | None = Query(None, max_length=16, description="The latest job's status: "
+                                           + ", ".join(JOB_STATUSES)),
+                q: str | None = Query(None, max_length=200, description="Words in the order id or description"),
+                page: int = Query(1, ge=1, le=1_000_000), per_page: int = Query(PER_PAGE, ge=1, le=MAX_PER_PAGE),
+                caller: Caller = Depends(current_caller)) -> list[dict[str, Any]]:
     shown = caller.tenant_filter(tenant)
     caller.allow("order.read", shown, what=f"tenant '{shown}'")
-    return [records.order_view(r) for r in caller.view.orders(shown)]
+    found = find_orders(caller, shown, OrderQuery(status or None, q, page, per_page))
+    response.headers.update({"X-Total-Count": str(found.total), "X-Page": str(found.page),
+                             "X-Per-Page": str(found.per_page)})
+    links = [f'<{_page_url(tenant, status, q, n, per_page)}>; rel="{rel}"'
+             for n, rel in ((page + 1, "next"), (page - 1, "prev")) if 1 <= n <= found.pages]
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return found.orders
+
+
+def _page_url(tenant: str | None, status: str | None, q: str | None, page: int, per_page: int) -> str:
+    asked = {"tenant": tenant, "status": status, "q": q, "page": page, "per_page": per_page}
+    return "/api/v1/orders?" + urlencode({k: v for k, v in asked.items() if v})
 
 
 @router.get("/orders/{order_id}", summary="An order, its jobs, stations, processes and the reasons for choices")

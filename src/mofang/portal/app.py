@@ -20,6 +20,7 @@ from mofang.portal import api_catalog, api_factory, api_orders, pages, webhooks
 from mofang.portal.auth import PortalState
 from mofang.portal.notifier import Notifier
 from mofang.portal.uploads import UploadTooLarge
+from mofang.products.body_limit import BodyLimit
 from mofang.products.serving import unprocessable
 from mofang.scheduling.queue import QueueError
 from mofang.security.authz import Forbidden
@@ -60,6 +61,7 @@ def create_app(meta: MetaStore | None = None, home: Path | None = None, *, max_u
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_errors(app)
+    app.add_middleware(BodyLimit, exempt=("/api/v1/uploads",))  # a body over the cap: 413 (uploads: max_upload_mb)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

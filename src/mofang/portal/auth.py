@@ -36,7 +36,7 @@ class PortalState:
 
     @classmethod
     def create(cls, meta: MetaStore, home: Path, max_upload_bytes: int) -> PortalState:
-        return cls(meta, home, SessionStore(), max_upload_bytes, {}, threading.Lock())
+        return cls(meta, home, SessionStore(meta), max_upload_bytes, {}, threading.Lock())
 
     def identify(self, key: str) -> Identity:
         """The identity of a presented key (scrypt once per key and process, revocation checked each time)."""

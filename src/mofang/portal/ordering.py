@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mofang.core.errors import DataError, NotFoundError, OrderError
 from mofang.core.tasks import wizard_tasks
 from mofang.orders import Order, parse_order
-from mofang.orders.schema import TaskName
+from mofang.orders.schema import NO_ACCEPTANCE, TaskName
 from mofang.portal import uploads
 from mofang.portal.auth import Caller
 from mofang.scheduling.admission import admit
@@ -66,8 +66,8 @@ class OrderForm(BaseModel):
         for key in ("p95_latency_ms", "max_model_mb"):
             if getattr(self, key) is not None:
                 acceptance[key] = getattr(self, key)
-        if acceptance:
-            order["acceptance"] = acceptance
+        # always a section: with no criterion the order says so (`none`), which a placed order must do explicitly
+        order["acceptance"] = acceptance or NO_ACCEPTANCE
         order["budget"] = {"minutes": self.budget_minutes}
         return yaml.safe_dump(order, allow_unicode=True, sort_keys=False)
 

@@ -20,11 +20,12 @@ from mofang.devices.health import health, worst
 from mofang.devices.inventory import inventory
 from mofang.line import stations_for
 from mofang.orders import Order
-from mofang.portal import i18n, ordering, records, uploads
+from mofang.portal import i18n, ordering, records, tryit, uploads
 from mofang.portal.api_catalog import bundles, checked_rows
 from mofang.portal.api_factory import list_tenants, workers_view
 from mofang.portal.api_orders import job_entry
 from mofang.portal.auth import Caller, optional_caller, portal_state
+from mofang.portal.listing import JOB_STATUSES, OrderQuery, find_orders
 from mofang.portal.sessions import CSRF_COOKIE, CSRF_FIELD, SESSION_COOKIE
 from mofang.scheduling.queue import Queue
 from mofang.security.audit import AuditLog
@@ -43,9 +44,13 @@ def page_caller(caller: Caller | None = Depends(optional_caller)) -> Caller:
     return caller
 
 
+def _lang(request: Request) -> str:
+    return i18n.choose(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
+
+
 def render(request: Request, template: str, caller: Caller | None = None, status: int = 200,
            **context: Any) -> Response:
-    lang = i18n.choose(request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language"))
+    lang = _lang(request)
     who = caller.identity if caller else None
     context.update(request=request, t=i18n.translator(lang), lang=lang, languages=i18n.LANGUAGES, who=who,
                    csrf=caller.session.csrf if caller and caller.session else "",
@@ -116,8 +121,11 @@ async def signin(request: Request) -> Response:
 
 @router.post("/signout")
 async def signout(request: Request, caller: Caller = Depends(page_caller)) -> Response:
-    await checked_form(request, caller)
-    portal_state(request).sessions.close(request.cookies.get(SESSION_COOKIE))
+    form = await checked_form(request, caller)
+    sessions = portal_state(request).sessions
+    if form.get("everywhere"):  # every browser signed in with this key, in every portal process
+        sessions.close_key(caller.identity.key_id)
+    sessions.close(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/signin", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -134,10 +142,14 @@ def set_language(code: str, request: Request, next: str | None = None) -> Respon
 
 # -- orders ---------------------------------------------------------------------------------------------------
 @router.get("/orders")
-def orders_page(request: Request, caller: Caller = Depends(page_caller)) -> Response:
+def orders_page(request: Request, status: str | None = None, q: str | None = None, page: int = 1,
+                caller: Caller = Depends(page_caller)) -> Response:
     shown = caller.tenant_filter(None)
     caller.allow("order.read", shown, what="orders")
-    return render(request, "orders.html.j2", caller, orders=[records.order_view(r) for r in caller.view.orders(shown)])
+    asked = OrderQuery(status or None, (q or "")[:200] or None, max(1, page))
+    found = find_orders(caller, shown, asked)
+    return render(request, "orders.html.j2", caller, orders=found.orders, found=found, asked=asked,
+                  statuses=JOB_STATUSES)
 
 
 @router.get("/orders/new")
@@ -235,7 +247,8 @@ def _product(request: Request, caller: Caller, name: str) -> tuple[Any, Any]:
 def product_page(name: str, request: Request, caller: Caller = Depends(page_caller)) -> Response:
     version, bundle = _product(request, caller, name)
     return render(request, "product.html.j2", caller, name=name, version=records.version_view(version),
-                  schema=bundle.schema, answer=None, values={}, error=None)
+                  schema=bundle.schema, fields=tryit.fields(bundle.schema, bundle.reference), answer=None, values={},
+                  error=None)
 
 
 @router.post("/products/{name}/try")
@@ -257,10 +270,10 @@ async def try_product(name: str, request: Request, caller: Caller = Depends(page
             row = {f["name"]: values[f["name"]] for f in bundle.schema["features"] if values.get(f["name"], "").strip()}
             answer = bundle.predict_records(checked_rows(bundle, [row]))
     except MofangError as exc:
-        error = str(exc)
+        error = tryit.plain_error(str(exc), i18n.translator(_lang(request)))
     return render(request, "product.html.j2", caller, status=422 if error else 200, name=name,
-                  version=records.version_view(version), schema=bundle.schema, answer=answer, values=values,
-                  error=error)
+                  version=records.version_view(version), schema=bundle.schema,
+                  fields=tryit.fields(bundle.schema, bundle.reference), answer=answer, values=values, error=error)
 
 
 # -- datasets -------------------------------------------------------------------------------------------------

@@ -1,16 +1,17 @@
-"""SQLAlchemy tables of order notifications (`mofang.portal.webhooks`), in the metadata store's schema.
+"""SQLAlchemy tables of the portal, in the metadata store's schema: order notifications (`mofang.portal.webhooks`)
+and signed-in browser sessions (`mofang.portal.sessions`).
 
 The store loads this module through the `mofang.tables` entry point, so it imports only SQLAlchemy and the store's
-models (not the portal's app). The tables ship with revision `0003_webhook_tables` in
-`mofang/store/migrations/versions`; a change to them ships with a new revision.
+models (not the portal's app). The webhook tables ship with revision `0003_webhook_tables`, the sessions table
+with `0004_portal_sessions` in `mofang/store/migrations/versions`; a change to them ships with a new revision.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint, delete
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mofang.store.models import Base, utcnow
 
@@ -50,4 +51,25 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class PortalSession(Base):
+    """One signed-in browser. The cookie's random id is a secret: only its SHA-256 is stored. The identity is
+    kept as the key presented at sign-in named it; the key's revocation and expiry are checked on every request."""
+
+    __tablename__ = "portal_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # None: an operator
+    role: Mapped[str] = mapped_column(String(16))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 TABLES = [WebhookEndpoint.__table__, WebhookDelivery.__table__]
+
+
+def forget(s: Session, tenant: str, orders: list[str] | None = None) -> None:
+    """Certified destruction of a whole tenant signs its browsers out (an order's destruction keeps them)."""
+    if orders is None:
+        s.execute(delete(PortalSession).where(PortalSession.tenant_id == tenant))

@@ -28,6 +28,7 @@ class ProcessRecord:
     reasons: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
+    live: dict[str, Any] = field(default_factory=dict)  # shown while it runs, kept as metrics["live"]
 
 
 class StationContext:
@@ -119,6 +120,11 @@ class StationContext:
 
     def outcome(self) -> dict[str, Any]:
         return dict(self.meta.job(self.job_id).outcome or {})
+
+    def live(self, **detail: Any) -> None:
+        """Show `detail` (JSON values) with the running process's progress, e.g. trials and best score per
+        family; the portal streams it, and it stays in the process's metrics under "live"."""
+        self.record.live.update(detail)
 
     def advance(self, done: float, total: float | None = None, note: str = "") -> None:
         """Report progress inside the current process."""

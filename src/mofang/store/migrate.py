@@ -24,7 +24,7 @@ from mofang.core.errors import MofangError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0003_webhook_tables"  # the newest revision (a test checks it against the scripts)
+HEAD = "0004_portal_sessions"  # the newest revision (a test checks it against the scripts)
 BASELINE = "0001_baseline"  # the schema of the release before migrations
 SCRIPTS = Path(__file__).with_name("migrations")
 PG_LOCK_KEY = 0x6D6F66616E67  # "mofang": the PostgreSQL advisory lock held while migrating

@@ -92,6 +92,8 @@ function setupLine() {
   const line = document.getElementById("line");
   if (!line) return;
   const labels = JSON.parse(document.getElementById("labels").innerHTML);
+  const initial = JSON.parse(document.getElementById("job-data").textContent || "null");
+  if (initial) drawWork(initial, labels);
   const status = document.getElementById("job-status");
   if (["done", "rejected", "failed", "cancelled"].includes(status.dataset.status)) return;
   const source = new EventSource(line.dataset.events);
@@ -138,6 +140,61 @@ function drawJob(job, labels) {
   product.classList.toggle("hidden", !outcome.product);
   const cancel = document.getElementById("cancel-job");
   if (cancel && !["queued", "running"].includes(job.status)) cancel.remove();
+  drawWork(job, labels);
+}
+
+// -- the work inside a job: the model workshop's live leaderboard and every reason recorded -------------------
+function drawWork(job, labels) {
+  const stations = job.stations || [];
+  const model = stations.find(s => s.station === "model");
+  const train = model && (model.processes || []).find(p => p.name === "train");
+  const live = train && train.metrics && train.metrics.live;
+  if (live && live.families) drawBoard(live, train, labels.training);
+  const reasons = stations.flatMap(s => (s.processes || []).flatMap(
+    p => (p.reasons || []).map(text => [labels.training.station[s.station] || s.station, p.name, text])));
+  const list = document.getElementById("reasons");
+  if (reasons.length && list) {
+    document.getElementById("reasons-card").classList.remove("hidden");
+    list.replaceChildren(...reasons.map(([station, process, text]) => {
+      const li = document.createElement("li");
+      const where = document.createElement("span");
+      where.className = "muted"; where.textContent = `${station} · ${process}: `;
+      li.append(where, text);
+      return li;
+    }));
+  }
+}
+
+function drawBoard(live, train, texts) {
+  document.getElementById("training").classList.remove("hidden");
+  const budget = live.total || live.budget_s || 0;
+  const running = train.status === "running";
+  const elapsed = running ? (live.done || 0) : (train.seconds ?? live.done ?? 0);
+  const share = budget ? Math.min(100, 100 * elapsed / budget) : 0;
+  const bar = document.getElementById("budget-bar");
+  bar.style.width = `${share.toFixed(1)}%`;
+  bar.classList.toggle("over", budget > 0 && elapsed > budget * 1.1);
+  bar.parentElement.dataset.share = share.toFixed(0);
+  document.getElementById("budget-text").textContent = texts.elapsed
+    .replace("{elapsed}", elapsed.toFixed(1)).replace("{budget}", budget.toFixed(1));
+  const families = Object.entries(live.families);
+  document.getElementById("trials-done").textContent = families.reduce((n, [, f]) => n + (f.trials || 0), 0);
+  document.getElementById("training-note").textContent = running && live.note ? `· ${live.note}` : "";
+  document.getElementById("best-metric").textContent = `${texts.best} (${live.metric})`;
+  const lower = live.direction === "min";
+  families.sort(([, a], [, b]) => (a.best == null) - (b.best == null) || (lower ? a.best - b.best : b.best - a.best));
+  const body = document.querySelector("#leaderboard tbody");
+  body.replaceChildren();
+  families.forEach(([name, f], i) => {
+    const row = body.insertRow();
+    row.dataset.family = name;
+    row.className = `s-${f.state}`;
+    cell(row, f.best == null ? "" : String(i + 1));
+    cell(row, name);
+    cell(row, texts[f.state] || f.state);
+    cell(row, String(f.trials || 0), "trials");
+    cell(row, f.best == null ? "—" : f.best.toFixed(4), "best");
+  });
 }
 
 function setupCancel() {
@@ -150,4 +207,33 @@ function setupCancel() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { setupWizard(); setupLine(); setupCancel(); });
+// -- documents (report, data card) shown at their full height: no inner scrollbar, nothing cut off ------------
+function fitFrames() {
+  for (const frame of document.querySelectorAll("iframe.fit")) {
+    const fit = () => {
+      const doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      frame.style.height = `${doc.documentElement.scrollHeight + 8}px`;
+    };
+    frame.addEventListener("load", () => {
+      fit();
+      for (const img of frame.contentDocument?.images || []) img.addEventListener("load", fit);
+    });
+    window.addEventListener("resize", fit);
+    fit();
+  }
+}
+
+// -- the try-it form: a number outside what training saw is said before it is sent ---------------------------
+function setupTry() {
+  for (const input of document.querySelectorAll("#try-form input[data-low]")) {
+    input.addEventListener("input", () => {
+      const value = parseFloat(input.value), low = parseFloat(input.dataset.low), high = parseFloat(input.dataset.high);
+      input.classList.toggle("outside", !Number.isNaN(value) && (value < low || value > high));
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupWizard(); setupLine(); setupCancel(); fitFrames(); setupTry();
+});
