@@ -107,7 +107,7 @@ def mofang(source: Path, budget_s: float, work: Path) -> tuple[dict[str, Any], A
     from mofang.products import open_bundle
     from mofang.scheduling.admission import admit as submit
     from mofang.store import MetaStore
-    from mofang.store.models import StationRun
+    from mofang.store.models import ProcessRun, StationRun
 
     order = yaml.safe_load(ORDER.read_text("utf-8"))
     order.update(id="bench-magnetic-tile", tenant="bench", data=[{"path": str(source.resolve())}],
@@ -134,7 +134,12 @@ def mofang(source: Path, budget_s: float, work: Path) -> tuple[dict[str, Any], A
         model = session.execute(select(StationRun).where(StationRun.job_id == job.id,
                                                          StationRun.station == "model")).scalar_one()
         train_s = (model.finished_at - model.started_at).total_seconds()
+        reasons = session.execute(select(ProcessRun.name, ProcessRun.reasons).where(
+            ProcessRun.station_run_id == model.id).order_by(ProcessRun.id)).all()
     meta.dispose()
+    for name, texts in reasons:  # what the model workshop tried, chose and refitted, in its own words
+        for text in texts or []:
+            print(f"  model.{name}: {text}", flush=True)
     print(f"job {job.id}: {job.status} ({job.outcome.get('verdict')}), wall {wall:.0f} s, failed checks "
           f"{job.outcome.get('failed_checks')}", flush=True)
     return order, bundle, {"wall_s": wall, "train_s": train_s, "status": job.status,

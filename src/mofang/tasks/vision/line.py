@@ -47,6 +47,7 @@ from mofang.tasks.vision.intake import split as split_rows
 from mofang.tasks.vision.metrics import choose_good_min, guess_good_class, image_metrics, mask_iou
 from mofang.tasks.vision.order import VisionSettings
 from mofang.tasks.vision.packaging import VisionModel
+from mofang.tasks.vision.refit import estimate_seconds, refit_on_pool, refittable
 
 TARGET = "label"
 TEST_SHARE, VALID_SHARE = 0.2, 0.15  # of every image; of the images left for training
@@ -485,9 +486,41 @@ def select(ctx: StationContext) -> str:
     ctx.reason(reason)
     winner = {"name": best["name"], "family": best["family"], "model_path": best["model_path"],
               "primary_metric": metric, "direction": direction, "valid_score": score, "reason": reason}
+    refit = _refit(ctx, best, candidates, the_plan)
+    if refit is not None:
+        winner.update(model_path=refit["model_path"], trained_model_path=best["model_path"], refit=refit)
     ctx.metric(winner=best["name"], valid_score=score)
     ctx.save("winner", winner)
-    return reason
+    return reason + (f"; {refit['note']}" if refit else "")
+
+
+def _refit(ctx: StationContext, best: dict[str, Any], candidates: list[dict[str, Any]],
+           the_plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The winner's fast members fitted again on train + valid when the time left allows (the test images stay
+    out); what was done, or None (with the reason recorded) when the winner is delivered as trained."""
+    model = VisionModel.load(best["model_path"])
+    images: ImageSet = ctx.load("images")
+    train_set, valid_set = _parts(ctx, images, "train", "valid")
+    if not refittable(model.candidate) or not len(valid_set.records):
+        return None
+    fit_seconds = {r["family"]: float(r["fit_seconds"]) for r in candidates}
+    pool = len(train_set.records) + len(valid_set.records)
+    need = estimate_seconds(model.candidate, fit_seconds, len(train_set.records), pool)
+    # the evaluation reserve was sized for scoring, robustness and packaging; a quarter of it may go to a refit
+    allowed = max(ctx.remaining_s() - the_plan["reserve_s"], 0.25 * the_plan["reserve_s"])
+    if need > allowed:
+        ctx.reason(f"refit on training + validation images skipped: about {need:.0f}s needed, {allowed:.0f}s "
+                   "left for it")
+        return None
+    result = refit_on_pool(model, train_set.images + valid_set.images, train_set.labels + valid_set.labels,
+                           train_set.masks + valid_set.masks, seed=ctx.order.seed)
+    ctx.reason(result.note if result.model is None else f"delivered model: {result.note} in {result.seconds:.1f}s; "
+               "the test images were never seen by it")
+    if result.model is None:
+        return None
+    path = result.model.save(ctx.path("models") / f"{best['family']}-refit.joblib")
+    return {"model_path": str(path), "images": pool, "members": list(result.members), "seconds": result.seconds,
+            "note": result.note}
 
 
 # -- evaluation center -----------------------------------------------------------------------------------------
@@ -500,7 +533,8 @@ def score(ctx: StationContext) -> str:
     metric = winner["primary_metric"]
     leaderboard, details = [], {}
     for record in candidates:
-        model = VisionModel.load(record["model_path"])
+        # the winner as delivered: refitted on train + valid when `select` could
+        model = VisionModel.load(winner["model_path"] if record["name"] == winner["name"] else record["model_path"])
         proba = model.predict_proba(test.images)
         pred = [str(p) for p in model.labels(proba)]
         figures = image_metrics(test.labels, pred, classes, good, proba)
