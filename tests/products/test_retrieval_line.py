@@ -272,3 +272,52 @@ def test_documents_without_questions_are_indexed_and_say_what_was_not_measured(t
         assert "there are no held-out questions" in html and "挂失" in html
     finally:
         meta.dispose()
+
+
+MEDICAL_ORDER = """\
+id: medical-faq
+tenant: demo-clinic
+task: retrieval-qa
+data:
+  - path: {path}
+text: [ask, title]
+target: answer
+acceptance:
+  metrics:
+    mrr: ">= 0.1"
+    hallucination_rate: "<= 0.1"
+budget:
+  minutes: 0.5
+"""
+
+
+def test_shared_medical_qa_reports_answered_rate_no_answer_recall_and_hallucination(tmp_path, home) -> None:
+    """The retrieval line on the shared medical dialogues (7,644 GB18030 rows): the report and the job's metrics
+    hold answered-rate, no-answer recall and hallucination rate together, with the grounding method named; a
+    product that answers nearly every question it has no evidence for fails the hallucination gate."""
+    from mofang.security.vault import open_vault
+    from mofang.store import MetaStore
+    from tests.conftest import shared_dataset
+
+    data = shared_dataset("qa/medical_dialogue_internal_gb18030.csv")
+    (tmp_path / "order.yaml").write_text(MEDICAL_ORDER.format(path=data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "order.yaml")])
+    assert result.exit_code == 3 and "acceptance gate failed: hallucination_rate" in result.output, result.output
+    meta = MetaStore()
+    try:
+        (record,) = meta.orders("demo-clinic")
+        job = meta.job(record.jobs[-1].id)
+        outcome = job.outcome
+        metrics = outcome["metrics"]
+        for name in ("answered_rate", "no_answer_recall", "hallucination_rate"):
+            assert metrics[name] is not None and 0.0 <= metrics[name] <= 1.0, (name, metrics)
+        assert metrics["answered_rate"] > 0.5  # it answers (almost) everything …
+        assert metrics["hallucination_rate"] > 0.1  # … also the questions whose answer is hidden: no evidence
+        assert outcome["verdict"] == "rejected" and "hallucination_rate" in outcome["failed_checks"], outcome
+        html = open_vault(meta, home).read("demo-clinic", Path(outcome["report"]), order="medical-faq").decode("utf-8")
+        for name in ("answered_rate", "no_answer_recall", "hallucination_rate", "lexical-alignment"):
+            assert name in html, name
+        print(f"\nshared medical QA: answered_rate {metrics['answered_rate']:.4f}, no_answer_recall "
+              f"{metrics['no_answer_recall']:.4f}, hallucination_rate {metrics['hallucination_rate']:.4f}")
+    finally:
+        meta.dispose()

@@ -8,12 +8,16 @@ from mofang.orders.schema import Criterion, Order
 
 
 def check_gate(order: Order, metrics: dict[str, float | None], size_mb: float | None,
-               p95_ms: float | None, robustness: dict[str, Any] | None = None) -> dict[str, Any]:
+               p95_ms: float | None, robustness: dict[str, Any] | None = None,
+               unmeasured: dict[str, str] | None = None) -> dict[str, Any]:
     """{"passed", "checks": [{"name", "criterion", "observed", "passed", "message"}]}; a check whose
-    value could not be measured fails. `robustness` is the task's robustness measure (its worst drop is
-    checked against `max_robustness_drop`)."""
+    value could not be measured fails (with the reason in `unmeasured` when the task gives one: e.g. a
+    hallucination rate is undefined when nothing was answered, and a product that answers nothing must not
+    pass a bar on it). `robustness` is the task's robustness measure (its worst drop is checked against
+    `max_robustness_drop`)."""
     acceptance = order.acceptance
-    checks = [_check(name, criterion, metrics.get(name), "") for name, criterion in acceptance.metrics.items()]
+    checks = [_check(name, criterion, metrics.get(name), "", (unmeasured or {}).get(name))
+              for name, criterion in acceptance.metrics.items()]
     if acceptance.p95_latency_ms is not None:
         checks.append(_check("p95_latency_ms", Criterion(op="<=", value=acceptance.p95_latency_ms),
                              p95_ms, " ms"))
@@ -31,11 +35,13 @@ def check_gate(order: Order, metrics: dict[str, float | None], size_mb: float | 
     return {"passed": all(c["passed"] for c in checks), "checks": checks}
 
 
-def _check(name: str, criterion: Criterion, observed: float | None, unit: str) -> dict[str, Any]:
+def _check(name: str, criterion: Criterion, observed: float | None, unit: str,
+           why: str | None = None) -> dict[str, Any]:
     measurable = observed is not None and observed == observed  # NaN is not measurable
     passed = bool(measurable and criterion.holds(float(observed)))
     if not measurable:
-        message = f"{name} could not be measured on the test split (required {criterion}{unit})"
+        message = (f"{why} (required {criterion}{unit})" if why else
+                   f"{name} could not be measured on the test split (required {criterion}{unit})")
     elif passed:
         message = f"{name} {observed:.4g}{unit} meets {criterion}{unit}"
     else:

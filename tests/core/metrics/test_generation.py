@@ -1,4 +1,5 @@
-"""Generation metrics: hand-computed EM / F1 / ROUGE-L / BLEU, LawBench choice letters, grounding and refusal."""
+"""Generation metrics: EM / F1 by hand, ROUGE-L (`rouge-score`) and BLEU (`sacrebleu`) against their libraries'
+documented values and hand-checked Chinese cases, LawBench choice letters, refusal and unanswered answers."""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ import pytest
 from mofang.core.errors import MofangError
 from mofang.core.metrics.generation import (
     bleu,
+    bleu_tokenizer,
     choice_letter,
-    claims,
     exact_match,
-    grounding,
     is_refusal,
+    is_unanswered,
     rouge_l,
     score_generations,
     sentence_bleu,
-    support,
     token_f1,
     tokens,
 )
@@ -44,23 +44,40 @@ def test_token_f1() -> None:
     assert token_f1("", "") == 1.0
 
 
-def test_rouge_l_hand_computed() -> None:
-    # 我爱北京天安门 (7 tokens) vs 我在北京看天安门 (8 tokens): LCS = 我 北 京 天 安 门 = 6,
-    # P = 6/7, R = 6/8, F = 2PR/(P+R) = (36/28)/(45/28) = 0.8
+def test_rouge_l_is_rouge_score_on_its_readme_example_and_chinese_by_character() -> None:
+    # rouge-score's README: score('The quick brown fox jumps over the lazy dog', 'The quick brown dog jumps on the
+    # log.') gives rougeL precision 0.625, recall 0.5556, F 0.5882 (LCS "the quick brown jumps the": 5 of 8 / 9)
+    assert rouge_l("The quick brown dog jumps on the log.", "The quick brown fox jumps over the lazy dog") \
+        == pytest.approx(0.58823529, abs=1e-8)
+    # rouge-score's own tokenizer keeps [a-z0-9] only and scores Chinese 0; ours splits it into characters:
+    # 我爱北京天安门 (7) vs 我在北京看天安门 (8): LCS 我 北 京 天 安 门 = 6, P = 6/7, R = 6/8, F = 0.8
     assert rouge_l("我爱北京天安门", "我在北京看天安门") == pytest.approx(0.8)
-    assert rouge_l("天安门", "天安门") == 1.0
-    assert rouge_l("上海", "北京") == 0.0
+    assert rouge_l("天安门", "天安门") == 1.0 and rouge_l("上海", "北京") == 0.0 and rouge_l("", "") == 1.0
+    assert rouge_l("北京2024年", "北京 2024") == pytest.approx(2 * 1 * 0.75 / 1.75)  # 北 京 2024 年 vs 北 京 2024
 
 
-def test_bleu_identical_and_hand_computed() -> None:
+def test_bleu_is_sacrebleu_on_its_readme_example() -> None:
+    # sacrebleu's README: BLEU = 48.53 82.4/50.0/45.5/37.5 (BP = 0.943 ratio = 0.944 hyp_len = 17 ref_len = 18)
+    hypotheses = ["The dog bit the man.", "It wasn't surprising.", "The man had just bitten him."]
+    references = [["The dog bit the man.", "The dog had bit the man."],
+                  ["It was not unexpected.", "No one was surprised."],
+                  ["The man bit him first.", "The man had bitten the dog."]]
+    assert bleu(hypotheses, references) == pytest.approx(0.4853, abs=5e-5)
+    assert bleu_tokenizer(hypotheses) == "13a" and bleu_tokenizer(["今天下雨"]) == "zh"
+    # rows may have different numbers of references
+    assert 0 < bleu(hypotheses, [references[0], references[1][:1], references[2]]) < 1
+
+
+def test_bleu_chinese_hand_checked() -> None:
     corpus = ["今天天气很好", "the cat sat on the mat", "合同自成立时生效"]
     assert bleu(corpus, corpus) == pytest.approx(1.0)
-    # 今天下雨 (4 tokens) vs 今天下午晴 (5): p1 = 3/4; bigrams 今天 天下 下雨 → 2 match → (2+1)/(3+1);
-    # trigrams 今天下 天下雨 → 1 → (1+1)/(2+1); 4-gram 今天下雨 → 0 → (0+1)/(1+1); BP = exp(1 - 5/4)
-    expected = math.exp(1 - 5 / 4) * (0.75 * 0.75 * (2 / 3) * 0.5) ** 0.25
+    # "zh" tokenizes 今天下雨 as 今 天 下 雨 (4) against 今 天 下 午 晴 (5): p1 = 3/4, p2 = 2/3 (今天 天下), p3 = 1/2
+    # (今天下), p4 = 0/1 smoothed by sacrebleu's "exp" method to 1/(2·1); BP = exp(1 - 5/4)
+    expected = math.exp(1 - 5 / 4) * (0.75 * (2 / 3) * 0.5 * 0.5) ** 0.25
     assert sentence_bleu("今天下雨", "今天下午晴") == pytest.approx(expected)
-    assert bleu(["今天下雨"], ["今天下午晴"], max_n=2) == pytest.approx(math.exp(-0.25) * 0.75)
-    assert bleu(["上海"], ["北京"]) == 0.0
+    assert bleu(["今天下雨"], ["今天下午晴"]) == pytest.approx(expected)
+    assert bleu(["今天下雨"], ["今天下午晴"], max_n=2) == pytest.approx(math.exp(-0.25) * (0.75 * 2 / 3) ** 0.5)
+    assert bleu(["上海"], ["北京"]) == 0.0 and bleu([""], ["北京"]) == 0.0
     # corpus BLEU pools n-gram counts over rows: not the mean of sentence BLEUs
     pooled = bleu(["今天下雨", "今天天气很好"], ["今天下午晴", "今天天气很好"])
     assert 0 < pooled < 1 and pooled != pytest.approx((expected + 1) / 2)
@@ -90,29 +107,6 @@ def test_choice_letter_on_lawbench_answers(name: str) -> None:
     assert choice_letter(f"[正确答案]{letter}<eoa>") == letter
 
 
-def test_claims_split_and_short_fragments_dropped() -> None:
-    answer = "合同自成立时生效。好的！\n借款人应当按期返还借款；是"
-    assert claims(answer) == ["合同自成立时生效", "借款人应当按期返还借款"]
-
-
-def test_grounding_copied_supported_invented_not() -> None:
-    source = "依法成立的合同，自成立时生效。借款人应当按照约定的期限返还借款。"
-    # 合同自成立时生效: all 7 bigrams (合同 同自 自成 成立 立时 时生 生效) are in the source
-    assert support("合同自成立时生效", source) == 1.0
-    check = grounding("合同自成立时生效。月亮是由奶酪做成的。", [source, "无关的文本"])
-    assert check.claims == ["合同自成立时生效", "月亮是由奶酪做成的"]
-    assert check.supported == [True, False]
-    assert check.scores[1] < 0.5
-    assert check.hallucinations == 1
-    assert check.hallucination_rate == 0.5 and check.supported_rate == 0.5
-    empty = grounding("好的", [source])
-    assert empty.claims == [] and empty.hallucination_rate == 0.0
-    # the threshold decides: 5 of the 7 bigrams of 合同自成立时到期 are there (合同 同自 自成 成立 立时, not 时到 到期;
-    # bigrams run across the dropped comma of 合同，自成立)
-    assert support("合同自成立时到期", source) == pytest.approx(5 / 7)
-    assert grounding("合同自成立时到期", [source], threshold=0.8).supported == [False]
-
-
 @pytest.mark.parametrize("text", [
     "抱歉，我无法回答这个问题。", "该问题超出了我的服务范围，请咨询专业律师。", "对不起，这个我不能回答",
     "本助手不能提供医疗诊断。", "I can't help with that.", "I'm not able to answer questions about cooking.",
@@ -138,6 +132,22 @@ def test_refusal_configured_message() -> None:
     assert not is_refusal("合同自成立时生效。", refusal_message=message)
 
 
+@pytest.mark.parametrize("text", [
+    "", "   ", "。。。", "我不知道。", "I don't know.", "不清楚", "抱歉，我无法回答这个问题。",
+    "抱歉，知识库中没有与这个问题足够接近的答案。您可以换个说法再问，或联系人工客服。",
+    "Sorry, the knowledge base has no answer close enough to this question.",
+])
+def test_unanswered(text: str) -> None:
+    assert is_unanswered(text)
+
+
+def test_answered_and_the_products_own_refusal_message() -> None:
+    assert not is_unanswered("合同自成立时生效。") and not is_unanswered("对方无法提供证据时，应当承担不利后果。")
+    assert not is_unanswered("法律没有规定的，适用习惯。")
+    message = "您好，该问题不在法律咨询服务之列，请换一个问题。"
+    assert is_unanswered("您好，该问题不在法律咨询服务之列，请您换个问题。", refusal_message=message)
+
+
 def test_score_generations() -> None:
     predictions = ["合同自成立时生效。", "北京 abc", "月亮是由奶酪做成的。"]
     references = ["合同自成立时生效", "北京", "上海"]
@@ -145,10 +155,13 @@ def test_score_generations() -> None:
     assert set(scores) == {"exact_match", "f1", "rouge_l", "bleu"}
     assert scores["exact_match"] == pytest.approx(1 / 3)
     assert scores["f1"] == pytest.approx((1 + 0.8 + 0) / 3)
+    assert scores["rouge_l"] == pytest.approx((1 + 0.8 + 0) / 3)  # 北 京 abc vs 北 京: P 2/3, R 1
     grounded = score_generations(predictions, references,
                                  sources=[None, ["北京是中国的首都"], ["地球围绕太阳运转"]])
-    # claims: row 1 supported by its reference, row 2 has no claim (3 tokens), row 3 one unsupported claim
-    assert grounded["hallucination_rate"] == pytest.approx(1 / 2)
+    # row 1 supported by its reference; row 2 (北京 abc, too short for a claim) is one claim as a whole, its
+    # unigrams 北 京 abc two thirds in the source; row 3 one unsupported claim
+    assert grounded["answered_rate"] == 1.0
+    assert grounded["hallucination_rate"] == pytest.approx(1 / 3)
     assert grounded["grounded_rate"] == pytest.approx(2 / 3)
     with pytest.raises(MofangError, match="no predictions"):
         score_generations([], [])
@@ -156,3 +169,12 @@ def test_score_generations() -> None:
         score_generations(["a", "b"], ["a"])
     with pytest.raises(MofangError, match="rows of sources"):
         score_generations(["a"], ["a"], sources=[])
+
+
+def test_answering_nothing_is_not_hallucination_free() -> None:
+    references = ["合同自成立时生效", "借款人应当按期返还借款"]
+    silent = score_generations(["", "我不知道"], references, sources=[None, None])
+    assert silent["answered_rate"] == 0.0 and silent["grounded_rate"] == 0.0
+    assert silent["hallucination_rate"] is None  # undefined, not 0: a gate on it cannot pass
+    half = score_generations(["合同自成立时生效。", "抱歉，我无法回答。"], references, sources=[None, None])
+    assert half["answered_rate"] == 0.5 and half["hallucination_rate"] == 0.0 and half["grounded_rate"] == 0.5

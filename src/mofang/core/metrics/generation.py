@@ -1,14 +1,15 @@
-"""Metrics of generated text (Chinese-aware): exact match, token F1, ROUGE-L, BLEU, multiple-choice letters,
-a grounding check (unsupported claims count as hallucinations) and a refusal check. Pure stdlib + numpy."""
+"""Metrics of generated text (Chinese-aware): exact match, token F1, ROUGE-L (`rouge-score`), BLEU (`sacrebleu`),
+multiple-choice letters, a refusal check and, with `mofang.core.metrics.grounding`, answered-rate and hallucination
+(each claim of an answer checked against its sources)."""
 
 from __future__ import annotations
 
-import math
+import functools
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from mofang.core.errors import MofangError
 # Han (incl. extension A and compatibility), kana and Hangul: scripts written without spaces, one token a character
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
+_HAS_CJK = re.compile(rf"[{_CJK}]")
 
 
 def _nfkc(text: str | None) -> str:
@@ -53,67 +55,67 @@ def token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest common subsequence (dynamic programming, one row kept)."""
-    if not a or not b:
-        return 0
-    row = [0] * (len(b) + 1)
-    for x in a:
-        prev_diag = 0
-        for j, y in enumerate(b, start=1):
-            prev_diag, row[j] = row[j], prev_diag + 1 if x == y else max(row[j], row[j - 1])
-    return row[-1]
+class _Tokenizer:
+    """The tokenizer rouge-score calls (`tokenize(text) -> list[str]`): `tokens`, so Chinese is scored character by
+    character (rouge-score's default tokenizer keeps only [a-z0-9] and would score any Chinese text 0)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return tokens(text)
+
+
+@functools.lru_cache(maxsize=1)
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False, tokenizer=_Tokenizer())
 
 
 def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F-measure (beta=1) of the LCS of the two token sequences (1.0 when both are empty)."""
-    pred, ref = tokens(prediction), tokens(reference)
-    if not pred or not ref:
-        return float(pred == ref)
-    lcs = _lcs(pred, ref)
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(pred), lcs / len(ref)
-    return 2 * precision * recall / (precision + recall)
+    """ROUGE-L F-measure by Google's `rouge-score` (the reference implementation), on `tokens` (one token a CJK
+    character, lower-cased words); 1.0 when both texts are empty."""
+    if not tokens(prediction) and not tokens(reference):
+        return 1.0
+    return float(_rouge_scorer().score(_nfkc(reference), _nfkc(prediction))["rougeL"].fmeasure)
 
 
-def _ngrams(toks: Sequence[str], n: int) -> Counter:
-    return Counter(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+def bleu_tokenizer(texts: Sequence[str]) -> str:
+    """The sacrebleu tokenizer for these texts: "zh" (Chinese split into characters, the rest as 13a) when any
+    text holds a CJK character, else "13a" (the WMT standard)."""
+    return "zh" if any(_HAS_CJK.search(t) for t in texts) else "13a"
 
 
 def bleu(predictions: Sequence[str], references: Sequence[str | Sequence[str]], max_n: int = 4) -> float:
-    """Corpus BLEU (0..1) on `tokens`: clipped n-gram precisions pooled over the corpus for n = 1..max_n, add-one
-    smoothing for n > 1 (Lin & Och 2004), uniform geometric mean, brevity penalty exp(1 - r/c) when the corpus
-    is shorter than the references (r: per row the reference length closest to the prediction's). Each
-    reference is a string or a list of alternative strings."""
+    """Corpus BLEU (0..1) by `sacrebleu` (its defaults: exponential smoothing, case-sensitive), after NFKC,
+    with `bleu_tokenizer`'s tokenizer. Each reference is a string or a list of alternative strings (rows may
+    have different numbers of them)."""
+    from sacrebleu.metrics import BLEU
+
     if len(predictions) != len(references):
         raise MofangError(f"bleu: {len(predictions)} predictions but {len(references)} references")
     if max_n < 1:
         raise MofangError(f"bleu: max_n must be at least 1, got {max_n}")
-    matches, totals = np.zeros(max_n), np.zeros(max_n)
-    pred_len = ref_len = 0
-    for prediction, reference in zip(predictions, references, strict=True):
-        pred = tokens(prediction)
-        refs = [tokens(r) for r in ([reference] if isinstance(reference, str) else reference)] or [[]]
-        pred_len += len(pred)
-        ref_len += min((len(r) for r in refs), key=lambda length: (abs(length - len(pred)), length))
-        for n in range(1, max_n + 1):
-            counts = _ngrams(pred, n)
-            most: Counter = Counter()
-            for ref in refs:
-                most |= _ngrams(ref, n)
-            matches[n - 1] += sum(min(c, most[g]) for g, c in counts.items())
-            totals[n - 1] += max(len(pred) - n + 1, 0)
-    if pred_len == 0 or matches[0] == 0:
+    hyps = [_nfkc(p) for p in predictions]
+    rows = [[_nfkc(r)] if isinstance(r, str) else [_nfkc(x) for x in r] for r in references]
+    width = max((len(r) for r in rows), default=1) or 1
+    # sacrebleu wants reference streams; a row with fewer alternatives is padded with None (skipped)
+    streams: list[list[str | None]] = [[r[i] if i < len(r) else None for r in rows] for i in range(width)]
+    if not any(h.strip() for h in hyps):
         return 0.0
-    precisions = [matches[0] / totals[0]] + [(matches[i] + 1) / (totals[i] + 1) for i in range(1, max_n)]
-    brevity = 1.0 if pred_len > ref_len else math.exp(1 - ref_len / pred_len)
-    return float(brevity * math.exp(sum(math.log(p) for p in precisions) / max_n))
+    metric = BLEU(tokenize=bleu_tokenizer(hyps + [x for r in rows for x in r]), max_ngram_order=max_n)
+    return float(metric.corpus_score(hyps, streams).score / 100.0)  # type: ignore[arg-type]
 
 
 def sentence_bleu(prediction: str, reference: str | Sequence[str], max_n: int = 4) -> float:
-    """BLEU of one prediction against its reference(s) (the corpus BLEU of a one-row corpus)."""
-    return bleu([prediction], [reference], max_n=max_n)
+    """BLEU of one prediction against its reference(s) by `sacrebleu`'s sentence BLEU (effective order, so a
+    short sentence is not zeroed by a missing 4-gram)."""
+    from sacrebleu.metrics import BLEU
+
+    refs = [_nfkc(reference)] if isinstance(reference, str) else [_nfkc(r) for r in reference]
+    hyp = _nfkc(prediction)
+    if not hyp.strip():
+        return 0.0
+    metric = BLEU(tokenize=bleu_tokenizer([hyp, *refs]), max_ngram_order=max_n, effective_order=True)
+    return float(metric.sentence_score(hyp, refs).score / 100.0)
 
 
 # ---- multiple choice -------------------------------------------------------------------------------------------
@@ -149,66 +151,6 @@ def choice_letter(text: str | None) -> str | None:
     return "".join(sorted(set(re.findall(r"[A-F]", found))))
 
 
-# ---- grounding -------------------------------------------------------------------------------------------------
-
-_CLAIM_SPLIT = re.compile(r"[。！？!?；;\n\r]+|\.(?=\s|$)")
-MIN_CLAIM_TOKENS = 4
-
-
-def claims(answer: str | None) -> list[str]:
-    """The claims of an answer: its sentences (split on 。！？!?；; newlines, and a full stop before a space),
-    stripped, without fragments of fewer than MIN_CLAIM_TOKENS tokens."""
-    parts = (part.strip() for part in _CLAIM_SPLIT.split(_nfkc(answer)))
-    return [part for part in parts if len(tokens(part)) >= MIN_CLAIM_TOKENS]
-
-
-def support(claim: str, source: str) -> float:
-    """Share of the claim's token bigrams (unigrams when the claim has fewer than 3 tokens) found in `source`;
-    0.0 for a claim without tokens."""
-    claim_toks, source_toks = tokens(claim), tokens(source)
-    n = 2 if len(claim_toks) >= 3 else 1
-    wanted = [tuple(claim_toks[i:i + n]) for i in range(len(claim_toks) - n + 1)]
-    if not wanted:
-        return 0.0
-    present = {tuple(source_toks[i:i + n]) for i in range(len(source_toks) - n + 1)}
-    return sum(gram in present for gram in wanted) / len(wanted)
-
-
-@dataclass(frozen=True)
-class Grounding:
-    """The grounding check of one answer: its claims, each claim's best support over the sources, and whether
-    that support reaches the threshold."""
-
-    claims: list[str]
-    scores: list[float] = field(default_factory=list)
-    supported: list[bool] = field(default_factory=list)
-
-    @property
-    def hallucinations(self) -> int:
-        """Number of claims no source supports."""
-        return sum(not ok for ok in self.supported)
-
-    @property
-    def hallucination_rate(self) -> float:
-        """Unsupported claims / claims (0.0 when the answer makes no claim)."""
-        return self.hallucinations / len(self.claims) if self.claims else 0.0
-
-    @property
-    def supported_rate(self) -> float:
-        """Supported claims / claims (1.0 when the answer makes no claim, i.e. 1 - hallucination_rate)."""
-        return 1.0 - self.hallucination_rate
-
-
-def grounding(answer: str, sources: Sequence[str], threshold: float = 0.5) -> Grounding:
-    """Check each claim of `answer` against `sources` (reference answer or retrieved passages): its score is the
-    best `support` over the sources, and it is supported when the score is at least `threshold`."""
-    if isinstance(sources, str):
-        sources = [sources]
-    found = claims(answer)
-    scores = [max((support(claim, src) for src in sources), default=0.0) for claim in found]
-    return Grounding(claims=found, scores=scores, supported=[s >= threshold for s in scores])
-
-
 # ---- refusal ---------------------------------------------------------------------------------------------------
 
 # Phrases (regular expressions, matched case-insensitively after NFKC) by which an answer declines to answer.
@@ -238,33 +180,57 @@ def is_refusal(text: str | None, refusal_message: str | None = None) -> bool:
     return bool(_REFUSAL.search(text))
 
 
+# Phrases by which an answer says it does not know (not a refusal of the question, but no answer either)
+UNKNOWN_PHRASES: tuple[str, ...] = (
+    r"^\W*(?:我|本助手)?(?:也|并|真的)?(?:不知道|不清楚|不确定)\W*$", r"(?:我|本助手)(?:也|并|真的)?(?:不知道|不清楚)",
+    r"没有(?:找到)?[^。，,；;]{0,12}(?:相关|对应|接近|合适)的?(?:答案|信息|资料)",
+    r"\bi\s+(?:do\s+not|don't|dont)\s+know\b",
+    r"\b(?:has|have|found)\s+no\s+(?:\w+\s+)?answer\b", r"\bno\s+answer\s+(?:was\s+)?(?:found|close|available)\b",
+    r"^\W*(?:unknown|no\s+answer|n/?a)\W*$",
+)
+_UNKNOWN = re.compile("|".join(f"(?:{p})" for p in UNKNOWN_PHRASES), re.IGNORECASE | re.DOTALL)
+
+
+def is_unanswered(text: str | None, refusal_message: str | None = None) -> bool:
+    """True when `text` gives no answer: empty (no letter or digit), a refusal (`is_refusal`, the product's own
+    `refusal_message` included) or a statement of not knowing (UNKNOWN_PHRASES: "我不知道", "I don't know",
+    "没有找到相关答案"). Such an answer is unanswered: it is neither grounded nor free of hallucination."""
+    if not tokens(text):
+        return True
+    return is_refusal(text, refusal_message) or bool(_UNKNOWN.search(_nfkc(text).replace("’", "'")))
+
+
 # ---- all together ----------------------------------------------------------------------------------------------
 
 
 def score_generations(predictions: Sequence[str], references: Sequence[str], *,
                       sources: Sequence[Sequence[str] | None] | None = None,
-                      threshold: float = 0.5) -> dict[str, float]:
+                      threshold: float = 0.5, refusal_message: str | None = None,
+                      checker: Any = None) -> dict[str, float | None]:
     """Mean exact_match, f1 and rouge_l, corpus bleu and — when `sources` (per row a list of source strings, the
-    row's reference used where it is None) are given — the pooled `hallucination_rate` (unsupported claims /
-    claims) and `grounded_rate` (share of answers without an unsupported claim)."""
+    row's reference used where it is None) are given — the answer metrics of
+    `mofang.core.metrics.grounding.answer_metrics`: answered_rate, hallucination_rate (None when nothing was
+    answered) and grounded_rate, with `checker` (default: `grounding_checker(threshold)`)."""
     if not predictions:
         raise MofangError("score_generations: no predictions to score")
     if len(predictions) != len(references):
         raise MofangError(f"score_generations: {len(predictions)} predictions but {len(references)} references")
     preds = [str(p) if p is not None else "" for p in predictions]
     refs = [str(r) if r is not None else "" for r in references]
-    result = {
+    result: dict[str, float | None] = {
         "exact_match": float(np.mean([exact_match(p, r) for p, r in zip(preds, refs, strict=True)])),
         "f1": float(np.mean([token_f1(p, r) for p, r in zip(preds, refs, strict=True)])),
         "rouge_l": float(np.mean([rouge_l(p, r) for p, r in zip(preds, refs, strict=True)])),
         "bleu": bleu(preds, refs),
     }
     if sources is not None:
+        from mofang.core.metrics.grounding import answer_metrics, grounding_checker
+
         if len(sources) != len(preds):
             raise MofangError(f"score_generations: {len(preds)} predictions but {len(sources)} rows of sources")
-        checks = [grounding(p, [r] if src is None else [src] if isinstance(src, str) else list(src), threshold)
-                  for p, r, src in zip(preds, refs, sources, strict=True)]
-        total = sum(len(c.claims) for c in checks)
-        result["hallucination_rate"] = sum(c.hallucinations for c in checks) / total if total else 0.0
-        result["grounded_rate"] = float(np.mean([c.hallucinations == 0 for c in checks]))
+        rows = [[r] if src is None else [src] if isinstance(src, str) else list(src)
+                for r, src in zip(refs, sources, strict=True)]
+        measured = answer_metrics(preds, rows, checker=checker or grounding_checker(threshold),
+                                  refusal_message=refusal_message)
+        result.update({k: v for k, v in measured.metrics().items() if k != "no_answer_recall"})
     return result

@@ -14,7 +14,7 @@ RANGES: dict[str, tuple[float, float]] = {
     **{name: UNIT for name in (
         "roc_auc", "pr_auc", "accuracy", "f1_macro", "f1_micro", "precision_macro", "recall_macro", "hamming_loss",
         "event_f1", "event_precision", "event_recall", "point_f1", "false_alarm_rate", "defect_recall", "mask_iou",
-        "recall_at_1", "recall_at_5", "mrr", "no_answer_precision",
+        "recall_at_1", "recall_at_5", "mrr", "no_answer_precision", "no_answer_recall", "answered_rate",
         "rouge_l", "bleu", "f1", "exact_match", "choice_accuracy", "hallucination_rate", "grounded_rate",
         "refusal_rate")},
     **{name: NON_NEGATIVE for name in ("log_loss", "rmse", "mae", "mape", "mase", "wql", "eval_loss",

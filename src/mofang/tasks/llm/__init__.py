@@ -8,6 +8,7 @@ from mofang.core.tasks import TaskSpec
 PACKAGE = "mofang.tasks.llm"
 GENERATION_METRICS = {"rouge_l": "higher", "bleu": "higher", "f1": "higher", "exact_match": "higher",
                       "choice_accuracy": "higher", "hallucination_rate": "lower", "grounded_rate": "higher",
+                      "answered_rate": "higher", "no_answer_recall": "higher",
                       "refusal_rate": "higher", "eval_loss": "lower", "judge_score": "higher"}
 
 SPEC = TaskSpec(

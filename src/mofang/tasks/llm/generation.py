@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from mofang.core.metrics.generation import choice_letter, grounding, is_refusal, score_generations
+from mofang.core.metrics.generation import choice_letter, is_refusal, score_generations
+from mofang.core.metrics.grounding import describe, grounding, grounding_checker
 from mofang.core.plots import render_png
 from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
@@ -76,7 +77,8 @@ def score_model(llm: Any, model: Any, rows: Any, convs: list[Any], ood: list[str
     references = [str(r) for r in rows["response"]]
     # claims are checked against the retrieved passages and the reference (RAG) or the reference alone
     metrics: dict[str, Any] = score_generations(answers, references, sources=_sources(rows) or [None] * len(rows),
-                                                threshold=llm.grounding_threshold)
+                                                refusal_message=llm.refusal_message,
+                                                checker=grounding_checker(llm.grounding_threshold))
     generated = sum(r.completion_tokens for r in replies)
     metrics["generated_tokens_per_s"] = round(generated / seconds, 2) if seconds else None
     metrics["false_refusal_rate"] = float(np.mean([is_refusal(a, llm.refusal_message) for a in answers]))
@@ -85,6 +87,8 @@ def score_model(llm: Any, model: Any, rows: Any, convs: list[Any], ood: list[str
         refused = model.generate_batch([[*system, {"role": "user", "content": q}] for q in ood],
                                        max_new_tokens=min(llm.max_new_tokens, 64))
         metrics["refusal_rate"] = float(np.mean([is_refusal(r.text, llm.refusal_message) for r in refused]))
+        # out-of-domain questions are the unanswerable ones: refusing them is no-answer recall
+        metrics["no_answer_recall"] = metrics["refusal_rate"]
     if choices:
         right = 0
         for position, letter in choices:
@@ -128,19 +132,20 @@ def score_generation(ctx: StationContext, dataset: dict[str, Any], test: Any, ca
                                 " — compared by validation loss only"})
     samples = []
     sources = _sources(rows)
+    checker = grounding_checker(llm.grounding_threshold)
     for i in range(min(SAMPLES, len(rows))):
         checked = grounding(answers[winner["name"]][i], (sources[i] if sources else [str(rows["response"][i])]),
-                            llm.grounding_threshold)
+                            checker=checker)
         samples.append({"prompt": str(rows["prompt"][i]), "reference": str(rows["response"][i]),
                         "base": answers["base"][i], "tuned": answers[winner["name"]][i],
                         "claims": [{"text": c, "supported": s} for c, s in zip(checked.claims, checked.supported,
                                                                                  strict=True)]})
     ctx.save("generations", {"samples": samples, "rows": len(rows), "out_of_domain": len(ood),
-                             "choice_rows": len(choices)})
+                             "choice_rows": len(choices), "grounding": describe(checker)})
     ctx.reason(f"base and {winner['name']} answered {len(rows)} test prompts (greedy, at most "
                f"{llm.max_new_tokens} new tokens) and {len(ood)} out-of-domain questions; claims checked against "
                + ("the retrieved passages and the reference" if sources else "the reference")
-               + f" (supported when {llm.grounding_threshold:.0%} of their words are found)"
+               + f" by {describe(checker)}; an empty, refused or 'I don't know' answer is unanswered, not grounded"
                + (f"; {len(choices)} multiple-choice rows scored by log-likelihood" if choices else ""))
     ctx.metric(**{f"{r['name']}_test_{metric}": r["test_metrics"].get(metric) for r in leaderboard[:2]})
     ctx.save("leaderboard", leaderboard)
@@ -181,7 +186,10 @@ def gate_generation(ctx: StationContext, winner: dict[str, Any], leaderboard: li
             pass
     size_mb = _size_mb(Path(winner["model_dir"]))
     p50, p95 = (float(np.percentile(first, q)) for q in (50, 95))
-    result = check_gate(ctx.order, row["test_metrics"], size_mb, p95, None)
+    unmeasured = ({"hallucination_rate": "hallucination_rate is undefined: the tuned model answered none of the "
+                                         "test prompts (an unanswered prompt is not a grounded one)"}
+                  if row["test_metrics"].get("hallucination_rate") is None else {})
+    result = check_gate(ctx.order, row["test_metrics"], size_mb, p95, None, unmeasured)
     result.update(size_mb=round(size_mb, 3), p50_ms=round(p50, 2), p95_ms=round(p95, 2), winner=winner["name"],
                   latency="time to the first streamed token")
     return record_gate(ctx, result)
@@ -219,7 +227,7 @@ def report_generation(ctx: StationContext, dataset: dict[str, Any], winner: dict
 
 
 def _metrics_plot(base: dict[str, Any], tuned: dict[str, Any], name: str) -> bytes:
-    shown = [m for m in ("rouge_l", "bleu", "f1", "exact_match", "choice_accuracy", "grounded_rate",
+    shown = [m for m in ("rouge_l", "bleu", "f1", "exact_match", "choice_accuracy", "answered_rate", "grounded_rate",
                          "hallucination_rate", "refusal_rate") if base.get(m) is not None or tuned.get(m) is not None]
 
     def draw(ax: Any) -> None:

@@ -6,7 +6,8 @@ from mofang.core.resources import Needs
 from mofang.core.tasks import TaskSpec
 
 PACKAGE = "mofang.tasks.retrieval"
-RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "higher", "no_answer_precision": "higher"}
+RETRIEVAL_METRICS = {"recall_at_1": "higher", "recall_at_5": "higher", "mrr": "higher", "no_answer_precision": "higher",
+                     "no_answer_recall": "higher", "answered_rate": "higher", "hallucination_rate": "lower"}
 
 SPEC = TaskSpec(
     name="retrieval-qa", description="answers to questions from a knowledge base (FAQ pairs, documents)",

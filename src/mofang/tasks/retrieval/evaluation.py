@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from mofang.core.metrics.grounding import describe, grounding_checker
 from mofang.evaluation.plots import retrieval_plots
 from mofang.evaluation.robustness import robustness_report, worst_drop
 from mofang.evaluation.scoring import ROBUSTNESS_ROWS
@@ -24,19 +25,24 @@ from mofang.station.context import StationContext
 from mofang.tasks.retrieval.models import RetrievalModel
 from mofang.tasks.retrieval.models.index import normalize_answer
 from mofang.tasks.retrieval.models.metrics import RANK_METRICS, mean_reciprocal_rank, recall_at_k
-from mofang.tasks.retrieval.models.product import DEPTH
+from mofang.tasks.retrieval.models.product import DEPTH, GROUNDING_THRESHOLD
 
 RETRIEVAL_TEST_METRICS = ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "no_answer_precision",
-                          "no_answer_recall")
+                          "no_answer_recall", "answered_rate", "hallucination_rate")
+COUNTS = ("questions", "unanswerable", "answered", "claims")
 EXAMPLES = 3  # example questions shown in the report, with their top answers
 EXAMPLE_K = 3
 
 
 def score(ctx: StationContext) -> str:
+    """Each built ranking on the held-out test questions: recall@k, MRR, no-answer precision/recall, and what a
+    user gets: answered-rate and hallucination rate (each claim of each answer checked against the question's
+    reference answer by `grounding_checker`, whose method is recorded)."""
 
     dataset, test, candidates = ctx.load("dataset"), ctx.load("test"), ctx.load("candidates")
     metric = ctx.load("winner")["primary_metric"]
     documents = dataset["retrieval"]["mode"] == "documents"
+    checker = grounding_checker(GROUNDING_THRESHOLD)
     leaderboard = []
     for record in candidates:
         if record.get("skipped"):
@@ -45,17 +51,31 @@ def score(ctx: StationContext) -> str:
         if documents:
             test_metrics: dict[str, Any] = dict.fromkeys(RETRIEVAL_TEST_METRICS)
         else:
-            test_metrics = RetrievalModel.load(record["model_path"]).evaluate(test)
-        counts = {k: int(test_metrics.pop(k, 0) or 0) for k in ("questions", "unanswerable")}
-        leaderboard.append({**record, "test_metrics": test_metrics, "test_counts": counts})
+            test_metrics = RetrievalModel.load(record["model_path"]).evaluate(test, checker=checker)
+        counts = {k: int(test_metrics.pop(k, 0) or 0) for k in COUNTS}
+        leaderboard.append({**record, "test_metrics": test_metrics, "test_counts": counts,
+                            "grounding": describe(checker), "unmeasured": _unmeasured(test_metrics, counts)})
     if documents:
         ctx.reason("no held-out questions (documents only): recall@k, MRR and no-answer precision cannot be "
                    "measured; the gate checks what can be measured (latency, size), and any metric the order "
                    "names fails as not measurable")
+    else:
+        ctx.reason(f"answers checked claim by claim against each test question's reference answer: {describe(checker)}"
+                   "; a question left unanswered is not counted as grounded")
     built = [r for r in leaderboard if not r.get("skipped")]
     ctx.metric(**{f"{r['name']}_test_{metric}": r["test_metrics"].get(metric) for r in built})
     ctx.save("leaderboard", leaderboard)
     return "; ".join(f"{r['name']} test {metric} {fmt(r['test_metrics'].get(metric))}" for r in built)
+
+
+def _unmeasured(metrics: dict[str, Any], counts: dict[str, int]) -> dict[str, str]:
+    """Why a test metric is None (the gate says it when it fails on one)."""
+    out = {}
+    if metrics.get("hallucination_rate") is None and counts.get("questions"):
+        out["hallucination_rate"] = (f"hallucination_rate is undefined: the product answered none of the "
+                                     f"{counts['questions'] + counts.get('unanswerable', 0):,} test questions "
+                                     "(an unanswered question is not a grounded one)")
+    return out
 
 
 def gate(ctx: StationContext) -> str:
@@ -95,7 +115,13 @@ def report(ctx: StationContext) -> str:
                           f"Measured on {counts.get('questions', 0):,} held-out test questions (each "
                           f"answer indexed, the question itself held out); no-answer precision/recall count "
                           f"the same questions asked with their own answer hidden "
-                          f"({counts.get('unanswerable', 0):,}) as unanswerable.")}
+                          f"({counts.get('unanswerable', 0):,}) as unanswerable. Answered-rate is the share of "
+                          f"answerable questions answered; hallucination rate the share of the claims of the "
+                          f"{counts.get('answered', 0):,} answers given ({counts.get('claims', 0):,} claims) that "
+                          f"the question's reference answer does not support (an answer to an unanswerable "
+                          f"question has no support), checked by "
+                          f"{next(r for r in leaderboard if r['name'] == winner['name']).get('grounding') or '–'}."
+                          )}
     content = {"order": ctx.order, "job_id": ctx.job_id, "task": dataset["task"], "dataset": dataset,
                "winner": winner, "metrics": metrics, "primary_metric": winner["primary_metric"],
                "metric_names": list(RETRIEVAL_TEST_METRICS), "gate": gate, "verdict": verdict,

@@ -101,7 +101,7 @@ def train(ctx: StationContext) -> str:
         pruned = _pruned(variant)
         path = pruned.save(folder / f"{_slug(name)}.joblib")
         metrics = (pruned.evaluate(valid) if questions else _no_metrics())
-        for count in ("questions", "unanswerable"):
+        for count in ("questions", "unanswerable", "answered", "claims"):
             metrics.pop(count, None)
         sample = valid if questions else _document_questions(pruned)
         latency = pruned.measure_latency(sample, n=calls, max_seconds=LATENCY_S)
@@ -239,7 +239,7 @@ def _document_questions(model: Any, n: int = 200) -> list[str]:
 
 def _no_metrics() -> dict[str, Any]:
     return {m: None for m in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr", "no_answer_precision",
-                              "no_answer_recall")}
+                              "no_answer_recall", "answered_rate", "hallucination_rate")}
 
 
 def _jsonable_params(params: dict[str, Any]) -> dict[str, Any]:

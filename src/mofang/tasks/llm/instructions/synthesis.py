@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 
 from mofang.core.errors import MofangError
-from mofang.core.metrics.generation import grounding, support, tokens
+from mofang.core.metrics.generation import tokens
+from mofang.core.metrics.grounding import grounding, support
 from mofang.tasks.llm.instructions.frame import canonical_frame
 from mofang.tasks.llm.judge import ChatClient
 

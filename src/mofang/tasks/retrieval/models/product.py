@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mofang.core.errors import DataError, MofangError
+from mofang.core.metrics.grounding import Checker, answer_metrics, grounding_checker
 from mofang.models.saved import SavedModel
 from mofang.models.transformer.runtime import require_nlp
 from mofang.tasks.retrieval.models.bm25 import BM25, top_k
@@ -32,6 +33,7 @@ QUERY_BATCH = 256  # queries scored at once: bounds memory at QUERY_BATCH × pas
 DEPTH = 100  # ranked results kept per query when evaluating (MRR is MRR@100)
 MAX_TUNING_QUERIES = 2000
 CONFIDENCE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+GROUNDING_THRESHOLD = 0.5  # share of a claim's bigrams its reference must hold (lexical alignment)
 MIN_GAIN = 0.005  # a dense or fused ranking must beat the simpler one by this much on validation to be chosen
 
 DenseSpec = str | Encoder
@@ -321,30 +323,51 @@ class RetrievalModel(SavedModel):
         self.reasons.append(f"no answer ({what or 'nothing unanswerable'}): {self.no_answer_.reason}")
 
     def evaluate(self, test: pd.DataFrame, out_of_domain: Sequence[str] = (), *, mask_self: bool = True,
-                 ks: Sequence[int] = KS) -> dict[str, float]:
-        """Test metrics: recall_at_k, mrr (MRR@100) over the test questions, and no-answer precision/recall
-        over them (answerable) plus the unanswerable set (`out_of_domain`, and with `mask_self` the same
-        questions with their own answers hidden)."""
+                 ks: Sequence[int] = KS, checker: Checker | None = None) -> dict[str, float | None]:
+        """Test metrics: recall_at_k, mrr (MRR@100) over the test questions, no-answer precision/recall over them
+        (answerable) plus the unanswerable set (`out_of_domain`, and with `mask_self` the same questions with
+        their own answers hidden), and the answer metrics of `evaluate_queries`."""
         questions, gold = self.held_out_questions(test, "test")
-        return self.evaluate_queries(questions, gold, out_of_domain, mask_self=mask_self, ks=ks)
+        return self.evaluate_queries(questions, gold, out_of_domain, mask_self=mask_self, ks=ks, checker=checker)
 
     def evaluate_queries(self, questions: Sequence[str], gold: Sequence[set[int]],
                          out_of_domain: Sequence[str] = (), *, mask_self: bool = True,
-                         ks: Sequence[int] = KS) -> dict[str, float]:
-        """`evaluate` on given questions and gold passage positions."""
+                         ks: Sequence[int] = KS, checker: Checker | None = None) -> dict[str, float | None]:
+        """`evaluate` on given questions and gold passage positions.
+
+        Also what a user gets: `answered_rate` (answerable questions answered) and `hallucination_rate` (claims of
+        the answers given, answerable and unanswerable questions alike, that the question's evidence does not
+        support; None when nothing was answered), by `mofang.core.metrics.grounding.answer_metrics`. The answer
+        is quoted from the passage it cites, so checking it against that passage would always pass; it is checked
+        against the question's reference answer(s) instead, and an unanswerable question has no evidence in the
+        base: every claim of an answer to it is unsupported. `answered` and `claims` count what was checked."""
         questions, gold = list(questions), [set(g) for g in gold]
         ranking = self.search(questions, DEPTH)
         ranked = [list(row) for row in ranking.index]
-        confidences = [ranking.confidence]
+        confidences, tops = [ranking.confidence], [ranking.index[:, 0]]
+        sources: list[list[str]] = [list(dict.fromkeys(self.kb.answers[i] for i in sorted(g))) for g in gold]
         if mask_self:
-            confidences.append(self.search(questions, 1, exclude=gold).confidence)
+            masked = self.search(questions, 1, exclude=gold)
+            confidences.append(masked.confidence)
+            tops.append(masked.index[:, 0])
+            sources += [[] for _ in questions]  # its own answer hidden: the base holds no evidence for it
         if out_of_domain:
-            confidences.append(self.search(list(out_of_domain), 1).confidence)
+            ood = self.search(list(out_of_domain), 1)
+            confidences.append(ood.confidence)
+            tops.append(ood.index[:, 0])
+            sources += [[] for _ in out_of_domain]
         flags = np.concatenate(confidences)
         unanswerable = np.r_[np.zeros(len(questions), bool), np.ones(len(flags) - len(questions), bool)]
         threshold = self.no_answer_ or NoAnswerThreshold(None, 1.0, 0.0, 0.0, 0, 0, "not calibrated")
-        out = retrieval_metrics(ranked, gold, threshold.rejects(flags), unanswerable, ks)
+        rejected = threshold.rejects(flags)
+        out: dict[str, float | None] = dict(retrieval_metrics(ranked, gold, rejected, unanswerable, ks))
+        answers = [None if no else self.kb.answers[int(i)] for i, no in zip(np.concatenate(tops), rejected,
+                                                                            strict=True)]
+        checked = answer_metrics(answers, sources, unanswerable=unanswerable,
+                                 checker=checker or grounding_checker(GROUNDING_THRESHOLD))
+        out["answered_rate"], out["hallucination_rate"] = checked.answered_rate, checked.hallucination_rate
         out["questions"], out["unanswerable"] = float(len(questions)), float(unanswerable.sum())
+        out["answered"], out["claims"] = float(checked.answered), float(checked.claims)
         return out
 
     # -- persisting and measuring ----------------------------------------------------------------
