@@ -30,6 +30,32 @@ def test_library_name_is_a_library_or_none(family, library) -> None:
     assert "# loan-default (version from job j-1)" in card.text
 
 
+def test_each_section_is_written_in_chinese_then_english() -> None:
+    meta = {**META, "family": "lightgbm", "classes": ["是", "否"], "rows": {"test": 120}, "refit": "on train + valid",
+            "features": [{"name": "年龄", "kind": "numeric"}], "dropped": [{"name": "身份证号", "reason": "personal"}],
+            "gate": {"passed": True, "checks": [{"name": "roc_auc", "criterion": ">= 0.8", "observed": 0.88,
+                                                 "passed": True}]}}
+    text = model_card(meta).split("---\n", 2)[2]
+    for heading in ("## 验收门槛 · Acceptance gate (通过 · passed)", "## 输入 · Inputs",
+                    "## 用途与局限 · Intended use and limits"):
+        assert heading in text, heading
+    assert "| roc_auc | >= 0.8 | 0.88 | 通过 · pass |" in text and "- `身份证号`: personal" in text
+    pairs = [("租户 `demo-bank` 的 **tabular-classification** 模型", "A **tabular-classification** model for tenant"),
+             ("类别（2 个）：`是`, `否`。每行回答一个类别", "Classes (2): `是`, `否`. Answers one class per row"),
+             ("仅用租户自己的数据训练；留出测试集 120 行。", "held-out test split of 120 rows"),
+             ("交付的模型又拟合了一次：on train + valid", "the delivered model was fitted again: on train + valid")]
+    for chinese, english in pairs:  # Chinese first
+        assert chinese in text and english in text and text.index(chinese) < text.index(english), chinese
+    anomaly = model_card({**META, "family": "pca", "anomaly": {
+        "sensors": ["p"], "window": 10, "detector": "lightgbm-windows", "threshold": 2.5, "false_alarm_rate": 0.01}})
+    assert "以 10 条读数为窗口监测 `p`" in anomaly and "只认识训练数据中标注过的故障类型" in anomaly
+    assert "Watches `p` over windows of 10" in anomaly
+    retrieval = model_card({**META, "family": "retrieval", "retrieval": {
+        "passages": 12, "mode": "rows", "ranking": "bm25", "sources": ["row"], "no_answer_threshold": 0.3}})
+    assert "知识库共 12 个段落" in retrieval and "置信度低于 0.3 时不作回答" in retrieval
+    assert "A knowledge base of 12 passages" in retrieval and "POST /ask" in retrieval
+
+
 def test_without_huggingface_hub_the_same_metadata_is_written(monkeypatch) -> None:
     import sys
 

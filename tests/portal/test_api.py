@@ -37,7 +37,8 @@ def test_an_owner_reads_its_order_job_report_product_and_data_card(factory: Fact
         assert mine["versions"][0]["version"] == 1
         product = a.get(f"/api/v1/products/{ORDER}").json()
         assert product["schema"]["features"]
-        assert a.get(f"/api/v1/products/{ORDER}/versions/1/report").status_code == 200
+        product_report = a.get(f"/api/v1/products/{ORDER}/versions/1/report")
+        assert product_report.status_code == 200 and "Evaluation report" in product_report.text
         assert "model-index" in a.get(f"/api/v1/products/{ORDER}/versions/1/card").text
         datasets = a.get("/api/v1/datasets").json()
         assert {"digest": factory.digest, "order_id": ORDER} in [{k: d[k] for k in ("digest", "order_id")}
@@ -45,6 +46,22 @@ def test_an_owner_reads_its_order_job_report_product_and_data_card(factory: Fact
         card = a.get(f"/api/v1/datasets/{factory.digest}/card").json()
         assert card["lineage"]["sources"]
         assert a.get(f"/api/v1/datasets/{factory.digest}/card.html").status_code == 200
+
+
+def test_the_report_is_served_in_the_portal_language(factory: Factory) -> None:
+    with factory.client("member_a") as a:
+        english = a.get(f"/api/v1/orders/{ORDER}/report").text
+        assert '<html lang="en">' in english and "Evaluation report" in english and "Leaderboard" in english
+        for asked in ({"params": {"lang": "zh-CN"}}, {"cookies": {"mofang_lang": "zh-CN"}}):
+            chinese = a.get(f"/api/v1/orders/{ORDER}/report", **asked).text
+            assert '<html lang="zh-CN">' in chinese and "评测报告" in chinese and "排行榜" in chinese, asked
+            assert "Leaderboard" not in chinese
+        product = a.get(f"/api/v1/products/{ORDER}/versions/1/report", params={"lang": "zh-CN"}).text
+        assert "评测报告" in product and "验收门槛" in product
+        assert a.get(f"/api/v1/orders/{ORDER}/report", params={"lang": "fr"}).status_code == 422
+        page = a.get(f"/orders/{ORDER}/report", cookies={"mofang_lang": "zh-CN"}).text
+        assert f"/api/v1/orders/{ORDER}/report?lang=zh-CN" in page
+        assert "验收门槛" in a.get(f"/api/v1/products/{ORDER}/versions/1/card").text  # the model card too
 
 
 def test_predict_validates_rows_like_the_served_product(factory: Factory) -> None:

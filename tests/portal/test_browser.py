@@ -96,7 +96,9 @@ def test_a_customer_orders_watches_reads_and_tries_the_product(factory: Factory,
     page.click("#report-link")
     frame = page.frame_locator("#report-frame")
     frame.locator("img").first.wait_for()
-    assert "roc_auc" in frame.locator("body").inner_text()
+    report_text = frame.locator("body").inner_text()
+    assert "roc_auc" in report_text and "评测报告" in report_text and "验收门槛" in report_text  # in zh-CN
+    assert frame.locator("html").get_attribute("lang") == "zh-CN"
     assert "结论" in page.inner_text("#report-summary") and "通过验收" in page.inner_text("#report-verdict")
     page.wait_for_function("""() => { const f = document.querySelector('#report-frame');
         return f.contentDocument

@@ -51,6 +51,12 @@ def _style() -> Iterator[None]:
         font_log.setLevel(level)
 
 
+def bilingual(chinese: str, english: str, *, width: int = 44) -> str:
+    """A plot label in both report languages, Chinese first: one line when short, else two (one PNG serves the
+    Chinese and the English report; without a CJK font the Chinese half draws as boxes, never an error)."""
+    return f"{chinese} · {english}" if len(chinese) * 2 + len(english) <= width else f"{chinese}\n{english}"
+
+
 def render_png(draw: Callable[[Any], None], size: tuple[float, float] = (5.0, 4.0)) -> bytes:
     """One plot drawn by `draw(ax)` as PNG bytes, with CJK-capable fonts."""
     return _render(draw, size)

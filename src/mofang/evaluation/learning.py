@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
+from mofang.core.plots import bilingual
 from mofang.models.active import (
     char_tfidf_fit_predict,
     curve_area,
@@ -72,8 +73,9 @@ def learning_curve(pool: pd.DataFrame, test: pd.DataFrame, text: Sequence[str], 
 
 def curve_plot(curve: dict[str, Any]) -> bytes:
     """The learning curve as a PNG: macro-F1 on test against labels, per strategy."""
-    return learning_curve_plot(curve["rows"], metric="macro-F1 on test",
-                               title=f"Learning curve: macro-F1 vs labels ({curve['pool']:,} labelled pool)")
+    return learning_curve_plot(curve["rows"], metric=bilingual("测试集 macro-F1", "macro-F1 on test"),
+                               title=bilingual(f"学习曲线：macro-F1 与标注量（标注池 {curve['pool']:,} 条）",
+                                               f"Learning curve: macro-F1 vs labels ({curve['pool']:,} labelled pool)"))
 
 
 def advice(curve: dict[str, Any], order_file: str | None) -> str:

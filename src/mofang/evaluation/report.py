@@ -1,9 +1,11 @@
-"""The HTML evaluation report: one self-contained page (plots embedded) plus the plots as PNG files."""
+"""The HTML evaluation report: one self-contained page (plots embedded) per report language (Chinese and English,
+the text from `report_text`), plus the plots as PNG files (their labels in both languages)."""
 
 from __future__ import annotations
 
 import base64
 import math
+import shutil
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,15 +13,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-TITLES = {"roc_curve": "ROC curve", "pr_curve": "Precision-recall curve",
-          "confusion_matrix": "Confusion matrix", "calibration": "Calibration curve",
-          "feature_importance": "Feature importance (top 20)", "predicted_vs_actual": "Predicted vs actual",
-          "residuals": "Residual histogram", "per_class_f1": "F1 per label",
-          "robustness": "Robustness to perturbed inputs", "recall_at_k": "Recall@k and MRR on test questions",
-          "anomaly_timeline": "Anomaly timeline: true and detected windows",
-          "score_distribution": "Anomaly scores of normal and anomalous readings",
-          "generation_metrics": "Base vs tuned answers on the test prompts",
-          "training_curve": "Validation loss of the fine-tuning trials"}
+from mofang.evaluation.report_text import DEFAULT, LANGUAGES, REPORT_FILES, report_file, translator
+
+__all__ = ["LANGUAGES", "REPORT_FILES", "copy_reports", "render_report", "report_file", "write_report"]
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -37,27 +33,42 @@ def _environment() -> Environment:
     return env
 
 
-def render_report(content: dict[str, Any], plots: dict[str, bytes]) -> str:
-    """The report HTML. `content` holds order, job_id, task, dataset, winner, metrics, primary_metric,
-    metric_names, gate, verdict, leaderboard and reasons ([{"where", "text"}]); optionally per_class
-    ([{"class", "precision", "recall", "f1", "support"}]) and robustness (a robustness measure: metric,
+def render_report(content: dict[str, Any], plots: dict[str, bytes], lang: str = DEFAULT) -> str:
+    """The report HTML in `lang` ("en" or "zh-CN"). `content` holds order, job_id, task, dataset, winner, metrics,
+    primary_metric, metric_names, gate, verdict, leaderboard and reasons ([{"where", "text"}]); optionally
+    per_class ([{"class", "precision", "recall", "f1", "support"}]) and robustness (a robustness measure: metric,
     clean_score, rows [{"perturbation", "score", "drop", "changed_share", "detail"?}], examples) with the
-    order's max_robustness_drop."""
-    embedded = [{"name": name, "title": TITLES.get(name, name),
+    order's max_robustness_drop. Text the stations wrote (reasons, check messages) is shown as written."""
+    t = translator(lang)
+    embedded = [{"name": name, "title": t(f"plot.{name}", default=name),
                  "data": base64.b64encode(png).decode("ascii")} for name, png in plots.items()]
     dataset = content.get("dataset") or {}
     kinds = Counter(f.get("kind", "?") for f in dataset.get("features") or [])
     failed = [c for c in content["gate"].get("checks", []) if not c["passed"]]
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return _environment().get_template("report.html.j2").render(
-        **content, plots=embedded, failed=failed, feature_kinds=dict(kinds), generated=generated)
+        **content, plots=embedded, failed=failed, feature_kinds=dict(kinds), generated=generated, lang=lang, t=t)
 
 
 def write_report(folder: Path, content: dict[str, Any], plots: dict[str, bytes]) -> Path:
-    """Write report.html and each plot as <name>.png into `folder`; return the HTML path."""
+    """Write the report in every language (report.html in English, report.zh-CN.html) and each plot as
+    <name>.png into `folder`; return the English HTML's path (the others lie beside it, see `report_file`)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, png in plots.items():
         (folder / f"{name}.png").write_bytes(png)
-    path = folder / "report.html"
-    path.write_text(render_report(content, plots), encoding="utf-8")
-    return path
+    for lang in LANGUAGES:
+        (folder / report_file(lang)).write_text(render_report(content, plots, lang), encoding="utf-8")
+    return folder / report_file(DEFAULT)
+
+
+def copy_reports(english: Path | str, folder: Path) -> list[str]:
+    """Copy the report at `english` (report.html) and its translations found beside it into `folder` (a bundle);
+    return the names copied (a report written before translations existed has only report.html)."""
+    source = Path(english)
+    copied = []
+    for name in REPORT_FILES:
+        path = source if name == report_file(DEFAULT) else source.with_name(name)
+        if path.is_file():
+            shutil.copyfile(path, folder / name)
+            copied.append(name)
+    return copied

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from mofang.core.plots import render_png
+from mofang.core.plots import bilingual, render_png
 
 Perturbation = Callable[[str, random.Random, float], str]
 Predict = Callable[[list[str]], Any]
@@ -376,15 +376,18 @@ def robustness_plot(report: RobustnessReport, *, max_drop: float | None = None, 
         colours = ["#e45756" if max_drop is not None and d > max_drop else "#4c78a8" for d in drops]
         ax.barh([row["perturbation"] for row in rows], drops, color=colours)
         for y, row in enumerate(rows):
-            ax.annotate(f" {row['drop']:+.3f} → {row['score']:.3f} ({row['changed_share']:.0%} changed)",
+            ax.annotate(f" {row['drop']:+.3f} → {row['score']:.3f} ({row['changed_share']:.0%} 改变 · changed)",
                         (max(row["drop"], 0), y), va="center", fontsize=8)
         ax.axvline(0, color="grey", linewidth=1)
         if max_drop is not None:
-            ax.axvline(max_drop, color="#e45756", linestyle="--", linewidth=1, label=f"allowed drop {max_drop:g}")
+            ax.axvline(max_drop, color="#e45756", linestyle="--", linewidth=1,
+                       label=bilingual(f"允许的下降 {max_drop:g}", f"allowed drop {max_drop:g}"))
             ax.legend(loc="best", fontsize=8)
         right = max([0.0, *drops, max_drop or 0.0])
         ax.set_xlim(min([0.0, *drops]) * 1.1, right * 1.9 + 1e-3)
-        ax.set(xlabel=f"Drop from clean score {report.clean_score:.3f}",
-               title=title or f"Robustness (rate {report.rate:g}, seed {report.seed})")
+        ax.set(xlabel=bilingual(f"相对未扰动得分 {report.clean_score:.3f} 的下降",
+                                f"Drop from clean score {report.clean_score:.3f}"),
+               title=title or bilingual(f"鲁棒性（扰动比例 {report.rate:g}，随机种子 {report.seed}）",
+                                        f"Robustness (rate {report.rate:g}, seed {report.seed})"))
 
     return render_png(draw, size=(6.0, max(2.5, 0.45 * len(rows) + 1.5)))

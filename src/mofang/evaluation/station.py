@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from mofang.core.metrics.predictive import per_class_report
+from mofang.core.plots import bilingual
 from mofang.core.resources import Needs
 from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
@@ -153,7 +154,7 @@ def close_gate(ctx: StationContext, winner: dict[str, Any], leaderboard: list[di
         ctx.save("robustness", robustness)
         if not gated:
             robustness = None
-    result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"], robustness)
+    result = check_gate(ctx.order, row["test_metrics"], size_mb, latency["p95_ms"], robustness, row.get("unmeasured"))
     result.update(size_mb=round(size_mb, 4), p50_ms=round(latency["p50_ms"], 3),
                   p95_ms=round(latency["p95_ms"], 3), winner=winner["name"])
     return record_gate(ctx, result)
@@ -189,7 +190,8 @@ def saved_robustness_plot(saved: dict[str, Any], max_drop: float | None) -> byte
     """The robustness plot of a measure saved by the gate (`robustness`)."""
     fields = {k: saved[k] for k in ("clean_score", "rows", "rate", "seed", "examples")}
     return robustness_plot(RobustnessReport(**fields), max_drop=max_drop,
-                           title=f"Robustness: drop of {saved['metric']} per perturbation")
+                           title=bilingual(f"鲁棒性：各扰动下 {saved['metric']} 的下降",
+                                           f"Robustness: drop of {saved['metric']} per perturbation"))
 
 
 def job_reasons(ctx: StationContext, winner: dict[str, Any]) -> list[dict[str, str]]:

@@ -11,6 +11,7 @@ import numpy as np
 from mofang.core.errors import MofangError
 from mofang.core.resources import Needs
 from mofang.core.tasks import spec as task_spec
+from mofang.evaluation.report import REPORT_FILES, copy_reports
 from mofang.integration.agent_tool import write_tool_file
 from mofang.integration.bundle import load_bundle
 from mofang.integration.edge_process import edge_bundle
@@ -18,7 +19,7 @@ from mofang.integration.model_card import model_card
 from mofang.integration.reference import write_reference
 from mofang.station import Station, StationContext
 
-BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", *REPORT_FILES)
 
 
 class IntegrationWorkshop(Station):
@@ -61,7 +62,7 @@ class IntegrationWorkshop(Station):
         (folder / "model_card.md").write_text(model_card(meta), "utf-8")
         write_reference(folder, ctx)  # the training reference that served traffic is checked against for drift
         write_tool_file(folder, schema, meta)  # the OpenAI / MCP tool description of the product
-        shutil.copyfile(evaluation["report_path"], folder / "report.html")
+        copy_reports(evaluation["report_path"], folder)  # report.html and report.zh-CN.html
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         ctx.metric(bundle_mb=round(size_mb, 3))
         ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})

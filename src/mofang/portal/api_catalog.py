@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mofang.core.errors import MofangError
 from mofang.integration.bundle import open_bundle
 from mofang.portal import records
-from mofang.portal.api_orders import TenantQuery, report_response
+from mofang.portal.api_orders import ReportLangQuery, TenantQuery, report_language, report_response
 from mofang.portal.auth import Caller, current_caller, portal_state
 from mofang.products.serving import _row_model
 
@@ -86,9 +86,10 @@ def get_product(name: str, request: Request, version: int | None = VersionQuery,
 @router.get("/products/{name}/versions/{version}/report", response_class=HTMLResponse,
             summary="The version's evaluation report (HTML with its plots)")
 def product_report(name: str, request: Request, version: int = Version, tenant: str | None = TenantQuery,
-                   caller: Caller = Depends(current_caller)) -> HTMLResponse:
+                   lang: str | None = ReportLangQuery, caller: Caller = Depends(current_caller)) -> HTMLResponse:
     found = records.product_version(caller, name, version, tenant)
-    return report_response(records.product_file(caller, portal_state(request).home, found, "report.html"))
+    return report_response(records.product_report(caller, portal_state(request).home, found,
+                                                  report_language(request, lang)))
 
 
 @router.get("/products/{name}/versions/{version}/card", response_class=PlainTextResponse,

@@ -13,6 +13,7 @@ from mofang.core.errors import MofangError, NotFoundError
 from mofang.portal import ordering, records, uploads
 from mofang.portal.auth import Caller, PortalState, current_caller, portal_state
 from mofang.portal.events import job_events
+from mofang.portal.i18n import LANG_COOKIE, LANGUAGES
 from mofang.portal.listing import JOB_STATUSES, MAX_PER_PAGE, PER_PAGE, OrderQuery, find_orders
 from mofang.portal.ordering import OrderForm
 from mofang.scheduling.queue import Queue
@@ -21,6 +22,8 @@ from mofang.security.vault import open_vault
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 TenantQuery = Query(None, max_length=64, description="Only this tenant (operators; others see their own)")
+ReportLangQuery = Query(None, pattern="^(en|zh-CN)$",
+                        description="The report's language (default: the portal's language cookie, else en)")
 MAX_YAML_CHARS = 200_000
 
 
@@ -131,10 +134,18 @@ def cancel_order(order_id: str, tenant: str | None = TenantQuery,
 @router.get("/orders/{order_id}/report", response_class=HTMLResponse,
             summary="The order's evaluation report (HTML with its plots), decrypted for its tenant")
 def order_report(order_id: str, request: Request, tenant: str | None = TenantQuery,
-                 job: int | None = Query(None, ge=1, le=2**62),
+                 job: int | None = Query(None, ge=1, le=2**62), lang: str | None = ReportLangQuery,
                  caller: Caller = Depends(current_caller)) -> HTMLResponse:
-    html = records.order_report(caller, portal_state(request).home, order_id, tenant, job)
+    html = records.order_report(caller, portal_state(request).home, order_id, tenant, job,
+                                lang=report_language(request, lang))
     return report_response(html)
+
+
+def report_language(request: Request, lang: str | None) -> str:
+    """The language a report is read in: the one asked for, else the portal's language cookie, else English
+    (an API client that asks for nothing gets report.html as before)."""
+    cookie = request.cookies.get(LANG_COOKIE)
+    return lang or (cookie if cookie in LANGUAGES else "en")
 
 
 def report_response(html: bytes) -> HTMLResponse:

@@ -225,7 +225,7 @@ def report_page(order_id: str, request: Request, caller: Caller = Depends(page_c
     caller.allow("order.read", record.tenant_id, what=f"order '{order_id}'")
     order = records.order_view(record)
     return render(request, "report.html.j2", caller, order=order,
-                  source=f"/api/v1/orders/{order_id}/report")
+                  source=f"/api/v1/orders/{order_id}/report?lang={_lang(request)}")
 
 
 # -- products -------------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from mofang.core.errors import NotFoundError
+from mofang.evaluation.report_text import LANGUAGES as REPORT_LANGUAGES
+from mofang.evaluation.report_text import report_file
 from mofang.portal.auth import Caller
 from mofang.products.registry import resolve
 from mofang.security.scope import safe_child
@@ -98,14 +100,16 @@ def version_view(version: ProductVersion) -> dict[str, Any]:
             "created_at": when(version.created_at)}
 
 
-def order_report(caller: Caller, home: Path, order_id: str, tenant: str | None, job_id: int | None = None) -> bytes:
-    """An order's evaluation report (delivered or rejected), decrypted for the caller's tenant."""
+def order_report(caller: Caller, home: Path, order_id: str, tenant: str | None, job_id: int | None = None,
+                 lang: str = "en") -> bytes:
+    """An order's evaluation report (delivered or rejected) in `lang`, decrypted for the caller's tenant; the
+    English report.html when the job wrote none in `lang` (a job from before reports were translated)."""
     record = caller.view.order(order_id, caller.tenant_filter(tenant))
     caller.allow("order.read", record.tenant_id, what=f"order '{order_id}'")
     jobs = [j for j in record.jobs if (j.outcome or {}).get("report") and (job_id is None or j.id == job_id)]
     if not jobs:
         raise NotFoundError(f"order '{order_id}' has no report" + (f" from job {job_id}" if job_id else ""))
-    report = Path(jobs[-1].outcome["report"])
+    report = translated(Path(jobs[-1].outcome["report"]), lang)
     in_job = (home / "tenants" / record.tenant_id / "jobs") in report.parents
     return open_vault(caller.meta, home).read_any(record.tenant_id, report, order=record.order_id if in_job else None)
 
@@ -122,6 +126,18 @@ def product_file(caller: Caller, home: Path, version: ProductVersion, name: str)
     """A file of a delivered bundle (report.html, model_card.md), decrypted with the tenant's key."""
     owner = version.product.tenant_id
     return open_vault(caller.meta, home).read_any(owner, Path(version.bundle_path) / name)
+
+
+def product_report(caller: Caller, home: Path, version: ProductVersion, lang: str = "en") -> bytes:
+    """A delivered version's evaluation report in `lang` (report.html when its bundle holds none in `lang`)."""
+    path = translated(Path(version.bundle_path) / report_file("en"), lang)
+    return product_file(caller, home, version, path.name)
+
+
+def translated(report: Path, lang: str) -> Path:
+    """The report in `lang` beside report.html (report.zh-CN.html), or report.html itself when it is absent."""
+    other = report.with_name(report_file(lang)) if lang in REPORT_LANGUAGES else report
+    return other if other.is_file() else report
 
 
 # -- datasets: the data workshop publishes one version per job (its `publish` process) ----------------------

@@ -112,6 +112,7 @@ def test_an_image_order_runs_down_the_line_and_is_served(delivered: tuple[Any, A
     assert metrics["f1_macro"] >= 0.25 and metrics["defect_recall"] >= 0.25  # a constant answer scores ~0.17
     bundle = Path(version.bundle_path)
     assert (bundle / "report.html").exists() and (bundle / "model.joblib").exists()
+    assert (bundle / "report.zh-CN.html").exists()  # the report in both languages
     assert (bundle / "edge.tar.gz").exists()
     with running_server(version) as url:
         picture = distinct_tiles(magnetic_tile() / "MT_Break")[-1]  # a tile the subset did not copy

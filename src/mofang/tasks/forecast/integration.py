@@ -8,13 +8,14 @@ import shutil
 from typing import Any
 
 from mofang.core.errors import MofangError
+from mofang.evaluation.report import REPORT_FILES, copy_reports
 from mofang.integration.edge_process import no_edge_bundle
 from mofang.integration.model_card import model_card
 from mofang.integration.station import packaged_bundle
 from mofang.tasks.forecast.models import ForecastModel
 from mofang.tasks.forecast.product import forecast_schema
 
-BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", *REPORT_FILES)
 
 
 def package(ctx: Any) -> str:
@@ -47,7 +48,7 @@ def package(ctx: Any) -> str:
         f"forecast of `{dataset['target']}` per {model.frequency} step with quantiles "
         f"{', '.join(f'{q:g}' for q in model.quantiles)}.\n")
     (folder / "model_card.md").write_text(card, "utf-8")
-    shutil.copyfile(evaluation["report_path"], folder / "report.html")
+    copy_reports(evaluation["report_path"], folder)
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     ctx.metric(bundle_mb=round(size_mb, 3))
     ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})

@@ -21,6 +21,7 @@ import pandas as pd
 from PIL import Image
 
 from mofang.core.errors import MofangError
+from mofang.evaluation.report import REPORT_FILES, copy_reports
 from mofang.integration.edge_process import no_edge_bundle
 from mofang.integration.model_card import model_card
 from mofang.integration.preprocess import NotExportable
@@ -30,7 +31,7 @@ from mofang.station.context import StationContext
 from mofang.tasks.vision.candidates import FeatureCache, ImageCandidate
 from mofang.tasks.vision.metrics import decide
 
-BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", "report.html")
+BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", *REPORT_FILES)
 IMAGE_FEATURE = "image"  # the one input of an image product: the file's bytes, base64 in JSON
 REGION_THRESHOLD = 0.5  # a pixel of the defect map at or above this is part of the defect region
 
@@ -172,7 +173,7 @@ def package(ctx: StationContext) -> str:
         "numpy and Pillow: `python mofang_edge_runner.py IMAGES...` answers each image's class and probabilities "
         "(no regions), checked against the served product on every test image.\n")
     (folder / "model_card.md").write_text(card, "utf-8")
-    shutil.copyfile(evaluation["report_path"], folder / "report.html")
+    copy_reports(evaluation["report_path"], folder)
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
     ctx.metric(bundle_mb=round(size_mb, 3))
     ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})
