@@ -8,7 +8,7 @@ import pytest
 from mofang.tasks.vision.candidates import Blend, FeatureCache, build
 from mofang.tasks.vision.intake import ImageSet, read_images
 from mofang.tasks.vision.packaging import VisionModel
-from mofang.tasks.vision.refit import estimate_seconds, refit_on_pool, refittable
+from mofang.tasks.vision.refit import affordable, refit_on_pool, refittable
 from tests.tasks.vision.conftest import copy_subset
 
 CLASSES = ("MT_Blowhole", "MT_Free", "MT_Uneven")
@@ -50,7 +50,20 @@ def test_a_blend_refits_its_feature_members_and_keeps_the_network(tiles: ImageSe
     assert alone.model is None and "no member of it is refitted" in alone.note
 
 
-def test_the_refit_time_is_estimated_from_the_first_fits() -> None:
-    logistic = build("features-logistic")
-    assert estimate_seconds(logistic, {"features-logistic": 2.0}, 100, 200) == pytest.approx(1.5 * (4.0 + 3.0))
-    assert estimate_seconds(build("cnn"), {"cnn": 100.0}, 100, 200) == 0.0
+def test_the_members_refitted_are_those_the_time_left_affords(tiles: ImageSet) -> None:
+    cache = FeatureCache()
+    logistic = build("features-logistic", cache=cache).fit(tiles.images[:12], tiles.labels[:12], budget_s=5)
+    boosted = build("features-lightgbm", cache=cache).fit(tiles.images[:12], tiles.labels[:12], budget_s=0.5)
+    blend = Blend([boosted, logistic])
+    seconds = {"features-logistic": 2.0, "features-lightgbm": 40.0}
+    # features of 200 images: 1.5 × 15 ms × 200 = 4.5 s; logistic 1.5 × 2 s × 2 = 6 s; boosting 1.5 × 40 × 2 = 120 s
+    assert affordable(blend, seconds, 100, 200, 20.0) == (["features-logistic"], pytest.approx(10.5))
+    assert affordable(blend, seconds, 100, 200, 200.0)[0] == ["features-logistic", "features-lightgbm"]
+    assert affordable(blend, seconds, 100, 200, 5.0) == ([], 0.0)
+    assert affordable(build("cnn"), {"cnn": 1.0}, 100, 200, 1000.0) == ([], 0.0)
+    model = VisionModel(blend, classes=list(CLASSES), good_class="MT_Free", good_min=None, name=blend.family)
+    result = refit_on_pool(model, tiles.images, tiles.labels, tiles.masks, seed=3, only=["features-logistic"])
+    assert result.model is not None and "features-lightgbm (no time to refit it) kept as trained" in result.note
+    again = refit_on_pool(model, tiles.images, tiles.labels, tiles.masks, seed=3, only=["features-lightgbm"])
+    grown = boosted.trees_grown()
+    assert again.model is not None and grown and again.model.candidate.members[0].trees_grown() == grown

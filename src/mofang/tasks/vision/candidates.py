@@ -66,11 +66,13 @@ class FeatureClassifier(ImageCandidate):
     """Classical features (HOG, LBP, intensity, residuals) with a `logistic` (scaled, class-balanced
     logistic regression) or `lightgbm` (class-balanced gradient boosting, stopped by the budget) head."""
 
-    def __init__(self, head: str = "logistic", cache: FeatureCache | None = None, threads: int = 2) -> None:
+    def __init__(self, head: str = "logistic", cache: FeatureCache | None = None, threads: int = 2,
+                 trees: int | None = None) -> None:
         super().__init__()
         if head not in ("logistic", "lightgbm"):
             raise ValueError(f"head must be 'logistic' or 'lightgbm', not {head!r}")
         self.head, self.cache, self.threads = head, cache or FeatureCache(), threads
+        self.trees = trees  # the boosting head's number of trees (default: as many as the budget allows, ≤ 400)
         self.family = f"features-{head}"
         self.model: Any = None
 
@@ -102,13 +104,20 @@ class FeatureClassifier(ImageCandidate):
                     raise EarlyStopException(env.iteration, env.evaluation_result_list)
 
             self.model = LGBMClassifier(
-                n_estimators=400, learning_rate=0.05, num_leaves=15, min_child_samples=5, subsample=0.8, max_bin=63,
+                n_estimators=getattr(self, "trees", None) or 400, learning_rate=0.05, num_leaves=15,
+                min_child_samples=5, subsample=0.8, max_bin=63,
                 subsample_freq=1, colsample_bytree=0.3, class_weight="balanced", reg_lambda=1.0,
                 n_jobs=self.threads, random_state=seed, verbose=-1)
             self.model.fit(features, labels, callbacks=[stop_at_deadline])
         self.info = {"train_s": round(time.monotonic() - start, 2), "features": int(features.shape[1]),
                      "images": len(labels)}
         return self
+
+    def trees_grown(self) -> int | None:
+        """The trees the boosting head grew before its budget or its 400 stopped it (None: a logistic head)."""
+        if self.head != "lightgbm" or self.model is None:
+            return None
+        return int(self.model.booster_.current_iteration())
 
     def predict_proba(self, images: Sequence[np.ndarray]) -> np.ndarray:
         proba = np.asarray(self.model.predict_proba(self.cache.transform(images)), dtype=float)

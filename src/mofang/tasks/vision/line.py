@@ -47,13 +47,14 @@ from mofang.tasks.vision.intake import split as split_rows
 from mofang.tasks.vision.metrics import choose_good_min, guess_good_class, image_metrics, mask_iou
 from mofang.tasks.vision.order import VisionSettings
 from mofang.tasks.vision.packaging import VisionModel
-from mofang.tasks.vision.refit import estimate_seconds, refit_on_pool, refittable
+from mofang.tasks.vision.refit import affordable, refit_on_pool, refittable
 
 TARGET = "label"
 TEST_SHARE, VALID_SHARE = 0.2, 0.15  # of every image; of the images left for training
 # the most a family may take of the training time left when its turn comes (the last one takes the rest)
 SHARES = {"features-logistic": 0.12, "features-lightgbm": 0.18, "pretrained": 0.35, "cnn": 1.0}
 ORDER = ("features-logistic", "features-lightgbm", "pretrained", "cnn")  # the CNN last: it uses what is left
+REFIT_SHARE = 0.15  # of the training time, kept for refitting the winner's feature members on train + valid
 LATENCY_IMAGES = 20  # one-image predictions timed per candidate
 ROBUSTNESS_IMAGES = (80, 240)  # test images perturbed: for the report only, or when the order gates on it
 FLAT = ("images", "accuracy", "f1_macro", "precision_macro", "recall_macro", "defect_recall", "false_alarm_rate",
@@ -331,13 +332,18 @@ def plan(ctx: StationContext) -> str:
     # parity check answers every test image twice (as served, and through the ONNX runner)
     reserve = max(8.0, 0.12 * budget) + 0.02 * test * len(families) + 0.08 * test
     train_s = max(0.0, remaining - reserve)
+    # the winner's feature members are fitted again on train + valid (`select`): time kept for it when a feature
+    # family competes, taken from the families after them (the network's share, on this kind of machine)
+    refit_s = REFIT_SHARE * train_s if any(f.startswith("features-") for f in families) else 0.0
+    train_s -= refit_s
     reasons.append(f"{train_s:.0f}s of training ({remaining:.0f}s left of {budget:.0f}s, {reserve:.0f}s kept for "
-                   f"evaluation, packaging and delivery), in turn: {', '.join(families)} (each at most its share "
-                   "of the time left, the last one all of it)")
+                   f"evaluation, packaging and delivery, {refit_s:.0f}s for refitting the winner on train + valid), "
+                   f"in turn: {', '.join(families)} (each at most its share of the time left, the last one all of "
+                   "it)")
     for text in reasons:
         ctx.reason(text)
     out = {"families": families, "primary_metric": metric, "direction": direction, "budget_s": round(budget, 2),
-           "train_s": round(train_s, 2), "reserve_s": round(reserve, 2),
+           "train_s": round(train_s, 2), "reserve_s": round(reserve, 2), "refit_s": round(refit_s, 2),
            "train_until_elapsed_s": round(ctx.elapsed_s() + train_s, 2),
            "shares": {f: SHARES.get(f, 0.2) for f in families}, "target_recall": _target_recall(ctx),
            "reasons": reasons}
@@ -505,17 +511,19 @@ def _refit(ctx: StationContext, best: dict[str, Any], candidates: list[dict[str,
         return None
     fit_seconds = {r["family"]: float(r["fit_seconds"]) for r in candidates}
     pool = len(train_set.records) + len(valid_set.records)
-    need = estimate_seconds(model.candidate, fit_seconds, len(train_set.records), pool)
-    # the evaluation reserve was sized for scoring, robustness and packaging; a quarter of it may go to a refit
+    # the evaluation reserve was sized for scoring, robustness and packaging: the refit takes what is left beyond
+    # it (the time the plan kept for it, and what the families left unused), at least a quarter of the reserve
     allowed = max(ctx.remaining_s() - the_plan["reserve_s"], 0.25 * the_plan["reserve_s"])
-    if need > allowed:
-        ctx.reason(f"refit on training + validation images skipped: about {need:.0f}s needed, {allowed:.0f}s "
-                   "left for it")
+    chosen, need = affordable(model.candidate, fit_seconds, len(train_set.records), pool, allowed)
+    if not chosen:
+        ctx.reason(f"refit on training + validation images skipped: no member of {best['name']} can be fitted "
+                   f"again in the {allowed:.0f}s left for it")
         return None
     result = refit_on_pool(model, train_set.images + valid_set.images, train_set.labels + valid_set.labels,
-                           train_set.masks + valid_set.masks, seed=ctx.order.seed)
-    ctx.reason(result.note if result.model is None else f"delivered model: {result.note} in {result.seconds:.1f}s; "
-               "the test images were never seen by it")
+                           train_set.masks + valid_set.masks, seed=ctx.order.seed, only=chosen,
+                           budget_s=allowed)
+    ctx.reason(result.note if result.model is None else f"delivered model: {result.note} in {result.seconds:.1f}s "
+               f"(about {need:.0f}s estimated, {allowed:.0f}s allowed); the test images were never seen by it")
     if result.model is None:
         return None
     path = result.model.save(ctx.path("models") / f"{best['family']}-refit.joblib")

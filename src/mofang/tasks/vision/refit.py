@@ -42,22 +42,32 @@ def refittable(candidate: ImageCandidate) -> list[FeatureClassifier]:
     return [m for m in members if isinstance(m, FeatureClassifier)]
 
 
-def estimate_seconds(candidate: ImageCandidate, fit_seconds: dict[str, float], trained: int, pool: int) -> float:
-    """Seconds a refit of `candidate`'s fast members on `pool` images should take, from their first fits on
-    `trained` images (features included once: the members share them)."""
-    members = refittable(candidate)
-    if not members:
-        return 0.0
-    scale = pool / max(1, trained)
-    fits = sum(fit_seconds.get(m.family, 0.0) for m in members)
-    return MARGIN * (fits * scale + FEATURE_MS_PER_IMAGE * pool / 1000)
+def member_seconds(member: FeatureClassifier, fit_seconds: dict[str, float], trained: int, pool: int) -> float:
+    """Seconds a refit of one feature member on `pool` images should take, from its first fit on `trained`."""
+    return MARGIN * fit_seconds.get(member.family, 0.0) * pool / max(1, trained)
+
+
+def affordable(candidate: ImageCandidate, fit_seconds: dict[str, float], trained: int, pool: int,
+               seconds: float) -> tuple[list[str], float]:
+    """The feature members of `candidate` that fit in `seconds`, cheapest first (features of the pool once),
+    and the seconds they should take."""
+    spent = MARGIN * FEATURE_MS_PER_IMAGE * pool / 1000
+    chosen = []
+    for member in sorted(refittable(candidate), key=lambda m: member_seconds(m, fit_seconds, trained, pool)):
+        cost = member_seconds(member, fit_seconds, trained, pool)
+        if spent + cost <= seconds:
+            chosen.append(member.family)
+            spent += cost
+    return chosen, (spent if chosen else 0.0)
 
 
 def refit_on_pool(model: VisionModel, images: Sequence[np.ndarray], labels: Sequence[str],
-                  masks: Sequence[np.ndarray | None], *, seed: int) -> Refit:
-    """`model` with its feature members fitted again on `images` (train + validation); classes, the good class
-    and its threshold unchanged."""
-    members = refittable(model.candidate)
+                  masks: Sequence[np.ndarray | None], *, seed: int, only: Sequence[str] | None = None,
+                  budget_s: float = 120.0) -> Refit:
+    """`model` with its feature members (those of `only`, when given) fitted again on `images` (train +
+    validation); classes, the good class and its threshold unchanged. A boosting head grows the number of
+    trees its first fit stopped at, unless `budget_s` runs out first."""
+    members = [m for m in refittable(model.candidate) if only is None or m.family in only]
     if not members:
         return Refit(None, f"{model.name} kept as trained: no member of it is refitted (a network keeps the "
                            "weights of its time share)")
@@ -65,8 +75,8 @@ def refit_on_pool(model: VisionModel, images: Sequence[np.ndarray], labels: Sequ
     cache = FeatureCache()
     fresh: dict[int, FeatureClassifier] = {}
     for member in members:
-        refitted = FeatureClassifier(member.head, cache=cache, threads=member.threads)
-        refitted.fit(images, labels, masks, budget_s=max(5.0, float(member.info.get("train_s", 5.0)) * 2), seed=seed)
+        refitted = FeatureClassifier(member.head, cache=cache, threads=member.threads, trees=member.trees_grown())
+        refitted.fit(images, labels, masks, budget_s=max(1.0, budget_s - (time.monotonic() - began)), seed=seed)
         missing = set(member.classes_) - set(refitted.classes_)
         if missing:  # cannot happen when train ⊂ pool; a model must never lose a class it knew
             return Refit(None, f"{model.name} kept as trained: the refit lost classes {sorted(missing)}")
@@ -80,6 +90,7 @@ def refit_on_pool(model: VisionModel, images: Sequence[np.ndarray], labels: Sequ
         candidate = fresh[id(candidate)]
     names = tuple(m.family for m in members)
     kept = [m.family for m in getattr(model.candidate, "members", []) if id(m) not in fresh]
+    kept = [f"{family} (no time to refit it)" if family.startswith("features-") else family for family in kept]
     note = (f"{model.name} fitted again on {len(images):,} training + validation images ({', '.join(names)}"
             + (f"; {', '.join(kept)} kept as trained" if kept else "")
             + (f"; P({model.good_class}) threshold {model.good_min:g} kept from validation" if model.good_min
