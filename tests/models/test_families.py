@@ -88,3 +88,21 @@ def test_no_labelled_rows_is_an_error(binary):
     train = binary["train"].assign(label=None)
     with pytest.raises(MofangError, match="no labelled training rows"):
         get_trainer("tabular-classification", "catboost").fit(train, binary["valid"], binary["dataset"], 1.0)
+
+
+def test_knn_is_skipped_with_the_reason_when_it_would_answer_too_many_rows(binary, monkeypatch):
+    from mofang.models.trainers import neighbors
+
+    monkeypatch.setattr(neighbors, "MAX_ANSWERED_ROWS", len(binary["valid"]) + 10)  # the table "too large" for k-NN
+    with pytest.raises(MofangError, match=r"k-NN answers a row by comparing it with every kept row"):
+        get_trainer("tabular-classification", "knn").fit(binary["train"], binary["valid"], binary["dataset"], 2.0)
+
+
+@pytest.mark.parametrize("family", ["randomforest", "extratrees"])
+def test_each_tree_of_a_forest_draws_at_most_its_row_cap(family, binary, monkeypatch):
+    from mofang.models.trainers import forest
+
+    monkeypatch.setattr(forest, "TREE_ROWS", 100)
+    candidate, info = get_trainer("tabular-classification", family).fit(
+        binary["train"], binary["valid"], binary["dataset"], budget_s=3.0, seed=0)
+    assert candidate.estimator_.max_samples == 100 and info["valid_metrics"]["roc_auc"] > 0.7

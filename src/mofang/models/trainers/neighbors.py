@@ -10,9 +10,14 @@ import optuna
 import pandas as pd
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
+from mofang.core.errors import MofangError
+from mofang.models.candidate import Candidate
 from mofang.models.trainers.base import Trainer
 
 MAX_ROWS = 20_000  # training rows kept: a served row is compared with each of them
+# rows answered while choosing (validation, and out of fold over train + valid when bagged): past this, k-NN would
+# spend minutes comparing each with the kept rows (153k validation rows of a 1M-row order: over 10 minutes)
+MAX_ANSWERED_ROWS = 150_000
 
 
 class NeighborsTrainer(Trainer):
@@ -27,6 +32,16 @@ class NeighborsTrainer(Trainer):
     def space(self, trial: optuna.Trial) -> dict[str, Any]:
         return {"n_neighbors": trial.suggest_int("n_neighbors", 3, 150, log=True),
                 "weights": trial.suggest_categorical("weights", ["uniform", "distance"])}
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame, dataset: dict[str, Any], budget_s: float,
+            seed: int = 42, **options: Any) -> tuple[Candidate, dict[str, Any]]:
+        """As every family, unless the table is too large for k-NN to answer its own validation in time."""
+        answered = len(valid) + (len(train) + len(valid) if self.bag_folds >= 2 else 0)
+        if answered > MAX_ANSWERED_ROWS:
+            raise MofangError(f"skipped at {len(train) + len(valid):,} rows: k-NN answers a row by comparing it with "
+                              f"every kept row, and choosing it would answer {answered:,} rows (at most "
+                              f"{MAX_ANSWERED_ROWS:,})")
+        return super().fit(train, valid, dataset, budget_s, seed, **options)
 
     def sample(self, features: list[dict[str, Any]], train: pd.DataFrame, y: np.ndarray, budget_s: float,
                seed: int) -> tuple[pd.DataFrame, np.ndarray, str]:
