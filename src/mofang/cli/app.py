@@ -7,6 +7,7 @@ import typer
 from mofang.cli import bundle, db, devices, label, portal, products, scheduling, security
 from mofang.cli.data import data_app
 from mofang.cli.orders import orders_app
+from mofang.cli.reproduce import reproduce
 from mofang.cli.runs import demo, resume, run_order
 from mofang.cli.whoami import whoami
 
@@ -15,6 +16,7 @@ app = typer.Typer(help="Mofang (模坊): an AI model factory — one order in, a
 app.command("run")(run_order)
 app.command()(resume)
 app.command()(demo)
+app.command()(reproduce)  # rerun a reproducible product from its build manifest and compare
 app.command()(whoami)  # who the CLI acts as, and where its key came from
 app.add_typer(orders_app, name="orders")
 app.add_typer(data_app, name="data")

@@ -60,13 +60,18 @@ def print_outcome(job) -> None:
         out.print(f"serve:   mofang serve {ref} --port 8000   → http://127.0.0.1:8000/docs")
 
 
-def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML file")]) -> None:
+def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML file")],
+              reproducible: Annotated[bool, typer.Option(
+                  "--reproducible", help="Build reproducibly (the order's `reproducible: true`): a fixed plan of "
+                                         "trials, seeded, deterministic, with a build manifest")] = False) -> None:
     """Validate an order, queue its job and run it here, in the foreground."""
     from mofang.orders import load_order
     from mofang.scheduling.submit import submit
 
     try:
         order = load_order(order_file)
+        if reproducible:
+            order = order.model_copy(update={"reproducible": True})
         meta = open_meta()
         identity = allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
         job_id = submit(order, meta, source_file=order_file, actor=identity.user)
@@ -93,6 +98,7 @@ def demo(
     folder: Annotated[Path, typer.Option(help="Where to write the demo data and order")] = Path("demo"),
     rows: Annotated[int, typer.Option(help="Loan book rows")] = 6000,
     minutes: Annotated[float, typer.Option(help="Time budget of the order")] = 1.0,
+    reproducible: Annotated[bool, typer.Option("--reproducible", help="Build the demo product reproducibly")] = False,
 ) -> None:
     """Generate the synthetic loan book, run its order end to end and query the served product."""
     from mofang.demo import write_demo
@@ -100,7 +106,7 @@ def demo(
     order_file = write_demo(folder, rows=rows, minutes=minutes)
     out.print(f"demo data (synthetic, GBK): {folder / 'loan_book_gbk.csv'}\norder: {order_file}")
     try:
-        run_order(order_file)
+        run_order(order_file, reproducible=reproducible)
     except typer.Exit as exit_:
         if exit_.exit_code not in (0, None):
             raise

@@ -15,8 +15,10 @@ from mofang.evaluation.report import REPORT_FILES, copy_reports
 from mofang.integration.agent_tool import write_tool_file
 from mofang.integration.bundle import load_bundle
 from mofang.integration.edge_process import edge_bundle
+from mofang.integration.manifest import MANIFEST_FILE, build_manifest, sha256_file
 from mofang.integration.model_card import model_card
 from mofang.integration.reference import write_reference
+from mofang.models.reproducible import is_reproducible, thread_settings
 from mofang.station import Station, StationContext
 
 BUNDLE_FILES = ("model.joblib", "schema.json", "metadata.json", "model_card.md", *REPORT_FILES)
@@ -54,6 +56,18 @@ class IntegrationWorkshop(Station):
             "deployment": ctx.order.deployment.target, "reason": winner.get("reason", ""),
             "refit": evaluation.get("refit"),
         }
+        files = list(BUNDLE_FILES)
+        if is_reproducible(ctx.order):  # the build manifest beside the metadata, its digest in it
+            manifest = build_manifest(
+                order=ctx.order.model_dump(mode="json"), dataset=dataset, plan=ctx.load("plan"),
+                candidates=ctx.load("candidates"), winner=winner, model_path=folder / "model.joblib",
+                test_metrics=evaluation["metrics"], threads=thread_settings())
+            # keys kept in their order: the order's acceptance metrics are ordered (the first is the primary one)
+            text = json.dumps(manifest, ensure_ascii=False, indent=2, default=str)
+            (folder / MANIFEST_FILE).write_text(text, "utf-8")
+            meta.update(reproducible=True, model_digest=manifest["model_digest"],
+                        manifest_digest=sha256_file(folder / MANIFEST_FILE))
+            files.append(MANIFEST_FILE)
         task_meta = task_spec(ctx.order.task).hook("integration.metadata")  # what the task's products add
         if task_meta is not None:
             meta.update(task_meta(dataset, winner))
@@ -65,8 +79,8 @@ class IntegrationWorkshop(Station):
         copy_reports(evaluation["report_path"], folder)  # report.html and report.zh-CN.html
         size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         ctx.metric(bundle_mb=round(size_mb, 3))
-        ctx.save("bundle_draft", {"path": str(folder), "files": list(BUNDLE_FILES)})
-        return f"bundle of {len(BUNDLE_FILES)} files, {size_mb:.2f} MB"
+        ctx.save("bundle_draft", {"path": str(folder), "files": files})
+        return f"bundle of {len(files)} files, {size_mb:.2f} MB"
 
     def edge_bundle(self, ctx: StationContext) -> str:
         """The signed edge archive (ONNX + preprocessing as data + runner), parity-checked; see edge_process."""

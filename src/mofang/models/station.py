@@ -21,6 +21,16 @@ from mofang.models.ensemble import TOLERANCE, EnsembleCandidate, caruana, greedy
 from mofang.models.limits import limits_broken, within_limits
 from mofang.models.metric import primary_metric
 from mofang.models.registry import get_trainer, trainers_for, unavailable
+from mofang.models.reproducible import (
+    DATA_SHARE,
+    HARD_CAP,
+    THREADS,
+    PlanOverrun,
+    is_reproducible,
+    planned_trials,
+    seed_everything,
+    trial_cost_s,
+)
 from mofang.models.trainers.base import THRESHOLD_METRICS, edge_target, tune_threshold
 from mofang.orders.schema import Order
 from mofang.station.context import StationContext
@@ -71,6 +81,8 @@ class ModelWorkshop(Station):
                        f"without bagging or ensembles ({', '.join(not_exported)} left out)")
         metric, direction = primary_metric(ctx.order, dataset.get("classes"))
         budget, remaining = ctx.budget_s, ctx.remaining_s()
+        if is_reproducible(ctx.order):  # sized from the budget alone, never from how long the data station took
+            remaining = budget * (1.0 - DATA_SHARE)
         reserve = max(6.0, 0.10 * budget)  # evaluation + report + packaging took 2–4 s on 30k rows
         reserve += _after_gate_reserve(ctx.order, dataset, budget)
         # a family's latency is measured right after it trains, so the time it takes comes out of the later
@@ -89,8 +101,12 @@ class ModelWorkshop(Station):
                 "train_until_elapsed_s": round(ctx.elapsed_s() + train_s, 2),
                 "shares": {f: round(s, 3) for f, s in shares.items()},
                 "seconds": {f: round(s * train_s, 2) for f, s in shares.items()}}
+        if is_reproducible(ctx.order):
+            plan.update(self._fixed_plan(ctx, dataset, families, plan["seconds"]))
         ctx.param(**{k: plan[k] for k in ("families", "primary_metric", "train_s", "reserve_s")})
         split = ", ".join(f"{f} {plan['seconds'][f]:.0f}s" for f in families)
+        if plan.get("trials"):
+            split += " — fixed plan: " + ", ".join(f"{f} {plan['trials'][f]} trials" for f in families)
         reasons = [f"optimise {metric} ({direction} is better): "
                    + ("the order's first acceptance metric" if ctx.order.acceptance.metrics
                       else f"the default for {dataset['task']}"),
@@ -99,6 +115,11 @@ class ModelWorkshop(Station):
                    f"latency measurement): {split}"]
         if train_s < 1.0:
             reasons.append("the budget is nearly spent: each family gets one quick trial")
+        if plan.get("trials"):
+            reasons.append(f"reproducible build: each family runs its fixed number of trials (its seconds over a "
+                           f"conservative cost per trial on {plan['train_rows']:,} rows), never stopped by the clock; "
+                           f"seed {ctx.order.seed}, {THREADS} thread per library; a family past {HARD_CAP:g}× its "
+                           "seconds (at least 10 s past them) fails the job rather than change the result")
         for module, why in unavailable(dataset["task"]).items():
             reasons.append(f"families of {module} are not available here ({why})")
         for text in reasons:
@@ -106,6 +127,22 @@ class ModelWorkshop(Station):
         plan["reasons"] = reasons
         ctx.save("plan", plan)
         return f"{len(families)} families on {metric}: {split}"
+
+    @staticmethod
+    def _fixed_plan(ctx: StationContext, dataset: dict[str, Any], families: list[str],
+                    seconds: dict[str, float]) -> dict[str, Any]:
+        """A reproducible build's plan: per family the fixed number of trials its seconds afford at a conservative
+        cost per trial (less the fits after the search: bagging folds, a refit), decided before any training."""
+        rows = len(ctx.load("train"))
+        columns = len(dataset.get("features") or [])
+        trials, costs = {}, {}
+        for family in families:
+            trainer = get_trainer(dataset["task"], family)
+            extra = (1 if trainer.oob_bagging else trainer.bag_folds) + (1 if trainer.refit_on_valid else 0)
+            trials[family] = planned_trials(family, seconds[family], rows, columns, trainer.max_trials, extra)
+            costs[family] = round(trial_cost_s(family, rows, columns), 3)
+        return {"reproducible": True, "trials": trials, "trial_cost_s": costs, "train_rows": rows,
+                "seed": ctx.order.seed, "threads": THREADS}
 
     # -- train -----------------------------------------------------------------------------------
     def train(self, ctx: StationContext) -> str:
@@ -119,6 +156,9 @@ class ModelWorkshop(Station):
         families = plan["families"]
         records: list[dict[str, Any]] = []
         board = _Board(ctx, metric, total, families)
+        fixed = plan.get("trials") if is_reproducible(ctx.order) else None
+        if fixed:
+            seed_everything(ctx.order.seed)
         for index, family in enumerate(families):
             info_path = folder / f"{family}.json"
             if info_path.exists() and (folder / f"{family}.joblib").exists():
@@ -129,8 +169,12 @@ class ModelWorkshop(Station):
             left = plan["train_until_elapsed_s"] - ctx.elapsed_s()
             weight = plan["shares"][family] / sum(plan["shares"][f] for f in families[index:])
             budget_s = max(0.0, left * weight)
+            if fixed:  # the plan's seconds (the hard cap's base), whatever the families before it took
+                budget_s = plan["seconds"][family]
+                seed_everything(ctx.order.seed)  # each family starts from the same global state
             board.family(family, state="training")
-            record = self._train_one(ctx, family, train, valid, dataset, budget_s, metric, started, total)
+            record = self._train_one(ctx, family, train, valid, dataset, budget_s, metric, started, total,
+                                     trials=fixed.get(family) if fixed else None)
             board.finished(family, record)
             if record is not None:
                 info_path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -145,16 +189,20 @@ class ModelWorkshop(Station):
 
     def _train_one(self, ctx: StationContext, family: str, train: pd.DataFrame, valid: pd.DataFrame,
                    dataset: dict[str, Any], budget_s: float, metric: tuple[str, str], started: float,
-                   total: float) -> dict[str, Any] | None:
+                   total: float, trials: int | None = None) -> dict[str, Any] | None:
         def on_trial(n: int, _elapsed: float, best: float | None) -> None:
             _Board.trial(ctx, family, n, best)
             ctx.advance(time.monotonic() - started, total,
                         note=f"{family} trial {n} · best {metric[0]} {fmt(best)}")
 
+        trainer = get_trainer(dataset["task"], family)
+        trainer.planned_trials = trials
         try:
-            candidate, info = get_trainer(dataset["task"], family).fit(
+            candidate, info = trainer.fit(
                 train, valid, dataset, budget_s, seed=ctx.order.seed, on_trial=on_trial, metric=metric,
                 decision_metric=decision_metric(ctx.order), order=ctx.order)
+        except PlanOverrun:
+            raise  # a reproducible build does not drop a family: a different result is not silently delivered
         except (MofangError, ValueError) as exc:
             ctx.reason(f"{family}: not trained — {exc}")
             return None

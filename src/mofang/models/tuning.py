@@ -40,7 +40,7 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
            first_params: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
            on_trial: OnTrial | None = None, safety: float = 1.5,
            reserve: Callable[[SearchResult], float] | None = None,
-           plateau: int | None = PLATEAU_TRIALS) -> SearchResult:
+           plateau: int | None = PLATEAU_TRIALS, fixed: bool = False) -> SearchResult:
     """Run trials until `max_trials` (None: no cap), until a plateau (`plateau` trials after the first
     parameters without a better score), or until the time left is under `safety` × the slowest trial plus
     what `reserve` keeps for after the search (e.g. bagging the best parameters).
@@ -48,6 +48,10 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
     The first trial always runs (with the first of `first_params` if given: one configuration, or a portfolio
     of sound ones tried in order before the sampler chooses), so a tiny budget still yields a model; the
     objective gets the search deadline and is expected to stop its own training by then.
+
+    `fixed` (a reproducible build): exactly `max_trials` trials (or fewer on a plateau, which counts trials), the
+    objective gets no deadline, and the clock never ends the search; past `budget_s` (the hard cap the caller
+    sets) it raises instead of returning a different result.
     """
     started = time.monotonic()
     deadline = started + max(0.0, budget_s)
@@ -62,8 +66,15 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
     while max_trials is None or result.trials + result.failed < max_trials:
         interrupts.check()  # a Ctrl-C swallowed inside the last trial stops the search here
         left = deadline - time.monotonic()
-        kept = reserve(result) if reserve is not None and result.trials else 0.0
-        if result.trials + result.failed and (left <= 0 or left < safety * result.slowest_s + kept):
+        kept = reserve(result) if reserve is not None and result.trials and not fixed else 0.0
+        if fixed:
+            if left < 0:
+                from mofang.models.reproducible import PlanOverrun
+
+                raise PlanOverrun(f"reproducible build: the fixed plan of {max_trials} trials ran past its hard cap "
+                                  f"({budget_s:.0f}s) after {result.trials + result.failed} trials; give the order "
+                                  "more budget")
+        elif result.trials + result.failed and (left <= 0 or left < safety * result.slowest_s + kept):
             result.stopped = (f"time: {left:.1f}s left < {safety:g} × slowest trial {result.slowest_s:.1f}s"
                               + (f" + {kept:.1f}s kept for bagging" if kept else ""))
             break
@@ -75,7 +86,7 @@ def search(objective: Objective, *, direction: str, budget_s: float, seed: int, 
         trial = study.ask()
         t0 = time.monotonic()
         try:
-            score, model = objective(trial, deadline)
+            score, model = objective(trial, float("inf") if fixed else deadline)
         except (ValueError, ArithmeticError) as exc:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             result.failed += 1

@@ -485,6 +485,11 @@ class Order(Strict):
     recipe: Annotated[dict[str, Any] | None, Field(
         None, description="Changes to the task's default data recipe: base, params, add, remove")]
     seed: int = 42
+    reproducible: bool = Field(False, description="Build the product reproducibly: the model search runs a fixed "
+                               "plan of trials sized from the budget up front (never stopped by the clock), every "
+                               "random source is seeded from `seed`, libraries run single-threaded with their "
+                               "deterministic settings, and the bundle carries a build manifest (data and code "
+                               "hashes, library versions, seeds, plan, hardware) that `mofang reproduce` reruns")
     retention_days: int | None = Field(None, gt=0, le=36500, description="Days after submission when the "
                                        "order's data, models and keys are destroyed (`mofang destroy --expired`)")
 

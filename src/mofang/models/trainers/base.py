@@ -19,6 +19,7 @@ from mofang.core.tasks import spec as task_spec
 from mofang.models.candidate import Candidate
 from mofang.models.features import FeaturePipeline
 from mofang.models.labels import indicator, is_classification, label_lists
+from mofang.models.reproducible import THREADS, hard_cap_s, is_reproducible
 from mofang.models.text.pipeline import TEXT_MODES, TextPipeline
 from mofang.models.tuning import SearchResult, search
 
@@ -54,6 +55,8 @@ class Trainer:
     searches_balance: ClassVar[bool] = False  # its `space` calls `with_balance`
     exports_onnx: ClassVar[bool] = False  # a single fitted model of the family has an ONNX export (the edge)
     order: Any = None
+    # a reproducible build's fixed number of trials (the model plan's, set by the workshop before `fit`)
+    planned_trials: int | None = None
     dataset_classes: list[str] | None = None
     imbalanced: bool = False  # binary, the rarer class under IMBALANCED of the labelled rows
     class_share: dict[str, float] | None = None
@@ -103,6 +106,16 @@ class Trainer:
             return 1.0
         return float(share[0] / share[1])
 
+    @property
+    def reproducible(self) -> bool:
+        """Whether this fit belongs to a reproducible build (the order's `reproducible`)."""
+        return is_reproducible(self.order)
+
+    def threads(self, default: int) -> int:
+        """The library thread count of this family's estimators: `default`, or the fixed one of a reproducible
+        build."""
+        return THREADS if self.reproducible else default
+
     def build(self, params: dict[str, Any], seed: int) -> Any:
         raise NotImplementedError
 
@@ -143,6 +156,7 @@ class Trainer:
         `order` is the job's order, when there is one (families may read e.g. `order.base_model`)."""
         started = time.monotonic()
         self.order = order
+        fixed = self.reproducible  # a fixed plan of trials: the clock ends no search, stops no fit
         target, classes = dataset["target"], dataset.get("classes")
         multi = self._multi_label(dataset)
         train, y = self._labelled(train, target, classes, dataset)
@@ -183,10 +197,15 @@ class Trainer:
             candidate = fit_on_train(params, deadline)
             return _scores(candidate, X_valid, y_valid_labels).get(name), candidate
 
-        result = search(objective, direction=direction,
-                        budget_s=budget_s - (time.monotonic() - started) - refit_reserve,
-                        seed=seed, max_trials=self.max_trials, first_params=self._portfolio(),
-                        on_trial=on_trial, reserve=bag_reserve)
+        if fixed:  # the plan's trials; past the hard cap on the family's planned seconds the job fails instead
+            result = search(objective, direction=direction, budget_s=hard_cap_s(budget_s), seed=seed,
+                            max_trials=self.planned_trials or self.max_trials or 1, first_params=self._portfolio(),
+                            on_trial=on_trial, fixed=True)
+        else:
+            result = search(objective, direction=direction,
+                            budget_s=budget_s - (time.monotonic() - started) - refit_reserve,
+                            seed=seed, max_trials=self.max_trials, first_params=self._portfolio(),
+                            on_trial=on_trial, reserve=bag_reserve)
         if result.best_model is None:
             raise MofangError(f"{self.family}: every trial failed ({result.stopped})")
         candidate: Candidate = (fit_on_train(dict(result.best_model), float("inf")) if folds is not None
@@ -197,7 +216,7 @@ class Trainer:
         bag = None
         if bagging:
             bag = self._bag(candidate, dataset, pipeline, X, X_valid, y, y_valid, seed,
-                            deadline=started + budget_s * BAG_OVERRUN, search=result)
+                            deadline=float("inf") if fixed else started + budget_s * BAG_OVERRUN, search=result)
         tabular = self.mode in ("tree", "linear")
         threshold_metric = decision_metric or ("f1_macro" if self.imbalanced and tabular else None)
         if bag is not None and bag.candidate is not None and bag.oof is not None and bag.truth is not None:
@@ -250,7 +269,7 @@ class Trainer:
         info["single_fit_s"] = round(featurize_s + (result.best_s if bag is not None else result.slowest_s), 3)
         if self.refit_on_valid and len(valid) and (bag is None or bag.candidate is None):
             left, need = budget_s - (time.monotonic() - started), 1.3 * (featurize_s + result.slowest_s)
-            if left >= need:
+            if left >= need or fixed:  # a reproducible build always refits (its plan counted the fit)
                 candidate = self._refit(candidate, chosen, dataset, train, y, valid, y_valid, seed)
                 info["refit"] = (f"refitted on train + valid ({len(train) + len(valid):,} rows) with the "
                                  "chosen parameters (valid scores are the model's before the refit)")
@@ -282,7 +301,7 @@ class Trainer:
         n_classes = len(classes) if classes else None
         params = dict(candidate.params)
         one_fit = max(search.best_s, 1e-3) * len(y_all) / max(1, len(y))
-        left = deadline - time.monotonic()
+        left = deadline - time.monotonic()  # inf in a reproducible build: every fold is fitted
         cats = pipeline.categorical_indices_
         if self.oob_bagging:
             if left < 0.7 * one_fit:  # the estimate is of the slowest kind: allow a little over
@@ -293,7 +312,8 @@ class Trainer:
             bagged = self._candidate(params, dataset, pipeline, estimator)
             note = f"one fit on train + valid ({len(y_all):,} rows); out-of-bag answers as out-of-fold predictions"
         else:
-            k = min(self.bag_folds, int(left / (one_fit * 0.8)) if one_fit > 0 else self.bag_folds)
+            k = (self.bag_folds if left == float("inf") or one_fit <= 0
+                 else min(self.bag_folds, int(left / (one_fit * 0.8))))
             if k < 2:
                 return Bag(None, None, None, {},
                            f"not bagged: {left:.1f}s left, one fold fit takes ~{0.8 * one_fit:.1f}s")

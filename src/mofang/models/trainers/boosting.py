@@ -59,8 +59,9 @@ class LightGBMTrainer(Trainer):
         chosen = {k: v for k, v in params.items() if k in PARAMS}  # not what joined later (threshold, notes)
         if params.get("balanced"):
             chosen["class_weight"] = "balanced"
+        repro = {"deterministic": True, "force_row_wise": True} if self.reproducible else {}
         return {**chosen, "n_estimators": int(params.get("n_estimators", MAX_TREES)), "subsample_freq": 1,
-                "random_state": seed, "n_jobs": 2, "verbose": -1}
+                "random_state": seed, "n_jobs": self.threads(2), "verbose": -1, **repro}
 
     def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
                       y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:

@@ -91,7 +91,7 @@ class CatBoostTrainer(Trainer):
     def common(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         chosen = {k: v for k, v in params.items() if k in PARAMS}  # not what joined later (threshold, notes)
         return {**chosen, "iterations": int(params.get("n_estimators", MAX_TREES)), "random_seed": seed,
-                "thread_count": 2, "allow_writing_files": False, "verbose": False}
+                "thread_count": self.threads(2), "allow_writing_files": False, "verbose": False}
 
     def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
                       y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:

@@ -24,11 +24,13 @@ class TorchMLP:
 
     def __init__(self, n_classes: int, hidden: int = 256, layers: int = 2, dropout: float = 0.1,
                  lr: float = 1e-3, weight_decay: float = 1e-4, batch_size: int = 256, epochs: int = MAX_EPOCHS,
-                 seed: int = 0, class_weight: np.ndarray | None = None) -> None:
+                 seed: int = 0, class_weight: np.ndarray | None = None, threads: int = 2,
+                 deterministic: bool = False) -> None:
         self.n_classes = n_classes
         self.hidden, self.layers, self.dropout = hidden, layers, dropout
         self.lr, self.weight_decay, self.batch_size, self.epochs = lr, weight_decay, batch_size, epochs
         self.seed = seed
+        self.threads, self.deterministic = threads, deterministic
         self.class_weight = class_weight
         self.best_epochs_ = 0
         self.layers_: list[tuple[np.ndarray, np.ndarray]] = []
@@ -46,8 +48,17 @@ class TorchMLP:
 
     def fit(self, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray, y_valid: np.ndarray,
             deadline: float) -> TorchMLP:
-        torch.manual_seed(self.seed)
+        if getattr(self, "deterministic", False):  # a reproducible build: one thread, deterministic kernels
+            from mofang.models.reproducible import deterministic_torch
+
+            with deterministic_torch(getattr(self, "threads", 1)):
+                return self._fit(X, y, X_valid, y_valid, deadline)
         torch.set_num_threads(2)
+        return self._fit(X, y, X_valid, y_valid, deadline)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray, y_valid: np.ndarray,
+             deadline: float) -> TorchMLP:
+        torch.manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         classifier = self.n_classes > 0
         if not classifier:
@@ -138,7 +149,8 @@ class MLPTrainer(Trainer):
         chosen = {k: v for k, v in params.items() if k in ("hidden", "layers", "dropout", "lr", "weight_decay",
                                                           "batch_size")}
         epochs = int(params.get("epochs", MAX_EPOCHS))
-        return TorchMLP(len(classes) if classes else 0, epochs=epochs, seed=seed, **chosen)
+        return TorchMLP(len(classes) if classes else 0, epochs=epochs, seed=seed, threads=self.threads(2),
+                        deterministic=self.reproducible, **chosen)
 
     def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
                       y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:

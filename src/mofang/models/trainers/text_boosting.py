@@ -45,7 +45,7 @@ class TfidfLightGBMTrainer(TextTrainer, LightGBMTrainer):
 
     def common(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         # one thread: on a busy 2-core machine two LightGBM threads made sparse training 6x slower (measured)
-        return {**super().common(params, seed), "n_jobs": 1}
+        return {**super().common(params, seed), "n_jobs": self.threads(1)}
 
     def build(self, params: dict[str, Any], seed: int) -> Any:
         return lgb.LGBMClassifier(**self.common(params, seed))

@@ -61,7 +61,7 @@ class XGBoostTrainer(Trainer):
     def common(self, params: dict[str, Any], seed: int) -> dict[str, Any]:
         chosen = {k: v for k, v in params.items() if k in PARAMS}  # not what joined later (threshold, notes)
         return {**chosen, "n_estimators": int(params.get("n_estimators", MAX_TREES)), "tree_method": "hist",
-                "max_cat_to_onehot": 4, "max_bin": 256, "random_state": seed, "n_jobs": 2, "verbosity": 0}
+                "max_cat_to_onehot": 4, "max_bin": 256, "random_state": seed, "n_jobs": self.threads(2), "verbosity": 0}
 
     def fit_estimator(self, estimator: Any, X: np.ndarray, y: np.ndarray, X_valid: np.ndarray,
                       y_valid: np.ndarray, deadline: float, categorical: list[int]) -> Any:
