@@ -91,6 +91,8 @@ ATTACKS = {
     "products promote --tenant": lambda f: ["products", "promote", f"{ORDER}@champion", "--tenant", TENANT],
     "products rollback": lambda f: ["products", "rollback", ORDER, "--tenant", TENANT],
     "improve": lambda f: ["improve", ORDER, "--tenant", TENANT],
+    "reproduce": lambda f: ["reproduce", ORDER, "--tenant", TENANT],
+    "reproduce (own tenant implied)": lambda f: ["reproduce", f"{ORDER}@1"],
     "market publish": lambda f: ["market", "publish", ORDER, "--tenant", TENANT],
     "market unpublish": lambda f: ["market", "unpublish", ORDER, "--tenant", TENANT],
 }
