@@ -43,8 +43,10 @@ def refittable(candidate: ImageCandidate) -> list[FeatureClassifier]:
 
 
 def member_seconds(member: FeatureClassifier, fit_seconds: dict[str, float], trained: int, pool: int) -> float:
-    """Seconds a refit of one feature member on `pool` images should take, from its first fit on `trained`."""
-    return MARGIN * fit_seconds.get(member.family, 0.0) * pool / max(1, trained)
+    """Seconds a refit of one feature member's head on `pool` images should take, from its first fit on `trained`
+    (less the features, which the first feature family computed for all: `affordable` counts them once)."""
+    head_s = max(0.0, fit_seconds.get(member.family, 0.0) - FEATURE_MS_PER_IMAGE * trained / 1000)
+    return MARGIN * head_s * pool / max(1, trained)
 
 
 def affordable(candidate: ImageCandidate, fit_seconds: dict[str, float], trained: int, pool: int,
