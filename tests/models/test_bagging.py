@@ -10,13 +10,15 @@ from mofang.models import Candidate, get_trainer
 from mofang.models.bagging import BaggedModel
 from mofang.models.ensemble import EnsembleCandidate, caruana, oof_scorer
 from tests.models.tabular_fixtures import classification_data, regression_data
+from tests.timing import load_factor
 
 
 def test_the_chosen_parameters_are_bagged_with_out_of_fold_predictions():
     data = classification_data(n=400, seed=1)  # fast trials: the search ends on its plateau, time is left
     rows = len(data["train"]) + len(data["valid"])
     candidate, info = get_trainer("tabular-classification", "lightgbm").fit(
-        data["train"], data["valid"], data["dataset"], budget_s=6.0, seed=0)
+        data["train"], data["valid"], data["dataset"], budget_s=6.0 * min(load_factor(), 3.0), seed=0)  # a busy
+    # machine's trials take longer (6.2 s for one at load 3): the budget grows with the load, the rule is the same
     assert "bagged" in info and "not bagged" not in info["bagged"], (info["stopped"], info.get("bagged"))
     folds = len(candidate.estimator_.estimators_)  # 5, or fewer when the time left is short (a busy machine)
     assert isinstance(candidate.estimator_, BaggedModel) and 2 <= folds <= 5

@@ -16,21 +16,24 @@ from mofang.orders import load_order
 from mofang.products.server import running_server
 from mofang.scheduling.admission import admit as submit
 from tests.conftest import shared_dataset
-from tests.timing import allowed_s
+from tests.timing import allowed_s, load_factor
 
 
 @pytest.mark.slow
 def test_taiwan_credit_default_order(tmp_path, meta) -> None:
     data = shared_dataset("tabular/taiwan_credit_default.csv")
     order_file = tmp_path / "order.yaml"
+    # 45 s of a quiet machine's work: on a shared one the budget grows with the load (at most 3×), so the score bar
+    # tests the search, not the neighbours
+    minutes = round(0.75 * min(load_factor(), 3.0), 2)
     order_file.write_text(
         f"id: taiwan-default\ntenant: bank-tw\ntask: tabular-classification\ndata:\n  - path: {data}\n"
         "target: default.payment.next.month\nid_column: ID\nacceptance:\n  metrics:\n"
-        '    roc_auc: ">= 0.76"\nbudget:\n  minutes: 0.75\n', encoding="utf-8")
+        '    roc_auc: ">= 0.76"\nbudget:\n' f"  minutes: {minutes}\n", encoding="utf-8")
     job = run(submit(load_order(order_file), meta, source_file=order_file), meta=meta)
     assert job.status == "done", job.outcome
     assert job.outcome["metrics"]["roc_auc"] >= 0.76
-    assert job.elapsed_s <= allowed_s(0.75 * 60 * 1.1 + 5)  # budget honoured (small slack for start-up)
+    assert job.elapsed_s <= allowed_s(minutes * 60 * 1.1 + 5)  # budget honoured (small slack for start-up)
     frame = pd.read_csv(data, nrows=3, dtype=str, keep_default_na=False)
     rows = frame.drop(columns=["default.payment.next.month"]).to_dict(orient="records")
     with running_server(meta.product_version("taiwan-default")) as url:

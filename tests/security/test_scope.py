@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from mofang.core.errors import NotFoundError
+from mofang.portal.tables import PortalSession
 from mofang.portal.webhooks import WebhookDelivery, WebhookEndpoint  # registered here so ENTITIES is the same alone
 from mofang.products.tables import AliasEvent, FeedbackRow, ImprovementRun, MarketListing, VersionLineage
 from mofang.security.identity import Identity, Role
@@ -87,6 +89,8 @@ def populate(store: MetaStore, tenant: str) -> Ids:
                    AuditEvent(at="t", actor="u", tenant_id=tenant, action="a", object="o", details={},
                               prev_hash="0", hash=tenant)])
         s.add_all(product_rows(tenant, job))
+        s.add(PortalSession(id_hash=f"{tenant}-session", user="u", tenant_id=tenant, role="owner", csrf="c",
+                            expires_at=datetime.now(UTC) + timedelta(hours=1)))
         s.add_all([WebhookEndpoint(tenant_id=tenant, url="https://hooks.example/x", secret=b"s"),
                    WebhookDelivery(tenant_id=tenant, job_id=job, order_id="o1", event="job.done",
                                    url="https://hooks.example/x", body="{}")])

@@ -17,7 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create the sessions table (no rows to carry: the old sessions lived in memory)."""
+    """Create the sessions table unless the database has it (a store made by `create_all` of a later release and
+    stamped back); no rows to carry: the old sessions lived in memory."""
+    if "portal_sessions" in set(sa.inspect(op.get_bind()).get_table_names()):
+        return
     op.create_table("portal_sessions",
     sa.Column("id_hash", sa.String(length=64), nullable=False),
     sa.Column("key_id", sa.String(length=64), nullable=True),
