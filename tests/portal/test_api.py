@@ -56,6 +56,8 @@ def test_the_report_is_served_in_the_portal_language(factory: Factory) -> None:
             chinese = a.get(f"/api/v1/orders/{ORDER}/report", **asked).text
             assert '<html lang="zh-CN">' in chinese and "评测报告" in chinese and "排行榜" in chinese, asked
             assert "Leaderboard" not in chinese
+        unknown = a.get(f"/api/v1/orders/{ORDER}/report", params={"lang": "fr"})
+        assert unknown.status_code == 422 and "lang" in unknown.text  # a language the reports are not written in
         product = a.get(f"/api/v1/products/{ORDER}/versions/1/report", params={"lang": "zh-CN"}).text
         assert "评测报告" in product and "验收门槛" in product
         assert a.get(f"/api/v1/orders/{ORDER}/report", params={"lang": "fr"}).status_code == 422

@@ -244,3 +244,11 @@ def test_certified_destruction_of_an_order_then_the_tenant(doomed: Factory) -> N
     listing = factory.cli("audit", "list", as_="operator").output
     for action in ("order.submitted", "data.read", "model.delivered", "order.destroyed", "tenant.destroyed"):
         assert action in listing, listing
+
+
+@pytest.mark.slow
+def test_reproduce_on_a_product_not_built_reproducibly_says_so(factory: Factory) -> None:
+    result = factory.cli("reproduce", f"{ORDER}@1", as_="owner_a")
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "was not built reproducibly" in text and "--reproducible" in text and "Traceback" not in text
