@@ -76,8 +76,10 @@ def test_every_key_a_template_uses_is_in_the_catalogue() -> None:
         used |= set(re.findall(r'\bt\("([a-z_.0-9]+)"', path.read_text(encoding="utf-8")))
     assert used, "the templates name their text by key"
     prefixes = {k for k in used if k.endswith(".")}  # t("verdict." ~ verdict): a family of keys
-    assert prefixes == {"verdict.", "split."}
+    assert prefixes == {"verdict.", "split.", "rework.kind."}
     assert {"verdict.accepted", "verdict.rejected", "split.train", "split.valid", "split.test"} <= set(TEXT)
+    kinds = {"threshold", "class_weights", "more_search", "other_families", "smaller_model", "data_fixes"}
+    assert {f"rework.kind.{kind}" for kind in kinds} <= set(TEXT)
     assert not used - prefixes - set(TEXT), sorted(used - prefixes - set(TEXT))
 
 

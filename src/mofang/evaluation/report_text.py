@@ -38,6 +38,23 @@ TEXT: dict[str, dict[str, str]] = {
     "gate.result": {"en": "result", "zh-CN": "结果"},
     "gate.none": {"en": "The order sets no acceptance criteria; the winner is accepted as is.",
                   "zh-CN": "订单未设验收标准，胜出模型按原样验收。"},
+    # -- rework rounds
+    "rework": {"en": "Rework rounds", "zh-CN": "返工轮次"},
+    "rework.intro": {"en": "The first winner failed the gate; it went back to the model workshop {rounds} time(s). "
+                           "Each round's winner was chosen on validation, then gated on test.",
+                     "zh-CN": "首个胜出模型未通过验收，退回模型车间返工 {rounds} 轮；每轮的胜出模型先在验证集上选出，"
+                              "再在测试集上验收。"},
+    "rework.round": {"en": "round", "zh-CN": "轮次"},
+    "rework.failed": {"en": "what failed", "zh-CN": "未通过的检查"},
+    "rework.actions": {"en": "what the round tried", "zh-CN": "本轮尝试"},
+    "rework.winner": {"en": "round winner", "zh-CN": "本轮胜出"},
+    "rework.seconds": {"en": "seconds", "zh-CN": "耗时（秒）"},
+    "rework.kind.threshold": {"en": "decision threshold", "zh-CN": "调整决策阈值"},
+    "rework.kind.class_weights": {"en": "class weights", "zh-CN": "类别加权"},
+    "rework.kind.more_search": {"en": "more search", "zh-CN": "继续搜索"},
+    "rework.kind.other_families": {"en": "other families", "zh-CN": "其他模型族"},
+    "rework.kind.smaller_model": {"en": "smaller model", "zh-CN": "更小的模型"},
+    "rework.kind.data_fixes": {"en": "data fixes", "zh-CN": "数据修复"},
     # -- leaderboard
     "leaderboard": {"en": "Leaderboard", "zh-CN": "排行榜"},
     "lb.candidate": {"en": "candidate", "zh-CN": "候选模型"},

@@ -12,10 +12,12 @@ from mofang.core.plots import bilingual
 from mofang.core.resources import Needs
 from mofang.core.tasks import spec as task_spec
 from mofang.evaluation.gates import check_gate, record_gate
+from mofang.evaluation.measure import measure_winner
 from mofang.evaluation.plots import classification_plots, multilabel_plots, regression_plots
 from mofang.evaluation.report import write_report
+from mofang.evaluation.rework import ROUNDS, rework_round
 from mofang.evaluation.robustness import RobustnessReport, robustness_plot
-from mofang.evaluation.scoring import REPORT_ONLY_ROWS, ROBUSTNESS_ROWS, predictions, score_candidate, text_slices
+from mofang.evaluation.scoring import predictions, score_candidate, text_slices
 from mofang.models.candidate import Candidate
 from mofang.models.labels import indicator
 from mofang.models.refit import REFIT_MARGIN, estimate_seconds, refit_on_rows, refittable
@@ -23,7 +25,6 @@ from mofang.station.context import StationContext
 from mofang.station.contract import Station
 from mofang.store.models import ProcessRun, StationRun
 
-LATENCY_ROWS = 200
 REFIT_RESERVE_S = 4.0  # kept after a refit for the report, packaging and delivery
 REFIT_CHEAP_S = 5.0  # a refit estimated under this is done even past the budget (less than the budget's noise)
 
@@ -32,7 +33,7 @@ class EvaluationCenter(Station):
     name = "evaluation"
     inputs = ("dataset", "test", "candidates", "winner")
     outputs = ("evaluation",)
-    processes = ("score", "gate", "refit", "learning_curve", "report")
+    processes = ("score", "gate", *ROUNDS, "refit", "learning_curve", "report")
     resources = Needs(cpus=1, memory_gb=1)  # the winner scored on test; a refit on every row
 
     def score(self, ctx: StationContext) -> str:
@@ -48,18 +49,19 @@ class EvaluationCenter(Station):
         return "; ".join(f"{r['name']} test {metric} {fmt(r['test_metrics'].get(metric))}" for r in leaderboard)
 
     def gate(self, ctx: StationContext) -> str:
-        winner, leaderboard, test = ctx.load("winner"), ctx.load("leaderboard"), ctx.load("test")
-        dataset = ctx.load("dataset")
-        candidate = Candidate.load(winner["model_path"])
-        size_mb = Candidate.size_mb(winner["model_path"])
-        rows = test.drop(columns=[dataset["target"]], errors="ignore").head(LATENCY_ROWS)
-        latency = candidate.measure_latency(rows, n=LATENCY_ROWS)
-        # measured where the task has a robustness measure (text models: the report always shows it), on a
-        # larger sample when the gate needs it
-        measure = task_spec(ctx.order.task).hook("evaluation.robustness")
-        robustness = (measure(ctx, candidate, test, dataset, winner, robustness_rows(ctx.order))
-                      if measure is not None else None)
+        winner, leaderboard = ctx.load("winner"), ctx.load("leaderboard")
+        size_mb, latency, robustness = measure_winner(ctx, winner)
         return close_gate(ctx, winner, leaderboard, size_mb, latency, robustness)
+
+    def rework_1(self, ctx: StationContext) -> str:
+        """A failed gate's first rework round (`mofang.evaluation.rework`)."""
+        return rework_round(ctx, 1)
+
+    def rework_2(self, ctx: StationContext) -> str:
+        return rework_round(ctx, 2)
+
+    def rework_3(self, ctx: StationContext) -> str:
+        return rework_round(ctx, 3)
 
     def refit(self, ctx: StationContext) -> str:
         """With `deployment.refit_on_all_rows` and a passed gate: the winner fitted again on every labelled
@@ -129,17 +131,13 @@ class EvaluationCenter(Station):
                                           winner["primary_metric"])
                               if reads_text else None),  # by text length: a model that reads text
                    "learning": learning_curve, "robustness": robustness,
+                   "rework": ctx.load("rework") if ctx.has("rework") else None,
                    "max_robustness_drop": ctx.order.acceptance.max_robustness_drop}
         delivered = {}
         if ctx.has("refit"):  # the model to deliver: fitted again on every labelled row
             refit = ctx.load("refit")
             delivered = {"delivered_model_path": refit["model_path"], "refit": refit["note"]}
         return publish_report(ctx, content, plots, **delivered)
-
-
-def robustness_rows(order: Any) -> int:
-    """Rows a robustness measure perturbs: a larger sample when the order gates on the drop."""
-    return ROBUSTNESS_ROWS if order.acceptance.max_robustness_drop is not None else REPORT_ONLY_ROWS
 
 
 def close_gate(ctx: StationContext, winner: dict[str, Any], leaderboard: list[dict[str, Any]], size_mb: float,
@@ -170,8 +168,14 @@ def publish_report(ctx: StationContext, content: dict[str, Any], plots: dict[str
                   "report_path": str(path), "primary_metric": winner["primary_metric"],
                   "winner": winner["name"], "plots": sorted(plots), **delivered}
     ctx.save("evaluation", evaluation)
-    ctx.set_outcome(verdict=verdict, failed_checks=failed, report=str(path), metrics=metrics)
-    ctx.reason(f"verdict {verdict}" + (f": failed {', '.join(failed)}" if failed else ""))
+    rounds = content.get("rework") or []
+    ctx.set_outcome(verdict=verdict, failed_checks=failed, report=str(path), metrics=metrics,
+                    rework=[{"round": r["round"], "tried": [a["kind"] for a in r["actions"]], "winner": r["winner"],
+                             "passed": r["passed"]} for r in rounds])
+    tried = "; ".join(f"round {r['round']} tried {', '.join(a['kind'] for a in r['actions']) or 'nothing'}"
+                      for r in rounds)
+    ctx.reason(f"verdict {verdict}" + (f": failed {', '.join(failed)}" if failed else "")
+               + (f" after {len(rounds)} rework round(s) ({tried})" if rounds else ""))
     return f"{verdict.upper()} · report with {len(plots)} plots at {path}"
 
 

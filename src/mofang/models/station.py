@@ -90,6 +90,8 @@ class ModelWorkshop(Station):
         measuring = (min(LATENCY_S, get_trainer(dataset["task"], families[-1]).latency_reserve_s)
                      + (LATENCY_S if len(families) > 2 else 0.0)) if families else 0.0
         train_s = max(0.0, remaining - reserve - measuring)
+        rework_s = ctx.order.rework.reserve * train_s if reworks(ctx.order) else 0.0
+        train_s -= rework_s
         fixed = {f: SHARES[f] for f in families if f in SHARES}
         rest = [f for f in families if f not in SHARES]
         shares = {**fixed, **{f: (1.0 - sum(fixed.values())) / max(1, len(rest)) for f in rest}}
@@ -97,7 +99,7 @@ class ModelWorkshop(Station):
         shares = {f: s / total_share for f, s in shares.items()}
         plan = {"task": dataset["task"], "families": families, "primary_metric": metric,
                 "direction": direction, "budget_s": round(budget, 2), "remaining_s": round(remaining, 2),
-                "reserve_s": round(reserve, 2), "train_s": round(train_s, 2),
+                "reserve_s": round(reserve, 2), "train_s": round(train_s, 2), "rework_s": round(rework_s, 2),
                 "train_until_elapsed_s": round(ctx.elapsed_s() + train_s, 2),
                 "shares": {f: round(s, 3) for f, s in shares.items()},
                 "seconds": {f: round(s * train_s, 2) for f, s in shares.items()}}
@@ -113,6 +115,10 @@ class ModelWorkshop(Station):
                    f"time split of {train_s:.0f}s training ({remaining:.0f}s left of {budget:.0f}s, "
                    f"{reserve:.0f}s kept for evaluation, packaging and delivery, {measuring:.0f}s for "
                    f"latency measurement): {split}"]
+        if rework_s:
+            reasons.append(f"{rework_s:.0f}s ({ctx.order.rework.reserve:.0%} of the training time) kept for up to "
+                           f"{ctx.order.rework.rounds} rework rounds should the winner fail its gate; unused when "
+                           "it passes")
         if train_s < 1.0:
             reasons.append("the budget is nearly spent: each family gets one quick trial")
         if plan.get("trials"):
@@ -189,29 +195,39 @@ class ModelWorkshop(Station):
 
     def _train_one(self, ctx: StationContext, family: str, train: pd.DataFrame, valid: pd.DataFrame,
                    dataset: dict[str, Any], budget_s: float, metric: tuple[str, str], started: float,
-                   total: float, trials: int | None = None) -> dict[str, Any] | None:
+                   total: float, trials: int | None = None, *, name: str | None = None,
+                   decision: str | None = None, balanced: bool = False,
+                   seed: int | None = None) -> dict[str, Any] | None:
+        """One family searched within `budget_s` and saved as a candidate record. A rework round names the
+        candidate (`name`, e.g. "lightgbm-r1"), tunes its threshold for the metric that failed (`decision`),
+        may weigh the classes evenly in every trial (`balanced`) and searches from another `seed`."""
+        name = name or family
+        decision = decision or decision_metric(ctx.order)
+
         def on_trial(n: int, _elapsed: float, best: float | None) -> None:
-            _Board.trial(ctx, family, n, best)
+            _Board.trial(ctx, name, n, best)
             ctx.advance(time.monotonic() - started, total,
-                        note=f"{family} trial {n} · best {metric[0]} {fmt(best)}")
+                        note=f"{name} trial {n} · best {metric[0]} {fmt(best)}")
 
         trainer = get_trainer(dataset["task"], family)
         trainer.planned_trials = trials
+        trainer.force_balanced = balanced
         try:
             candidate, info = trainer.fit(
-                train, valid, dataset, budget_s, seed=ctx.order.seed, on_trial=on_trial, metric=metric,
-                decision_metric=decision_metric(ctx.order), order=ctx.order)
+                train, valid, dataset, budget_s, seed=ctx.order.seed if seed is None else seed, on_trial=on_trial,
+                metric=metric, decision_metric=decision, order=ctx.order)
         except PlanOverrun:
             raise  # a reproducible build does not drop a family: a different result is not silently delivered
         except (MofangError, ValueError) as exc:
-            ctx.reason(f"{family}: not trained — {exc}")
+            ctx.reason(f"{name}: not trained — {exc}")
             return None
-        path = candidate.save(ctx.path("models") / f"{family}.joblib")
+        candidate.name = name
+        path = candidate.save(ctx.path("models") / f"{name}.joblib")
         blendable = {k: info.pop(k) for k in ("valid_proba", "valid_truth") if k in info}
         oof = {k: info.pop(k) for k in ("oof_pred", "oof_truth") if k in info}
         rows = valid.drop(columns=[dataset["target"]]).head(self.latency_calls)
         latency = candidate.measure_latency(rows, n=self.latency_calls, max_seconds=LATENCY_S)
-        note = (f"{family}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
+        note = (f"{name}: {info['trials']} trials in {info['fit_seconds']:.1f}s of {budget_s:.1f}s "
                 f"budget, best valid {metric[0]} {fmt(info['valid_metrics'].get(metric[0]))}"
                 + (f" ({info['stopped']})" if info.get("stopped") else "")
                 + (f"; {info['cross_validated']}" if info.get("cross_validated") else "")
@@ -220,10 +236,9 @@ class ModelWorkshop(Station):
                 + (f"; {info['bagged']}" if info.get("bagged") else ""))
         if candidate.threshold_ is not None and candidate.is_multi_label:
             note += (f"; a label is answered when its probability reaches {candidate.threshold_:.3g} "
-                     f"(tuned for {decision_metric(ctx.order) or metric[0]} on valid)")
+                     f"(tuned for {decision or metric[0]} on valid)")
         elif candidate.threshold_ is not None:
-            note += "; " + threshold_note(candidate.threshold_, candidate.classes_, candidate.params,
-                                          decision_metric(ctx.order))
+            note += "; " + threshold_note(candidate.threshold_, candidate.classes_, candidate.params, decision)
         ctx.reason(note)
         record = {"name": candidate.name, "family": family, "params": candidate.params,
                   "valid_metrics": info["valid_metrics"], "fit_seconds": info["fit_seconds"],
@@ -234,11 +249,11 @@ class ModelWorkshop(Station):
         if info.get("selection_metrics"):
             record["selection_metrics"] = info["selection_metrics"]
         if len(blendable) == 2 and task_spec(dataset["task"]).blend:
-            blend_path = ctx.path("models") / f"{family}.valid.joblib"
+            blend_path = ctx.path("models") / f"{name}.valid.joblib"
             joblib.dump({"proba": blendable["valid_proba"], "truth": blendable["valid_truth"]}, blend_path)
             record["valid_proba_path"] = str(blend_path)
         if len(oof) == 2:  # out-of-fold predictions over train + valid: what the ensemble is chosen on
-            oof_path = ctx.path("models") / f"{family}.oof.joblib"
+            oof_path = ctx.path("models") / f"{name}.oof.joblib"
             joblib.dump({"pred": oof["oof_pred"], "truth": oof["oof_truth"]}, oof_path)
             record["oof_path"] = str(oof_path)
         return record
@@ -450,6 +465,11 @@ def selection_score(record: dict[str, Any], metric: str) -> float | None:
 
 def fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def reworks(order: Any) -> bool:
+    """Whether a failed gate of this order goes back to the workshop: rework rounds asked and a gate to fail."""
+    return order.rework.rounds > 0 and order.acceptance.criteria > 0
 
 
 def decision_metric(order: Any) -> str | None:

@@ -427,6 +427,16 @@ class Budget(Strict):
     minutes: float = Field(10.0, gt=0, le=7 * 24 * 60, description="Wall-clock budget of the whole job")
 
 
+class Rework(Strict):
+    """What the line does when the winner fails its gate: up to `rounds` rework rounds, each planned from what
+    failed (more search, other families, class weights or a threshold for a metric miss, a smaller model for a
+    size or latency miss, cleaned training rows for a robustness miss), gated again on test."""
+
+    rounds: int = Field(2, ge=0, le=3, description="Rework rounds after a failed gate (0: the verdict is final)")
+    reserve: float = Field(0.15, ge=0, le=0.5, description="Share of the training time the model workshop keeps "
+                           "for rework rounds when the order has a gate (unused when the first winner passes)")
+
+
 class Monitoring(Strict):
     """Drift alarms of the served product: served rows are compared with the training reference per window."""
 
@@ -481,6 +491,7 @@ class Order(Strict):
     leakage: LeakageGuard = Field(default_factory=LeakageGuard)
     deployment: Deployment = Field(default_factory=Deployment)
     budget: Budget = Field(default_factory=Budget)
+    rework: Rework = Field(default_factory=Rework)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     recipe: Annotated[dict[str, Any] | None, Field(
         None, description="Changes to the task's default data recipe: base, params, add, remove")]

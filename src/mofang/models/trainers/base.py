@@ -53,6 +53,7 @@ class Trainer:
     bag_folds: ClassVar[int] = 0
     oob_bagging: ClassVar[bool] = False
     searches_balance: ClassVar[bool] = False  # its `space` calls `with_balance`
+    force_balanced: bool = False  # a rework round for a missed metric: every trial weighs the classes evenly
     exports_onnx: ClassVar[bool] = False  # a single fitted model of the family has an ONNX export (the edge)
     order: Any = None
     # a reproducible build's fixed number of trials (the model plan's, set by the workshop before `fit`)
@@ -88,6 +89,8 @@ class Trainer:
         """The portfolio as searched: for an imbalanced target, unweighted first, then the first configuration
         with balanced class weights (families that search `balanced`)."""
         configs = self.portfolio()
+        if self.force_balanced and self.searches_balance:
+            return [{**c, "balanced": True} for c in configs]
         if not (self.imbalanced and self.searches_balance and configs):
             return configs
         return [*({**c, "balanced": False} for c in configs), {**configs[0], "balanced": True}]
@@ -95,7 +98,9 @@ class Trainer:
     def with_balance(self, trial: optuna.Trial, params: dict[str, Any]) -> dict[str, Any]:
         """`params` plus, for an imbalanced binary target, whether to weight the classes evenly (`balanced`,
         chosen by the search like any parameter)."""
-        if self.imbalanced:
+        if self.force_balanced:
+            params["balanced"] = trial.suggest_categorical("balanced", [True])
+        elif self.imbalanced:
             params["balanced"] = trial.suggest_categorical("balanced", [False, True])
         return params
 

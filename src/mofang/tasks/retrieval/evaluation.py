@@ -9,18 +9,11 @@ from typing import Any
 import pandas as pd
 
 from mofang.core.metrics.grounding import describe, grounding_checker
+from mofang.evaluation.measure import LATENCY_ROWS, robustness_rows
 from mofang.evaluation.plots import retrieval_plots
 from mofang.evaluation.robustness import robustness_report, worst_drop
 from mofang.evaluation.scoring import ROBUSTNESS_ROWS
-from mofang.evaluation.station import (
-    LATENCY_ROWS,
-    close_gate,
-    fmt,
-    job_reasons,
-    publish_report,
-    robustness_rows,
-    saved_robustness_plot,
-)
+from mofang.evaluation.station import close_gate, fmt, job_reasons, publish_report, saved_robustness_plot
 from mofang.station.context import StationContext
 from mofang.tasks.retrieval.models import RetrievalModel
 from mofang.tasks.retrieval.models.index import normalize_answer
