@@ -53,6 +53,24 @@ def test_an_exportable_family_gets_a_signed_archive_with_its_parity_recorded(mak
     assert EDGE_ARCHIVE in ctx.load("bundle_draft")["files"]
 
 
+def test_building_the_edge_archive_reports_each_step(make_ctx, tmp_path) -> None:
+    from mofang.station import SilentProgress
+
+    class Steps(SilentProgress):
+        def __init__(self) -> None:
+            self.heard: list[tuple[float, float | None, str]] = []
+
+        def process_advanced(self, station, process, done, total, note) -> None:
+            self.heard.append((done, total, note))
+
+    ctx, _ = _staged(make_ctx, tmp_path, "tabular-classification", "linear", classification_data(n=300))
+    ctx.process, ctx.progress = "edge_bundle", Steps()
+    edge_bundle(ctx)
+    heard = ctx.progress.heard
+    assert [d for d, _t, _n in heard] == [0, 1, 3, 4] and {t for _d, t, _n in heard} == {4}
+    assert heard[1][2] == "checking parity on 60 test rows" and heard[-1][2] == "edge archive packed"
+
+
 def test_a_family_without_an_edge_form_is_skipped_with_the_reason(make_ctx, tmp_path) -> None:
     ctx, folder = _staged(make_ctx, tmp_path, "text-classification", "jieba-linear", _text_data())
     assert edge_bundle(ctx).startswith("skipped: word n-grams need jieba")

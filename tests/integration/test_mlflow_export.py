@@ -34,7 +34,11 @@ def test_a_text_product_as_an_mlflow_model(tmp_path) -> None:
     schema = {"task": "text-classification", "target": "类别", "features": dataset["features"],
               "classes": dataset["classes"], "ignored": []}
     folder = _folder(tmp_path, candidate, schema, {"product": "news", "family": "tfidf-linear"})
-    out = export_mlflow(lambda p: p.read_bytes(), sorted(folder.iterdir()), tmp_path / "mlflow")
+    steps: list[tuple[int, int, str]] = []
+    out = export_mlflow(lambda p: p.read_bytes(), sorted(folder.iterdir()), tmp_path / "mlflow",
+                        on_step=lambda *step: steps.append(step))
+    assert [done for done, _total, _note in steps] == list(range(7)) and {t for _d, t, _n in steps} == {6}
+    assert steps[0][2] == "decrypting metadata.json" and steps[-1][2] == "MLflow model written"
     assert not (out / "artifacts" / "bundle" / "edge.tar.gz").exists()
     model = mlflow.load_model(str(out))
     assert model.metadata.get_input_schema().input_names() == ["标题"]

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,7 @@ from mofang.cli.common import EXIT_REJECTED, err, fail, open_meta, out, product_
 from mofang.core.errors import MofangError
 
 bundle_app = typer.Typer(help="Signed edge bundles: verify an archive before running it.", no_args_is_help=True)
+WRITE_CHUNK = 1 << 20  # an exported archive is written (and its bar moved) a MiB at a time
 
 
 
@@ -64,6 +65,16 @@ def _factory_public_pem() -> str:
     return load_factory_key(home).public_pem()
 
 
+def _write_in_chunks(data: bytes, out_path: Path, bar: Any) -> None:
+    """Write `data` to `out_path` a chunk at a time, the bar counting the bytes written."""
+    view = memoryview(data)
+    bar.update(0, len(data), f"bytes written to {out_path.name}")
+    with open(out_path, "wb") as fh:
+        for start in range(0, len(data), WRITE_CHUNK):
+            fh.write(view[start:start + WRITE_CHUNK])
+            bar.update(min(len(data), start + WRITE_CHUNK))
+
+
 def products_export(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@VERSION")],
                     out_path: Annotated[Path, typer.Option("--out", help="The archive (--edge) or folder (--mlflow)")],
                     edge: Annotated[bool, typer.Option("--edge", help="The signed edge archive")] = False,
@@ -71,6 +82,7 @@ def products_export(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
                     tenant: Annotated[str | None, typer.Option()] = None) -> None:
     """Decrypt a product version for the customer: its signed edge archive, or an MLflow model folder."""
     from mofang.core.config import settings
+    from mofang.core.terminal import progress_bar
     from mofang.integration.edge import EDGE_ARCHIVE
     from mofang.security.vault import open_vault
     if edge == mlflow:
@@ -85,13 +97,17 @@ def products_export(ref: Annotated[str, typer.Argument(help="PRODUCT or PRODUCT@
             if not source.exists():
                 raise MofangError(f"{name}@{version.version} has no edge bundle (see `mofang orders show "
                                   f"{version.product.name}` for the reason its family has none)")
-            out_path.write_bytes(vault.read_any(owner, source))
+            with progress_bar(err, None, f"export {name}@{version.version}", indent="  ",
+                              note=f"decrypting {EDGE_ARCHIVE}") as bar:
+                _write_in_chunks(vault.read_any(owner, source), out_path, bar)
             key_file = out_path.with_name(out_path.name + ".factory.pem")
             key_file.write_text(_factory_public_pem(), "utf-8")
         else:
             from mofang.integration.mlflow_export import export_mlflow
 
-            export_mlflow(lambda p: vault.read_any(owner, p), sorted(folder.iterdir()), out_path)
+            with progress_bar(err, None, f"export {name}@{version.version}", indent="  ") as bar:
+                export_mlflow(lambda p: vault.read_any(owner, p), sorted(folder.iterdir()), out_path,
+                              on_step=bar.update)
     except (MofangError, OSError) as exc:  # OSError: --out is a folder, unwritable, the disk is full
         raise fail(exc) from None
     what = "edge archive" if edge else "MLflow model"

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mofang.cli.common import fail, out
+from mofang.cli.common import err, fail, out
 from mofang.core.errors import MofangError
 
 data_app = typer.Typer(help="The data workshop: inspect sources, run data recipes, list operators.",
@@ -38,10 +38,16 @@ def data_inspect(target: Annotated[str, typer.Argument(help="A file, folder, arc
                  query: Annotated[str | None, typer.Option(help="SELECT to read (with a URL)")] = None,
                  as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False) -> None:
     """Profile a source and scan it for personal data; writes nothing."""
+    from mofang.core.terminal import progress_bar
     from mofang.data.inspect import inspect_target
 
     try:
-        report = inspect_target(target, table=table, query=query)
+        if as_json:  # for a program: nothing but the JSON
+            report = inspect_target(target, table=table, query=query)
+        else:
+            what = Path(target).name if "://" not in target else "database"
+            with progress_bar(err, None, f"inspect {what}") as bar:
+                report = inspect_target(target, table=table, query=query, on_read=bar.update)
     except MofangError as exc:
         raise fail(exc) from None
     if as_json:

@@ -65,6 +65,7 @@ def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML fi
                   "--reproducible", help="Build reproducibly (the order's `reproducible: true`): a fixed plan of "
                                          "trials, seeded, deterministic, with a build manifest")] = False) -> None:
     """Validate an order, queue its job and run it here, in the foreground."""
+    from mofang.core.terminal import progress_bar
     from mofang.orders import load_order
     from mofang.scheduling.submit import submit
 
@@ -74,7 +75,8 @@ def run_order(order_file: Annotated[Path, typer.Argument(help="The order YAML fi
             order = order.model_copy(update={"reproducible": True})
         meta = open_meta()
         identity = allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
-        job_id = submit(order, meta, source_file=order_file, actor=identity.user)
+        with progress_bar(err, None, "admission", indent="  ", note="checking the order's sources") as bar:
+            job_id = submit(order, meta, source_file=order_file, actor=identity.user, on_read=bar.update)
     except MofangError as exc:
         raise fail(exc) from None
     out.print(f"order [bold]{order.id}[/] (tenant {order.tenant}, {order.task}) → job {job_id}")

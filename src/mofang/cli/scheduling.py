@@ -54,14 +54,16 @@ def submit(order_file: Annotated[Path, typer.Argument(help="The order YAML file"
            max_attempts: Annotated[int | None, typer.Option(help="Attempts before a transient failure is "
                                                                  "final (default 3)")] = None) -> None:
     """Validate and admit an order, then queue its job for the workers (`mofang worker`) without running it."""
+    from mofang.core.terminal import progress_bar
     from mofang.orders import load_order
     from mofang.scheduling.submit import submit as queue_order
     try:
         order = load_order(order_file)
         meta = open_meta()
         identity = allow(meta, "order.submit", order.tenant, what=f"tenant '{order.tenant}'")
-        job_id = queue_order(order, meta, priority=priority, max_attempts=max_attempts, source_file=order_file,
-                             actor=identity.user)
+        with progress_bar(err, None, "admission", indent="  ", note="checking the order's sources") as bar:
+            job_id = queue_order(order, meta, priority=priority, max_attempts=max_attempts, source_file=order_file,
+                                 actor=identity.user, on_read=bar.update)
     except MofangError as exc:
         raise fail(exc) from None
     out.print(f"order [bold]{order.id}[/] (tenant {order.tenant}, {order.task}) → job {job_id} queued"

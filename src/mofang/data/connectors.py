@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -26,11 +27,13 @@ _SUFFIXES = {".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".xlsx"
              ".xls": "xls", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl",
              ".json": "json"}
 Granted = Callable[[str], bool]
+Reading = Callable[[float], None]  # the share of a source read so far, 0 to 1 (a file's bytes parsed, rows...)
 _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def read_source(source: Source, granted: Granted | None = None, *, strict: bool | None = None) -> pd.DataFrame:
+def read_source(source: Source, granted: Granted | None = None, *, strict: bool | None = None,
+                on_read: Reading | None = None) -> pd.DataFrame:
     """Read one source with every column as strings (missing values as None).
 
     `granted(column)` says which columns may be read (minimal authorization): Parquet and SQL never load
@@ -40,7 +43,9 @@ def read_source(source: Source, granted: Granted | None = None, *, strict: bool 
     per format the sheets read or the files skipped, and `warnings` (e.g. a last row cut off and dropped).
     Raises DataError naming the source (and the row where it can) for anything unreadable or over the limits
     (`mofang.data.limits`). `strict` (default: the source's own `strict`, else False) refuses a file whose last
-    row is cut off instead of dropping the row with a warning.
+    row is cut off instead of dropping the row with a warning. `on_read(share)` hears how much of the source is
+    read while it is read (a CSV's or JSON lines' text parsed, a Parquet file's bytes, an Excel sheet's rows, a
+    folder's documents), ending with 1.0.
     """
     allowed: Granted = granted or (lambda _column: True)
     strict = source.strict if strict is None else strict
@@ -48,7 +53,9 @@ def read_source(source: Source, granted: Granted | None = None, *, strict: bool 
     if source.url is not None:
         frame, info = read_sql(source, allowed, limit)
     else:
-        frame, info = _read_file(source, Path(source.path or ""), allowed, limit, strict)
+        frame, info = _read_file(source, Path(source.path or ""), allowed, limit, strict, on_read or _unheard)
+    if on_read is not None:
+        on_read(1.0)
     check_shape(len(frame), frame.shape[1], source.label, limit)
     if info.get("format") != "documents":  # a document is one long text by nature (archive limits: safety.py)
         check_cells(frame, source.label, limit, total_chars=info.pop("chars", None))
@@ -87,8 +94,12 @@ def file_format(path: Path) -> str:
     return _SUFFIXES.get(path.suffix.lower(), "csv")
 
 
+def _unheard(_share: float) -> None:
+    """Progress nobody listens to."""
+
+
 def _read_file(source: Source, path: Path, allowed: Granted, limit: Limits,
-               strict: bool) -> tuple[pd.DataFrame, dict]:
+               strict: bool, on_read: Reading) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     if not path.exists():
         raise DataError("file not found", source=label)
@@ -96,7 +107,7 @@ def _read_file(source: Source, path: Path, allowed: Granted, limit: Limits,
     if fmt == "documents":
         if not is_document_source(path):
             raise DataError("format documents needs a folder or a .zip/.tar.gz/.tgz/.tar archive", source=label)
-        return read_documents(path)
+        return read_documents(path, on_read=on_read)
     if not path.is_file():
         raise DataError("not a file; a folder is read as documents (txt, md, html, docx, pdf)", source=label)
     size = path.stat().st_size
@@ -104,14 +115,14 @@ def _read_file(source: Source, path: Path, allowed: Granted, limit: Limits,
         raise DataError("the file is empty (0 bytes); no data rows", source=label)
     check_file_size(size, label, limit)
     if fmt in ("csv", "tsv"):
-        return _read_delimited(source, path, fmt, limit, strict)
+        return _read_delimited(source, path, fmt, limit, strict, on_read)
     if fmt in ("xlsx", "xls"):
         if fmt == "xls":
             raise DataError("old Excel .xls files are not supported; save the sheet as .xlsx", source=label)
-        return read_excel(path, source.sheet, limit)
+        return read_excel(path, source.sheet, limit, on_read=on_read)
     if fmt == "parquet":
-        return _read_parquet(path, allowed, limit)
-    return _read_json(source, path, fmt, limit)
+        return _read_parquet(path, allowed, limit, on_read)
+    return _read_json(source, path, fmt, limit, on_read)
 
 
 def sniff_separator(text: str) -> str:
@@ -131,7 +142,8 @@ def sniff_separator(text: str) -> str:
     return best
 
 
-def _read_delimited(source: Source, path: Path, fmt: str, limit: Limits, strict: bool) -> tuple[pd.DataFrame, dict]:
+def _read_delimited(source: Source, path: Path, fmt: str, limit: Limits, strict: bool,
+                    on_read: Reading = _unheard) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     data = path.read_bytes()
     check_lines(data, label, limit)  # before decoding, sniffing or parsing: a huge line costs them minutes
@@ -145,7 +157,7 @@ def _read_delimited(source: Source, path: Path, fmt: str, limit: Limits, strict:
     info = {"format": fmt, "encoding": encoding, "separator": sep, "chars": len(text)}
     open_quote = False
     try:
-        frame = _parse_delimited(text, sep, limit)
+        frame = _parse_delimited(text, sep, limit, on_read)
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty; no data rows", source=label) from None
     except pd.errors.ParserError as exc:
@@ -153,7 +165,7 @@ def _read_delimited(source: Source, path: Path, fmt: str, limit: Limits, strict:
             raise _parser_error(exc, fmt, sep, label) from None
         text, open_quote = _close_quote(text, label, limit), True
         try:
-            frame = _parse_delimited(text, sep, limit)
+            frame = _parse_delimited(text, sep, limit, on_read)
         except pd.errors.ParserError as again:
             raise _parser_error(again, fmt, sep, label) from None
     check_shape(len(frame), frame.shape[1], label, limit)
@@ -166,10 +178,47 @@ def _read_delimited(source: Source, path: Path, fmt: str, limit: Limits, strict:
     return blank_missing(frame), info
 
 
-def _parse_delimited(text: str, sep: str, limit: Limits) -> pd.DataFrame:
-    """Every column as text, at most one row over the row limit (so that the limit can name what it saw)."""
-    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[], engine="c",
+def _parse_delimited(text: str, sep: str, limit: Limits, on_read: Reading = _unheard) -> pd.DataFrame:
+    """Every column as text, at most one row over the row limit (so that the limit can name what it saw);
+    `on_read` hears the share of the text parsed as the parser takes it in (chunks of 256k characters)."""
+    return pd.read_csv(_ReadingText(text, on_read), sep=sep, dtype=str, keep_default_na=False, na_values=[], engine="c",
                        nrows=limit.rows + 1)  # all columns: a broken row must still be caught
+
+
+class _ReadingText(io.StringIO):
+    """The text as a stream that says how much of it was read: the parser reads it chunk by chunk."""
+
+    def __init__(self, text: str, on_read: Reading) -> None:
+        super().__init__(text)
+        self._on_read, self._length, self._taken = on_read, max(1, len(text)), 0
+
+    def read(self, size: int | None = -1, /) -> str:
+        chunk = super().read(size)
+        self._taken += len(chunk)
+        self._on_read(min(1.0, self._taken / self._length))
+        return chunk
+
+
+class _ReadingFile(io.FileIO):
+    """A binary file that says what share of its bytes was read (Parquet reads the column chunks it needs)."""
+
+    def __init__(self, path: Path, on_read: Reading) -> None:
+        super().__init__(path, "rb")
+        self._on_read, self._size, self._taken = on_read, max(1, path.stat().st_size), 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = super().read(size)
+        self._count(len(data))
+        return data
+
+    def readinto(self, buffer: Any, /) -> int | None:
+        count = super().readinto(buffer)
+        self._count(count or 0)
+        return count
+
+    def _count(self, count: int) -> None:
+        self._taken += count
+        self._on_read(min(1.0, self._taken / self._size))
 
 
 def _header_width(text: str, sep: str) -> int:
@@ -201,7 +250,8 @@ def _parser_error(exc: pd.errors.ParserError, fmt: str, sep: str, label: str) ->
     return DataError(f"cannot parse as {fmt}: {str(exc).strip()}", source=label)
 
 
-def _read_parquet(path: Path, allowed: Granted, limit: Limits) -> tuple[pd.DataFrame, dict]:
+def _read_parquet(path: Path, allowed: Granted, limit: Limits,
+                  on_read: Reading = _unheard) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     try:
         import pyarrow.parquet as pq
@@ -212,18 +262,21 @@ def _read_parquet(path: Path, allowed: Granted, limit: Limits) -> tuple[pd.DataF
         raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})", source=label) from None
     check_shape(meta.num_rows, len(names), label, limit)  # from the footer, before any column is read
     try:
-        frame = pd.read_parquet(path, columns=[n for n in names if allowed(clean_header(n))])
+        with _ReadingFile(path, on_read) as stream:
+            frame = pd.read_parquet(stream, columns=[n for n in names if allowed(clean_header(n))])
     except Exception as exc:
         raise DataError(f"not a readable parquet file ({type(exc).__name__}: {exc})", source=label) from None
     denied = [clean_header(n) for n in names if not allowed(clean_header(n))]
     return stringify(frame), {"format": "parquet", "denied": denied}
 
 
-def _read_json(source: Source, path: Path, fmt: str, limit: Limits) -> tuple[pd.DataFrame, dict]:
+def _read_json(source: Source, path: Path, fmt: str, limit: Limits,
+               on_read: Reading = _unheard) -> tuple[pd.DataFrame, dict]:
     label = str(path)
     data = path.read_bytes()
     if fmt == "jsonl":
         check_lines(data, label, limit)
     decoded = decode(data, source.encoding, source=label)
-    frame, info = parse_json(decoded.text, fmt, label, limit)  # a character cut off at the end: invalid JSON
+    # a character cut off at the end: invalid JSON
+    frame, info = parse_json(decoded.text, fmt, label, limit, on_read=on_read)
     return frame, {**info, "encoding": decoded.encoding, "chars": len(decoded.text)}

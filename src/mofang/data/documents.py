@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
@@ -24,16 +24,19 @@ def is_document_source(path: Path) -> bool:
     return path.is_dir() or path.name.lower().endswith(ARCHIVE_SUFFIXES)
 
 
-def read_documents(path: Path) -> tuple[pd.DataFrame, dict]:
+def read_documents(path: Path, *, on_read: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """One record per document, sorted by path: path, title, text, format, and label (the parent folder's
     name) when documents sit in sub-folders. Unknown file types are skipped and listed in the read info; images
     and PDF pages without a text layer are read by OCR (its pages and confidence in the read info, `ocr`), and
-    images that cannot be read are listed there and skipped."""
+    images that cannot be read are listed there and skipped. `on_read` hears the share of the files read."""
     label = str(path)
     limit = limits(label)
     tally = OcrTally()
     records, skipped = [], []
-    for name, data in sorted(_members(path, label), key=lambda member: member[0]):
+    members = sorted(_members(path, label), key=lambda member: member[0])
+    for index, (name, data) in enumerate(members):
+        if on_read is not None:
+            on_read(index / len(members))
         fmt = DOCUMENT_FORMATS.get(PurePosixPath(name).suffix.lower())
         if fmt is None or _is_system_file(name):
             skipped.append(name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,17 @@ from mofang.data.missing import blank_missing, to_text
 from mofang.data.safety import open_zip
 
 ALL_SHEETS = "*"
+REPORT_ROWS = 1000  # a sheet says how far it is every this many rows read
 
 
-def read_excel(path: Path, sheet: str | int | None, limit: Limits | None = None) -> tuple[pd.DataFrame, dict]:
+def read_excel(path: Path, sheet: str | int | None, limit: Limits | None = None, *,
+               on_read: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """Read an .xlsx as strings; `sheet` is a name, an index, '*' (all sheets) or None (first non-empty).
 
     Empty rows (sheets are often padded with thousands) and empty unnamed columns are dropped.
     Rows and columns are checked against `limit` (default: `limits()`) while the sheet is read.
-    Returns the frame and the read info (format, sheets read, empty sheets skipped).
+    Returns the frame and the read info (format, sheets read, empty sheets skipped). `on_read` hears the share of
+    the sheets to read that is read, by rows (of the size each sheet declares).
     """
     label = str(path)
     limit = limit or limits()
@@ -38,15 +41,15 @@ def read_excel(path: Path, sheet: str | int | None, limit: Limits | None = None)
     try:
         names = list(book.sheetnames)
         if sheet == ALL_SHEETS:
-            return _stack_sheets(book, names, label, limit)
+            return _stack_sheets(book, names, label, limit, on_read)
         if sheet is None:
-            for name in names:
-                frame = _sheet_frame(book, name, label, limit)
+            for index, name in enumerate(names):
+                frame = _sheet_frame(book, name, label, limit, _share_of(on_read, index, len(names)))
                 if frame is not None:
                     return frame, {"format": "xlsx", "sheets": [name]}
             raise DataError(f"every sheet is empty ({', '.join(names)})", source=label)
         name = _sheet_name(sheet, names, label)
-        frame = _sheet_frame(book, name, label, limit)
+        frame = _sheet_frame(book, name, label, limit, on_read)
         if frame is None:
             raise DataError(f"sheet '{name}' is empty", source=label)
         return frame, {"format": "xlsx", "sheets": [name]}
@@ -54,11 +57,20 @@ def read_excel(path: Path, sheet: str | int | None, limit: Limits | None = None)
         book.close()
 
 
-def _stack_sheets(book: Any, names: list[str], label: str, limit: Limits) -> tuple[pd.DataFrame, dict]:
+def _share_of(on_read: Callable[[float], None] | None, index: int,
+              count: int) -> Callable[[float], None] | None:
+    """Progress of sheet `index` of `count` as a share of them all."""
+    if on_read is None:
+        return None
+    return lambda share: on_read((index + share) / count)
+
+
+def _stack_sheets(book: Any, names: list[str], label: str, limit: Limits,
+                  on_read: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, dict]:
     frames: list[pd.DataFrame] = []
     read, empty = [], []
-    for name in names:
-        frame = _sheet_frame(book, name, label, limit)
+    for index, name in enumerate(names):
+        frame = _sheet_frame(book, name, label, limit, _share_of(on_read, index, len(names)))
         if frame is None:
             empty.append(name)
             continue
@@ -89,10 +101,11 @@ def _sheet_name(sheet: str | int, names: list[str], label: str) -> str:
     return sheet
 
 
-def _sheet_frame(book: Any, name: str, label: str, limit: Limits) -> pd.DataFrame | None:
+def _sheet_frame(book: Any, name: str, label: str, limit: Limits,
+                 on_read: Callable[[float], None] | None = None) -> pd.DataFrame | None:
     """The sheet's rows under its first non-empty row as header; None when the sheet has no data rows."""
     try:
-        rows = _filled_rows(book[name], label, limit)
+        rows = _filled_rows(book[name], label, limit, on_read)
     except DataError:
         raise
     except Exception as exc:  # a broken sheet XML inside a valid zip
@@ -108,11 +121,15 @@ def _sheet_frame(book: Any, name: str, label: str, limit: Limits) -> pd.DataFram
     return frame if len(frame) else None
 
 
-def _filled_rows(sheet: Any, label: str, limit: Limits) -> list[tuple]:
+def _filled_rows(sheet: Any, label: str, limit: Limits,
+                 on_read: Callable[[float], None] | None = None) -> list[tuple]:
     """The rows holding a value (the header among them); refused as soon as they pass the row limit or a
-    value sits beyond the column limit."""
+    value sits beyond the column limit. `on_read` hears the share read of the rows the sheet declares."""
     rows: list[tuple] = []
+    declared = _declared_rows(sheet) if on_read is not None else 0
     for number, row in enumerate(_rows(sheet), start=1):
+        if on_read is not None and declared and number % REPORT_ROWS == 0:
+            on_read(min(1.0, number / declared))
         width = _filled_width(row)
         if width:
             rows.append(row)
@@ -127,6 +144,14 @@ def _filled_width(row: tuple) -> int:
         if value is not None and str(value).strip():
             return i + 1
     return 0
+
+
+def _declared_rows(sheet: Any) -> int:
+    """The rows the sheet's writer says it has (its dimension; 0 when it says none); read before the sheet is."""
+    try:
+        return int(sheet.max_row or 0)
+    except Exception:  # noqa: BLE001 - a missing or odd dimension: no progress, the rows are still read
+        return 0
 
 
 def _rows(sheet: Any) -> Iterator[tuple]:

@@ -10,6 +10,7 @@ import pandas as pd
 from mofang.core.errors import DataError
 from mofang.data.connectors import read_source
 from mofang.data.pii import scan_table
+from mofang.data.sources import ReadMeter, ReadProgress
 from mofang.data.types import infer_kind
 from mofang.orders.schema import Source
 
@@ -17,12 +18,18 @@ SAMPLES = 3
 SAMPLE_CHARS = 40
 
 
-def inspect_target(target: str, *, table: str | None = None, query: str | None = None) -> dict[str, Any]:
+def inspect_target(target: str, *, table: str | None = None, query: str | None = None,
+                   on_read: ReadProgress | None = None) -> dict[str, Any]:
     """Read `target` (a path, or an SQLAlchemy URL with `table` or `query`) without changing anything and
     describe it: label, format, encoding, separator, rows, read details, per column its inferred kind,
     missing ratio, distinct count and up to 3 sample values (each cut to 40 characters; masked where the
-    column holds personal data), and the PII scan per column."""
-    frame = read_source(source_for(target, table=table, query=query))
+    column holds personal data), and the PII scan per column. `on_read(done, total, note)` hears the bytes read
+    while the file is read, then (total None) what is done with them."""
+    source = source_for(target, table=table, query=query)
+    meter = ReadMeter([source], on_read) if on_read is not None else None
+    frame = read_source(source, on_read=meter.source(0) if meter is not None else None)
+    if on_read is not None:
+        on_read(len(frame), None, f"rows read; profiling {frame.shape[1]} columns and scanning them for personal data")
     info = dict(frame.attrs.get("source", {}))
     details = {k: v for k, v in info.items() if k not in ("label", "format", "encoding", "separator", "denied")}
     pii = scan_table(frame)
@@ -32,6 +39,8 @@ def inspect_target(target: str, *, table: str | None = None, query: str | None =
         if found is not None:
             column["samples"] = found.get("examples") or [e for k in found.get("kinds", {}).values()
                                                           for e in k["examples"]][:SAMPLES]
+    if on_read is not None:
+        on_read(len(frame), None, f"rows read, {frame.shape[1]} columns profiled and scanned for personal data")
     return {"target": info.get("label", target), "format": info.get("format"), "encoding": info.get("encoding"),
             "separator": info.get("separator"), "rows": len(frame), "details": details, "columns": columns,
             "pii": pii}

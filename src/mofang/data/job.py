@@ -107,8 +107,7 @@ def run_data_job(job: DataJob, *, home: Path, progress: Progress | None = None,
     clock = _ProcessClock(progress)
 
     clock.start("ingest")
-    frame, reads = read_granted(job, lambda i, s: progress.process_advanced(
-        STATION, "ingest", i, len(job.data), f"reading {s.label}"))
+    frame, reads = read_granted(job, on_read=clock.advance)  # bytes of the sources' files read, as read
     frame.insert(0, ROW, range(1, len(frame) + 1))
     clock.finish(f"{len(frame):,} rows × {frame.shape[1] - 1} columns from {len(reads)} sources")
 
@@ -153,7 +152,7 @@ class _ProcessClock:
         self.process, self.began = process, time.monotonic()
         self.progress.process_started(STATION, process)
 
-    def advance(self, done: int, total: int, note: str) -> None:
+    def advance(self, done: float, total: float | None, note: str) -> None:
         self.progress.process_advanced(STATION, self.process, done, total, note)
 
     def finish(self, summary: str) -> None:

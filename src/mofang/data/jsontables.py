@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ MAX_DEPTH = 64  # nesting levels of JSON read (a table's records need two or thr
 _STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _STEP = np.zeros(256, dtype=np.int32)  # a byte's change of the nesting depth
 _STEP[[ord("["), ord("{")]], _STEP[[ord("]"), ord("}")]] = 1, -1
+REPORT_CHARS = 1 << 20  # JSON lines say how far they are every this many characters parsed
 
 
 def nesting_depth(text: str) -> int:
@@ -43,16 +45,18 @@ def _loads(text: str, label: str, row: int | None = None) -> Any:
                         row=row) from None
 
 
-def parse_json(text: str, fmt: str, label: str, limit: Limits | None = None) -> tuple[pd.DataFrame, dict]:
+def parse_json(text: str, fmt: str, label: str, limit: Limits | None = None, *,
+               on_read: Callable[[float], None] | None = None) -> tuple[pd.DataFrame, dict]:
     """Rows from JSON text; `fmt` 'jsonl' forces JSON lines, otherwise lines are recognised by their shape.
 
     Layouts: JSON lines of objects; a list of objects; an object of equal-length columns; an object of
     lists of records (e.g. {"series-a": [[start, end], ...]}), one row per item with its key in 'key'.
-    Rows and columns are checked against `limit` (default: `limits()`) before the frame is built.
+    Rows and columns are checked against `limit` (default: `limits()`) before the frame is built. `on_read`
+    hears the share of JSON lines parsed as they are (a JSON document is parsed in one go).
     """
     limit = limit or limits()
     if fmt == "jsonl" or _looks_like_lines(text):
-        return stringify(_records(_lines(text, label), label, limit)), {"format": "jsonl"}
+        return stringify(_records(_lines(text, label, on_read), label, limit)), {"format": "jsonl"}
     try:
         data = _loads(text, label)
     except json.JSONDecodeError as exc:
@@ -79,9 +83,14 @@ def _records(records: list[dict], label: str, limit: Limits) -> pd.DataFrame:
     return pd.DataFrame(records, dtype=object)
 
 
-def _lines(text: str, label: str) -> list[dict]:
+def _lines(text: str, label: str, on_read: Callable[[float], None] | None = None) -> list[dict]:
     records = []
+    length, taken, told = max(1, len(text)), 0, 0
     for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2029 may sit inside strings
+        taken += len(line) + 1
+        if on_read is not None and taken - told >= REPORT_CHARS:
+            told = taken
+            on_read(min(1.0, taken / length))
         if not line.strip():
             continue
         try:

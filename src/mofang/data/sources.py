@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,6 +14,8 @@ from mofang.data.connectors import read_source
 from mofang.data.joins import join_onto
 from mofang.orders.schema import Order, Source
 from mofang.store import file_digest, tree_digest
+
+ReadProgress = Callable[[float, float | None, str], None]  # (done, total, note) while sources are read
 
 
 @dataclass
@@ -35,18 +38,22 @@ class SourceRead:
     ocr: dict | None = None  # documents read by OCR: pages, confidence, unreadable images (data card)
 
 
-def read_granted(order: Order, on_source: Callable[[int, Source], None] | None = None,
-                 ) -> tuple[pd.DataFrame, list[SourceRead]]:
+def read_granted(order: Order, on_source: Callable[[int, Source], None] | None = None, *,
+                 on_read: ReadProgress | None = None) -> tuple[pd.DataFrame, list[SourceRead]]:
     """Every source read, granted columns only: stacked row-wise, or joined onto the sources before it where
-    it has a `join`; raises DataError on any mismatch."""
+    it has a `join`; raises DataError on any mismatch. `on_read(done, total, note)` hears the bytes of the
+    sources' files read so far of all of them while they are read (sources read of all of them, when none is a
+    file), ending with done == total."""
     _check_joins(order)
     joined = any(source.join for source in order.data)
     data: pd.DataFrame | None = None
     reads = []
+    meter = ReadMeter(order.data, on_read) if on_read is not None else None
     for i, source in enumerate(order.data):
         if on_source is not None:
             on_source(i, source)
-        frame = read_source(source, granted=order.is_granted, strict=is_strict(order, source))
+        frame = read_source(source, granted=order.is_granted, strict=is_strict(order, source),
+                            on_read=meter.source(i) if meter is not None else None)
         info = frame.attrs.get("source", {})
         if not joined:
             _check_allowed_exist(order, frame, source, list(info.get("denied", [])))
@@ -74,6 +81,53 @@ def read_granted(order: Order, on_source: Callable[[int, Source], None] | None =
         reads.append(SourceRead(label=str(order.labels), format="labels", rows=merged["labels"], columns=2,
                                 sha256=merged["sha256"], labels=merged))
     return data, reads
+
+
+class ReadMeter:
+    """Turns each source's share read into the bytes read of all the sources' files (or the sources read of
+    them all, when none is a file: a database says no size), never going back."""
+
+    def __init__(self, sources: list[Source], on_read: ReadProgress) -> None:
+        self.sources, self.on_read = sources, on_read
+        self.sizes = [source_bytes(s) for s in sources]
+        self.total = sum(self.sizes)
+        self.done = 0.0
+
+    def source(self, index: int) -> Callable[[float], None]:
+        before = sum(self.sizes[:index])
+        name = _short_label(self.sources[index])
+        where = f" (source {index + 1} of {len(self.sources)})" if len(self.sources) > 1 else ""
+
+        def heard(share: float) -> None:
+            share = min(1.0, max(0.0, share))
+            if self.total:
+                done, total, note = float(before + round(share * self.sizes[index])), float(self.total), "bytes"
+            else:
+                done, total, note = index + share, float(len(self.sources)), "sources"
+            if done < self.done:
+                return
+            self.done = done
+            self.on_read(done, total, f"{note} of {name}{where}" if self.total else f"reading {name}{where}")
+
+        heard(0.0)
+        return heard
+
+
+def source_bytes(source: Source) -> int:
+    """The bytes of a source's file (of a folder's files); 0 for a database or a path that is not there."""
+    path = source.path
+    if path is None:
+        return 0
+    try:
+        if path.is_dir():
+            return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and not p.is_symlink())
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def _short_label(source: Source) -> str:
+    return source.path.name if source.path is not None and source.path.name else source.label
 
 
 def is_strict(order: object, source: Source) -> bool:
@@ -107,9 +161,10 @@ def _stack(order: Order, data: pd.DataFrame, frame: pd.DataFrame, source: Source
     return pd.concat([data, frame[list(data.columns)]], ignore_index=True)
 
 
-def check_sources(order: Order) -> None:
-    """Preflight before an order is admitted: every source readable, columns granted, roles present."""
-    data, _ = read_granted(order)
+def check_sources(order: Order, on_read: ReadProgress | None = None) -> None:
+    """Preflight before an order is admitted: every source readable, columns granted, roles present;
+    `on_read` hears the bytes read as they are (`read_granted`)."""
+    data, _ = read_granted(order, on_read=on_read)
     if order.target and not _windows_label(order):
         labels = data[order.target].dropna().map(str).str.strip()
         if labels.nunique() < 2:

@@ -68,9 +68,7 @@ class DataWorkshop(Station):
 
     # -- ingest ----------------------------------------------------------------------------------
     def ingest(self, ctx: StationContext) -> str:
-        total = len(ctx.order.data)
-        data, reads = read_granted(ctx.order, lambda i, s: ctx.advance(i, total, f"reading {s.label}"))
-        ctx.advance(total, total, "all sources read")
+        data, reads = read_granted(ctx.order, on_read=ctx.advance)  # bytes of the sources' files read, as read
         if ctx.order.anomaly is not None and ctx.order.anomaly.windows is not None:  # labels kept beside the data
             data, note = label_from_windows(ctx.order, data, reads)
             ctx.reason(note)

@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ QUANTIZED_PROBA_TOLERANCE = 0.02  # int8 weights
 TRANSFORMER_INT8_TOLERANCE = 0.1
 TRANSFORMER_INT8_AGREEMENT = 0.98
 REGRESSION_TOLERANCE = 1e-4  # relative to the scale of the predictions
+EDGE_STEPS = 4  # export, parity, the fp32 fallback's parity, signing and packing
+Steps = Callable[[int, int, str], None]  # (steps done, steps in all, what it does now)
 
 
 class EdgeRefused(NotExportable):
@@ -152,11 +155,13 @@ def check_parity(bundle: Any, folder: Path, records: list[dict[str, Any]], quant
 
 
 def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path, key: Any, *,
-                       quantize: bool, about: dict[str, Any]) -> dict[str, Any]:
+                       quantize: bool, about: dict[str, Any], on_step: Steps | None = None) -> dict[str, Any]:
     """Export, parity-check and pack the edge bundle of a loaded (served) `bundle` into `archive`.
 
     With `quantize`, an int8 model that fails parity falls back to fp32 (recorded); a model that fails
-    parity in fp32 raises EdgeRefused with the figures. Returns the build record (parity included)."""
+    parity in fp32 raises EdgeRefused with the figures. Returns the build record (parity included).
+    `on_step(done, total, note)` hears each step as it starts, and the end."""
+    step = on_step or (lambda _done, _total, _note: None)
     if bundle.is_retrieval:
         raise NotExportable("a retrieval knowledge base is served (POST /ask), not exported to ONNX")
     if not bundle.answers_rows:  # a kind with routes of its own (an anomaly detector: POST /score)
@@ -167,9 +172,12 @@ def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path
     records = records_of(test.head(rows), bundle.feature_names)
     with tempfile.TemporaryDirectory(prefix="mofang-edge-") as tmp:
         folder = Path(tmp) / "edge"
+        step(0, EDGE_STEPS, "exporting the model to ONNX" + (" (int8)" if quantize else ""))
         built = write_edge_folder(bundle.candidate, bundle.schema, card, folder, quantize=quantize)
+        step(1, EDGE_STEPS, f"checking parity on {len(records):,} test rows")
         parity = check_parity(bundle, folder, records, built["quantized"], built["transformer"])
         if not parity.passed and built["quantized"]:
+            step(2, EDGE_STEPS, f"int8 failed parity: checking fp32 on {len(records):,} test rows")
             (folder / "model.onnx").write_bytes(built["fp32"])
             built["quantization"] = f"int8 failed parity ({parity.describe()}): kept fp32"
             built["quantized"] = False
@@ -178,6 +186,8 @@ def build_edge_archive(bundle: Any, test: pd.DataFrame, card: str, archive: Path
             raise EdgeRefused(f"edge bundle refused: the ONNX model does not answer like the product on "
                               f"{parity.describe()}")
         record = {"parity": asdict(parity), "quantization": built["quantization"], "onnx_mb": built["onnx_mb"]}
+        step(3, EDGE_STEPS, "signing and packing the archive")
         pack_signed(folder, archive, key, {**about, "kind": "edge-bundle", **record})
+    step(EDGE_STEPS, EDGE_STEPS, "edge archive packed")
     record["archive_mb"] = round(archive.stat().st_size / 2**20, 3)
     return record

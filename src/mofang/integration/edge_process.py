@@ -33,7 +33,8 @@ def edge_bundle(ctx: StationContext) -> str:
     try:
         record = build_edge_archive(bundle, ctx.load("test") if not bundle.is_retrieval else None,
                                     (folder / "model_card.md").read_text("utf-8"), folder / EDGE_ARCHIVE,
-                                    load_factory_key(ctx.artifacts.home), quantize=edge_target, about=about)
+                                    load_factory_key(ctx.artifacts.home), quantize=edge_target, about=about,
+                                    on_step=ctx.advance)
     except NotExportable as exc:
         (folder / EDGE_ARCHIVE).unlink(missing_ok=True)
         return no_edge_bundle(ctx, str(exc))

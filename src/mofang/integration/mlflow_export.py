@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,13 @@ def signature_and_example(schema: dict[str, Any], candidate: Any) -> tuple[Any, 
     return ModelSignature(inputs=Schema(columns)), pd.DataFrame([example])
 
 
-def export_mlflow(read: Any, files: list[Path], out: Path) -> Path:
+def export_mlflow(read: Any, files: list[Path], out: Path,
+                  on_step: Callable[[int, int, str], None] | None = None) -> Path:
     """Write the MLflow model directory `out` from a bundle's files; `read(path)` gives a file's plaintext
-    (the vault's reader for a delivered, encrypted bundle)."""
+    (the vault's reader for a delivered, encrypted bundle). `on_step(done, total, note)` hears each step as it
+    starts (each bundle file decrypted, the bundle loaded, its requirements pinned, the model written) and
+    the end."""
+    step = on_step or (lambda _done, _total, _note: None)
     try:
         import mlflow.pyfunc
     except ImportError:
@@ -88,15 +93,20 @@ def export_mlflow(read: Any, files: list[Path], out: Path) -> Path:
 
     if out.exists() and any(out.iterdir()):
         raise MofangError(f"{out} exists and is not empty; choose a new folder for the MLflow model")
+    wanted = [path for path in files if path.name not in SKIPPED_FILES and path.is_file()]
+    total = len(wanted) + 3
     with tempfile.TemporaryDirectory(prefix="mofang-mlflow-") as tmp:
         plain = Path(tmp) / "bundle"
         plain.mkdir()
-        for path in files:
-            if path.name not in SKIPPED_FILES and path.is_file():
-                (plain / path.name).write_bytes(read(path))
+        for done, path in enumerate(wanted):
+            step(done, total, f"decrypting {path.name}")
+            (plain / path.name).write_bytes(read(path))
+        step(len(wanted), total, "loading the bundle")
         bundle = load_bundle(plain)
         signature, example = signature_and_example(bundle.schema, bundle.candidate)
+        step(len(wanted) + 1, total, "pinning its requirements")
         requirements = pinned_requirements(plain, example.to_dict(orient="records"))
+        step(len(wanted) + 2, total, "writing the MLflow model")
         code = Path(tmp) / "code"
         code.mkdir()
         if out.exists():
@@ -106,4 +116,5 @@ def export_mlflow(read: Any, files: list[Path], out: Path) -> Path:
                                  pip_requirements=requirements,
                                  metadata={"mofang_product": bundle.metadata.get("product"),
                                            "mofang_family": bundle.metadata.get("family")})
+    step(total, total, "MLflow model written")
     return out

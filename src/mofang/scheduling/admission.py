@@ -3,6 +3,7 @@ passed); nothing is registered when a check fails. `mofang.scheduling.submit` th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from mofang.core.tasks import spec as task_spec
@@ -12,13 +13,15 @@ from mofang.security.audit import ORDER_SUBMITTED, AuditLog
 from mofang.store import MetaStore
 
 
-def admit(order: Order, meta: MetaStore, *, source_file: str | Path | None = None, actor: str = "local") -> int:
+def admit(order: Order, meta: MetaStore, *, source_file: str | Path | None = None, actor: str = "local",
+          on_read: Callable[[float, float | None, str], None] | None = None) -> int:
     """Check the order can run (every source readable as a table with its target present, unless its task ingests
     sources its own way; its task's `intake.check`; the task itself was checked against the registry when the
-    order was parsed) and register its job; returns the job id."""
+    order was parsed) and register its job; returns the job id. `on_read(done, total, note)` hears the sources'
+    bytes read while they are checked."""
     task = task_spec(order.task)
     if task.override("data.ingest") is None:  # a task that reads its sources its own way checks them itself
-        check_sources(order)
+        check_sources(order, on_read)
     check = task.hook("intake.check")
     if check is not None:  # e.g. an instruction-tuning order's base model: checkpoint, template, sequence length
         check(order, source_file)
