@@ -250,7 +250,7 @@ def _carry_out(ctx: StationContext, actions: list[dict[str, Any]], dataset: dict
                 ctx.reason(f"rework round {number}: {family} not trained ({share:.1f}s of the budget left for it)")
                 continue
             suffix = {"class_weights": "-balanced", "data_fixes": "-cleaned", "smaller_model": "-small",
-                      "other_families": ""}.get(action["kind"], "")
+                      "more_search": "-search"}.get(action["kind"], "")
             record = workshop._train_one(
                 ctx, family, rows, valid, dataset, share, metric, time.monotonic(), max(seconds, 1e-6),
                 trials=trials.get(family) if trials else None, name=f"{family}-r{number}{suffix}",
@@ -307,7 +307,11 @@ def _threshold(ctx: StationContext, source_name: str, candidates: list[dict[str,
     candidate.params.update(decision_threshold=best, threshold_metric="+".join(metrics),
                             threshold_rows=rows, rework=f"round {number}: threshold moved for {', '.join(metrics)}")
     base = source_name.split("(")[0]
-    name = f"{base}-threshold" if f"-r{number}" in base else f"{base}-r{number}-threshold"
+    trained_now = f"-r{number}-" in base or base.endswith(f"-r{number}")  # a model this round trained
+    name = f"{base}-threshold" if trained_now else f"{base}-r{number}-threshold"
+    taken = {r["name"] for r in candidates}
+    name = next(f"{name}-{i}" if i else name for i in range(len(taken) + 1) if (f"{name}-{i}" if i else name)
+                not in taken)
     candidate.name = name
     path = candidate.save(ctx.path("models") / f"{name}.joblib")
     predicted = labels[(proba[:, 1] >= best).astype(int)]
