@@ -76,7 +76,7 @@ def test_every_key_a_template_uses_is_in_the_catalogue() -> None:
         used |= set(re.findall(r'\bt\("([a-z_.0-9]+)"', path.read_text(encoding="utf-8")))
     assert used, "the templates name their text by key"
     prefixes = {k for k in used if k.endswith(".")}  # t("verdict." ~ verdict): a family of keys
-    assert prefixes == {"verdict.", "split.", "rework.kind."}
+    assert prefixes == {"verdict.", "split.", "rework.kind.", "gen.direction."}
     assert {"verdict.accepted", "verdict.rejected", "split.train", "split.valid", "split.test"} <= set(TEXT)
     kinds = {"threshold", "class_weights", "more_search", "other_families", "smaller_model", "data_fixes"}
     assert {f"rework.kind.{kind}" for kind in kinds} <= set(TEXT)
@@ -150,3 +150,26 @@ def test_plot_labels_carry_both_languages_and_draw_without_a_cjk_font(monkeypatc
     monkeypatch.setattr(core_plots, "FONTS", ["DejaVu Sans"])  # no CJK font: boxes, not an error
     assert core_plots.render_png(lambda ax: ax.set(title=core_plots.bilingual("混淆矩阵", "Confusion matrix")))[:4] \
         == b"\x89PNG"
+
+
+def test_the_generation_section_and_the_rework_rounds_in_both_languages() -> None:
+    content = _content()
+    content["generation"] = {
+        "winner": "lora-1", "rows": 40, "out_of_domain": 12, "choice_rows": 5, "merged": True,
+        "compare": [{"metric": "rouge_l", "base": 0.2, "tuned": 0.5, "direction": "higher"}],
+        "trials": [{"name": "lora-1", "steps": 30, "fit_seconds": 12.0, "tokens_per_s": 800.0,
+                    "valid_metrics": {"eval_loss": 1.2}, "note": "r=8"}],
+        "samples": [{"prompt": "怎么还款？", "reference": "按月还款", "base": "不知道", "tuned": "按月还款",
+                     "claims": [{"text": "按月还款", "supported": True}, {"text": "利率为零", "supported": False}]}]}
+    content["rework"] = [{"round": 1, "failed": ["recall_macro 0.84 does not meet >= 0.87"],
+                          "actions": [{"kind": "threshold", "why": "move it", "families": []}],
+                          "winner": "xgboost-r1-threshold", "passed": True, "checks": [], "seconds": 3.0}]
+    english, chinese = render_report(content, {}), render_report(content, {}, lang="zh-CN")
+    for text in ("Generation: base vs lora-1 on the same 40 test prompts", "Fine-tuning trials", "Side by side",
+                 "✗ unsupported 利率为零", "12 out-of-domain questions", "Rework rounds", "decision threshold"):
+        assert text in english, text
+    for text in ("生成：基座模型与 lora-1 在相同的 40 条测试提示上的对比", "微调试验", "逐条对比", "✗ 无依据 利率为零",
+                 "越高越好", "12 个从未训练过的领域外问题", "返工轮次", "调整决策阈值", "本轮胜出"):
+        assert text in chinese, text
+    for english_only in ("Fine-tuning trials", "Side by side", "Claims of the tuned answer", "Rework rounds"):
+        assert english_only not in chinese, english_only

@@ -155,6 +155,42 @@ TEXT: dict[str, dict[str, str]] = {
     "forecast.cutoff": {"en": "history ends", "zh-CN": "历史截止"},
     "forecast.series": {"en": "series", "zh-CN": "序列数"},
     # -- retrieval
+    # -- generation (instruction tuning)
+    "gen": {"en": "Generation: base vs {winner} on the same {rows} test prompts",
+            "zh-CN": "生成：基座模型与 {winner} 在相同的 {rows} 条测试提示上的对比"},
+    "gen.how": {"en": "Answers are greedy. Exact match, token F1, ROUGE-L and BLEU are read on Chinese-aware tokens "
+                      "(each Chinese character a token, latin words lowercased). An answer's claims (its sentences) "
+                      "are checked against the reference",
+                "zh-CN": "回答采用贪心解码。精确匹配、词元 F1、ROUGE-L 和 BLEU 按中文感知的词元计算（每个汉字一个词元，"
+                         "拉丁单词转小写）。回答中的每个论断（句子）都与参考答案"},
+    "gen.rag": {"en": " and the retrieved passages", "zh-CN": "及检索到的段落"},
+    "gen.claims": {"en": ": a claim none of them supports counts as a hallucination. The refusal rate is read on "
+                         "{out_of_domain} out-of-domain questions never trained on; the false refusal rate on the "
+                         "in-domain test prompts.",
+                   "zh-CN": "逐一核对：没有任何依据支持的论断计为幻觉。拒答率在 {out_of_domain} 个从未训练过的"
+                            "领域外问题上统计；误拒率在领域内测试提示上统计。"},
+    "gen.choices": {"en": " {rows} multiple-choice prompts are scored by the log-likelihood of each option letter.",
+                    "zh-CN": "{rows} 道选择题按各选项字母的对数似然评分。"},
+    "gen.merged": {"en": " The delivered model is the LoRA adapter merged into the base weights.",
+                   "zh-CN": "交付的模型是合并进基座权重的 LoRA 适配器。"},
+    "gen.base": {"en": "base", "zh-CN": "基座模型"},
+    "gen.better": {"en": "better", "zh-CN": "更优方向"},
+    "gen.direction.higher": {"en": "higher", "zh-CN": "越高越好"},
+    "gen.direction.lower": {"en": "lower", "zh-CN": "越低越好"},
+    "gen.trials": {"en": "Fine-tuning trials", "zh-CN": "微调试验"},
+    "gen.trial": {"en": "trial", "zh-CN": "试验"},
+    "gen.steps": {"en": "steps", "zh-CN": "步数"},
+    "gen.seconds": {"en": "seconds", "zh-CN": "秒数"},
+    "gen.tokens_s": {"en": "tokens/s", "zh-CN": "词元/秒"},
+    "gen.eval_loss": {"en": "best validation loss", "zh-CN": "最佳验证损失"},
+    "gen.note": {"en": "note", "zh-CN": "说明"},
+    "gen.side_by_side": {"en": "Side by side", "zh-CN": "逐条对比"},
+    "gen.prompt": {"en": "Prompt:", "zh-CN": "提示："},
+    "gen.reference": {"en": "Reference:", "zh-CN": "参考答案："},
+    "gen.base_answer": {"en": "Base:", "zh-CN": "基座模型："},
+    "gen.tuned_answer": {"en": "Tuned:", "zh-CN": "微调后："},
+    "gen.claims_of": {"en": "Claims of the tuned answer:", "zh-CN": "微调后回答的论断："},
+    "gen.unsupported": {"en": "unsupported", "zh-CN": "无依据"},
     "retrieval": {"en": "Retrieval ({name} on test)", "zh-CN": "检索（{name}，测试集）"},
     "retrieval.metric": {"en": "metric", "zh-CN": "指标"},
     "retrieval.test": {"en": "test", "zh-CN": "测试集"},
