@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mofang.portal import create_app, uploads
-from mofang.security.crypto import TamperedError, is_encrypted
+from mofang.security.crypto import TamperedError, artifact_context, is_encrypted, write_encrypted
 from mofang.security.identity import create_api_key, create_tenant
 from mofang.security.scratch import plaintext_files
 from mofang.security.vault import open_vault
@@ -178,6 +178,21 @@ def test_an_upload_stored_in_clear_before_is_encrypted_when_first_read(client: T
     assert profile.status_code == 200 and profile.json()["rows"] == 2
     assert is_encrypted(legacy) and open_vault(meta, home).read(TENANT, legacy) == content
     assert [u["size_bytes"] for u in client.get("/api/v1/uploads").json()] == [len(content)]
+
+
+def test_an_upload_under_the_tenants_key_gets_a_key_of_its_own_when_first_read(client: TestClient, home: Path,
+                                                                               meta) -> None:
+    legacy = home / "tenants" / TENANT / "uploads" / "fedcba9876543210" / "old.csv"
+    legacy.parent.mkdir(parents=True)
+    content = "城市,金额\n上海,1\n北京,2\n".encode()
+    vault = open_vault(meta, home)
+    write_encrypted(vault.keyring.data_key(TENANT), legacy, content,  # as the release before upload keys did
+                    artifact_context(TENANT, "uploads/fedcba9876543210/old.csv"))
+    assert not vault.has_own_key(TENANT, legacy) and vault.read(TENANT, legacy) == content
+    profile = client.get("/api/v1/uploads/fedcba9876543210/profile")
+    assert profile.status_code == 200 and profile.json()["rows"] == 2
+    assert vault.has_own_key(TENANT, legacy) and vault.read(TENANT, legacy) == content
+    assert legacy.stat().st_mode & 0o077 == 0 and [p.name for p in legacy.parent.iterdir()] == ["old.csv"]
 
 
 def test_a_modified_upload_is_refused_without_the_servers_path(client: TestClient, home: Path) -> None:

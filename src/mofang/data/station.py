@@ -280,7 +280,7 @@ class DataWorkshop(Station):
         (folder / "data_card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1, default=str),
                                                encoding="utf-8")
         write_card_html(card, folder / "data_card.html")
-        digest, stored = ctx.artifacts.put_dir(ctx.tenant, "dataset", folder, ctx.vault)
+        digest, stored = ctx.artifacts.put_dir(ctx.tenant, "dataset", folder, ctx.vault, order=ctx.order.id)
         card["lineage"]["dataset_digest"] = digest
         target = order.target or ""
         classes = None

@@ -135,7 +135,8 @@ def answers_questions(model: Any) -> bool:
 
 
 def open_bundle(path: str | Path, tenant: str, meta: Any = None) -> Bundle:
-    """A delivered (encrypted) bundle of `tenant`, decrypted in memory with the tenant's data key."""
+    """A delivered (encrypted) bundle of `tenant`, decrypted in memory with the key its place names (its order's;
+    the tenant's for a bundle an earlier release stored)."""
     store = meta or MetaStore()
     try:
         vault = open_vault(store, settings().home)

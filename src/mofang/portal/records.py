@@ -16,6 +16,7 @@ from mofang.portal.auth import Caller
 from mofang.products.registry import resolve
 from mofang.security.scope import safe_child
 from mofang.security.vault import open_vault
+from mofang.store import ArtifactStore
 from mofang.store.models import Job, OrderRecord, ProcessRun, ProductVersion, StationRun
 
 TERMINAL_JOB = frozenset({"done", "rejected", "failed", "cancelled"})
@@ -123,7 +124,8 @@ def product_version(caller: Caller, name: str, version: int | None, tenant: str 
 
 
 def product_file(caller: Caller, home: Path, version: ProductVersion, name: str) -> bytes:
-    """A file of a delivered bundle (report.html, model_card.md), decrypted with the tenant's key."""
+    """A file of a delivered bundle (report.html, model_card.md), decrypted with its order's key (the tenant's
+    for a bundle an earlier release stored)."""
     owner = version.product.tenant_id
     return open_vault(caller.meta, home).read_any(owner, Path(version.bundle_path) / name)
 
@@ -176,7 +178,8 @@ def dataset(caller: Caller, digest: str, tenant: str | None = None) -> dict[str,
 def data_card(caller: Caller, home: Path, digest: str, tenant: str | None, name: str) -> bytes:
     """The dataset version's data card (data_card.json or data_card.html), decrypted for its tenant."""
     found = dataset(caller, digest, tenant)
-    folder = safe_child(home / "tenants", found["tenant"], "artifacts", "dataset", digest[:2], digest)
+    safe_child(home / "tenants", found["tenant"], "artifacts", "dataset", digest[:2], digest)  # a digest, no path
+    folder = ArtifactStore(home).find_dir(found["tenant"], "dataset", digest, found["order_id"])
     path = folder / name
     if not path.is_file():
         raise NotFoundError(f"dataset {digest[:12]} has no {name}")

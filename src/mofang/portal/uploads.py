@@ -1,6 +1,7 @@
-"""Data files uploaded for orders: encrypted with the tenant's data key as they stream in (never written in
-clear), under the tenant's area with a size limit; decrypted only in memory to be profiled or checked, and into
-a job's sealed scratch folder for the line to read."""
+"""Data files uploaded for orders: encrypted with a key of their own (`upload:<id>`, wrapped by the tenant's key)
+as they stream in (never written in clear), under the tenant's area with a size limit; decrypted only in memory to
+be profiled or checked, and into a job's sealed scratch folder for the line to read. Destroying the last live order
+placed with an upload deletes it and shreds its key, so a copy of it taken earlier no longer opens."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def clean_name(name: str) -> str:
 
 async def receive(chunks: AsyncIterator[bytes], *, vault: Vault, home: Path, tenant: str, name: str, limit: int,
                   declared: int | None = None) -> dict[str, Any]:
-    """Stream an upload's body, encrypted with the tenant's data key as it arrives, to
+    """Stream an upload's body, encrypted with the upload's own key as it arrives, to
     <uploads>/<upload id>/<name> (mode 0600), refusing it past `limit` bytes (at once when the declared length
     says so); returns its description."""
     name = clean_name(name)
@@ -121,17 +122,23 @@ def _stored(folder: Path) -> list[Path]:
 
 
 def read(vault: Vault, tenant: str, path: Path) -> bytes:
-    """An upload's content, decrypted in memory; an upload stored in clear before uploads were encrypted is
-    encrypted in place the first time it is read."""
+    """An upload's content, decrypted in memory. One stored by an earlier release — in clear, or encrypted with the
+    tenant's key — is encrypted in place with a key of its own the first time it is read."""
     if is_encrypted(path):
         try:
-            return vault.read(tenant, path)
+            content = vault.read(tenant, path)
         except TamperedError:  # said without the server's path
-            raise UploadError(f"upload {path.parent.name}/{path.name} does not open with the tenant's key: it was "
+            raise UploadError(f"upload {path.parent.name}/{path.name} does not open with its key: it was "
                               "modified, moved from elsewhere, or its key was destroyed") from None
-    content = path.read_bytes()
-    sealed = path.with_name(path.name + _PART)  # never listed; replaces the plain file only once complete
-    vault.seal(tenant, path, sealed, path)
+        if vault.has_own_key(tenant, path):
+            return content
+    else:
+        content = path.read_bytes()
+    encryptor = vault.encryptor(tenant, path)  # bound to its place, under the upload's own key (made now)
+    sealed = path.with_name(path.name + _PART)  # never listed; replaces the old file only once complete
+    fd = os.open(sealed, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(encryptor.update(content) + encryptor.finish())
     os.replace(sealed, path)
     return content
 

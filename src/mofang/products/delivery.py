@@ -27,7 +27,8 @@ class DeliveryStation(Station):
         bundle, evaluation = ctx.load("bundle"), ctx.load("evaluation")
         from pathlib import Path
 
-        digest, stored = ctx.artifacts.put_dir(ctx.tenant, "bundle", Path(bundle["path"]), ctx.vault)
+        digest, stored = ctx.artifacts.put_dir(ctx.tenant, "bundle", Path(bundle["path"]), ctx.vault,
+                                              order=ctx.order.id)
         winner = ctx.load("winner")
         version = ctx.meta.add_product_version(
             ctx.tenant, ctx.order.id, ctx.order.task, ctx.job_id, str(stored), digest,

@@ -4,8 +4,9 @@ What travels (`SHARED_FILES`): the model, its input schema, its model card and m
 that describes the training data (tenant, order, job, dataset digest, row counts, dropped columns, the
 selection reasons). What stays home: the evaluation report (it shows test rows and data plots), the drift
 reference (quantiles of the training data) and the data card (never in a bundle). The copy is stored in the
-publisher's folder, encrypted with the publisher's key, so the publisher's destruction removes it too; the
-factory decrypts it in memory for a tenant serving the listing — the key never leaves the factory.
+folder of the publisher's order that made the product, encrypted with that order's key, so destroying the order
+(or the publisher) removes it and shreds the key that opened it; the factory decrypts it in memory for a tenant
+serving the listing — the key never leaves the factory.
 
 The catalog is the one deliberate cross-tenant read: `catalog()` reads listings unscoped and returns their
 public fields only; publishing and unpublishing go through the publisher's tenant scope.
@@ -75,7 +76,8 @@ def publish(meta: MetaStore, tenant: str, ref: Ref | str, *, actor: str) -> Mark
         metadata = json.loads(vault.read_any(tenant, source / "metadata.json"))
         (staging / "metadata.json").write_text(json.dumps(shared_metadata(metadata, name, version.version),
                                                           ensure_ascii=False, indent=1), "utf-8")
-        digest, stored = ArtifactStore(home).put_dir(tenant, "market", staging, vault)
+        order = meta.job(version.job_id).order.order_id  # the copy is the order's: its key, its destruction
+        digest, stored = ArtifactStore(home).put_dir(tenant, "market", staging, vault, order=order)
         card = (staging / "model_card.md").read_text("utf-8")
     finally:
         shutil.rmtree(staging, ignore_errors=True)

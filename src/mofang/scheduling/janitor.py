@@ -20,7 +20,8 @@ from mofang.scheduling.queue import Queue
 from mofang.scheduling.tables import LEASED, QueueEntry
 from mofang.security.scratch import seal_job_folder
 from mofang.security.vault import open_vault
-from mofang.store.models import Job, ProcessRun, Product, ProductVersion, StationRun
+from mofang.store.artifacts import ORDER_SCOPE
+from mofang.store.models import Job, OrderRecord, ProcessRun, Product, ProductVersion, StationRun
 
 SWEPT_KINDS = ("dataset", "bundle")  # the kinds the line writes; anything else is left alone
 
@@ -59,22 +60,29 @@ def seal_left_open(queue: Queue, home: Path, job: int, tenant: str) -> int:
 
 
 def unreferenced(s: Session, home: Path, tenant: str) -> list[Path]:
-    """A tenant's artifact folders that no publish record or product version refers to (staging included)."""
+    """A tenant's artifact folders that no publish record or product version refers to (staging included), in
+    each order's folders (`<kind>/orders/<order>/<xx>/<digest>`) and where earlier releases stored them per
+    tenant (`<kind>/<xx>/<digest>`)."""
     root = home / "tenants" / tenant / "artifacts"
-    datasets = {d for (p,) in s.execute(
-        select(ProcessRun.params).join(StationRun, StationRun.id == ProcessRun.station_run_id)
-        .join(Job, Job.id == StationRun.job_id)
+    datasets = {(order, d) for p, order in s.execute(
+        select(ProcessRun.params, OrderRecord.order_id).join(StationRun, StationRun.id == ProcessRun.station_run_id)
+        .join(Job, Job.id == StationRun.job_id).join(OrderRecord, OrderRecord.id == Job.order_pk)
         .where(Job.tenant_id == tenant, StationRun.station == "data", ProcessRun.name == "publish"))
         if isinstance(p, dict) and (d := p.get("digest"))}
+    legacy_datasets = {d for _, d in datasets}
     bundles = {Path(p).resolve() for p in s.scalars(
         select(ProductVersion.bundle_path).join(Product, Product.id == ProductVersion.product_id)
         .where(Product.tenant_id == tenant))}
     found = []
     for kind in SWEPT_KINDS:
-        for folder in sorted((root / kind).glob("*/*")):
+        folders: list[tuple[str | None, Path]] = [(None, f) for f in sorted((root / kind).glob("*/*"))
+                                                  if f.parent.name != ORDER_SCOPE]
+        folders += [(f.parent.parent.name, f) for f in sorted((root / kind / ORDER_SCOPE).glob("*/*/*"))]
+        for order, folder in folders:
             if folder.name.startswith(".staging-"):
                 found.append(folder)
-            elif kind == "dataset" and folder.name not in datasets:
+            elif kind == "dataset" and (folder.name not in legacy_datasets if order is None
+                                        else (order, folder.name) not in datasets):
                 found.append(folder)
             elif kind == "bundle" and folder.resolve() not in bundles:
                 found.append(folder)
@@ -98,9 +106,11 @@ def _sweep(s: Session, home: Path, tenant: str, grace_s: float) -> list[Path]:
             continue
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
-        parent = folder.parent
-        if parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        parent = folder.parent  # <xx>, then (in an order's folders) the order's folder if emptied
+        for _ in range(2 if parent.parent.parent.name == ORDER_SCOPE else 1):
+            if parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+            parent = parent.parent
     return removed
 
 

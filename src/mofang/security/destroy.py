@@ -4,6 +4,7 @@ log and issue a signed destruction certificate (`mofang destroy`)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from sqlalchemy import delete, select
 from mofang.core.errors import NotFoundError
 from mofang.security.audit import ORDER_DESTROYED, TENANT_DESTROYED, AuditLog
 from mofang.security.certificates import issue_certificate
-from mofang.security.keys import KeyRing
+from mofang.security.keys import KeyRing, upload_key_id
 from mofang.security.signing import FactoryKey
 from mofang.security.tables import ApiKey, TenantKey
 from mofang.store import ArtifactStore, MetaStore, file_digest
@@ -37,31 +38,49 @@ DESTROYED = "destroyed"
 
 @dataclass
 class Plan:
-    """What one destruction removes: folders (whole), and files kept because another order shares them."""
+    """What one destruction removes: folders (whole), the keys of uploads it removes, and what it keeps because
+    another order shares it."""
 
     what: str
     tenant: str
     order: str | None
     folders: list[Path] = field(default_factory=list)
     kept: list[dict[str, str]] = field(default_factory=list)
+    uploads: list[str] = field(default_factory=list)  # ids of the uploads removed (their keys are shredded)
 
 
 def plan_order(meta: MetaStore, artifacts: ArtifactStore, tenant: str, order_id: str) -> Plan:
-    """The order's job folders, its dataset versions and product bundles (unless another order uses them)."""
+    """The order's job folders, its artifact folders (dataset versions, bundles, marketplace copies: all under the
+    order's key), the uploads it was placed with, and what earlier releases stored per tenant for it (tenant-wide
+    dataset versions and bundles) — an upload or a tenant-wide artifact that another order uses is kept."""
     record = meta.order(order_id, tenant)
     root = artifacts.tenant_dir(tenant)
     jobs = {job.id for job in record.jobs}
     plan = Plan("order", tenant, order_id, folders=[root / "jobs" / str(j) for j in sorted(jobs)])
+    plan.folders += artifacts.order_dirs(tenant, order_id)
     shared = _referenced(meta, root, tenant, _other_jobs(meta, tenant, jobs))
     for path in sorted(_referenced(meta, root, tenant, jobs)):
-        if path in shared:  # content-addressed: the same data or model may serve another order
+        if _inside(path, plan.folders):
+            continue
+        if path in shared:  # content-addressed per tenant by an earlier release: another order may use it
             plan.kept.append({"path": str(path), "reason": "also used by another order of this tenant"})
         elif path.exists():
             plan.folders.append(path)
     for module in unit_table_modules():  # copies a unit made outside the job folders (marketplace listings)
         copies = getattr(module, "order_copies", None)
         if copies is not None:
-            plan.folders += [p for p in copies(meta, tenant, order_id) if p.exists() and p not in plan.folders]
+            plan.folders += [p for p in copies(meta, tenant, order_id) if p.exists() and not _inside(p, plan.folders)]
+    users = _upload_users(meta, tenant)
+    for upload in sorted(users.get(order_id, set())):
+        folder = root / "uploads" / upload
+        others = sorted(o for o, used in users.items() if o != order_id and upload in used)
+        if others:
+            plan.kept.append({"path": str(folder), "reason": "an upload also used by "
+                              + ", ".join(f"order '{o}'" for o in others) + " of this tenant"})
+            continue
+        plan.uploads.append(upload)
+        if folder.exists():
+            plan.folders.append(folder)
     return plan
 
 
@@ -71,8 +90,9 @@ def plan_tenant(artifacts: ArtifactStore, tenant: str) -> Plan:
 
 def destroy(plan: Plan, *, meta: MetaStore, home: Path, keyring: KeyRing, audit: AuditLog, factory: FactoryKey,
             actor: str) -> dict[str, Any]:
-    """Carry out a plan: hash and delete every file, shred the order's key (order destruction) or the tenant's
-    key (tenant destruction, which makes every order key of the tenant unreadable too), remove the
+    """Carry out a plan: hash and delete every file, shred the order's key and those of the uploads it removes
+    (order destruction) or the tenant's key (tenant destruction, which makes every order and upload key of the
+    tenant unreadable too), remove the
     metadata that describes the data, record the event and return the signed certificate (also written to
     <home>/certificates/<id>.json, outside every tenant's folder)."""
     files = _inventory(plan.folders, home)
@@ -92,6 +112,9 @@ def destroy(plan: Plan, *, meta: MetaStore, home: Path, keyring: KeyRing, audit:
     else:
         if keyring.shred_order(plan.tenant, plan.order or ""):
             shredded.append({"key_id": f"order:{plan.tenant}/{plan.order}", "wrapped_by": f"tenant:{plan.tenant}"})
+        for upload in plan.uploads:
+            if keyring.shred_order(plan.tenant, upload_key_id(upload)):
+                shredded.append({"key_id": f"upload:{plan.tenant}/{upload}", "wrapped_by": f"tenant:{plan.tenant}"})
         _forget_order(meta, plan.tenant, plan.order or "")
     certificate_id = str(uuid.uuid4())
     event = audit.record(TENANT_DESTROYED if plan.what == "tenant" else ORDER_DESTROYED, actor=actor,
@@ -130,9 +153,27 @@ def _inventory(folders: list[Path], home: Path) -> list[dict[str, Any]]:
     return files
 
 
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+def _upload_users(meta: MetaStore, tenant: str) -> dict[str, set[str]]:
+    """For each order of the tenant that still holds data, the ids of the uploads it names (its placed spec, its
+    jobs' specs): `<home>/tenants/<tenant>/uploads/<id>/...`."""
+    pattern = re.compile(rf"tenants/{re.escape(tenant)}/uploads/([0-9a-f]{{16}})/")
+    users: dict[str, set[str]] = {}
+    with meta.session() as s:
+        for record in s.scalars(select(OrderRecord).where(OrderRecord.tenant_id == tenant)):
+            if (record.spec or {}).get("destroyed"):
+                continue
+            text = json.dumps([record.spec, *(job.spec for job in record.jobs)], ensure_ascii=False)
+            users[record.order_id] = set(pattern.findall(text))
+    return users
+
+
 def _referenced(meta: MetaStore, root: Path, tenant: str, jobs: set[int]) -> set[Path]:
-    """Stored dataset versions (by the digest each data publish process recorded) and product bundles
-    that `jobs` produced."""
+    """Dataset versions (by the digest each data publish process recorded) and product bundles that `jobs`
+    produced, where earlier releases stored them per tenant (newer ones are in the order's own folders)."""
     with meta.session() as s:
         published = s.scalars(select(ProcessRun.params).join(StationRun).where(
             StationRun.job_id.in_(jobs), StationRun.station == "data", ProcessRun.name == "publish"))

@@ -36,6 +36,19 @@ _NONCE_BYTES = 12
 _WRAP_AAD_PREFIX = b"mofang-tenant-key:"
 _ORDER_WRAP_AAD_PREFIX = b"mofang-order-key:"
 _PSEUDONYM_INFO = b"mofang-pseudonym"
+UPLOAD_KEY_PREFIX = "upload:"  # an upload's own key sits beside the order keys; order ids are slugs (no ':')
+
+
+def upload_key_id(upload_id: str) -> str:
+    """The id under which an upload's own data key is kept in the order-key table."""
+    return f"{UPLOAD_KEY_PREFIX}{upload_id}"
+
+
+def _owner(key_id: str) -> str:
+    """What a key of the order-key table belongs to, as messages name it."""
+    if key_id.startswith(UPLOAD_KEY_PREFIX):
+        return f"upload '{key_id.removeprefix(UPLOAD_KEY_PREFIX)}'"
+    return f"order '{key_id}'"
 
 
 class SecurityError(MofangError):
@@ -146,9 +159,10 @@ def _read_master_key_file(path: Path) -> MasterKey:
 
 
 class KeyRing:
-    """The key hierarchy: master key → per-tenant data keys → per-order data keys. Keys are created on first
-    use, stored only wrapped by their parent, unwrapped on demand and cached in memory. Rotating the master
-    key re-wraps tenant keys only; order keys (wrapped by their tenant's key) and all data stay as they are."""
+    """The key hierarchy: master key → per-tenant data keys → per-order data keys (and per-upload keys, kept
+    beside them as `upload:<id>`). Keys are created on first use, stored only wrapped by their parent, unwrapped
+    on demand and cached in memory. Rotating the master key re-wraps tenant keys only; order and upload keys
+    (wrapped by their tenant's key) and all data stay as they are."""
 
     def __init__(self, meta: MetaStore, master: MasterKey) -> None:
         self.meta = meta
@@ -163,6 +177,20 @@ class KeyRing:
         with self._lock:
             key = self._order_keys.get((tenant, order))
             if key is None:
+                key = self._load_or_create_order(tenant, order, tenant_key)
+                self._order_keys[(tenant, order)] = key
+            return key
+
+    def find_order_key(self, tenant: str, order: str) -> bytes | None:
+        """The order's data key if it was ever made (None when not: nothing was encrypted with it); a
+        SecurityError when it was destroyed. Never creates one: what readers use."""
+        tenant_key = self.data_key(tenant)
+        with self._lock:
+            key = self._order_keys.get((tenant, order))
+            if key is None:
+                with self.meta.session() as s:
+                    if s.get(OrderKey, (tenant, order)) is None:
+                        return None
                 key = self._load_or_create_order(tenant, order, tenant_key)
                 self._order_keys[(tenant, order)] = key
             return key
@@ -266,13 +294,13 @@ class KeyRing:
                     if row is None:
                         raise
             if row.wrapped_key is None:
-                raise SecurityError(f"the key of order '{order}' of tenant '{tenant}' was destroyed on "
+                raise SecurityError(f"the key of {_owner(order)} of tenant '{tenant}' was destroyed on "
                                     f"{_when(row.shredded_at)}; its encrypted data can no longer be read")
             blob = bytes(row.wrapped_key)
             try:
                 return AESGCM(tenant_key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], aad)
             except (InvalidTag, ValueError):
-                raise SecurityError(f"the wrapped key of order '{order}' of tenant '{tenant}' does not open "
+                raise SecurityError(f"the wrapped key of {_owner(order)} of tenant '{tenant}' does not open "
                                     f"with its tenant's key; the metadata database was modified") from None
 
     def _load_or_create(self, tenant: str) -> bytes:

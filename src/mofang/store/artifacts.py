@@ -1,4 +1,10 @@
-"""ArtifactStore: content-addressed files and folders, one tree per tenant."""
+"""ArtifactStore: content-addressed files and folders, one tree per tenant, one folder per order.
+
+What the line publishes for an order (dataset versions, bundles, marketplace copies) is stored under
+`tenants/<tenant>/artifacts/<kind>/orders/<order>/<xx>/<digest>` and encrypted with that order's key, so
+content is shared within an order (a resumed or repeated job publishes the same folder) but never between two:
+destroying one order shreds the only key that opens its files. Earlier releases stored them per tenant, at
+`tenants/<tenant>/artifacts/<kind>/<xx>/<digest>` under the tenant's key; those are still found and read."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ class Sealer(Protocol):
     def seal(self, tenant: str, source: Path, destination: Path, final: Path, *, order: str | None = None) -> None: ...
 
 _CHUNK = 1 << 20
+ORDER_SCOPE = "orders"  # the folder of each order's artifacts inside a kind (the vault reads its key from it)
 
 
 def file_digest(path: Path) -> str:
@@ -55,11 +62,37 @@ class ArtifactStore:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def put_dir(self, tenant: str, kind: str, source: Path, vault: Sealer | None = None) -> tuple[str, Path]:
-        """Copy a finished folder into the store (each file encrypted when a vault is given); returns
-        (digest of the plaintext tree, stored path). Idempotent."""
+    def artifact_dir(self, tenant: str, kind: str, digest: str, order: str | None = None) -> Path:
+        """Where an artifact of `kind` with this digest is stored: in the order's folder when `order` is given,
+        else at the tenant-wide place earlier releases used."""
+        base = self.tenant_dir(tenant) / "artifacts" / kind
+        if order is not None:
+            base = base / ORDER_SCOPE / order
+        return base / digest[:2] / digest
+
+    def find_dir(self, tenant: str, kind: str, digest: str, order: str | None) -> Path:
+        """The stored folder of an artifact of `order`: its own folder, else where an earlier release put it
+        (the order's folder when neither exists)."""
+        own = self.artifact_dir(tenant, kind, digest, order)
+        if order is None or own.exists():
+            return own
+        legacy = self.artifact_dir(tenant, kind, digest)
+        return legacy if legacy.exists() else own
+
+    def order_dirs(self, tenant: str, order: str) -> list[Path]:
+        """The order's artifact folders, one per kind that holds any."""
+        root = self.tenant_dir(tenant) / "artifacts"
+        if not root.is_dir():
+            return []
+        return sorted(p for kind in root.iterdir() if (p := kind / ORDER_SCOPE / order).is_dir())
+
+    def put_dir(self, tenant: str, kind: str, source: Path, vault: Sealer | None = None, *,
+                order: str | None = None) -> tuple[str, Path]:
+        """Copy a finished folder into the store (each file encrypted when a vault is given: with the order's
+        key when `order` is given, the store placing it in that order's folder); returns (digest of the
+        plaintext tree, stored path). Idempotent."""
         digest = tree_digest(source)
-        target = self.tenant_dir(tenant) / "artifacts" / kind / digest[:2] / digest
+        target = self.artifact_dir(tenant, kind, digest, order)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
@@ -69,7 +102,7 @@ class ArtifactStore:
                 for path in sorted(p for p in source.rglob("*") if p.is_file()):
                     relative = path.relative_to(source)
                     (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-                    vault.seal(tenant, path, staging / relative, target / relative)
+                    vault.seal(tenant, path, staging / relative, target / relative, order=order)
             try:
                 os.replace(staging, target)  # atomic: a reader never sees a half-copied artifact
             except OSError:

@@ -232,7 +232,7 @@ def publish(ctx: StationContext) -> str:
                                     for s in ctx.load("sources")["sources"]]}}
     (folder / "data_card.json").write_text(json.dumps(card, ensure_ascii=False, indent=1, default=str), "utf-8")
     (folder / "data_card.html").write_text(card_html(card, figures), "utf-8")
-    digest, stored = ctx.artifacts.put_dir(ctx.tenant, "dataset", folder, ctx.vault)
+    digest, stored = ctx.artifacts.put_dir(ctx.tenant, "dataset", folder, ctx.vault, order=ctx.order.id)
     card["lineage"]["dataset_digest"] = digest
     images: ImageSet = ctx.load("images")
     dataset = {"digest": digest, "path": str(stored), "task": order.task, "target": TARGET, "id_column": None,
