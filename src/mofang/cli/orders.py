@@ -75,7 +75,7 @@ def orders_report(order_id: str,
         job = jobs[-1]
         report = Path(job.outcome["report"])
         in_job = (settings().home / "tenants" / record.tenant_id / "jobs") in report.parents
-        html = open_vault(meta, settings().home).read_any(  # a job's scratch: the order's key; a bundle: the tenant's
+        html = open_vault(meta, settings().home).read_any(  # a job's scratch: the order's key; a bundle: its place's
             record.tenant_id, report, order=record.order_id if in_job else None)
         out_file.write_bytes(html)
     except MofangError as exc:
