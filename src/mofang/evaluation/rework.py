@@ -30,7 +30,7 @@ from mofang.core.metrics.predictive import compute_metrics, is_better
 from mofang.core.tasks import spec as task_spec
 from mofang.data.quality.confident import find_label_issues
 from mofang.evaluation.gates import record_gate
-from mofang.evaluation.measure import gate_result
+from mofang.evaluation.measure import gate_result, robustness_for
 from mofang.evaluation.scoring import score_candidate
 from mofang.models.candidate import Candidate
 from mofang.models.ensemble import EnsembleCandidate
@@ -112,7 +112,8 @@ def rework_round(ctx: StationContext, number: int) -> str:
         still = [c["name"] for c in result["checks"] if not c["passed"]]
         ctx.reason(f"rework round {number}: {chosen['name']} still fails {', '.join(still)}")
         return f"round {number}: {chosen['name']} fails {', '.join(still)}"
-    if robustness is not None:
+    robustness = robustness if robustness is not None else robustness_for(ctx, new_winner)
+    if robustness is not None:  # the report shows the delivered model's measure
         ctx.save("robustness", robustness)
     ctx.save("winner", new_winner)
     record_gate(ctx, result)

@@ -51,6 +51,7 @@ class EvaluationCenter(Station):
     def gate(self, ctx: StationContext) -> str:
         winner, leaderboard = ctx.load("winner"), ctx.load("leaderboard")
         size_mb, latency, robustness = measure_winner(ctx, winner)
+        assert latency is not None  # measured unless asked not to
         return close_gate(ctx, winner, leaderboard, size_mb, latency, robustness)
 
     def rework_1(self, ctx: StationContext) -> str:
