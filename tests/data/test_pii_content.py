@@ -123,3 +123,57 @@ def test_a_pattern_name_is_cut_where_the_next_word_begins() -> None:
 def test_the_tagger_can_be_left_out() -> None:
     assert spans("据悉，曹鹏飞昨日已向法院起诉。") == [("person_name", "曹鹏飞")]
     assert [s for s in find_spans("据悉，曹鹏飞昨日已向法院起诉。", tagger=False) if s.kind == "person_name"] == []
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("他的主治医生张华为他开具了阿司匹林。", [("person_name", "张华")]),          # a role before the name
+    ("主治医生李瑞华为其开具了布洛芬。", [("person_name", "李瑞华")]),           # not cut before 华为 (为其 follows)
+    ("联系人为王建国，电话另告。", [("person_name", "王建国")]),                  # cue, then 为
+    ("王刚（45岁）被送往医院。", [("person_name", "王刚")]),                      # a name then its age
+    ("李娜，52岁，现居杭州。", [("person_name", "李娜"), ("address", "杭州")]),
+    ("目前由柯敏医生负责诊治。", [("person_name", "柯敏")]),                      # 由 is a preposition, not a surname
+])
+def test_names_by_role_age_and_title(text: str, expected: list[tuple[str, str]]) -> None:
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("我在上海读书，周末回杭州的家。", [("address", "上海"), ("address", "杭州")]),  # Chinese places named alone
+    ("北京的冬天很冷。", [("address", "北京")]),
+    ("成都是四川的省会。", [("address", "成都"), ("address", "四川")]),
+    ("他常年旅居新加坡。", [("address", "新加坡")]),                              # a foreign place after a locative
+    ("工厂位于智利北部。", [("address", "智利北部")]),                            # a part of a place goes with it
+    ("四川省泸州市龙马潭区高坝街道", [("address", "四川省泸州市龙马潭区高坝街道")]),
+])
+def test_places_named_in_a_sentence(text: str, expected: list[tuple[str, str]]) -> None:
+    assert spans(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "上海银行公布了年报。",              # a place that opens a firm's name
+    "北京时间今晚八点开赛。",            # ... or a phrase
+    "丰台区住保办相关负责人说",          # ... or a government office's
+    "中国队获得冠军。",
+    "《方世玉》是一部老电影。",          # a title names a work, not a person
+    "《我的青春在延安》今晚播出。",
+    "记者从荣田路施工现场获悉。",        # a road, a market, a plaza named after someone
+    "徐东古玩城今天开张。",
+    "林达海渔广场本周开业。",
+    "杨律师表示不服。",                  # a surname and a title is no full name
+])
+def test_no_name_or_address_in_firms_titles_and_named_places(text: str) -> None:
+    assert spans(text) == []
+
+
+def test_a_whole_value_that_is_a_city_is_no_address() -> None:
+    assert spans("北京") == [] and spans("上海市") == []
+
+
+def test_a_customer_column_of_names_is_masked_through_the_workshop() -> None:
+    customers = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨秀英", "黄磊", "赵丽", "吴敏", "徐强"]
+    data = pa.table({"__row__": list(range(1, 11)), "客户": customers, "金额": [100.0 * i for i in range(10)]})
+    ctx = OpContext(kinds={"客户": "categorical", "金额": "numeric"}, secret=KEY)
+    out, trace = DesensitizePii({"policy": {"person_name": "mask"}})(data, ctx)
+    assert out.column("客户").to_pylist() == [c[0] + "*" * (len(c) - 1) for c in customers]
+    assert trace.details["pii"]["客户"]["kinds"]["person_name"]["action"] == "mask"
+    assert find_pii("客户", pd.Series(customers)).kind == "person_name"

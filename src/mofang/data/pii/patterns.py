@@ -116,8 +116,7 @@ _DISTRICT = "|".join(sorted(places.DISTRICTS, key=len, reverse=True))
 # CLUENER train labels it an address less than half the time)
 _NAMED_PLACE = re.compile(f"(?:{_CITY})市?(?:(?:{_DISTRICT})[区县]|{_ROAD})")
 # an organization's name goes on from the place: 深圳发展银行, 丰台区住保办, 深圳市公安局, 哈尔滨市福彩中心
-_ORGANIZATION_AFTER = ("(?:" + "|".join(map(re.escape, places.ORGANIZATION_AFTER)) + "|[\u4e00-\u9fff]{0,6}?"
-                       "(?:局|法院|检察院|办|委员会|委|厅|协会|中心|公司|银行|集团|医院|学校|网|寺))")
+_ORGANIZATION_AFTER = places.ORGANIZATION_AHEAD
 
 
 def _address(value: str) -> bool:
@@ -168,9 +167,11 @@ PATTERNS: tuple[Pattern, ...] = (
             f"{_NO_DIGIT_AFTER}", None, 0.8),
     Pattern("wechat", "wechat", f"(?:微信|威信|薇信|[Vv]信|(?<![A-Za-z])(?:vx|VX|Vx|wx|WX|weixin|WeChat|wechat|Wechat))"
             f"{_GAP}(?P<v>[A-Za-z][-_A-Za-z0-9]{{5,19}}|[1-9][0-9]{{4,11}})(?![-_A-Za-z0-9])", None, 0.8),
-    Pattern("person_name", "name_after_cue", f"(?:{_CONTEXT_BEFORE})[:：\\s]{{0,2}}"
+    Pattern("person_name", "name_after_cue", f"(?:{_CONTEXT_BEFORE})(?:[为是][:：\\s]?|[:：\\s]{{0,2}})"
             f"(?P<v>{names.SURNAME}{_GIVEN}{{1,2}})", _person_name, 0.6),
     Pattern("person_name", "name_before_cue", f"(?P<v>{_NAME})(?={_CONTEXT_AFTER})", _person_name, 0.5),
+    # a name then its age: 沈棠，52岁; 王刚（45岁）
+    Pattern("person_name", "name_before_age", f"(?P<v>{_NAME})(?=[，,（(]\\s?[1-9][0-9]?岁)", _person_name, 0.5),
     # a sentence that opens with a name and goes on with its verb or a comma (news, case notes)
     Pattern("person_name", "name_opens_sentence", f"(?:^|(?<=[。！？!?；;\n\x00]))"
             f"(?P<v>{_NAME})(?=[，,：:（(]|{_CONTEXT_AFTER}|{_NAME_VERBS})", _person_name, 0.4),

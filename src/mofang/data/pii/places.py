@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # prefecture-level cities and autonomous prefectures, without 市/州; a bare city is too coarse to be an address, a city
 # with a district or road after it is one (province-level names are in patterns._PROVINCE)
 CITIES = tuple("""
@@ -20,6 +22,11 @@ CITIES = tuple("""
 大理 德宏 怒江 迪庆 拉萨 日喀则 昌都 林芝 山南 那曲 西安 铜川 宝鸡 咸阳 渭南 延安 汉中 榆林 安康 商洛 兰州 嘉峪关
 金昌 白银 天水 武威 张掖 平凉 酒泉 庆阳 定西 陇南 临夏 甘南 西宁 海东 银川 石嘴山 吴忠 固原 中卫 乌鲁木齐 克拉玛依
 吐鲁番 哈密 昌吉 博尔塔拉 巴音郭楞 阿克苏 克孜勒苏 喀什 和田 伊犁 塔城 阿勒泰 石河子 义乌 昆山 江阴 张家港 常熟
+""".split())
+# provinces, autonomous regions and municipalities, short names (their suffixes 省, 市, 自治区 are optional in text)
+PROVINCES = tuple("""
+北京 天津 上海 重庆 河北 山西 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北 湖南 广东 海南
+四川 贵州 云南 陕西 甘肃 青海 台湾 台灣 内蒙古 广西 西藏 宁夏 新疆 香港 澳门 澳門
 """.split())
 # districts and counties of the largest cities, without 区/县: with the suffix they make an address on their own
 DISTRICTS = tuple("""
@@ -41,3 +48,6 @@ ORGANIZATION_AFTER = (
     "鲁能", "海关", "法院", "检察院", "公安", "交警", "分行", "支行",
     "分公司", "航空", "卫健委", "政府", "市委", "市政府", "移动", "联通", "电信",
 )
+# an organization's name goes on from the place: 深圳发展银行, 丰台区住保办, 深圳市公安局, 哈尔滨市福彩中心
+ORGANIZATION_AHEAD = ("(?:" + "|".join(map(re.escape, ORGANIZATION_AFTER)) + "|[\u4e00-\u9fff]{0,6}?"
+                      "(?:局|法院|检察院|办|委员会|委|厅|协会|中心|公司|银行|集团|医院|学校|网|寺))")

@@ -48,11 +48,30 @@ _ORGANIZATION = frozenset(places.ORGANIZATION_AFTER) | frozenset((
 _ORGANIZATION_FLAGS = frozenset(("nt", "nz"))
 _TITLE = re.compile("(?<=..)(?:副?主任医师|医师|医生|护士|博士|教授|先生|女士|小姐|老师|经理|律师)$")
 _PLACES = frozenset(places.CITIES) | frozenset(places.DISTRICTS)
+_HOME_PLACES = _PLACES | frozenset(places.PROVINCES)
+# a word after a place that names a part of it: 智利北部, 新德里以南, 奥斯陆市中心
+_PART_OF_PLACE = frozenset("""
+东部 西部 南部 北部 中部 东北部 西北部 东南部 西南部 以北 以南 以东 以西
+北岸 南岸 东岸 西岸 沿岸 市区 市中心 城区 郊区 老城
+""".split())
+_ORGANIZATION_AHEAD = re.compile(places.ORGANIZATION_AHEAD)
+_HOME_SUFFIX = re.compile("(?:省|市|自治区|特别行政区|县|区)$")
+# parts of speech of a word that makes the place before it the first word of a noun phrase: 北京/银行, 上海/总部,
+# 中国/足球, 北京/时间 (a place then a verb, a particle or punctuation stands alone: 北京的, 在上海工作)
+_NOUN_FLAGS = frozenset(("n", "nt", "nz", "nr", "nrt", "nrfg", "ns", "j", "vn", "m", "q", "zg", "ng", "l", "i", "an"))
 # characters that spell foreign words far more often than Chinese given names: 沙尔克, 桑德兰, 富勒姆
 TRANSLITERATION = frozenset("尔斯克姆勒坦夫基诺娃奥普索埃乌塔纳迪吉蒂伯赫")
 # words that put a bare place where someone lives, goes or comes from: 住在北京, 来自上海, 前往成都
-LOCATIVE = frozenset(("在", "到", "去", "住在", "来自", "前往", "位于", "赴", "抵达", "回到", "来到", "家住", "居住",
-                      "现居", "籍贯", "出生于", "生于", "老家", "户籍", "搬到", "落户", "定居"))
+LOCATIVE = frozenset("""
+在 到 去 住在 来自 前往 位于 赴 抵达 回到 来到 家住 居住 现居 籍贯 出生于 生于 老家 户籍 搬到 落户 定居 从 至 发自 飞往
+途经 离开 返回 进入 游览 访问 驻 逃到 直飞 登陆 入侵 迁往 移居 留学 旅居
+""".split())
+# words that make the name before them the name of a place, a shop or a firm: 荣田路, 徐东古玩城, 林达海渔广场
+NAMED_AFTER = frozenset("""
+路 街 大街 大道 巷 村 镇 乡 县 省 市 区 广场 公园 大厦 小区 花园 大桥 桥 国际 集团 公司 银行 酒店 宾馆 中心
+古玩城 商城 商场 渔 号 卡 杯 奖 站 港 湾 岛 山庄 庄园 苑 府 宫 祠 寺 庙 堂 馆 店 厂 场 城
+""".split())
+_NAMED_AFTER_LONG = tuple(w for w in NAMED_AFTER if len(w) > 1)
 
 
 @cache
@@ -86,9 +105,34 @@ def tagged_spans(text: str, kinds: frozenset[str] = TAGGED_KINDS,
     if "person_name" in kinds:
         found = _check_pattern_names(text, words, found) + [(s, e, "person_name") for s, e in _names(words)]
         found += [(s, e, "person_name") for s, e in _dotted_names(words)]
+        found = _not_named_after(words, found)
     if "address" in kinds:
         found += [(s, e, "address") for s, e in _places(words)]
-    return found
+    return [c for c in found if c[2] not in TAGGED_KINDS or not _in_title(text, c[0])]
+
+
+TITLE_LENGTH = 30  # characters from 《 to 》: farther, a lone 《 opened something else
+
+
+def _in_title(text: str, start: int) -> bool:
+    """Inside a title's marks: 《方世玉》, 《我的青春在延安》 name works, not people or places."""
+    opened = text.rfind("《", 0, start)
+    if opened < 0 or opened < text.rfind("》", 0, start):
+        return False
+    closed, again = text.find("》", start), text.find("《", start)
+    return 0 <= closed - opened <= TITLE_LENGTH and (again < 0 or closed < again)
+
+
+def _not_named_after(words: list[Token], found: list[Candidate]) -> list[Candidate]:
+    """The person names less those that a place's or a firm's word follows: they name a road, a village, a shop or a
+    company after someone (荣田路, 林达海渔广场, 徐东古玩城, 方慈文电影发行公司)."""
+    after = {start: word for word, _, start in words}
+    return [(s, e, k) for s, e, k in found if k != "person_name" or not _names_a_place(after.get(e, ""))]
+
+
+def _names_a_place(word: str) -> bool:
+    """The word is a place's or a firm's (路, 古玩城); one character must stand alone (场上, 号称 say other things)."""
+    return word in NAMED_AFTER or word.startswith(_NAMED_AFTER_LONG)
 
 
 def _check_pattern_names(text: str, words: list[Token], found: list[Candidate]) -> list[Candidate]:
@@ -98,8 +142,8 @@ def _check_pattern_names(text: str, words: list[Token], found: list[Candidate]) 
     opens = {start for word, flag, start in words if flag != OOV and len(word) > 1}
     out = []
     for s, e, k in found:
-        if k == "person_name" and e - s == 3 and e - 1 in opens:
-            e -= 1
+        if k == "person_name" and e - s == 3 and e - 1 in opens and text[e:e + 1] not in _NOT_GIVEN:
+            e -= 1  # not where the word is a segmentation slip before a function word: 李瑞|华为|其
         if k != "person_name" or _tagger().word_tag_tab.get(text[s:e], "nr") in PERSON_FLAGS:
             out.append((s, e, k))
     return out
@@ -243,7 +287,10 @@ def _places(words: list[Token]) -> Iterator[tuple[int, int]]:
             j += 1
         while j > i + 1 and words[j - 1][0].isdigit():  # a trailing bare number is not part of the address
             j -= 1
-        if (j > i + 1 or _after_locative(words, i) or _listed(words, i)) and not _organization_follows(words, j):
+        if j < len(words) and words[j][0] in _PART_OF_PLACE:  # 智利/北部, 奥斯陆/市中心
+            j += 1
+        if (j > i + 1 or _after_locative(words, i) or _listed(words, i) or _home_place(words, i)) \
+                and not _organization_follows(words, j):
             yield start, words[j - 1][2] + len(words[j - 1][0])
         i = j
 
@@ -266,6 +313,18 @@ def _opens_address(word: str, flag: str) -> bool:
 def _after_locative(words: list[Token], i: int) -> bool:
     """A bare place counts only where a person is put there: 住在/北京, 来自/上海."""
     return i > 0 and words[i - 1][0] in LOCATIVE
+
+
+def _home_place(words: list[Token], i: int) -> bool:
+    """A Chinese province, city or district named on its own in a sentence (北京的, 在上海工作, 来成都。), not the
+    first word of a noun phrase (北京银行, 上海总部) or of an office's name (丰台区住保办), nor a whole value (a column
+    of cities is a category, too coarse to be anyone's address). Titles (《上海滩》) are left out for every kind."""
+    word = words[i][0]
+    if len(words) == 1 or word not in _HOME_PLACES and _HOME_SUFFIX.sub("", word) not in _HOME_PLACES:
+        return False
+    following = words[i + 1][1] if i + 1 < len(words) else ""
+    ahead = "".join(w for w, _, _ in words[i + 1:i + 5])
+    return following not in _NOUN_FLAGS and not _ORGANIZATION_AHEAD.match(ahead)
 
 
 def _listed(words: list[Token], i: int) -> bool:
