@@ -111,3 +111,26 @@ def test_the_model_plan_fixes_trial_counts_from_the_budget_not_the_clock(make_ct
     ctx = stage(make_ctx(plain, station="model"), classification_data(n=400))
     ModelWorkshop().plan(ctx)
     assert "trials" not in ctx.load("plan")  # without the option the plan is as before
+
+
+def test_a_reproducible_pick_leaves_the_measured_latency_to_the_gate(make_ctx):
+    """A latency measured on validation is a clock reading: under load the same ensemble measured 53 ms against a
+    50 ms limit in one run and 45 ms in the other, and two reproducible builds picked different winners."""
+    from mofang.models import ModelWorkshop
+    from tests.models.tabular_fixtures import classification_data, make_order, stage
+
+    def picked(reproducible: bool) -> str:
+        order = make_order(minutes=1.0, metrics={"roc_auc": ">= 0.5"}, p95_latency_ms=50)
+        order = order.model_copy(update={"reproducible": reproducible})
+        ctx = stage(make_ctx(order, station="model"), classification_data(n=300))
+        ctx.save("plan", {"primary_metric": "roc_auc", "direction": "higher"})
+        ctx.save("candidates", [
+            {"name": "slow", "family": "lightgbm", "valid_metrics": {"roc_auc": 0.9}, "size_mb": 1.0,
+             "p95_ms": 53.1, "model_path": "slow.joblib"},
+            {"name": "fast", "family": "linear", "valid_metrics": {"roc_auc": 0.8}, "size_mb": 0.1,
+             "p95_ms": 7.1, "model_path": "fast.joblib"}])
+        ModelWorkshop().select(ctx)
+        return ctx.load("winner")["name"]
+
+    assert picked(False) == "fast"  # a plain build keeps to the limit as measured
+    assert picked(True) == "slow"  # a reproducible build leaves latency to the gate on test

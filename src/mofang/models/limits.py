@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-def limits_broken(record: dict[str, Any], acceptance: Any) -> str:
-    """Why a candidate breaks the order's `max_model_mb` / `p95_latency_ms` ("" when it breaks none)."""
-    max_mb, max_p95 = acceptance.max_model_mb, acceptance.p95_latency_ms
+def limits_broken(record: dict[str, Any], acceptance: Any, *, latency: bool = True) -> str:
+    """Why a candidate breaks the order's `max_model_mb` / `p95_latency_ms` ("" when it breaks none); `latency`
+    False leaves the measured latency out (a reproducible build decides nothing on a clock reading)."""
+    max_mb, max_p95 = acceptance.max_model_mb, acceptance.p95_latency_ms if latency else None
     broken = []
     if max_mb is not None and record["size_mb"] > max_mb:
         broken.append(f"{record['size_mb']:.1f} MB > {max_mb:g} MB")
@@ -39,11 +40,11 @@ class WithinLimits:
                 + ", ".join(f"{r['name']}: {why}" for r, why in self.excluded) + "), so the best overall")
 
 
-def within_limits(records: list[dict[str, Any]], acceptance: Any) -> WithinLimits:
-    """`records` split by the order's size and latency limits, in their order."""
+def within_limits(records: list[dict[str, Any]], acceptance: Any, *, latency: bool = True) -> WithinLimits:
+    """`records` split by the order's size and latency limits (size only with `latency` False), in their order."""
     split = WithinLimits()
     for record in records:
-        why = limits_broken(record, acceptance)
+        why = limits_broken(record, acceptance, latency=latency)
         if why:
             split.excluded.append((record, why))
         else:
