@@ -214,6 +214,8 @@ def _round_seconds(ctx: StationContext, number: int) -> float:
     """This round's share of the time kept for rework: what is left of the budget past the evaluation's own
     reserve, spread over the rounds still to come."""
     plan = ctx.load("plan")
+    if is_reproducible(ctx.order):  # sized from the plan, never from the clock: a rerun does the same rounds
+        return float(plan.get("rework_s") or 0.0) / max(1, ctx.order.rework.rounds)
     left = ctx.remaining_s() - 0.5 * float(plan.get("reserve_s") or 0.0)
     return max(0.0, left / (ctx.order.rework.rounds - number + 1))
 
