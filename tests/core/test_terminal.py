@@ -159,3 +159,13 @@ def test_on_a_narrow_terminal_the_note_goes_under_the_bar_instead_of_wrapping_it
     lines = [line.strip() for line in last.replace("\x1b[2K", "").replace("\x1b[1A", "").splitlines() if line.strip()]
     assert "model · train ━" in lines[0] and re.search(r" 64% \d+:\d\d(<\d+:\d\d)?$", lines[0])
     assert lines[1] == "lightgbm trial 12 · best roc_auc 0.8712"
+
+
+def test_a_step_that_fails_leaves_its_error_as_the_next_line_not_a_last_percent() -> None:
+    """`mofang run` on a 6 MB single-line CSV: the error must be what the user reads first, not "0% 0/6.0M"."""
+    stream, clock = io.StringIO(), Clock()
+    with pytest.raises(ValueError), ProgressBar(Console(file=stream), "admission", 6_000_000, every_s=2,
+                                                clock=clock) as bar:
+        bar.update(0, note="bytes of loans.csv")
+        raise ValueError("line 1 is longer than 1 MiB")
+    assert stream.getvalue() == ""

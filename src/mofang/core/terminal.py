@@ -161,9 +161,10 @@ class ProgressBar:
         with self._lock:
             self.update(self.done + step, note=note)
 
-    def stop(self) -> None:
+    def stop(self, *, failed: bool = False) -> None:
         """End the bar: the live bar is taken away (`transient`) or left as it ended; off a terminal the last
-        state is printed unless it was the last line printed."""
+        state is printed unless it was the last line printed — or the step `failed`: then its error is what
+        follows, and a last line such as "0% 0/6.0M bytes" would only stand before it."""
         with self._lock:
             if not self._running:
                 return
@@ -171,7 +172,7 @@ class ProgressBar:
             if self._progress is not None:
                 self._progress.stop()
                 self._progress, self._task = None, None
-            elif (self.done or self.note) and (self._printed or not self.quiet_when_quick):
+            elif not failed and (self.done or self.note) and (self._printed or not self.quiet_when_quick):
                 self._print()
 
     def _print(self) -> None:
@@ -184,8 +185,8 @@ class ProgressBar:
     def __enter__(self) -> ProgressBar:
         return self.start()
 
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+    def __exit__(self, kind: type[BaseException] | None, *_exc: object) -> None:
+        self.stop(failed=kind is not None)
 
 
 def progress_bar(console: Console, total: float | None, description: str, *, note: str = "",
