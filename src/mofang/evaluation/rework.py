@@ -254,7 +254,7 @@ def _carry_out(ctx: StationContext, actions: list[dict[str, Any]], dataset: dict
                 continue
             suffix = {"class_weights": "-balanced", "data_fixes": "-cleaned", "smaller_model": "-small",
                       "more_search": "-search"}.get(action["kind"], "")
-            record = workshop._train_one(
+            record = workshop.train_family(
                 ctx, family, rows, valid, dataset, share, metric, time.monotonic(), max(seconds, 1e-6),
                 trials=trials.get(family) if trials else None, name=f"{family}-r{number}{suffix}",
                 decision=decision, balanced=action["kind"] == "class_weights",
@@ -275,7 +275,7 @@ def _planned_trials(ctx: StationContext, dataset: dict[str, Any], training: list
     if not is_reproducible(ctx.order) or not training:
         return {}
     families = list(dict.fromkeys(f for _, f in training))
-    return dict(ModelWorkshop._fixed_plan(ctx, dataset, families, {f: share for f in families})["trials"])
+    return dict(ModelWorkshop.fixed_plan(ctx, dataset, families, {f: share for f in families})["trials"])
 
 
 def _threshold(ctx: StationContext, source_name: str, candidates: list[dict[str, Any]], valid: pd.DataFrame,

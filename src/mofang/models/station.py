@@ -104,7 +104,7 @@ class ModelWorkshop(Station):
                 "shares": {f: round(s, 3) for f, s in shares.items()},
                 "seconds": {f: round(s * train_s, 2) for f, s in shares.items()}}
         if is_reproducible(ctx.order):
-            plan.update(self._fixed_plan(ctx, dataset, families, plan["seconds"]))
+            plan.update(self.fixed_plan(ctx, dataset, families, plan["seconds"]))
         ctx.param(**{k: plan[k] for k in ("families", "primary_metric", "train_s", "reserve_s")})
         split = ", ".join(f"{f} {plan['seconds'][f]:.0f}s" for f in families)
         if plan.get("trials"):
@@ -135,7 +135,7 @@ class ModelWorkshop(Station):
         return f"{len(families)} families on {metric}: {split}"
 
     @staticmethod
-    def _fixed_plan(ctx: StationContext, dataset: dict[str, Any], families: list[str],
+    def fixed_plan(ctx: StationContext, dataset: dict[str, Any], families: list[str],
                     seconds: dict[str, float]) -> dict[str, Any]:
         """A reproducible build's plan: per family the fixed number of trials its seconds afford at a conservative
         cost per trial (less the fits after the search: bagging folds, a refit), decided before any training."""
@@ -179,7 +179,7 @@ class ModelWorkshop(Station):
                 budget_s = plan["seconds"][family]
                 seed_everything(ctx.order.seed)  # each family starts from the same global state
             board.family(family, state="training")
-            record = self._train_one(ctx, family, train, valid, dataset, budget_s, metric, started, total,
+            record = self.train_family(ctx, family, train, valid, dataset, budget_s, metric, started, total,
                                      trials=fixed.get(family) if fixed else None)
             board.finished(family, record)
             if record is not None:
@@ -193,7 +193,7 @@ class ModelWorkshop(Station):
         return "; ".join(f"{r['name']} {metric[0]} {fmt(r['valid_metrics'].get(metric[0]))}"
                          f" ({r['trials']} trials, {r['fit_seconds']:.1f}s)" for r in records)
 
-    def _train_one(self, ctx: StationContext, family: str, train: pd.DataFrame, valid: pd.DataFrame,
+    def train_family(self, ctx: StationContext, family: str, train: pd.DataFrame, valid: pd.DataFrame,
                    dataset: dict[str, Any], budget_s: float, metric: tuple[str, str], started: float,
                    total: float, trials: int | None = None, *, name: str | None = None,
                    decision: str | None = None, balanced: bool = False,
